@@ -1,0 +1,30 @@
+# `make demo` and `make test` do all the set-up on a fresh machine: a virtual environment in .venv with torch
+# (pinned to 2.13.0 only when no torch is installed: a CPU wheel here, the CUDA wheel on a Linux GPU box), then
+# this package in editable mode.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_VERSION ?= 2.13.0
+
+.PHONY: setup test demo bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==$(TORCH_VERSION)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+test: setup
+	bash scripts/install_browser.sh $(PY)
+	$(PY) -m pytest
+
+demo: setup
+	bash scripts/demo.sh $(PY)
+
+bench: setup
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf $(VENV) runs outputs

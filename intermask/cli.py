@@ -1,0 +1,133 @@
+"""The thin front shared by the entry points: argv translation, Hydra start-up and user-facing errors."""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+CONFIG_DIR = Path(os.environ.get("INTERMASK_CONFIGS", Path(__file__).resolve().parent.parent / "configs"))
+
+
+class UsageError(Exception):
+    """A mistake on the command line, reported without a traceback."""
+
+
+def split_flags(argv: Sequence[str], flags: dict[str, str], repeatable: Sequence[str] = (),
+                switches: dict[str, str] | None = None) -> tuple[dict[str, list[str]], list[str]]:
+    """Pull ``--flag value`` / ``--flag=value`` pairs named in ``flags`` out of argv.
+
+    Returns ({config key: [values]}, remaining argv). A non-repeatable flag given twice is an error.
+    ``switches`` are value-less flags mapped to a config key set to true.
+    """
+    switches = switches or {}
+    found: dict[str, list[str]] = {}
+    rest: list[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in switches and not eq:
+            found.setdefault(switches[name], []).append("true")
+        elif name in flags:
+            if not eq:
+                if i + 1 >= len(args):
+                    raise UsageError(f"{name} needs a value")
+                i += 1
+                value = args[i]
+            key = flags[name]
+            if key in found and name not in repeatable:
+                raise UsageError(f"{name} given twice")
+            found.setdefault(key, []).append(value)
+        else:
+            rest.append(arg)
+        i += 1
+    return found, rest
+
+
+def quote(value: str) -> str:
+    """A Hydra override value holding arbitrary text (commas, quotes, brackets) as one string."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+def quote_list(values: Sequence[str]) -> str:
+    return "[" + ",".join(quote(v) for v in values) + "]"
+
+
+def run(config_name: str, task: Callable, argv: Sequence[str]) -> None:
+    """Start Hydra on ``argv`` (already translated to overrides) with ``task(cfg)`` as the job."""
+    import hydra
+
+    @hydra.main(config_path=str(CONFIG_DIR), config_name=config_name, version_base="1.3")
+    def _job(cfg):
+        return guarded(task)(cfg)
+
+    sys.argv = [sys.argv[0], *argv]
+    _job()
+
+
+def guarded(task: Callable) -> Callable:
+    """Report user mistakes (missing files, bad input, bad checkpoints) as one line instead of a traceback."""
+    from .errors import user_facing_errors
+
+    @functools.wraps(task)
+    def wrapper(*args, **kwargs):
+        try:
+            return task(*args, **kwargs)
+        except (*user_facing_errors(), UsageError) as error:
+            if os.environ.get("INTERMASK_DEBUG"):
+                raise
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
+
+    return wrapper
+
+
+def front(main: Callable[[list[str]], None]) -> Callable[[], None]:
+    """Wrap an entry point's argv translation so usage mistakes exit cleanly."""
+
+    @functools.wraps(main)
+    def wrapper() -> None:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        try:
+            main(sys.argv[1:])
+        except UsageError as error:
+            print(f"error: {error}\nrun with --help for the options", file=sys.stderr)
+            sys.exit(2)
+
+    return wrapper
+
+
+def device_from(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+# Hydra's own flags that take the next argument as their value
+HYDRA_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+                     "--config-dir", "-cd", "--experimental-rerun"}
+
+
+def positional(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split bare words (not overrides, not flags, not a Hydra flag's value) from the rest of argv."""
+    names, rest = [], []
+    takes_value = False
+    for arg in argv:
+        if takes_value:
+            rest.append(arg)
+            takes_value = False
+        elif arg in HYDRA_VALUE_FLAGS:
+            rest.append(arg)
+            takes_value = True
+        elif arg.startswith("-") or "=" in arg:
+            rest.append(arg)
+        else:
+            names.append(arg)
+    return names, rest

@@ -1,0 +1,140 @@
+"""Reading the Inter-X on-disk layout and its "smpl" representation.
+
+Layout under ``root``::
+
+    motions/{train,val,test}.h5        one dataset per clip id: (frame, 56, 6) — rows 0..54 SMPL-X axis-angle
+                                       joints, row 55 root translation; channels 0:3 person 1, 3:6 person 2
+    splits/{train,val,test}.txt        clip ids, one per line
+    texts_processed/<id>.txt           lines "caption#word/POS tokens#start#end"
+    glove/                             the hhi_vab word vectors (read by the Inter-X evaluator)
+
+Per person the representation is (frame, 56, 6): 55 joint rotations as 6D, then one row holding the root
+translation (3) and its per-frame velocity (3; zero on the last frame). The two people are joined on the channel
+axis: (frame, 56, 12). Inter-X is used without canonicalisation or normalisation.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import DatasetError
+from ..motion.rotation import axis_angle_to_matrix, matrix_to_rot6d
+from .interhuman import SPLITS, read_id_list
+
+OBTAIN = ("Inter-X is distributed by its authors (github.com/liangxuy/Inter-X, 'Dataset Download'); unpack it and "
+          "set data.root to the folder holding motions/, splits/ and texts_processed/.")
+NUM_ROTATIONS = 55
+ROWS = NUM_ROTATIONS + 1
+
+
+def _require(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise DatasetError(f"{what} not found: expected {path}. {OBTAIN}")
+    return path
+
+
+def read_captions(path: Path) -> tuple[str, ...]:
+    """Captions of a ``texts_processed`` file; the time tags must be 0 or NaN (the whole clip)."""
+    captions = []
+    for number, line in enumerate(_require(path, "Inter-X descriptions").read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.strip().split("#")
+        if len(fields) != 4:
+            raise DatasetError(f"{path}:{number}: expected 'caption#tokens#start#end', got {line.strip()!r}")
+        caption, _tokens, start, end = fields
+        for tag in (start, end):
+            value = float(tag) if tag.strip() else 0.0
+            if not (math.isnan(value) or value == 0.0):
+                raise DatasetError(f"{path}:{number}: time tags other than 0/NaN are not supported, got {tag!r}")
+        captions.append(caption.strip())
+    if not captions:
+        raise DatasetError(f"{path} holds no description")
+    return tuple(captions)
+
+
+def person_representation(axis_angle: np.ndarray) -> np.ndarray:
+    """(frame, 56, 3) axis-angle rows + translation row -> (frame, 56, 6) "smpl" representation."""
+    rotations = matrix_to_rot6d(axis_angle_to_matrix(axis_angle[:, :NUM_ROTATIONS].astype(np.float64)))
+    translation = axis_angle[:, NUM_ROTATIONS]
+    velocity = np.zeros_like(translation)
+    velocity[:-1] = translation[1:] - translation[:-1]
+    root_row = np.concatenate([translation, velocity], axis=-1)[:, None]
+    return np.concatenate([rotations, root_row], axis=1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class InterXClip:
+    name: str
+    motion: np.ndarray  # (frame, 56, 12): person 1 channels 0:6, person 2 channels 6:12
+    texts: tuple[str, ...]
+
+
+def load_split(root: str | Path, split: str, min_frames: int = 24, max_source_frames: int = 1000,
+               **_unused) -> list[InterXClip]:
+    """Clips of a split with ``min_frames <= frames < max_source_frames``; a listed clip with no data is an error."""
+    try:
+        import h5py
+    except ImportError as error:  # pragma: no cover - the interx extra installs it
+        raise DatasetError("reading Inter-X needs h5py: pip install 'intermask[interx]'") from error
+    root = Path(root)
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}; expected one of {SPLITS}")
+    ids = read_id_list(_require(root / "splits" / f"{split}.txt", "Inter-X split file"))
+    clips = []
+    with h5py.File(_require(root / "motions" / f"{split}.h5", "Inter-X motion file"), "r") as motions:
+        for clip_id in ids:
+            if clip_id not in motions:
+                raise DatasetError(f"clip {clip_id} of {root / 'splits' / f'{split}.txt'} is missing from "
+                                   f"{root / 'motions' / f'{split}.h5'}")
+            raw = np.asarray(motions[clip_id], dtype=np.float32)
+            if raw.ndim != 3 or raw.shape[1:] != (ROWS, 6):
+                raise DatasetError(f"{root / 'motions' / f'{split}.h5'}[{clip_id}]: expected (frames, {ROWS}, 6), "
+                                   f"got {raw.shape}")
+            if not np.isfinite(raw).all():
+                raise DatasetError(f"{root / 'motions' / f'{split}.h5'}[{clip_id}]: holds NaN or infinite values")
+            if not (min_frames <= len(raw) < max_source_frames):
+                continue
+            motion = np.concatenate([person_representation(raw[..., :3]), person_representation(raw[..., 3:])], -1)
+            clips.append(InterXClip(clip_id, motion, read_captions(root / "texts_processed" / f"{clip_id}.txt")))
+    if not clips:
+        raise DatasetError(f"{root}/{split}: no clip of {min_frames}..{max_source_frames - 1} frames")
+    return clips
+
+
+class InterXInteractions(Dataset):
+    """Items of the Inter-X text-to-motion protocol: a crop whose length is a multiple of 4 (one unit shorter with
+    probability 1/3) at a random start, truncated or zero-padded to ``max_frames``.
+
+    Item: ``motion`` (max_frames, 56, 12) float32, ``length``, ``text``, ``texts``, ``name``.
+    """
+
+    unit = 4
+
+    def __init__(self, clips: list[InterXClip], max_frames: int = 150, seed: int = 0):
+        self.clips, self.max_frames, self.seed, self.epoch = clips, max_frames, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> dict:
+        clip = self.clips[i]
+        rng = np.random.default_rng((self.seed, self.epoch, i))
+        units = len(clip.motion) // self.unit
+        if units > 1 and rng.random() < 1 / 3:
+            units -= 1
+        length = min(units * self.unit, self.max_frames)
+        start = int(rng.integers(0, len(clip.motion) - length + 1))
+        motion = np.zeros((self.max_frames, *clip.motion.shape[1:]), dtype=np.float32)
+        motion[:length] = clip.motion[start:start + length]
+        return {"motion": torch.from_numpy(motion), "length": length,
+                "text": clip.texts[int(rng.integers(len(clip.texts)))], "texts": list(clip.texts),
+                "name": clip.name}

@@ -1,0 +1,33 @@
+"""python -m intermask.eval --dataset {synthetic,interhuman,interx} [--quick] [ckpt=...] [key=value ...]"""
+from __future__ import annotations
+
+import logging
+
+from .cli import UsageError, front, positional, run, split_flags
+
+log = logging.getLogger("intermask.eval")
+
+
+def translate(argv: list[str]) -> list[str]:
+    found, rest = split_flags(argv, {"--dataset": "data"}, switches={"--quick": "quick"})
+    names, rest = positional(rest)
+    if names:
+        raise UsageError(f"unexpected argument(s) {names}; choose the dataset with --dataset NAME")
+    return [f"{key}={values[0]}" for key, values in found.items()] + rest
+
+
+def job(cfg) -> None:
+    from .evaluation import evaluate_from_config
+
+    table, paths = evaluate_from_config(cfg)
+    print(table)
+    log.info("written: %s", ", ".join(str(p) for p in paths))
+
+
+@front
+def main(argv: list[str]) -> None:
+    run("eval", job, translate(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""Iterative confidence-based decoding of two-person token maps with the Inter-M transformer.
+
+Axes: b batch, n person (2), p body-part row, t token time step, v codes; N = n*p*t flat tokens.
+
+Decoding starts from every token to generate set to [MASK]. Step k of S (schedule time tau = k/(S-1)) masks
+the round(cos(pi tau / 2) * L) least-confident tokens of those sampled in the previous step (L = tokens to
+generate, at least one per step), predicts them with classifier-free guidance, samples from the top-k
+filtered distribution and records each sample's probability as its confidence. Tokens not re-sampled in a
+step are frozen for good. Given tokens (reaction mode) and padding never change.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from .models.masking import FROZEN_SCORE, cosine_schedule, validity_grid
+
+
+def top_k_filter(logits: torch.Tensor, ratio: float) -> torch.Tensor:
+    """Keep the ceil((1 - ratio) * v) largest logits along the last axis, set the rest to -inf.
+
+    ``ratio`` is the fraction of the vocabulary filtered away: 0.9 over 1024 codes keeps 103.
+    """
+    if not 0.0 <= ratio < 1.0:
+        raise ValueError(f"top_k_filter: ratio must be in [0, 1), got {ratio}")
+    k = math.ceil((1.0 - ratio) * logits.shape[-1])
+    values, indices = logits.topk(k, dim=-1)
+    return torch.full_like(logits, float("-inf")).scatter(-1, indices, values)
+
+
+def gumbel_noise(shape: tuple, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Standard Gumbel noise -log(-log U); drawn on the generator's device, returned on ``device``."""
+    draw_device = generator.device if generator is not None else device
+    uniform = torch.rand(shape, generator=generator, device=draw_device).to(device)
+    return -torch.log(-torch.log(uniform.clamp(min=1e-20)).clamp(min=1e-20))
+
+
+def gumbel_sample(logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """argmax(logits / temperature + Gumbel noise) over the last axis: (..., v) -> (...). Temperature 0 is greedy."""
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    return (logits / temperature + gumbel_noise(tuple(logits.shape), logits.device, generator)).argmax(dim=-1)
+
+
+def categorical_sample(logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw from softmax(logits / temperature) over the last axis: (..., v) -> (...). Temperature 0 is greedy."""
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    probs = F.softmax(logits.float() / temperature, dim=-1)
+    flat = rearrange(probs, "... v -> (...) v")
+    if generator is not None and generator.device != flat.device:
+        flat_draw = torch.multinomial(flat.to(generator.device), 1, generator=generator).to(flat.device)
+    else:
+        flat_draw = torch.multinomial(flat, 1, generator=generator)
+    return flat_draw.view(probs.shape[:-1])
+
+
+def guided_logits(
+    model,
+    ids: torch.Tensor,
+    cond: torch.Tensor | None,
+    lengths_tokens: torch.Tensor,
+    cond_scale: float,
+) -> torch.Tensor:
+    """Classifier-free guided logits l_u + s (l_c - l_u): (b, 2, p, t) ids -> (b, 2, p, t, v).
+
+    The conditional and null passes run as one batch of 2b. ``cond=None`` is a single null pass;
+    ``cond_scale == 1`` is a single conditional pass, so it returns the conditional logits exactly.
+    """
+    if cond is None:
+        return model(ids, None, lengths_tokens)
+    if cond_scale == 1:
+        return model(ids, cond, lengths_tokens)
+    both = model(
+        torch.cat((ids, ids)),
+        torch.cat((cond, torch.zeros_like(cond))),
+        torch.cat((lengths_tokens, lengths_tokens)),
+    )
+    cond_logits, null_logits = both.chunk(2)
+    return null_logits + cond_scale * (cond_logits - null_logits)
+
+
+def _check_request(model, cond, lengths_tokens, steps, temperature, num_time) -> None:
+    if lengths_tokens.ndim != 1 or lengths_tokens.numel() == 0:
+        raise ValueError(f"generate: lengths_tokens must be a non-empty (batch,) tensor, got {tuple(lengths_tokens.shape)}")
+    if bool((lengths_tokens < 1).any()) or int(lengths_tokens.max()) > num_time:
+        raise ValueError(f"generate: lengths_tokens must lie in [1, {num_time}], got {lengths_tokens.tolist()}")
+    if num_time > model.max_time:
+        raise ValueError(f"generate: {num_time} token steps exceed the model's max_time {model.max_time}")
+    if cond is not None and cond.shape != (lengths_tokens.shape[0], model.text_dim):
+        raise ValueError(
+            f"generate: cond must be (batch={lengths_tokens.shape[0]}, text_dim={model.text_dim}), got {tuple(cond.shape)}"
+        )
+    if steps < 1:
+        raise ValueError(f"generate: steps must be at least 1, got {steps}")
+    if temperature < 0:
+        raise ValueError(f"generate: temperature must be >= 0, got {temperature}")
+
+
+@torch.inference_mode()
+def generate(
+    model,
+    cond: torch.Tensor | None,
+    lengths_tokens: torch.Tensor,
+    steps: int = 20,
+    cond_scale: float = 2.0,
+    temperature: float = 1.0,
+    topk_ratio: float = 0.9,
+    gumbel: bool = False,
+    fixed_ids: torch.Tensor | None = None,
+    fixed_person: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Decode token maps for both persons (or one, given the other).
+
+    model: an ``InterMTransformer``; cond: (b, text_dim) text features, or None for the null condition only.
+    lengths_tokens: (b,) valid token time steps; the maps span t = max(lengths) unless ``fixed_ids`` sets t.
+    steps, cond_scale, temperature (applied to the logits; 0 = greedy), topk_ratio (fraction of codes filtered
+    away), gumbel (Gumbel-max instead of multinomial; both draw from softmax(logits / temperature)).
+    fixed_ids: (b, 2, p, t) given tokens with fixed_person: (b, 2) bool, True for each person whose tokens are
+    given and kept; the others are decoded. generator: seeds every draw.
+    Returns ids (b, 2, p, t): codes at valid positions, ``model.pad_id`` beyond each length.
+    """
+    device = next(model.parameters()).device
+    lengths_tokens = lengths_tokens.to(device)
+    num_time = fixed_ids.shape[-1] if fixed_ids is not None else int(lengths_tokens.max())
+    _check_request(model, cond, lengths_tokens, steps, temperature, num_time)
+    batch = lengths_tokens.shape[0]
+    valid = validity_grid(lengths_tokens, model.num_parts, num_time)
+
+    to_decode = valid.clone()
+    ids = torch.full(valid.shape, model.pad_id, dtype=torch.long, device=device)
+    if fixed_ids is not None:
+        if fixed_person is None or fixed_person.shape != (batch, 2):
+            raise ValueError(f"generate: fixed_ids needs fixed_person of shape ({batch}, 2)")
+        if fixed_ids.shape != valid.shape:
+            raise ValueError(f"generate: fixed_ids must be {tuple(valid.shape)}, got {tuple(fixed_ids.shape)}")
+        given = valid & rearrange(fixed_person.to(device).bool(), "b n -> b n 1 1")
+        fixed_ids = fixed_ids.to(device)
+        if bool(((fixed_ids[given] < 0) | (fixed_ids[given] >= model.num_codes)).any()):
+            raise ValueError(f"generate: fixed_ids must hold codes in [0, {model.num_codes}) at valid positions")
+        ids = torch.where(given, fixed_ids, ids)
+        to_decode &= ~given
+    if cond is not None:
+        cond = cond.to(device)
+
+    was_training = model.training
+    model.eval()
+    try:
+        ids = _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temperature, topk_ratio,
+                      gumbel, generator)
+    finally:
+        model.train(was_training)
+    return ids
+
+
+def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temperature, topk_ratio, gumbel,
+            generator) -> torch.Tensor:
+    """The decoding loop on (b, 2, p, t) ids; only positions in ``to_decode`` are ever written."""
+    num_parts = ids.shape[2]
+    flat_decode = rearrange(to_decode, "b n p t -> b (n p t)")
+    flat_ids = rearrange(ids, "b n p t -> b (n p t)").masked_fill(flat_decode, model.mask_id)
+    scores = torch.where(flat_decode, 0.0, FROZEN_SCORE)
+    num_to_decode = flat_decode.sum(dim=-1)
+    sample = gumbel_sample if gumbel else categorical_sample
+
+    for tau in torch.linspace(0, 1, steps, device=ids.device):
+        num_masked = (cosine_schedule(tau) * num_to_decode).round().clamp(min=1)
+        ranks = scores.argsort(dim=-1, stable=True).argsort(dim=-1)
+        is_mask = (ranks < rearrange(num_masked, "b -> b 1")) & flat_decode
+        flat_ids = flat_ids.masked_fill(is_mask, model.mask_id)
+
+        step_ids = rearrange(flat_ids, "b (n p t) -> b n p t", n=2, p=num_parts)
+        logits = rearrange(guided_logits(model, step_ids, cond, lengths_tokens, cond_scale), "b n p t v -> b (n p t) v")
+        sampled = sample(top_k_filter(logits, topk_ratio), temperature, generator)
+
+        flat_ids = torch.where(is_mask, sampled, flat_ids)
+        confidence = logits.float().softmax(dim=-1).gather(-1, rearrange(sampled, "b l -> b l 1"))
+        scores = torch.where(is_mask, rearrange(confidence, "b l 1 -> b l"), FROZEN_SCORE)
+
+    return rearrange(flat_ids, "b (n p t) -> b n p t", n=2, p=num_parts)
+
+
+def generate_reaction(
+    model,
+    actor_ids: torch.Tensor,
+    cond: torch.Tensor | None,
+    lengths_tokens: torch.Tensor,
+    actor: int = 0,
+    steps: int = 10,
+    cond_scale: float = 2.0,
+    temperature: float = 1.0,
+    topk_ratio: float = 0.9,
+    gumbel: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Decode the reactor's tokens given the actor's.
+
+    actor_ids: (b, p, t) the given person's codes; actor: which person (0 or 1) they are in the output.
+    cond: (b, text_dim) text features with CFG at ``cond_scale``, or None for a single null-condition pass.
+    Returns ids (b, 2, p, t) with the actor's tokens unchanged at valid positions.
+    """
+    if actor not in (0, 1):
+        raise ValueError(f"generate_reaction: actor must be 0 or 1, got {actor}")
+    if actor_ids.ndim != 3:
+        raise ValueError(f"generate_reaction: actor_ids must be (batch, parts, time), got {tuple(actor_ids.shape)}")
+    batch = actor_ids.shape[0]
+    fixed_ids = torch.zeros(batch, 2, *actor_ids.shape[1:], dtype=torch.long, device=actor_ids.device)
+    fixed_ids[:, actor] = actor_ids
+    fixed_person = torch.zeros(batch, 2, dtype=torch.bool)
+    fixed_person[:, actor] = True
+    return generate(
+        model, cond, lengths_tokens, steps=steps, cond_scale=cond_scale, temperature=temperature,
+        topk_ratio=topk_ratio, gumbel=gumbel, fixed_ids=fixed_ids, fixed_person=fixed_person, generator=generator,
+    )

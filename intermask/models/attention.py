@@ -1,0 +1,85 @@
+"""Attention building blocks shared by the Inter-M transformer and the CLIP text tower.
+
+Masks are boolean and say who may be attended to: ``True`` = this key takes part. They are built by the
+caller from an explicit validity grid, never inferred here.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+
+class MultiheadAttention(nn.Module):
+    """Multi-head attention on batch-first tensors with one packed q/k/v projection.
+
+    The packed ``in_proj`` Linear(dim, 3*dim) (rows ordered q | k | v) and ``out_proj`` Linear(dim, dim) hold
+    the same numbers as ``torch.nn.MultiheadAttention``'s ``in_proj_weight``/``in_proj_bias`` and
+    ``out_proj``, so checkpoints of either kind convert by renaming keys only.
+    """
+
+    def __init__(self, dim: int, heads: int, dropout: float = 0.0):
+        super().__init__()
+        if dim % heads != 0:
+            raise ValueError(f"MultiheadAttention: dim {dim} is not divisible by heads {heads}")
+        self.heads = heads
+        self.dropout = dropout
+        self.in_proj = nn.Linear(dim, 3 * dim)
+        self.out_proj = nn.Linear(dim, dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # torch's MultiheadAttention initialises its packed projection this way; the reference model relies on it
+        nn.init.xavier_uniform_(self.in_proj.weight)
+        nn.init.zeros_(self.in_proj.bias)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        context: torch.Tensor | None = None,
+        key_valid: torch.Tensor | None = None,
+        causal: bool = False,
+    ) -> torch.Tensor:
+        """Attend from ``query`` (batch, q_len, dim) to ``context`` (batch, k_len, dim), default self-attention.
+
+        key_valid: (batch, k_len) bool, True where a key may be attended to. Every query must see at least one
+        valid key, otherwise its output is undefined.
+        causal: each query position sees itself and earlier positions only (self-attention).
+        Returns (batch, q_len, dim).
+        """
+        context = query if context is None else context
+        dim = query.shape[-1]
+        w_q, w_kv = self.in_proj.weight.split([dim, 2 * dim])
+        b_q, b_kv = self.in_proj.bias.split([dim, 2 * dim])
+        q = F.linear(query, w_q, b_q)
+        k, v = F.linear(context, w_kv, b_kv).chunk(2, dim=-1)
+        q, k, v = (rearrange(t, "b l (h d) -> b h l d", h=self.heads) for t in (q, k, v))
+
+        attn_mask = None
+        if key_valid is not None:
+            attn_mask = rearrange(key_valid, "b k -> b 1 1 k")
+        out = F.scaled_dot_product_attention(
+            q, k, v,
+            attn_mask=attn_mask,
+            dropout_p=self.dropout if self.training else 0.0,
+            is_causal=causal,
+        )
+        return self.out_proj(rearrange(out, "b h l d -> b l (h d)"))
+
+
+class FeedForward(nn.Module):
+    """Linear -> GELU -> Dropout -> Linear: (..., dim) -> (..., dim)."""
+
+    def __init__(self, dim: int, hidden_dim: int, dropout: float = 0.0):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(dim, hidden_dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden_dim, dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)

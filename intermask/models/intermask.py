@@ -1,0 +1,311 @@
+"""The Inter-M transformer: a masked token model over two people's 2D token maps, conditioned on text.
+
+Axes: b batch, n person (2), p body-part row, t token time step, d model width, v codes.
+The sequence is [person 1 (p t) | SEP | person 2 (p t)], each person flattened part-major, 2*p*t + 1 tokens.
+
+One block (weights shared by both persons, every sub-layer adaLN-modulated by the text condition c):
+    X += g * SelfAttention(mod X)                       all 2pt+1 tokens, key padding
+    X += g * FFN(mod X)
+    split X -> X1, sep, X2; per person i (other person j):
+      Y_i = X_i + g_s * SpatialAttention(mod X_i)       across the p parts of each time step
+                + g_t * TemporalAttention(mod X_i)      across the t steps of each part, key padding
+      Z_i = Y_i + g_c * CrossAttention(q = mod Y_i, kv = mod X_j)   X_j taken before its spatio-temporal step
+      O_i = Z_i + g_f * FFN(mod Z_i)
+    X = [O1 | sep | O2]
+with mod(x; s, a) = LayerNorm(x) * (1 + a) + s. ``parity=True`` keeps the reference implementation's
+spatio-temporal sum Y_i = (X_i + g_s*S) + (X_i + g_t*T), which counts the residual twice.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from .attention import FeedForward, MultiheadAttention
+from .masking import validity_grid
+
+NUM_PERSONS = 2
+NORM_EPS = 1e-6
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """adaLN: non-affine LayerNorm(x) * (1 + scale) + shift; shift and scale broadcast against x."""
+    return F.layer_norm(x, x.shape[-1:], eps=NORM_EPS) * (1 + scale) + shift
+
+
+def sinusoid_2d(num_rows: int, num_cols: int, dim: int) -> torch.Tensor:
+    """Fixed 2D sinusoidal position code: (rows, cols, dim).
+
+    Channels [0, dim/2) encode the row (body part), [dim/2, dim) the column (time); within each half,
+    frequency i is 1 / 10000^(2i / (dim/2)) and its sin and cos sit side by side.
+    """
+    if dim % 4 != 0:
+        raise ValueError(f"sinusoid_2d: dim must be divisible by 4 (two axes of sin/cos pairs), got {dim}")
+    half = dim // 2
+    freqs = 1.0 / 10000 ** (torch.arange(0, half, 2, dtype=torch.float64) / half)
+
+    def encode(num_positions: int) -> torch.Tensor:
+        angles = torch.outer(torch.arange(num_positions, dtype=torch.float64), freqs)
+        return rearrange(torch.stack((angles.sin(), angles.cos()), dim=-1), "l f two -> l (f two)")
+
+    rows = rearrange(encode(num_rows), "r c -> r 1 c").expand(-1, num_cols, -1)
+    cols = rearrange(encode(num_cols), "l c -> 1 l c").expand(num_rows, -1, -1)
+    return torch.cat((rows, cols), dim=-1).float()
+
+
+class AdaLNModulation(nn.Module):
+    """SiLU -> Linear(dim, chunks*dim): (b, d) condition -> ``chunks`` tensors of (b, d). Zero-initialised."""
+
+    def __init__(self, dim: int, chunks: int):
+        super().__init__()
+        self.chunks = chunks
+        self.net = nn.Sequential(nn.SiLU(), nn.Linear(dim, chunks * dim))
+
+    def zero_init(self) -> None:
+        # every gate, shift and scale starts at 0, so each residual block starts as the identity
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, cond: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.net(cond).chunk(self.chunks, dim=-1)
+
+
+@dataclass
+class AttentionMasks:
+    """Key-validity masks (True = may be attended to), all derived from one (b, n, p, t) validity grid."""
+
+    sequence: torch.Tensor  # (b, 2pt+1): the joint self-attention; SEP is always valid
+    temporal: torch.Tensor  # ((b n p), t): each part row's time steps
+    cross: torch.Tensor  # ((b n), (p t)): the other person's tokens, for person n's queries
+
+    @classmethod
+    def from_validity(cls, valid: torch.Tensor) -> "AttentionMasks":
+        first, second = rearrange(valid, "b n p t -> n b (p t)")
+        sep = torch.ones_like(first[:, :1])
+        return cls(
+            sequence=torch.cat((first, sep, second), dim=1),
+            temporal=rearrange(valid, "b n p t -> (b n p) t"),
+            cross=rearrange(valid.flip(1), "b n p t -> (b n) (p t)"),
+        )
+
+
+class InterMBlock(nn.Module):
+    """One Inter-M block: (b, 2pt+1, d) tokens and (b, d) condition -> (b, 2pt+1, d)."""
+
+    def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float, num_parts: int, parity: bool = False):
+        super().__init__()
+        self.num_parts = num_parts
+        self.parity = parity
+        self.joint_modulation = AdaLNModulation(dim, 6)
+        self.self_attn = MultiheadAttention(dim, heads, dropout)
+        self.joint_ffn = FeedForward(dim, ff_dim, dropout)
+        self.person_modulation = AdaLNModulation(dim, 14)
+        self.spatial_attn = MultiheadAttention(dim, heads, dropout)
+        self.temporal_attn = MultiheadAttention(dim, heads, dropout)
+        self.cross_attn = MultiheadAttention(dim, heads, dropout)
+        self.person_ffn = FeedForward(dim, ff_dim, dropout)
+        self.residual_dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, masks: AttentionMasks) -> torch.Tensor:
+        shift_attn, scale_attn, gate_attn, shift_ff, scale_ff, gate_ff = (
+            rearrange(m, "b d -> b 1 d") for m in self.joint_modulation(cond)
+        )
+        x = x + gate_attn * self.residual_dropout(
+            self.self_attn(modulate(x, shift_attn, scale_attn), key_valid=masks.sequence)
+        )
+        x = x + gate_ff * self.residual_dropout(self.joint_ffn(modulate(x, shift_ff, scale_ff)))
+
+        person_len = (x.shape[1] - 1) // 2
+        first, sep, second = x.split([person_len, 1, person_len], dim=1)
+        persons = rearrange([first, second], "n b (p t) d -> b n p t d", p=self.num_parts)
+
+        (
+            shift_spatial, scale_spatial, gate_spatial,
+            shift_temporal, scale_temporal, gate_temporal,
+            shift_query, scale_query, shift_context, scale_context, gate_cross,
+            shift_ff, scale_ff, gate_ff,
+        ) = (rearrange(m, "b d -> b 1 1 1 d") for m in self.person_modulation(cond))
+
+        spatial_in = rearrange(modulate(persons, shift_spatial, scale_spatial), "b n p t d -> (b n t) p d")
+        spatial = rearrange(
+            self.spatial_attn(spatial_in), "(b n t) p d -> b n p t d", n=NUM_PERSONS, t=persons.shape[3]
+        )
+        temporal_in = rearrange(modulate(persons, shift_temporal, scale_temporal), "b n p t d -> (b n p) t d")
+        temporal = rearrange(
+            self.temporal_attn(temporal_in, key_valid=masks.temporal),
+            "(b n p) t d -> b n p t d", n=NUM_PERSONS, p=self.num_parts,
+        )
+        spatial = gate_spatial * self.residual_dropout(spatial)
+        temporal = gate_temporal * self.residual_dropout(temporal)
+        if self.parity:
+            spatio_temporal = (persons + spatial) + (persons + temporal)
+        else:
+            spatio_temporal = persons + spatial + temporal
+
+        # each person queries the other's features from before the spatio-temporal step
+        query = rearrange(modulate(spatio_temporal, shift_query, scale_query), "b n p t d -> (b n) (p t) d")
+        context = rearrange(modulate(persons.flip(1), shift_context, scale_context), "b n p t d -> (b n) (p t) d")
+        cross = rearrange(
+            self.cross_attn(query, context, key_valid=None),
+            "(b n) (p t) d -> b n p t d", n=NUM_PERSONS, p=self.num_parts,
+        )
+        interacted = spatio_temporal + gate_cross * self.residual_dropout(cross)
+        out = interacted + gate_ff * self.residual_dropout(self.person_ffn(modulate(interacted, shift_ff, scale_ff)))
+
+        first, second = rearrange(out, "b n p t d -> n b (p t) d")
+        return torch.cat((first, sep, second), dim=1)
+
+
+class OutputHead(nn.Module):
+    """Linear -> GELU -> adaLN-modulated LayerNorm -> Linear: (..., d) features -> (..., v) code logits."""
+
+    def __init__(self, dim: int, num_codes: int):
+        super().__init__()
+        self.dense = nn.Linear(dim, dim)
+        self.modulation = AdaLNModulation(dim, 2)
+        self.to_logits = nn.Linear(dim, num_codes)
+
+    def forward(self, features: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """features: (b, n, p, t, d); cond: (b, d) -> (b, n, p, t, v)."""
+        shift, scale = (rearrange(m, "b d -> b 1 1 1 d") for m in self.modulation(cond))
+        return self.to_logits(modulate(F.gelu(self.dense(features)), shift, scale))
+
+
+class InterMTransformer(nn.Module):
+    """Text-conditioned masked token model over two people's (parts x time) token maps.
+
+    Token ids: codes 0..num_codes-1, ``mask_id`` = num_codes, ``pad_id`` = num_codes+1,
+    ``sep_id`` = num_codes+2. Only codes are ever predicted.
+    The text condition is a (b, text_dim) feature; the null condition (classifier-free guidance) is the zero
+    feature, so its projection is the bias of ``text_projection``. In training, each sample's feature is zeroed
+    with probability ``cond_drop_prob``.
+    """
+
+    def __init__(
+        self,
+        num_codes: int = 1024,
+        num_parts: int = 5,
+        max_time: int = 75,
+        token_dim: int = 512,
+        dim: int = 384,
+        depth: int = 6,
+        heads: int = 6,
+        ff_dim: int = 1024,
+        dropout: float = 0.2,
+        text_dim: int = 768,
+        parity: bool = False,
+        cond_drop_prob: float = 0.1,
+    ):
+        super().__init__()
+        self.num_codes = num_codes
+        self.num_parts = num_parts
+        self.max_time = max_time
+        self.text_dim = text_dim
+        self.cond_drop_prob = cond_drop_prob
+        self.mask_id = num_codes
+        self.pad_id = num_codes + 1
+        self.sep_id = num_codes + 2
+        self.vocab_size = num_codes + 3
+
+        self.token_emb = nn.Embedding(self.vocab_size, token_dim)
+        self.input_proj = nn.Linear(token_dim, dim)
+        self.register_buffer("position_code", sinusoid_2d(num_parts, max_time, dim), persistent=False)
+        self.input_dropout = nn.Dropout(dropout)
+        self.text_projection = nn.Linear(text_dim, dim)
+        self.blocks = nn.ModuleList(
+            InterMBlock(dim, heads, ff_dim, dropout, num_parts, parity) for _ in range(depth)
+        )
+        self.head = OutputHead(dim, num_codes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+        for module in self.modules():
+            if isinstance(module, MultiheadAttention):
+                module.reset_parameters()
+            elif isinstance(module, AdaLNModulation):
+                module.zero_init()
+
+    def condition(self, cond: torch.Tensor | None, batch: int, force_null: bool = False,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+        """(b, text_dim) text feature or None -> (b, d) condition vector, with training-time condition drop."""
+        device = self.text_projection.weight.device
+        if cond is None or force_null:
+            cond = torch.zeros(batch, self.text_dim, device=device)
+        else:
+            if cond.shape != (batch, self.text_dim):
+                raise ValueError(
+                    f"InterMTransformer: cond must be (batch={batch}, text_dim={self.text_dim}), got {tuple(cond.shape)}"
+                )
+            if not bool(torch.isfinite(cond).all()):
+                raise ValueError("InterMTransformer: cond (text features) holds NaN or infinite values")
+            cond = cond.to(device=device, dtype=self.text_projection.weight.dtype)
+            if self.training and self.cond_drop_prob > 0:
+                draw_device = generator.device if generator is not None else device
+                keep = torch.rand(batch, 1, generator=generator, device=draw_device).to(device) >= self.cond_drop_prob
+                cond = cond * keep
+        return self.text_projection(cond)
+
+    def _check_ids(self, ids: torch.Tensor) -> None:
+        if ids.ndim != 4 or ids.shape[1] != NUM_PERSONS or ids.shape[2] != self.num_parts:
+            raise ValueError(
+                f"InterMTransformer: ids must be (batch, {NUM_PERSONS}, {self.num_parts}, time), got {tuple(ids.shape)}"
+            )
+        if ids.dtype.is_floating_point or ids.dtype == torch.bool:
+            raise ValueError(f"InterMTransformer: ids must be integer token ids, got dtype {ids.dtype}")
+        if not 1 <= ids.shape[3] <= self.max_time:
+            raise ValueError(f"InterMTransformer: token time steps must be in [1, {self.max_time}], got {ids.shape[3]}")
+        if bool(((ids < 0) | (ids >= self.vocab_size)).any()):
+            raise ValueError(
+                f"InterMTransformer: ids must lie in [0, {self.vocab_size}), got min {int(ids.min())}, max {int(ids.max())}"
+            )
+
+    @staticmethod
+    def _check_lengths(lengths_tokens: torch.Tensor, batch: int, num_time: int) -> None:
+        if lengths_tokens.shape != (batch,):
+            raise ValueError(f"InterMTransformer: lengths_tokens must be (batch={batch},), got {tuple(lengths_tokens.shape)}")
+        if bool(((lengths_tokens < 1) | (lengths_tokens > num_time)).any()):
+            raise ValueError(f"InterMTransformer: lengths_tokens must lie in [1, {num_time}], got {lengths_tokens.tolist()}")
+
+    def forward(
+        self,
+        ids: torch.Tensor,
+        cond: torch.Tensor | None = None,
+        lengths_tokens: torch.Tensor | None = None,
+        force_null: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """ids: (b, 2, p, t) token ids; cond: (b, text_dim) text features or None (null condition);
+        lengths_tokens: (b,) valid time steps per sample, default all t. Tokens at t >= length are padding: they
+        are never attended to, and their logits mean nothing.
+        force_null: use the null condition whatever ``cond`` is. generator: draws the condition drop.
+        Returns logits (b, 2, p, t, num_codes).
+        """
+        self._check_ids(ids)
+        batch, _, _, num_time = ids.shape
+        if lengths_tokens is None:
+            lengths_tokens = torch.full((batch,), num_time, device=ids.device)
+        lengths_tokens = lengths_tokens.to(ids.device)
+        self._check_lengths(lengths_tokens, batch, num_time)
+        masks = AttentionMasks.from_validity(validity_grid(lengths_tokens, self.num_parts, num_time, NUM_PERSONS))
+        c = self.condition(cond, batch, force_null, generator)
+
+        persons = self.input_proj(self.token_emb(ids)) + self.position_code[:, :num_time]
+        first, second = rearrange(persons, "b n p t d -> n b (p t) d")
+        sep = self.input_proj(self.token_emb.weight[self.sep_id]).expand(batch, 1, -1)
+        x = self.input_dropout(torch.cat((first, sep, second), dim=1))
+
+        for block in self.blocks:
+            x = block(x, c, masks)
+
+        person_len = self.num_parts * num_time
+        features = torch.stack((x[:, :person_len], x[:, person_len + 1:]), dim=1)
+        features = rearrange(features, "b n (p t) d -> b n p t d", p=self.num_parts)
+        return self.head(features, c)

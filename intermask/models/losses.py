@@ -1,0 +1,155 @@
+"""Reconstruction losses of the motion VQ-VAE, one small pure function each.
+
+All take ``pred`` and ``target`` features (batch, time, feature) and a ``FeatureLayout``. Like the published
+model they work on *normalised* features (z-scores), except the foot-contact loss, which needs metres to
+find contacts. SmoothL1 is used with beta 1 and a mean reduction.
+
+    total = rec + 0.02 commit + 1 expl + 100 vel + 5 bone + 0.01 geo + 500 fc
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from ..motion.layout import FeatureLayout
+from ..motion.rotation import geodesic_angle, rot6d_to_matrix
+
+
+def _check_pair(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout) -> None:
+    if pred.shape != target.shape:
+        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+    if pred.ndim != 3 or pred.shape[-1] != layout.dim:
+        raise ValueError(f"features must be (batch, time, {layout.dim}), got {tuple(pred.shape)}")
+
+
+def joint_positions(features: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
+    """(b, t, feature) -> (b, t, j, 3)."""
+    return rearrange(features[..., layout.position], "b t (j c) -> b t j c", c=3)
+
+
+def joint_rotations(features: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
+    """Local rotation matrices of the non-root joints: (b, t, feature) -> (b, t, j - 1, 3, 3)."""
+    return rot6d_to_matrix(rearrange(features[..., layout.rotation], "b t (j c) -> b t j c", c=6))
+
+
+def chain_bone_lengths(positions: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
+    """Length of every chain bone: (..., j, 3) -> (..., bone)."""
+    parents = [parent for parent, _ in layout.bones]
+    children = [child for _, child in layout.bones]
+    return (positions[..., children, :] - positions[..., parents, :]).norm(dim=-1)
+
+
+def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
+    """SmoothL1 over every modelled dim (positions, velocities, rotations); foot contacts are not modelled."""
+    _check_pair(pred, target, layout)
+    modelled = [layout.position, layout.velocity, layout.rotation]
+    return F.smooth_l1_loss(torch.cat([pred[..., s] for s in modelled], dim=-1),
+                            torch.cat([target[..., s] for s in modelled], dim=-1))
+
+
+def position_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
+    """The explicit position term: SmoothL1 over the joint positions."""
+    _check_pair(pred, target, layout)
+    return F.smooth_l1_loss(pred[..., layout.position], target[..., layout.position])
+
+
+def velocity_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
+    """SmoothL1 between the frame-to-frame differences of the positions."""
+    _check_pair(pred, target, layout)
+    pred_pos, target_pos = pred[..., layout.position], target[..., layout.position]
+    return F.smooth_l1_loss(pred_pos.diff(dim=1), target_pos.diff(dim=1))
+
+
+def bone_length_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
+    """SmoothL1 between the chain bone lengths measured on the given positions."""
+    _check_pair(pred, target, layout)
+    return F.smooth_l1_loss(chain_bone_lengths(joint_positions(pred, layout), layout),
+                            chain_bone_lengths(joint_positions(target, layout), layout))
+
+
+def geodesic_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout,
+                  eps: float = 1e-7) -> torch.Tensor:
+    """Mean angle (radians) between predicted and target local rotations, acos clamped at 1 - eps."""
+    _check_pair(pred, target, layout)
+    return geodesic_angle(joint_rotations(target, layout), joint_rotations(pred, layout), eps=eps).mean()
+
+
+def foot_contacts(positions: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
+    """Ground contact of the foot joints between frames t and t+1, from positions in metres.
+
+    (b, t, j, 3) -> (b, t - 1, foot) bool: squared displacement below ``foot_velocity_limit`` and the height
+    at frame t below the joint's ``foot_height_limits``.
+    """
+    feet = positions[:, :, list(layout.foot_joints)]
+    displacement = feet.diff(dim=1).pow(2).sum(-1)
+    limits = torch.as_tensor(layout.foot_height_limits, dtype=feet.dtype, device=feet.device)
+    return (displacement < layout.foot_velocity_limit) & (feet[:, :-1, :, 1] < limits)
+
+
+def foot_contact_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout,
+                      denormalize: Callable[[torch.Tensor], torch.Tensor] | None = None, *,
+                      mean: torch.Tensor | None = None, std: torch.Tensor | None = None) -> torch.Tensor:
+    """SmoothL1 pulling the predicted foot displacement to zero wherever the target foot is in contact.
+
+    Contacts are found on de-normalised (metre) positions, so pass ``denormalize`` or the ``mean``/``std``
+    (feature,) the features were normalised with. Zero when the target has no contact.
+    """
+    _check_pair(pred, target, layout)
+    if denormalize is None:
+        if mean is None or std is None:
+            raise ValueError("foot_contact_loss needs `denormalize` or both `mean` and `std`")
+        denormalize = denormalizer(mean, std)
+    pred_pos = joint_positions(denormalize(pred), layout)
+    target_pos = joint_positions(denormalize(target), layout)
+    contact = foot_contacts(target_pos, layout)
+    if not contact.any():
+        return pred.new_zeros(())
+    pred_displacement = pred_pos[:, :, list(layout.foot_joints)].diff(dim=1)[contact]
+    return F.smooth_l1_loss(pred_displacement, torch.zeros_like(pred_displacement))
+
+
+def denormalizer(mean: torch.Tensor, std: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The inverse z-score ``x * std + mean`` as a function."""
+    return lambda features: features * std.to(features) + mean.to(features)
+
+
+@dataclass(frozen=True)
+class VQLossWeights:
+    """Weights of the VQ-VAE loss terms (the published values)."""
+
+    reconstruction: float = 1.0
+    commit: float = 0.02
+    position: float = 1.0
+    velocity: float = 100.0
+    bone: float = 5.0
+    geodesic: float = 0.01
+    foot_contact: float = 500.0
+
+
+def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor, mean: torch.Tensor,
+                  std: torch.Tensor, layout: FeatureLayout, weights: VQLossWeights = VQLossWeights(),
+                  geometry_in_metres: bool = False) -> tuple[torch.Tensor, dict]:
+    """Weighted sum of all VQ-VAE losses on normalised ``pred``/``target`` (b, t, feature).
+
+    ``geometry_in_metres`` measures bone lengths and rotations on de-normalised features instead of z-scores
+    (z-scored positions are not a rigid skeleton); off by default to match the published weights.
+    Returns ``(total, terms)``; ``terms`` maps each loss name to its detached, unweighted value.
+    """
+    denormalize = denormalizer(mean, std)
+    geometric_pred, geometric_target = ((denormalize(pred), denormalize(target)) if geometry_in_metres
+                                        else (pred, target))
+    terms = {
+        "reconstruction": reconstruction_loss(pred, target, layout),
+        "commit": commit_loss,
+        "position": position_loss(pred, target, layout),
+        "velocity": velocity_loss(pred, target, layout),
+        "bone": bone_length_loss(geometric_pred, geometric_target, layout),
+        "geodesic": geodesic_loss(geometric_pred, geometric_target, layout),
+        "foot_contact": foot_contact_loss(pred, target, layout, denormalize),
+    }
+    total = sum(getattr(weights, name) * value for name, value in terms.items())
+    return total, {name: value.detach() for name, value in terms.items()}

@@ -1,0 +1,217 @@
+"""Masked-token modelling for the Inter-M transformer: schedules, masking, corruption and the training loss.
+
+Axes: b batch, n person (2), p body-part row, t token time step, v vocabulary (codes).
+A flat token index runs over (n p t) person-major, part-major, the order of the transformer's sequence.
+Token ids: codes 0..num_codes-1, then mask, pad and sep ids (see ``InterMTransformer``).
+
+Every random draw takes an optional ``torch.Generator``; numbers are drawn on the generator's device and moved
+to the data, so a CPU generator reproduces the same masks on any device.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+# the schedule the unroll step advances along: one decoding step of a 20-step sampler
+UNROLL_SCHEDULE_STEPS = 20
+# confidence given to tokens that are not [MASK], so that re-masking never picks them
+FROZEN_SCORE = 1e5
+
+
+def cosine_schedule(t: torch.Tensor) -> torch.Tensor:
+    """Masked fraction at schedule time t in [0, 1]: cos(pi t / 2), 1 at t=0 and 0 at t=1."""
+    return torch.cos(t * math.pi / 2)
+
+
+def inverse_cosine_schedule(ratio: torch.Tensor) -> torch.Tensor:
+    """Schedule time whose masked fraction is ``ratio``: acos(ratio) / (pi / 2)."""
+    return torch.acos(ratio.clamp(0.0, 1.0)) / (math.pi / 2)
+
+
+def validity_grid(lengths_tokens: torch.Tensor, num_parts: int, num_time: int, num_persons: int = 2) -> torch.Tensor:
+    """Which tokens hold motion: (b,) valid time steps per sample -> (b, n, p, t) bool.
+
+    Both persons share the sample's length; every part row is valid up to it.
+    """
+    if lengths_tokens.ndim != 1:
+        raise ValueError(f"lengths_tokens: expected shape (batch,), got {tuple(lengths_tokens.shape)}")
+    time_valid = torch.arange(num_time, device=lengths_tokens.device) < rearrange(lengths_tokens, "b -> b 1")
+    return rearrange(time_valid, "b t -> b 1 1 t").expand(-1, num_persons, num_parts, -1)
+
+
+def _uniform(shape: tuple, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+    draw_device = generator.device if generator is not None else device
+    return torch.rand(shape, generator=generator, device=draw_device).to(device)
+
+
+def _bernoulli(like: torch.Tensor, prob: float, generator: torch.Generator | None) -> torch.Tensor:
+    return _uniform(tuple(like.shape), like.device, generator) < prob
+
+
+def random_masking(valid: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Per-sample cosine-scheduled random mask: (b, N) valid bool -> (b, N) bool, True = masked.
+
+    Each sample draws tau ~ U(0, 1) and masks round(cos(pi tau / 2) * N) positions (at least one) chosen
+    uniformly over the padded length N; positions that are padding are then dropped from the mask, so the
+    realised ratio over valid tokens is the scheduled one only in expectation.
+    """
+    if valid.ndim != 2:
+        raise ValueError(f"random_masking: valid must be (batch, tokens), got {tuple(valid.shape)}")
+    batch, num_tokens = valid.shape
+    ratio = cosine_schedule(_uniform((batch,), valid.device, generator))
+    num_masked = (ratio * num_tokens).round().clamp(min=1)
+    # a random permutation per sample: a position is masked when its rank falls below the count
+    ranks = _uniform((batch, num_tokens), valid.device, generator).argsort(dim=-1).argsort(dim=-1)
+    return (ranks < rearrange(num_masked, "b -> b 1")) & valid
+
+
+def interaction_masking(valid: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Mask one whole person per sample: (b, n=2, ...) valid bool -> (b, 2, ...) bool, True = masked.
+
+    A coin flip picks the person masked in the first half of the batch; the second half masks the other one,
+    so each batch teaches both "react to person 1" and "react to person 2". The batch must be even.
+    """
+    if valid.ndim < 2 or valid.shape[1] != 2:
+        raise ValueError(f"interaction_masking: valid must be (batch, 2, ...), got {tuple(valid.shape)}")
+    batch = valid.shape[0]
+    if batch % 2 != 0:
+        raise ValueError(f"interaction_masking: needs an even batch size to mask each person in half of it, got {batch}")
+    first_half_person = int(_uniform((1,), valid.device, generator).item() < 0.5)
+    masked_person = torch.full((batch,), first_half_person, device=valid.device)
+    masked_person[batch // 2:] = 1 - first_half_person
+    person_index = torch.arange(2, device=valid.device)
+    person_masked = rearrange(person_index, "n -> 1 n") == rearrange(masked_person, "b -> b 1")
+    return person_masked.view(batch, 2, *([1] * (valid.ndim - 2))) & valid
+
+
+def bert_corrupt(
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    num_codes: int,
+    mask_id: int,
+    generator: torch.Generator | None = None,
+    random_prob: float = 0.1,
+    mask_prob: float = 0.88,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT-style corruption of the masked positions.
+
+    Each masked position becomes a uniformly random code with probability ``random_prob``; of the others,
+    a fraction ``mask_prob`` become ``mask_id``; the rest keep their true id (the model still has to predict
+    them). Returns (corrupted ids, is_mask_token): same shape as ids, the latter True where [MASK] was written.
+    """
+    if ids.shape != mask.shape:
+        raise ValueError(f"bert_corrupt: ids {tuple(ids.shape)} and mask {tuple(mask.shape)} differ in shape")
+    to_random = mask & _bernoulli(mask, random_prob, generator)
+    random_codes = (_uniform(tuple(ids.shape), ids.device, generator) * num_codes).long().clamp(max=num_codes - 1)
+    corrupted = torch.where(to_random, random_codes, ids)
+    is_mask_token = mask & ~to_random & _bernoulli(mask, mask_prob, generator)
+    corrupted = corrupted.masked_fill(is_mask_token, mask_id)
+    return corrupted, is_mask_token
+
+
+def unroll_remask(
+    logits: torch.Tensor,
+    corrupted_ids: torch.Tensor,
+    is_mask_token: torch.Tensor,
+    schedule_steps: int = UNROLL_SCHEDULE_STEPS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One decoding step taken from the training prediction (step unroll), without gradient.
+
+    logits: (b, N, v) from the first pass; corrupted_ids, is_mask_token: (b, N).
+    The [MASK] fraction r (over the padded length N) gives schedule time acos(r)/(pi/2); one step later,
+    round(cos(pi tau'/2) * N) lowest-confidence tokens stay masked, every other [MASK] token takes the arg-max
+    prediction. Returns (ids for the second pass, filled) where ``filled`` marks the [MASK] positions that were
+    given a prediction; they leave the loss.
+    """
+    num_tokens = corrupted_ids.shape[-1]
+    logits = logits.detach()
+    ratio = is_mask_token.float().mean(dim=-1)
+    next_time = (inverse_cosine_schedule(ratio) + 1 / (schedule_steps + 1)).clamp(max=1.0)
+    num_remasked = (cosine_schedule(next_time) * num_tokens).round().clamp(min=1)
+
+    confidence, predicted = logits.softmax(dim=-1).max(dim=-1)
+    confidence = confidence.masked_fill(~is_mask_token, FROZEN_SCORE)
+    ranks = confidence.argsort(dim=-1, stable=True).argsort(dim=-1)
+    remasked = ranks < rearrange(num_remasked, "b -> b 1")
+
+    filled = is_mask_token & ~remasked
+    return torch.where(filled, predicted, corrupted_ids), filled
+
+
+def masked_token_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy and arg-max accuracy over the masked positions only.
+
+    logits: (..., v); targets, mask: (...). With no masked position the loss is a graph-connected zero and
+    the accuracy is NaN (nothing was asked).
+    """
+    if logits.shape[:-1] != targets.shape or targets.shape != mask.shape:
+        raise ValueError(
+            f"masked_token_loss: logits {tuple(logits.shape)}, targets {tuple(targets.shape)} and mask "
+            f"{tuple(mask.shape)} must agree on the leading axes"
+        )
+    picked_logits = logits[mask]
+    if picked_logits.shape[0] == 0:
+        return logits.sum() * 0.0, torch.tensor(float("nan"), device=logits.device)
+    picked_targets = targets[mask]
+    loss = F.cross_entropy(picked_logits.float(), picked_targets)
+    accuracy = (picked_logits.argmax(dim=-1) == picked_targets).float().mean()
+    return loss, accuracy.detach()
+
+
+def transformer_training_loss(
+    model,
+    ids: torch.Tensor,
+    cond: torch.Tensor | None,
+    lengths_tokens: torch.Tensor,
+    generator: torch.Generator | None = None,
+    interaction_prob: float = 0.2,
+    unroll: bool = True,
+) -> tuple[torch.Tensor, dict]:
+    """The Inter-M training objective on one batch of token maps.
+
+    ids: (b, 2, p, t) codes (padding positions may hold anything; they become pad ids).
+    cond: (b, text_dim) text features or None; lengths_tokens: (b,) valid time steps per sample.
+    One masking mode per batch: interaction masking with probability ``interaction_prob`` (needs an even
+    batch), otherwise random masking; BERT corruption; cross-entropy on masked positions; with ``unroll``,
+    a second pass from the model's own one-step prediction adds its cross-entropy on the still-masked tokens.
+    Returns (loss, logs) with float logs: ce, accuracy, interaction (1.0 when that mode was drawn) and, with
+    unroll, ce_unroll and accuracy_unroll.
+    """
+    if ids.ndim != 4 or ids.shape[1] != 2:
+        raise ValueError(f"transformer_training_loss: ids must be (batch, 2, parts, time), got {tuple(ids.shape)}")
+    batch, _, num_parts, num_time = ids.shape
+    if interaction_prob > 0 and batch % 2 != 0:
+        raise ValueError(
+            f"transformer_training_loss: interaction masking (prob {interaction_prob}) needs an even batch, got {batch}"
+        )
+    valid = validity_grid(lengths_tokens.to(ids.device), num_parts, num_time)
+    ids = ids.masked_fill(~valid, model.pad_id)
+
+    interaction = bool(_uniform((1,), ids.device, generator).item() < interaction_prob)
+    if interaction:
+        mask = interaction_masking(valid, generator)
+    else:
+        flat_mask = random_masking(rearrange(valid, "b n p t -> b (n p t)"), generator)
+        mask = rearrange(flat_mask, "b (n p t) -> b n p t", n=2, p=num_parts)
+    corrupted, is_mask_token = bert_corrupt(ids, mask, model.num_codes, model.mask_id, generator)
+
+    logits = model(corrupted, cond, lengths_tokens, generator=generator)
+    ce, accuracy = masked_token_loss(logits, ids, mask)
+    loss = ce
+    logs = {"ce": ce.item(), "accuracy": accuracy.item(), "interaction": float(interaction)}
+
+    if unroll:
+        unrolled, filled = unroll_remask(
+            rearrange(logits, "b n p t v -> b (n p t) v"),
+            rearrange(corrupted, "b n p t -> b (n p t)"),
+            rearrange(is_mask_token, "b n p t -> b (n p t)"),
+        )
+        unrolled, filled = (rearrange(x, "b (n p t) -> b n p t", n=2, p=num_parts) for x in (unrolled, filled))
+        unroll_logits = model(unrolled, cond, lengths_tokens, generator=generator)
+        ce_unroll, accuracy_unroll = masked_token_loss(unroll_logits, ids, mask & ~filled)
+        loss = loss + ce_unroll
+        logs.update(ce_unroll=ce_unroll.item(), accuracy_unroll=accuracy_unroll.item())
+    return loss, logs

@@ -1,0 +1,118 @@
+"""Augmentations: the left/right mirror of motions and captions, and the exchange of the two people.
+
+Mirroring reflects across the x = 0 plane (the body's left is +X, so this turns a left step into a right one).
+A reflected rotation is M R M with M = diag(-1, 1, 1): the entries of R in row 0 or column 0, but not both,
+change sign. In the 6D layout [R00, R01, R10, R11, R20, R21] those are components 1, 2 and 4.
+Every array function works on numpy arrays and torch tensors and keeps leading batch axes.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import torch
+
+from .features import validate_features
+from .layout import INTERHUMAN, FeatureLayout
+from .skeleton import MIRROR_PERMUTATION, NUM_JOINTS
+
+# rotation index i belongs to joint i + 1
+ROT6D_MIRROR_PERMUTATION = tuple(MIRROR_PERMUTATION[joint] - 1 for joint in range(1, NUM_JOINTS))
+ROT6D_MIRROR_NEGATED = (1, 2, 4)
+
+
+def _copy(array):
+    return array.clone() if isinstance(array, torch.Tensor) else np.array(array, copy=True)
+
+
+def _check_trailing(array, trailing: tuple, name: str):
+    if len(array.shape) < len(trailing) or tuple(array.shape[-len(trailing):]) != trailing:
+        raise ValueError(f"{name}: expected shape (..., {', '.join(map(str, trailing))}), got {tuple(array.shape)}")
+
+
+def mirror_joints(joints):
+    """Reflect positions (or offsets, or velocities) across x = 0 and exchange left and right joints.
+
+    joints: (..., joint, 3) -> (..., joint, 3).
+    """
+    _check_trailing(joints, (NUM_JOINTS, 3), "joints")
+    mirrored = joints[..., list(MIRROR_PERMUTATION), :]  # advanced indexing copies
+    mirrored[..., 0] = -mirrored[..., 0]
+    return mirrored
+
+
+def mirror_rot6d(rot6d):
+    """Reflect 6D local rotations of joints 1..21 and exchange left and right. (..., 21, 6) -> (..., 21, 6)."""
+    _check_trailing(rot6d, (NUM_JOINTS - 1, 6), "rot6d")
+    mirrored = rot6d[..., list(ROT6D_MIRROR_PERMUTATION), :]
+    negated = list(ROT6D_MIRROR_NEGATED)
+    mirrored[..., negated] = -mirrored[..., negated]
+    return mirrored
+
+
+def _contact_permutation(layout: FeatureLayout) -> list:
+    """Contact channel order after mirroring: each foot joint takes its mirror joint's channel."""
+    feet = list(layout.foot_joints)
+    return [feet.index(MIRROR_PERMUTATION[joint]) for joint in feet]
+
+
+def mirror_features(features, layout: FeatureLayout = INTERHUMAN):
+    """Mirror per-person features. (..., frames, layout.dim) -> (..., frames, layout.dim).
+
+    Positions and velocities are mirrored like joints, rotations like 6D rotations, and the left and right
+    contact channels exchange. Equal to encoding the mirrored joints and rotations.
+    """
+    if layout.num_joints != NUM_JOINTS:
+        raise ValueError(f"mirroring knows the {NUM_JOINTS}-joint SMPL skeleton, the layout has {layout.num_joints}")
+    validate_features(features, "features", layout, check_finite=False)
+    lead = tuple(features.shape[:-1])
+    mirrored = _copy(features)
+    for part in (layout.position, layout.velocity):
+        joints = features[..., part].reshape(*lead, NUM_JOINTS, 3)
+        mirrored[..., part] = mirror_joints(joints).reshape(*lead, NUM_JOINTS * 3)
+    rot6d = features[..., layout.rotation].reshape(*lead, NUM_JOINTS - 1, 6)
+    mirrored[..., layout.rotation] = mirror_rot6d(rot6d).reshape(*lead, (NUM_JOINTS - 1) * 6)
+    mirrored[..., layout.contact] = features[..., layout.contact][..., _contact_permutation(layout)]
+    return mirrored
+
+
+# each mirrored word and its image; the three other spellings of counterclockwise all map to "clockwise",
+# whose image is "counterclockwise", so only the canonical spellings survive a double mirror unchanged
+_MIRRORED_WORDS = {
+    "left": "right", "right": "left",
+    "leftward": "rightward", "rightward": "leftward",
+    "leftwards": "rightwards", "rightwards": "leftwards",
+    "clockwise": "counterclockwise", "counterclockwise": "clockwise",
+    "counter-clockwise": "clockwise", "anticlockwise": "clockwise", "anti-clockwise": "clockwise",
+}
+# longest alternatives first so that a whole word is always taken at once
+_MIRROR_PATTERN = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, _MIRRORED_WORDS), key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+
+def _match_case(word: str, template: str) -> str:
+    if template.isupper() and len(template) > 1:
+        return word.upper()
+    if template[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word
+
+
+def mirror_text(text: str) -> str:
+    """Mirror a caption: left <-> right and clockwise <-> counterclockwise as whole words, case kept.
+
+    "Counter-clockwise" and "anticlockwise" become "clockwise". Words that merely contain the patterns
+    ("bright", "leftover") are untouched. "right" in the sense of "correct" is swapped too: a caption gives no
+    reliable way to tell the senses apart.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"text: expected a str, got {type(text).__name__}")
+    return _MIRROR_PATTERN.sub(lambda match: _match_case(_MIRRORED_WORDS[match.group(0).lower()], match.group(0)),
+                               text)
+
+
+def swap_people(pair):
+    """Exchange the two people. pair: (person=2, ...) -> (person=2, ...), numpy or torch."""
+    if len(pair.shape) < 1 or pair.shape[0] != 2:
+        raise ValueError(f"pair: expected a leading person axis of size 2, got shape {tuple(pair.shape)}")
+    return pair[[1, 0]]

@@ -1,0 +1,71 @@
+"""The feature layout: every dataset fact a model or loss needs, in one small object.
+
+Models and losses receive a ``FeatureLayout`` instead of branching on dataset names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from . import skeleton
+
+
+@dataclass(frozen=True)
+class FeatureLayout:
+    """Where each quantity sits in a per-person, per-frame feature vector.
+
+    The default is the InterHuman 262-dim layout: positions (22x3) | velocities (22x3) |
+    6D rotations of joints 1..21 (21x6) | foot contacts (4).
+    """
+
+    num_joints: int = skeleton.NUM_JOINTS
+    parents: tuple = skeleton.PARENTS
+    chains: tuple = skeleton.KINEMATIC_CHAINS
+    fps: int = 30
+    position: slice = field(default_factory=lambda: slice(0, 66))
+    velocity: slice = field(default_factory=lambda: slice(66, 132))
+    rotation: slice = field(default_factory=lambda: slice(132, 258))
+    contact: slice = field(default_factory=lambda: slice(258, 262))
+    foot_joints: tuple = skeleton.FOOT_JOINTS
+    foot_height_limits: tuple = skeleton.FOOT_HEIGHT_LIMITS
+    foot_velocity_limit: float = skeleton.FOOT_VELOCITY_LIMIT
+    # the VQ-VAE's per-joint token: position 3 | velocity 3 | 6D rotation 6 (root rotation zero-filled)
+    channels_per_joint: int = 12
+    # the token grid: joints pooled to ``num_parts`` rows, time downsampled by ``time_downsample``
+    num_parts: int = 5
+    time_downsample: int = 4
+    # joint-axis sizes after each VQ down-sampling stage (the decoder upsamples back through them)
+    joint_sizes: tuple = field(default=(22, 11, 5))
+
+    def to_dict(self) -> dict:
+        """Plain data for checkpoints and JSON: slices become [start, stop], tuples become lists."""
+        def plain(value):
+            if isinstance(value, slice):
+                return [value.start, value.stop]
+            if isinstance(value, (tuple, list)):
+                return [plain(v) for v in value]
+            return value
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: "dict | FeatureLayout") -> "FeatureLayout":
+        """Inverse of ``to_dict`` (a FeatureLayout passes through)."""
+        if isinstance(data, FeatureLayout):
+            return data
+        def frozen(value):
+            return tuple(frozen(v) for v in value) if isinstance(value, list) else value
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"layout config has unknown keys {sorted(unknown)}")
+        slices = {"position", "velocity", "rotation", "contact"}
+        return cls(**{name: slice(*value) if name in slices else frozen(value) for name, value in data.items()})
+
+    @property
+    def dim(self) -> int:
+        return self.contact.stop
+
+    @property
+    def bones(self) -> tuple:
+        return tuple((c[i], c[i + 1]) for c in self.chains for i in range(len(c) - 1))
+
+
+INTERHUMAN = FeatureLayout()

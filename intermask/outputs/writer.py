@@ -1,0 +1,138 @@
+"""The one writer of results: joints (.npy + .json sidecar), video, BVH per person and the HTML viewer.
+
+Every file is written to a temporary name and renamed into place, so a result directory never holds a
+half-written file. The sidecar carries the text, fps and the caller's metadata (seed, checkpoint, config)
+needed to reproduce the result.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..motion.skeleton import NUM_JOINTS
+from .atomic import atomic_path, write_text_atomic
+from .bvh import load_bvh_joints, write_bvh
+from .clip import as_people, check_text
+from .video import render_video
+from .viewer import write_viewer
+
+FORMATS = ("npy", "mp4", "gif", "bvh", "html")
+SIDECAR_VERSION = 1
+# sidecar keys the writer owns; metadata may not redefine them
+_RESERVED = ("text", "fps", "num_people", "num_frames", "joints_file", "joints_layout", "format_version")
+
+
+def _plain(value):
+    """Turn numpy scalars/arrays, paths, tuples and sets into JSON types; anything else is returned unchanged."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def sidecar(text: str, fps: float, joints_shape, joints_file: str, meta: dict) -> dict:
+    """The .json sidecar content for a result; ``meta`` keys sit beside the writer's own."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"meta must be a dict, got {type(meta).__name__}")
+    clash = sorted(set(meta) & set(_RESERVED))
+    if clash:
+        raise ValueError(f"meta may not set {clash}: the writer fills them from its arguments")
+    content = {
+        "format_version": SIDECAR_VERSION,
+        "text": text,
+        "fps": float(fps),
+        "num_people": int(joints_shape[0]),
+        "num_frames": int(joints_shape[1]),
+        "joints_file": joints_file,
+        "joints_layout": "(person, frame, joint, xyz) float32, SMPL-22 joints, Y-up metres",
+        **meta,
+    }
+    try:
+        return json.loads(json.dumps(content, default=_plain))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"meta is not JSON-serialisable: {error}") from error
+
+
+def write_joints(path, joints, text: str, meta: dict, fps: float = 30.0) -> tuple[Path, Path]:
+    """Write joints (person, frame, joint, 3) as float32 ``.npy`` plus a ``.json`` sidecar beside it."""
+    path = Path(path).with_suffix(".npy")
+    joints = as_people(joints, "joints").astype(np.float32)
+    content = sidecar(check_text(text), fps, joints.shape, path.name, meta)
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as handle:
+            np.save(handle, joints)
+    json_path = write_text_atomic(path.with_suffix(".json"), json.dumps(content, indent=2) + "\n")
+    return path, json_path
+
+
+def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=None,
+                 formats=("npy", "mp4", "bvh", "html"), fps: float = 30.0) -> dict[str, Path]:
+    """Write one generated interaction in the requested formats. Returns {format key: path}.
+
+    joints: (person, frame, joint, 3), normally (2, T, 22, 3), Y-up metres. rotations: optional
+    (person, frame, joint, 3, 3) local rotations of the REST_OFFSETS skeleton (joint 0 global) for the BVH;
+    without them BVH rotations are solved from the positions.
+    formats: any of "npy" (keys "npy" and "json"), "mp4" (key "mp4", or "gif" where ffmpeg is missing),
+    "gif", "bvh" (keys "bvh_person1", "bvh_person2", ...) and "html".
+    Files are named ``<name>.<ext>`` (BVH: ``<name>_person<k>.bvh``) inside ``out_dir``.
+    """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"formats must be a non-empty selection of {FORMATS}, got {tuple(formats)}")
+    if not isinstance(name, str) or not name or name != Path(name).name or name.startswith("."):
+        raise ValueError(f"name must be a plain file name without folders, got {name!r}")
+    joints = as_people(joints, "joints")
+    text = check_text(text)
+    if rotations is not None:
+        rotations = np.asarray(rotations, dtype=np.float64)
+        if rotations.shape != (*joints.shape[:2], NUM_JOINTS, 3, 3):
+            raise ValueError(f"rotations must be {(*joints.shape[:2], NUM_JOINTS, 3, 3)}, got {rotations.shape}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = out_dir / name
+    written: dict[str, Path] = {}
+    if "npy" in formats:
+        written["npy"], written["json"] = write_joints(base.with_suffix(".npy"), joints, text, meta, fps)
+    for video_format in ("mp4", "gif"):
+        if video_format in formats:
+            video = render_video(base.with_suffix(f".{video_format}"), joints, text, fps)
+            written[video.suffix[1:]] = video
+    if "bvh" in formats:
+        for person in range(joints.shape[0]):
+            person_rotations = None if rotations is None else rotations[person]
+            written[f"bvh_person{person + 1}"] = write_bvh(
+                out_dir / f"{name}_person{person + 1}.bvh", joints[person], person_rotations, fps)
+    if "html" in formats:
+        written["html"] = write_viewer(base.with_suffix(".html"), joints, text, fps)
+    return written
+
+
+def load_joints(path) -> np.ndarray:
+    """Joints from a ``.npy`` result file: float32 (person, frame, joint, 3) or (frame, joint, 3), as stored.
+
+    Raises ValueError naming the file when the array is not (2, T, 22, 3) / (T, 22, 3) or holds NaN/inf.
+    """
+    path = Path(path)
+    if path.suffix != ".npy":
+        raise ValueError(f"{path}: expected a .npy file (use load_bvh_joints for .bvh)")
+    array = np.load(path, allow_pickle=False)
+    if array.ndim not in (3, 4) or array.shape[-2:] != (NUM_JOINTS, 3) or (array.ndim == 4 and array.shape[0] != 2):
+        raise ValueError(f"{path}: joints must be (2, frame, {NUM_JOINTS}, 3) or (frame, {NUM_JOINTS}, 3), "
+                         f"got {array.shape}")
+    as_people(array, str(path))
+    return array.astype(np.float32)
+
+
+def load_sidecar(path) -> dict:
+    """The .json sidecar of a result, given the .npy or the .json path."""
+    return json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
+
+
+__all__ = ["write_result", "write_joints", "load_joints", "load_sidecar", "load_bvh_joints", "sidecar", "FORMATS"]

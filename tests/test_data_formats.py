@@ -1,0 +1,164 @@
+"""The real-dataset readers, on tiny datasets written in each official on-disk format."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from intermask.data import interhuman, interx
+from intermask.data.datasets import ClipSampling, Interactions, MotionWindows, collate, fit_normalizer
+from intermask.errors import DatasetError
+from intermask.motion.kinematics import forward_kinematics
+from intermask.motion.rotation import axis_angle_to_matrix, matrix_to_rot6d
+
+
+def random_person(rng, frames):
+    """FK joints (frame, 22, 3) Y-up and local 6D rotations (frame, 21, 6) of a gently moving body."""
+    axis_angle = 0.2 * rng.standard_normal((frames, 22, 3)).cumsum(0) / np.sqrt(frames)
+    rotations = axis_angle_to_matrix(axis_angle)
+    root = np.stack([np.linspace(0, 1, frames), np.full(frames, 0.95), np.linspace(0, 0.5, frames)], -1)
+    joints = forward_kinematics(root + rng.uniform(-1, 1, 3) * [1, 0, 1], rotations)
+    return joints.astype(np.float32), matrix_to_rot6d(rotations[:, 1:]).astype(np.float32)
+
+
+def yup_to_raw(joints):
+    x, y, z = joints[..., 0], joints[..., 1], joints[..., 2]
+    return np.stack([x, -z, y], -1)
+
+
+def write_interhuman(root: Path, rng, lengths={"a": 40, "b": 70, "c": 12, "d": 90}, ignore=("d",)):
+    written = {}
+    for person in ("person1", "person2"):
+        (root / "motions_processed" / person).mkdir(parents=True, exist_ok=True)
+    (root / "annots").mkdir(parents=True)
+    (root / "split").mkdir()
+    for clip_id, frames in lengths.items():
+        people = [random_person(rng, frames) for _ in range(2)]
+        for person, (joints, rot6d) in zip(("person1", "person2"), people):
+            data = np.zeros((frames, 492), dtype=np.float32)
+            hands = np.repeat(joints[:, 20:22], 20, axis=1)
+            data[:, :186] = yup_to_raw(np.concatenate([joints, hands], 1)).reshape(frames, -1)
+            data[:, 186:312] = rot6d.reshape(frames, -1)
+            np.save(root / "motions_processed" / person / f"{clip_id}.npy", data)
+        (root / "annots" / f"{clip_id}.txt").write_text(f"the first person waves left {clip_id}\nsecond line\n")
+        written[clip_id] = people
+    (root / "split" / "train.txt").write_text("a\nb\nc\nd")  # no final newline: 'd' must still be read
+    (root / "split" / "test.txt").write_text("b\n")
+    (root / "ignore_list.txt").write_text("\n".join(ignore) + "\n")
+    return written
+
+
+def test_interhuman_reader_returns_the_written_joints_and_rotations(tmp_path, rng):
+    written = write_interhuman(tmp_path, rng)
+    clip = interhuman.read_clip(tmp_path, "b")
+    for person in range(2):
+        np.testing.assert_allclose(clip.joints[person], written["b"][person][0], atol=1e-6)
+        np.testing.assert_allclose(clip.rot6d[person], written["b"][person][1], atol=1e-6)
+    assert clip.texts == ("the first person waves left b", "second line")
+
+
+def test_interhuman_split_skips_ignored_and_short_clips_and_mirrors_on_request(tmp_path, rng):
+    write_interhuman(tmp_path, rng)
+    names = [c.name for c in interhuman.load_split(tmp_path, "train", min_frames=15)]
+    assert names == ["a", "b"]
+    mirrored = interhuman.load_split(tmp_path, "train", min_frames=15, mirror=True)
+    assert [c.name for c in mirrored] == ["a", "a_swap", "b", "b_swap"]
+    assert mirrored[1].texts[0] == "the first person waves right a"
+
+
+def test_interhuman_missing_files_name_the_expected_path(tmp_path, rng):
+    with pytest.raises(DatasetError, match="dataset folder not found"):
+        interhuman.load_split(tmp_path / "nowhere", "train")
+    write_interhuman(tmp_path, rng)
+    (tmp_path / "motions_processed" / "person2" / "a.npy").unlink()
+    with pytest.raises(DatasetError, match=r"person2/a\.npy"):
+        interhuman.load_split(tmp_path, "train")
+    with pytest.raises(DatasetError, match=r"split/val\.txt"):
+        interhuman.load_split(tmp_path, "val")
+
+
+def test_interhuman_rejects_malformed_arrays(tmp_path, rng):
+    write_interhuman(tmp_path, rng)
+    np.save(tmp_path / "motions_processed" / "person1" / "b.npy", np.zeros((70, 100), np.float32))
+    with pytest.raises(DatasetError, match=r"b\.npy.*expected an array"):
+        interhuman.read_clip(tmp_path, "b")
+    bad = np.zeros((70, 492), np.float32)
+    bad[3, 5] = np.nan
+    np.save(tmp_path / "motions_processed" / "person1" / "b.npy", bad)
+    with pytest.raises(DatasetError, match="NaN"):
+        interhuman.read_clip(tmp_path, "b")
+
+
+def test_interactions_are_padded_normalised_and_reproducible(tmp_path, rng):
+    write_interhuman(tmp_path, rng)
+    clips = interhuman.load_split(tmp_path, "train", min_frames=15)
+    normalizer = fit_normalizer(clips)
+    dataset = Interactions(clips, ClipSampling(max_frames=60, seed=3), normalizer)
+    item = dataset[1]  # 70 frames: cropped to 61 frames -> 60 feature rows
+    assert item["motion"].shape == (2, 60, 262) and item["length"] == 60
+    short = dataset[0]  # 40 frames -> 39 rows, then zero padding
+    assert short["length"] == 39 and float(short["motion"][:, 39:].abs().sum()) == 0.0
+    again = Interactions(clips, ClipSampling(max_frames=60, seed=3), normalizer)[1]
+    assert np.array_equal(item["motion"].numpy(), again["motion"].numpy()) and item["text"] == again["text"]
+    batch = collate([dataset[0], dataset[1]])
+    assert batch["motion"].shape == (2, 2, 60, 262) and batch["length"].tolist() == [39, 60]
+    assert batch["texts"][0][0].startswith("the first person")
+
+
+def test_vq_windows_cover_each_person_with_stride(tmp_path, rng):
+    write_interhuman(tmp_path, rng)
+    clips = interhuman.load_split(tmp_path, "train", min_frames=15)
+    windows = MotionWindows(clips, fit_normalizer(clips), window=32, stride=10)
+    # person features have frames-1 rows: 39 -> 1 window, 69 -> 4 windows; two people per clip
+    assert len(windows) == 2 * 1 + 2 * 4
+    assert windows[0].shape == (32, 262)
+
+
+def write_interx(root: Path, rng, lengths={"G001T000A000R000": 40, "G001T000A000R001": 30, "G001T000A000R002": 10}):
+    import h5py
+
+    (root / "motions").mkdir(parents=True)
+    (root / "splits").mkdir()
+    (root / "texts_processed").mkdir()
+    raw = {}
+    with h5py.File(root / "motions" / "train.h5", "w") as f:
+        for clip_id, frames in lengths.items():
+            data = rng.uniform(-1, 1, (frames, 56, 6)).astype(np.float32)
+            f.create_dataset(clip_id, data=data)
+            raw[clip_id] = data
+            (root / "texts_processed" / f"{clip_id}.txt").write_text(
+                "one person pushes the other.#one/NUM person/NOUN#0.0#0.0\nthey fight#they/PRON#nan#nan\n")
+    (root / "splits" / "train.txt").write_text("\n".join(lengths) + "\n")
+    return raw
+
+
+def test_interx_reader_builds_the_smpl_representation(tmp_path, rng):
+    raw = write_interx(tmp_path, rng)
+    clips = interx.load_split(tmp_path, "train", min_frames=24)
+    assert [c.name for c in clips] == ["G001T000A000R000", "G001T000A000R001"]
+    clip = clips[0]
+    assert clip.motion.shape == (40, 56, 12)
+    source = raw[clip.name]
+    np.testing.assert_allclose(clip.motion[:, 55, 0:3], source[:, 55, 0:3], atol=1e-6)  # person 1 translation
+    np.testing.assert_allclose(clip.motion[:-1, 55, 9:12], np.diff(source[:, 55, 3:6], axis=0), atol=1e-5)
+    assert np.all(clip.motion[-1, 55, 9:12] == 0)
+    expected = matrix_to_rot6d(axis_angle_to_matrix(source[:, :55, 3:6].astype(np.float64)))
+    np.testing.assert_allclose(clip.motion[:, :55, 6:12], expected, atol=1e-5)
+    assert clip.texts == ("one person pushes the other.", "they fight")
+
+
+def test_interx_crops_are_multiples_of_four_and_padded(tmp_path, rng):
+    write_interx(tmp_path, rng)
+    dataset = interx.InterXInteractions(interx.load_split(tmp_path, "train"), max_frames=32)
+    for epoch in range(4):
+        dataset.set_epoch(epoch)
+        item = dataset[0]
+        assert item["motion"].shape == (32, 56, 12) and item["length"] % 4 == 0 and item["length"] <= 32
+
+
+def test_interx_errors_name_the_missing_piece(tmp_path, rng):
+    with pytest.raises(DatasetError, match=r"splits/train\.txt"):
+        interx.load_split(tmp_path, "train")
+    write_interx(tmp_path, rng)
+    (tmp_path / "texts_processed" / "G001T000A000R000.txt").write_text("caption#tok#1.5#3.0\n")
+    with pytest.raises(DatasetError, match="time tags"):
+        interx.load_split(tmp_path, "train")

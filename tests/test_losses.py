@@ -1,0 +1,181 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from intermask.models.losses import (
+    VQLossWeights, bone_length_loss, foot_contact_loss, foot_contacts, geodesic_loss, position_loss,
+    reconstruction_loss, velocity_loss, vq_total_loss,
+)
+from intermask.motion import skeleton
+from intermask.motion.layout import INTERHUMAN as LAYOUT
+from intermask.motion.rotation import axis_angle_to_matrix, matrix_to_rot6d
+
+# the clamp at 1 - 1e-7 (1 - 1.2e-7 in float32) and round-off keep the geodesic of identical rotations
+# a few 1e-4 above zero
+GEODESIC_FLOOR = 1e-3
+
+
+def random_features(batch=2, time=8, seed=0):
+    return torch.randn(batch, time, LAYOUT.dim, generator=torch.Generator().manual_seed(seed))
+
+
+def features_with_positions(positions: torch.Tensor) -> torch.Tensor:
+    """(b, t, 22, 3) -> features with those positions, identity rotations, everything else zero."""
+    batch, time = positions.shape[:2]
+    features = torch.zeros(batch, time, LAYOUT.dim)
+    features[..., LAYOUT.position] = positions.reshape(batch, time, -1)
+    features[..., LAYOUT.rotation] = matrix_to_rot6d(torch.eye(3)).repeat(21)
+    return features
+
+
+def test_all_losses_are_zero_for_identical_inputs():
+    features = random_features()
+    for loss in (reconstruction_loss, position_loss, velocity_loss, bone_length_loss):
+        assert loss(features, features, LAYOUT).item() == 0.0, loss.__name__
+
+
+def test_reconstruction_loss_is_smooth_l1_of_a_constant_offset_and_ignores_foot_contacts():
+    target = random_features()
+    pred = target + 0.5
+    assert reconstruction_loss(pred, target, LAYOUT).item() == pytest.approx(0.5 * 0.5 ** 2)
+    pred = target + 2.0
+    assert reconstruction_loss(pred, target, LAYOUT).item() == pytest.approx(2.0 - 0.5)
+    contacts_only = target.clone()
+    contacts_only[..., LAYOUT.contact] += 3.0
+    assert reconstruction_loss(contacts_only, target, LAYOUT).item() == 0.0
+
+
+def test_position_loss_sees_only_positions():
+    target = random_features()
+    pred = target.clone()
+    pred[..., LAYOUT.position] += 0.5
+    assert position_loss(pred, target, LAYOUT).item() == pytest.approx(0.125)
+    pred = target.clone()
+    pred[..., LAYOUT.velocity] += 0.5
+    assert position_loss(pred, target, LAYOUT).item() == 0.0
+
+
+def test_velocity_loss_ignores_a_constant_offset_and_measures_drift_per_frame():
+    target = random_features()
+    assert velocity_loss(target + 1.0, target, LAYOUT).item() == pytest.approx(0.0, abs=1e-6)
+    frames = torch.arange(target.shape[1], dtype=torch.float32)[None, :, None]
+    drifting = target.clone()
+    drifting[..., LAYOUT.position] += 0.1 * frames
+    assert velocity_loss(drifting, target, LAYOUT).item() == pytest.approx(0.5 * 0.1 ** 2, rel=1e-4)
+
+
+def test_bone_length_loss_ignores_translation_and_measures_a_doubled_skeleton():
+    rest = torch.as_tensor(skeleton.rest_pose(), dtype=torch.float32)
+    target = features_with_positions(rest.expand(1, 4, 22, 3))
+    shifted = features_with_positions((rest + torch.tensor([1.0, 2.0, -3.0])).expand(1, 4, 22, 3))
+    assert bone_length_loss(shifted, target, LAYOUT).item() == pytest.approx(0.0, abs=1e-6)
+    doubled = features_with_positions((2 * rest).expand(1, 4, 22, 3))
+    # each bone is as long as its child's rest offset, so doubling adds exactly that length (all < 1 m)
+    lengths = np.linalg.norm(skeleton.REST_OFFSETS[[child for _, child in skeleton.BONES]], axis=-1)
+    expected = np.mean(0.5 * lengths ** 2)
+    assert bone_length_loss(doubled, target, LAYOUT).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_geodesic_loss_of_a_90_degree_rotation_is_half_pi():
+    target = features_with_positions(torch.zeros(2, 3, 22, 3))
+    pred = target.clone()
+    quarter_turn = axis_angle_to_matrix(torch.tensor([0.0, 0.0, math.pi / 2]))
+    pred[..., LAYOUT.rotation] = matrix_to_rot6d(quarter_turn).repeat(21)
+    assert geodesic_loss(pred, target, LAYOUT).item() == pytest.approx(math.pi / 2, rel=1e-5)
+    assert 0.0 < geodesic_loss(target, target, LAYOUT).item() < GEODESIC_FLOOR
+
+
+def standing_feet_clip(frames=6, foot_height=0.0):
+    """Rest pose with the feet on (or above) the floor, not moving."""
+    rest = torch.as_tensor(skeleton.rest_pose(), dtype=torch.float32)
+    rest[:, 1] -= rest[list(skeleton.FOOT_JOINTS), 1].min() - foot_height
+    return rest.expand(1, frames, 22, 3).clone()
+
+
+def test_foot_contacts_need_a_low_and_still_foot():
+    assert foot_contacts(standing_feet_clip(), LAYOUT).all()
+    assert not foot_contacts(standing_feet_clip(foot_height=1.0), LAYOUT).any()
+    sliding = standing_feet_clip()
+    sliding[..., 0] += 0.1 * torch.arange(6.0)[None, :, None]  # 0.01 m^2 per frame > 0.001
+    assert not foot_contacts(sliding, LAYOUT).any()
+
+
+def test_foot_contact_loss_pulls_predicted_foot_motion_to_zero_at_contacts_in_metres():
+    mean = torch.randn(LAYOUT.dim) * 0.1
+    std = torch.rand(LAYOUT.dim) + 0.5
+    normalize = lambda features: (features - mean) / std  # noqa: E731
+    target_world = features_with_positions(standing_feet_clip())
+    pred_world = target_world.clone()
+    pred_positions = pred_world[..., LAYOUT.position].reshape(1, 6, 22, 3)
+    pred_positions[..., 0] += 0.1 * torch.arange(6.0)[None, :, None]  # the prediction slides 0.1 m per frame
+    pred_world[..., LAYOUT.position] = pred_positions.reshape(1, 6, -1)
+    # each contact contributes a displacement (0.1, 0, 0): smooth-L1 mean over xyz = 0.5 * 0.01 / 3
+    loss = foot_contact_loss(normalize(pred_world), normalize(target_world), LAYOUT, mean=mean, std=std)
+    assert loss.item() == pytest.approx(0.5 * 0.1 ** 2 / 3, rel=1e-3)
+    same = foot_contact_loss(normalize(pred_world), normalize(target_world), LAYOUT,
+                             lambda features: features * std + mean)
+    assert same.item() == pytest.approx(loss.item())
+
+
+def test_foot_contact_loss_is_zero_without_contacts():
+    target = features_with_positions(standing_feet_clip(foot_height=1.0))
+    pred = random_features(batch=1, time=6)
+    loss = foot_contact_loss(pred, target, LAYOUT, mean=torch.zeros(LAYOUT.dim), std=torch.ones(LAYOUT.dim))
+    assert loss.item() == 0.0
+
+
+def test_foot_contact_loss_needs_a_way_to_denormalise():
+    features = random_features()
+    with pytest.raises(ValueError, match="denormalize"):
+        foot_contact_loss(features, features, LAYOUT)
+
+
+def test_losses_reject_mismatched_shapes():
+    with pytest.raises(ValueError, match="differ"):
+        reconstruction_loss(random_features(time=8), random_features(time=6), LAYOUT)
+    with pytest.raises(ValueError, match=str(LAYOUT.dim)):
+        position_loss(torch.zeros(1, 4, 10), torch.zeros(1, 4, 10), LAYOUT)
+
+
+def test_default_weights_are_the_published_ones():
+    weights = VQLossWeights()
+    assert (weights.reconstruction, weights.commit, weights.position, weights.velocity, weights.bone,
+            weights.geodesic, weights.foot_contact) == (1.0, 0.02, 1.0, 100.0, 5.0, 0.01, 500.0)
+
+
+def test_total_loss_is_the_weighted_sum_of_its_named_terms():
+    target = random_features(seed=1)
+    pred = (target + 0.3 * random_features(seed=2)).requires_grad_()
+    mean, std = torch.zeros(LAYOUT.dim), torch.full((LAYOUT.dim,), 0.01)
+    total, terms = vq_total_loss(pred, target, torch.tensor(0.7), mean, std, LAYOUT)
+    assert set(terms) == {"reconstruction", "commit", "position", "velocity", "bone", "geodesic",
+                          "foot_contact"}
+    weights = VQLossWeights()
+    expected = sum(getattr(weights, name) * value for name, value in terms.items())
+    assert total.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert terms["commit"].item() == pytest.approx(0.7)
+    total.backward()
+    assert pred.grad is not None and pred.grad.abs().sum() > 0
+
+
+def test_total_loss_of_a_perfect_reconstruction_is_only_commit_and_the_geodesic_floor():
+    target = random_features()
+    mean, std = torch.zeros(LAYOUT.dim), torch.ones(LAYOUT.dim)
+    total, _ = vq_total_loss(target, target, torch.tensor(1.0), mean, std, LAYOUT)
+    assert 0.02 < total.item() < 0.02 + 0.01 * GEODESIC_FLOOR
+
+
+def test_geometry_in_metres_measures_bones_on_denormalised_positions():
+    rest = torch.as_tensor(skeleton.rest_pose(), dtype=torch.float32)
+    target_world = features_with_positions(rest.expand(1, 4, 22, 3))
+    pred_world = features_with_positions((2 * rest).expand(1, 4, 22, 3))
+    mean, std = torch.zeros(LAYOUT.dim), torch.full((LAYOUT.dim,), 0.5)
+    pred, target = pred_world / std, target_world / std
+    _, in_z_scores = vq_total_loss(pred, target, torch.tensor(0.0), mean, std, LAYOUT)
+    _, in_metres = vq_total_loss(pred, target, torch.tensor(0.0), mean, std, LAYOUT, geometry_in_metres=True)
+    assert in_metres["bone"].item() == pytest.approx(
+        bone_length_loss(pred_world, target_world, LAYOUT).item(), rel=1e-5)
+    assert in_z_scores["bone"].item() == pytest.approx(bone_length_loss(pred, target, LAYOUT).item(), rel=1e-5)
+    assert in_metres["bone"].item() != pytest.approx(in_z_scores["bone"].item())

@@ -1,0 +1,234 @@
+import math
+
+import pytest
+import torch
+
+from intermask.models.attention import MultiheadAttention
+from intermask.models.intermask import (
+    AdaLNModulation,
+    AttentionMasks,
+    InterMTransformer,
+    sinusoid_2d,
+)
+from intermask.models.masking import validity_grid
+
+NUM_CODES = 16
+TEXT_DIM = 12
+
+
+def tiny_model(**overrides) -> InterMTransformer:
+    config = dict(num_codes=NUM_CODES, num_parts=5, max_time=8, token_dim=24, dim=32, depth=2, heads=2, ff_dim=64,
+                  dropout=0.0, text_dim=TEXT_DIM)
+    config.update(overrides)
+    return InterMTransformer(**config)
+
+
+def with_active_modulation(model: InterMTransformer) -> InterMTransformer:
+    """Weights as after some training: every adaLN gives non-zero gates and every layer moves its input."""
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                fan_in = module.weight.shape[1]
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) / math.sqrt(fan_in))
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.5)
+    return model.eval()
+
+
+def random_ids(batch: int, num_time: int, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, NUM_CODES, (batch, 2, 5, num_time), generator=torch.Generator().manual_seed(seed))
+
+
+def test_special_token_ids_follow_num_codes():
+    model = tiny_model()
+    assert (model.mask_id, model.pad_id, model.sep_id) == (16, 17, 18)
+    assert model.token_emb.num_embeddings == 19
+    default = InterMTransformer(depth=1)
+    assert (default.mask_id, default.pad_id, default.sep_id) == (1024, 1025, 1026)
+
+
+def test_logits_cover_codes_only_for_odd_length_with_padding():
+    model = tiny_model().eval()
+    logits = model(random_ids(3, 7), torch.randn(3, TEXT_DIM), torch.tensor([7, 4, 1]))
+    assert logits.shape == (3, 2, 5, 7, NUM_CODES)
+    assert torch.isfinite(logits).all()
+
+
+def test_changing_padding_ids_leaves_valid_logits_unchanged():
+    model = with_active_modulation(tiny_model())
+    ids = random_ids(2, 7)
+    lengths = torch.tensor([4, 6])
+    valid = validity_grid(lengths, 5, 7)
+    scrambled = torch.where(valid, ids, random_ids(2, 7, seed=5))
+    assert not torch.equal(scrambled, ids)
+    cond = torch.randn(2, TEXT_DIM)
+    before = model(ids, cond, lengths)
+    after = model(scrambled, cond, lengths)
+    torch.testing.assert_close(before[valid], after[valid], atol=1e-5, rtol=1e-5)
+
+
+def test_padded_sample_gives_the_logits_of_the_unpadded_sample():
+    model = with_active_modulation(tiny_model())
+    ids = random_ids(1, 7)
+    cond = torch.randn(1, TEXT_DIM)
+    padded = model(ids, cond, torch.tensor([5]))[..., :5, :]
+    unpadded = model(ids[..., :5], cond, torch.tensor([5]))
+    torch.testing.assert_close(padded, unpadded, atol=1e-5, rtol=1e-5)
+
+
+def test_swapping_persons_swaps_logits_since_weights_and_positions_are_shared():
+    model = with_active_modulation(tiny_model())
+    ids = random_ids(2, 6)
+    cond = torch.randn(2, TEXT_DIM)
+    lengths = torch.tensor([6, 3])
+    logits = model(ids, cond, lengths)
+    swapped = model(ids.flip(1), cond, lengths)
+    valid = validity_grid(lengths, 5, 6)
+    torch.testing.assert_close(swapped.flip(1)[valid], logits[valid], atol=1e-5, rtol=1e-5)
+
+
+def test_persons_interact_through_attention():
+    model = with_active_modulation(tiny_model())
+    ids = random_ids(1, 6)
+    other = ids.clone()
+    other[:, 1] = random_ids(1, 6, seed=9)[:, 1]
+    logits, changed = model(ids), model(other)
+    assert (logits[:, 0] - changed[:, 0]).abs().max() > 1e-2
+
+
+def block_input(model: InterMTransformer, num_time: int, lengths: torch.Tensor):
+    batch = lengths.shape[0]
+    x = torch.randn(batch, 2 * 5 * num_time + 1, 32)
+    cond = torch.randn(batch, 32)
+    masks = AttentionMasks.from_validity(validity_grid(lengths, 5, num_time))
+    return x, cond, masks
+
+
+def test_block_is_identity_at_init_because_adaln_gates_start_at_zero():
+    model = tiny_model().eval()
+    x, cond, masks = block_input(model, 7, torch.tensor([7, 3]))
+    for block in model.blocks:
+        torch.testing.assert_close(block(x, cond, masks), x)
+
+
+def test_parity_block_doubles_the_person_tokens_at_init():
+    model = tiny_model(parity=True).eval()
+    x, cond, masks = block_input(model, 7, torch.tensor([7, 3]))
+    out = model.blocks[0](x, cond, masks)
+    person_len = 5 * 7
+    torch.testing.assert_close(out[:, :person_len], 2 * x[:, :person_len])
+    torch.testing.assert_close(out[:, person_len], x[:, person_len])
+    torch.testing.assert_close(out[:, person_len + 1:], 2 * x[:, person_len + 1:])
+
+
+def test_adaln_layers_and_output_modulation_are_zero_initialised():
+    model = tiny_model()
+    modulations = [m for m in model.modules() if isinstance(m, AdaLNModulation)]
+    assert len(modulations) == 2 * 2 + 1
+    assert [m.chunks for m in modulations] == [6, 14, 6, 14, 2]
+    for module in modulations:
+        assert torch.count_nonzero(module.net[-1].weight) == 0
+        assert torch.count_nonzero(module.net[-1].bias) == 0
+
+
+def test_linear_and_embedding_weights_start_normal_with_std_002_and_zero_bias():
+    model = InterMTransformer(depth=1)
+    assert model.token_emb.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    assert model.head.to_logits.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    assert model.blocks[0].joint_ffn.net[0].weight.std().item() == pytest.approx(0.02, rel=0.05)
+    assert torch.count_nonzero(model.head.to_logits.bias) == 0
+    # the packed q/k/v projection keeps torch MultiheadAttention's Xavier-uniform start
+    in_proj = model.blocks[0].self_attn.in_proj.weight
+    bound = math.sqrt(6.0 / (in_proj.shape[0] + in_proj.shape[1]))
+    assert in_proj.abs().max().item() <= bound
+    assert in_proj.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.05)
+
+
+def test_attention_stores_packed_qkv_projection_like_torch_multihead_attention():
+    model = tiny_model()
+    attn = model.blocks[0].cross_attn
+    assert isinstance(attn, MultiheadAttention)
+    assert attn.in_proj.weight.shape == (96, 32) and attn.out_proj.weight.shape == (32, 32)
+
+    reference = torch.nn.MultiheadAttention(32, 2, batch_first=True)
+    with torch.no_grad():
+        reference.in_proj_weight.copy_(attn.in_proj.weight)
+        reference.in_proj_bias.copy_(torch.randn(96))
+        attn.in_proj.bias.copy_(reference.in_proj_bias)
+        reference.out_proj.weight.copy_(attn.out_proj.weight)
+        reference.out_proj.bias.copy_(attn.out_proj.bias)
+    query, context = torch.randn(2, 5, 32), torch.randn(2, 9, 32)
+    key_valid = torch.ones(2, 9, dtype=torch.bool)
+    key_valid[1, 6:] = False
+    expected = reference(query, context, context, key_padding_mask=~key_valid, need_weights=False)[0]
+    torch.testing.assert_close(attn(query, context, key_valid=key_valid), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_position_code_puts_part_in_first_half_and_time_in_second_half_with_interleaved_sin_cos():
+    dim = 16
+    code = sinusoid_2d(5, 7, dim)
+    assert code.shape == (5, 7, dim)
+    part, time = 3, 4
+    for i in range(dim // 4):
+        freq = 1.0 / 10000 ** (2 * i / (dim // 2))
+        assert code[part, time, 2 * i].item() == pytest.approx(math.sin(part * freq), abs=1e-6)
+        assert code[part, time, 2 * i + 1].item() == pytest.approx(math.cos(part * freq), abs=1e-6)
+        assert code[part, time, dim // 2 + 2 * i].item() == pytest.approx(math.sin(time * freq), abs=1e-6)
+        assert code[part, time, dim // 2 + 2 * i + 1].item() == pytest.approx(math.cos(time * freq), abs=1e-6)
+
+
+def test_attention_masks_come_from_the_validity_grid():
+    masks = AttentionMasks.from_validity(validity_grid(torch.tensor([2, 3]), 5, 3))
+    assert masks.sequence.shape == (2, 31)
+    assert masks.sequence[:, 15].all()  # SEP
+    assert masks.sequence[0].sum() == 2 * 5 * 2 + 1
+    assert masks.temporal.shape == (2 * 2 * 5, 3)
+    assert masks.temporal[:10].sum(dim=1).tolist() == [2] * 10
+    assert masks.cross.shape == (4, 15)
+
+
+def test_null_condition_is_the_zero_text_feature():
+    model = with_active_modulation(tiny_model())
+    ids = random_ids(2, 5)
+    cond = torch.randn(2, TEXT_DIM)
+    null = model(ids, None)
+    torch.testing.assert_close(model(ids, torch.zeros(2, TEXT_DIM)), null)
+    torch.testing.assert_close(model(ids, cond, force_null=True), null)
+    assert not torch.allclose(model(ids, cond), null, atol=1e-4)
+
+
+def test_condition_drop_zeroes_the_text_feature_in_training_only():
+    model = with_active_modulation(tiny_model(cond_drop_prob=1.0))
+    ids = random_ids(2, 5)
+    cond = torch.randn(2, TEXT_DIM)
+    null = model(ids, None)
+    model.train()
+    torch.testing.assert_close(model(ids, cond), null)
+    model.eval()
+    assert not torch.allclose(model(ids, cond), null, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "ids_shape, lengths, cond_shape, message",
+    [
+        ((2, 2, 4, 5), [5, 5], (2, TEXT_DIM), "ids must be"),
+        ((2, 2, 5, 9), [5, 5], (2, TEXT_DIM), "token time steps"),
+        ((2, 2, 5, 5), [0, 5], (2, TEXT_DIM), "lengths_tokens"),
+        ((2, 2, 5, 5), [6, 5], (2, TEXT_DIM), "lengths_tokens"),
+        ((2, 2, 5, 5), [5], (2, TEXT_DIM), "lengths_tokens"),
+        ((2, 2, 5, 5), [5, 5], (2, 7), "cond must be"),
+    ],
+)
+def test_bad_inputs_raise_value_errors(ids_shape, lengths, cond_shape, message):
+    model = tiny_model()
+    with pytest.raises(ValueError, match=message):
+        model(torch.zeros(ids_shape, dtype=torch.long), torch.zeros(cond_shape), torch.tensor(lengths))
+
+
+def test_out_of_vocabulary_ids_and_nan_text_raise_value_errors():
+    model = tiny_model()
+    ids = random_ids(1, 4)
+    with pytest.raises(ValueError, match="ids must lie"):
+        model(ids.masked_fill(ids == ids[0, 0, 0, 0], 19))
+    with pytest.raises(ValueError, match="NaN"):
+        model(ids, torch.full((1, TEXT_DIM), float("nan")))
