@@ -35,7 +35,8 @@ def gumbel_noise(shape: tuple, device: torch.device, generator: torch.Generator 
     """Standard Gumbel noise -log(-log U); drawn on the generator's device, returned on ``device``."""
     draw_device = generator.device if generator is not None else device
     uniform = torch.rand(shape, generator=generator, device=draw_device).to(device)
-    return -torch.log(-torch.log(uniform.clamp(min=1e-20)).clamp(min=1e-20))
+    exponential = -torch.log(uniform.clamp(min=1e-20))
+    return -torch.log(exponential.clamp(min=1e-20))
 
 
 def gumbel_sample(logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -179,7 +180,7 @@ def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temp
 
         flat_ids = torch.where(is_mask, sampled, flat_ids)
         confidence = logits.float().softmax(dim=-1).gather(-1, rearrange(sampled, "b l -> b l 1"))
-        scores = torch.where(is_mask, rearrange(confidence, "b l 1 -> b l"), FROZEN_SCORE)
+        scores = rearrange(confidence, "b l 1 -> b l").masked_fill(~flat_decode, FROZEN_SCORE)
 
     return rearrange(flat_ids, "b (n p t) -> b n p t", n=2, p=num_parts)
 

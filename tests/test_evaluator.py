@@ -87,7 +87,8 @@ def test_encode_texts_reads_frozen_features_from_the_backbone():
         def frozen_features(self, texts):
             return torch.ones(len(texts), 6, 16), torch.full((len(texts),), 5)
 
-    model = small_interclip(vocab_size=None, text_backbone=Backbone())
+    model = InterCLIPEvaluator(motion_dim=20, latent_dim=32, text_dim=16, embed_dim=8, motion_layers=1,
+                               text_layers=1, heads=2, ff_dim=32, text_backbone=Backbone()).eval()
     assert model.encode_texts(["a", "b"]).shape == (2, 8)
     assert not any("token_embedding" in key for key in model.state_dict())
     with pytest.raises(ValueError, match="text_backbone"):
@@ -161,8 +162,8 @@ for _prefix, _width in (("motion_encoder.transformer", 1024), ("textTransEncoder
 def test_released_interclip_checkpoint_layout_loads_strictly():
     checkpoint = {"epoch": 1, "state_dict": {f"model.{key}": torch.empty(shape, device="meta")
                                              for key, shape in INTERCLIP_KEYS}}
-    with torch.device("meta"):
-        model = InterCLIPEvaluator()
+    with torch.device("meta"):  # full size without allocating it
+        model = InterCLIPEvaluator.released()
     state = interclip_state_dict(checkpoint)
     model.load_state_dict(state, strict=True, assign=True)
     with pytest.raises(RuntimeError, match="Missing"):

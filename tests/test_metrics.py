@@ -238,6 +238,7 @@ def test_format_table_and_json_show_every_row():
 def test_format_mean_ci_keeps_a_significant_digit_of_small_intervals():
     assert format_mean_ci(0.452, 0.008) == "0.452±0.008"
     assert format_mean_ci(0.002, 0.0002) == "0.0020±0.0002"
+    assert format_mean_ci(0.0, 1e-17) == "0.000±0.000"
 
 
 def test_protocol_config_rejects_nonsense():

@@ -416,6 +416,8 @@ def test_mirroring_commutes_with_canonicalisation(rng):
     ("spins counterclockwise", "spins clockwise"),
     ("spins counter-clockwise", "spins clockwise"),
     ("spins anticlockwise", "spins clockwise"),
+    ("spins Counter clockwise", "spins Clockwise"),
+    ("spins anti-clockwise", "spins clockwise"),
     ("Counterclockwise, then clockwise", "Clockwise, then counterclockwise"),
     ("walks leftward then rightwards", "walks rightward then leftwards"),
     ("the bright leftover is upright", "the bright leftover is upright"),

@@ -48,6 +48,16 @@ def test_segment_distance_covers_parallel_crossing_and_endpoint_cases():
     assert segment_distance(p(0, 2, 0), p(0, 2, 0), p(-1, 0, 0), p(1, 0, 0)) == pytest.approx(2.0)
 
 
+def test_segment_distance_agrees_with_dense_sampling(rng):
+    p1, p2, q1, q2 = rng.normal(size=(4, 40, 3))
+    exact = segment_distance(p1, p2, q1, q2)
+    u = np.linspace(0, 1, 201)[:, None, None]
+    on_p, on_q = p1 + u * (p2 - p1), q1 + u * (q2 - q1)  # (sample, pair, 3)
+    sampled = np.linalg.norm(on_p[:, None] - on_q[None], axis=-1).min(axis=(0, 1))
+    assert np.all(exact <= sampled + 1e-9)
+    np.testing.assert_allclose(exact, sampled, atol=0.02)
+
+
 # ---------------------------------------------------------------------------------------------- interpenetration
 
 

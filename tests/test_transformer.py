@@ -2,6 +2,8 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
+from einops import rearrange
 
 from intermask.models.attention import MultiheadAttention
 from intermask.models.intermask import (
@@ -20,6 +22,7 @@ def tiny_model(**overrides) -> InterMTransformer:
     config = dict(num_codes=NUM_CODES, num_parts=5, max_time=8, token_dim=24, dim=32, depth=2, heads=2, ff_dim=64,
                   dropout=0.0, text_dim=TEXT_DIM)
     config.update(overrides)
+    torch.manual_seed(0)
     return InterMTransformer(**config)
 
 
@@ -32,6 +35,7 @@ def with_active_modulation(model: InterMTransformer) -> InterMTransformer:
                 fan_in = module.weight.shape[1]
                 module.weight.copy_(torch.randn(module.weight.shape, generator=generator) / math.sqrt(fan_in))
                 module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.5)
+        model.token_emb.weight.copy_(torch.randn(model.token_emb.weight.shape, generator=generator))
     return model.eval()
 
 
@@ -119,6 +123,53 @@ def test_parity_block_doubles_the_person_tokens_at_init():
     torch.testing.assert_close(out[:, :person_len], 2 * x[:, :person_len])
     torch.testing.assert_close(out[:, person_len], x[:, person_len])
     torch.testing.assert_close(out[:, person_len + 1:], 2 * x[:, person_len + 1:])
+
+
+def norm(x: torch.Tensor) -> torch.Tensor:
+    return F.layer_norm(x, x.shape[-1:], eps=1e-6)
+
+
+def open_gates(block, chunks: list[int], dim: int = 32) -> None:
+    """Set the listed chunks of the per-person adaLN to a constant 1, everything else stays 0."""
+    with torch.no_grad():
+        for chunk in chunks:
+            block.person_modulation.net[-1].bias[chunk * dim:(chunk + 1) * dim] = 1.0
+
+
+@pytest.mark.parametrize("parity", [False, True])
+def test_block_adds_gated_spatial_temporal_and_cross_attention_as_specified(parity):
+    model = with_active_modulation(tiny_model(parity=parity))
+    block = model.blocks[0]
+    with torch.no_grad():
+        block.joint_modulation.net[-1].weight.zero_()
+        block.joint_modulation.net[-1].bias.zero_()
+        block.person_modulation.net[-1].weight.zero_()
+        block.person_modulation.net[-1].bias.zero_()
+    open_gates(block, [2, 5, 10])  # spatial, temporal and cross gates; every shift and scale is 0
+    lengths = torch.tensor([7, 3])
+    x, cond, masks = block_input(model, 7, lengths)
+    valid = validity_grid(lengths, 5, 7)
+
+    persons = rearrange(torch.stack((x[:, :35], x[:, 36:]), dim=1), "b n (p t) d -> b n p t d", p=5)
+    spatial = rearrange(block.spatial_attn(rearrange(norm(persons), "b n p t d -> (b n t) p d")),
+                        "(b n t) p d -> b n p t d", n=2, t=7)
+    temporal = rearrange(
+        block.temporal_attn(rearrange(norm(persons), "b n p t d -> (b n p) t d"),
+                            key_valid=rearrange(valid, "b n p t -> (b n p) t")),
+        "(b n p) t d -> b n p t d", n=2, p=5)
+    residual = 2 * persons if parity else persons
+    combined = residual + spatial + temporal
+    cross = rearrange(
+        block.cross_attn(rearrange(norm(combined), "b n p t d -> (b n) (p t) d"),
+                         rearrange(norm(persons.flip(1)), "b n p t d -> (b n) (p t) d"),
+                         key_valid=rearrange(valid.flip(1), "b n p t -> (b n) (p t)")),
+        "(b n) (p t) d -> b n p t d", n=2, p=5)
+    expected = combined + cross
+
+    out = block(x, cond, masks)
+    got = rearrange(torch.stack((out[:, :35], out[:, 36:]), dim=1), "b n (p t) d -> b n p t d", p=5)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out[:, 35], x[:, 35])
 
 
 def test_adaln_layers_and_output_modulation_are_zero_initialised():

@@ -68,9 +68,10 @@ def segment_distance(p1, p2, q1, q2) -> np.ndarray:
     tiny = 1e-12
     point_p, point_q = a <= tiny, e <= tiny  # degenerate segments
     safe_a, safe_e = np.maximum(a, tiny), np.maximum(e, tiny)
-    denom = a * e - b * b
+    denom = a * e - b * b  # |d1 × d2|², relative to a·e it is sin² of the angle between the segments
+    parallel = denom <= 1e-9 * a * e
     # closest points of the two lines, s clamped to the first segment (parallel lines: start at p1)
-    s = np.where(denom > tiny, np.clip((b * f - c * e) / np.maximum(denom, tiny), 0, 1), 0.0)
+    s = np.where(parallel, 0.0, np.clip((b * f - c * e) / np.where(parallel, 1.0, denom), 0, 1))
     t = (b * s + f) / safe_e
     # where t leaves the second segment, clamp it and recompute the best s for that end
     s = np.where(t < 0, np.clip(-c / safe_a, 0, 1), np.where(t > 1, np.clip((b - c) / safe_a, 0, 1), s))

@@ -197,7 +197,8 @@ COLUMN_TITLES = {
 
 def format_mean_ci(mean: float, ci: float) -> str:
     """Format as "mean±ci" with 3 decimals, more when the interval needs them to show a significant digit."""
-    decimals = 3 if ci <= 0 or ci >= 1e-3 else min(6, int(-np.floor(np.log10(ci))))
+    # intervals below 1e-6 are rounding noise of constant values, not worth six decimals
+    decimals = 3 if not 1e-6 <= ci < 1e-3 else int(-np.floor(np.log10(ci)))
     return f"{mean:.{decimals}f}±{ci:.{decimals}f}"
 
 

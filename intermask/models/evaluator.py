@@ -32,6 +32,8 @@ POS_TAGS = (
     "Loc_VIP", "Body_VIP", "Obj_VIP", "Act_VIP", "Desc_VIP", "OTHER",
 )
 INTERHUMAN_CONTACT = slice(258, 262)
+# CLIP ViT-L/14@336px text tokenizer: vocabulary and context of the released InterCLIP's token tables
+CLIP_VOCAB_SIZE, CLIP_CONTEXT_LENGTH = 49408, 77
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -98,8 +100,8 @@ def _transformer(width: int, heads: int, ff_dim: int, dropout: float, layers: in
 def interclip_motion_input(person_a, person_b, contact: slice = INTERHUMAN_CONTACT):
     """The evaluator's per-frame input: both people's de-normalised features without the foot contacts.
 
-    person_a, person_b: (..., time, feature), e.g. 262 InterHuman channels -> (..., time, 2 * (feature - 4)),
-    laid out [A | B]. Works for torch tensors and numpy arrays.
+    person_a, person_b: (..., time, feature) -> (..., time, 2 * (feature - contact channels)), laid out [A | B];
+    InterHuman: 2 * (262 - 4) = 516. Works for torch tensors and numpy arrays.
     """
     if person_a.shape != person_b.shape:
         raise ValueError(f"person_a {tuple(person_a.shape)} and person_b {tuple(person_b.shape)} differ in shape")
@@ -170,17 +172,18 @@ class InterCLIPEvaluator(nn.Module):
     Motion: de-normalised features of both people without contacts, [A 258 | B 258] = 516 per frame
     (``interclip_motion_input``). Text: frozen token features (batch, tokens, text_dim) with the index of the
     end-of-text token. The released model reads CLIP ViT-L/14@336px token + position embeddings, which it
-    keeps as ``token_embedding`` / ``positional_embedding`` (``vocab_size`` and ``context_length``; use
-    ``token_features`` on CLIP token ids). With ``vocab_size=None`` those tables are left out and the
-    features come from elsewhere, e.g. ``text_backbone.frozen_features(texts)`` through ``encode_texts``.
+    keeps as ``token_embedding`` / ``positional_embedding``: build it with ``InterCLIPEvaluator.released()``
+    (``vocab_size`` and ``context_length`` set) and use ``token_features`` on CLIP token ids. By default
+    (``vocab_size=None``) those tables are left out and the features come from elsewhere, e.g.
+    ``text_backbone.frozen_features(texts)`` through ``encode_texts``.
 
     Both embeddings are L2-normalised and multiplied by ``latent_scale``, so their norm is |latent_scale|.
     """
 
     def __init__(self, motion_dim: int = 516, latent_dim: int = 1024, text_dim: int = 768, embed_dim: int = 512,
                  motion_layers: int = 8, text_layers: int = 8, heads: int = 8, ff_dim: int = 2048,
-                 dropout: float = 0.1, max_len: int = 2000, vocab_size: int | None = 49408,
-                 context_length: int = 77, text_backbone=None):
+                 dropout: float = 0.1, max_len: int = 2000, vocab_size: int | None = None,
+                 context_length: int = CLIP_CONTEXT_LENGTH, text_backbone=None):
         super().__init__()
         self.motion_dim, self.text_dim, self.embed_dim = motion_dim, text_dim, embed_dim
         self.motion_encoder = InterCLIPMotionEncoder(motion_dim, latent_dim, embed_dim, motion_layers, heads,
@@ -195,6 +198,12 @@ class InterCLIPEvaluator(nn.Module):
         self.latent_scale = nn.Parameter(torch.ones(1))
         # kept outside the module tree so that its weights never enter this evaluator's state dict
         object.__setattr__(self, "text_backbone", text_backbone)
+
+    @classmethod
+    def released(cls, **overrides) -> InterCLIPEvaluator:
+        """The layout of InterGen's ``interclip.ckpt``, CLIP token tables included; load its weights with
+        ``load_state_dict(interclip_state_dict(checkpoint), strict=True)``."""
+        return cls(**{"vocab_size": CLIP_VOCAB_SIZE, "context_length": CLIP_CONTEXT_LENGTH, **overrides})
 
     @property
     def has_token_tables(self) -> bool:
@@ -373,12 +382,16 @@ class InterXMatchingEvaluator(nn.Module):
         lengths = _check_lengths(lengths, motion.shape[0], motion.shape[1], "lengths")
         movements = self.movement_encoder(motion)
         steps = lengths // self.unit_length
-        if motion.shape[0] and (int(steps.min()) < 1 or int(steps.max()) > movements.shape[1]):
+        if motion.shape[0] and int(steps.min()) < 1:
             raise ValueError(f"lengths: every motion needs at least {self.unit_length} frames, got {lengths.tolist()}")
+        if motion.shape[0] and int(steps.max()) > movements.shape[1]:
+            raise ValueError(f"lengths: {lengths.tolist()} exceed the {movements.shape[1]} movement steps of "
+                             f"{motion.shape[1]} frames")
         return self.motion_encoder(movements, steps)
 
     def encode_text(self, word_embs: torch.Tensor, pos_onehot: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """word_embs (batch, words, word_dim), pos_onehot (batch, words, pos_dim), lengths (batch,) -> (batch, embed_dim)."""
+        """word_embs (batch, words, word_dim), pos_onehot (batch, words, pos_dim), lengths (batch,)
+        -> (batch, embed_dim)."""
         _check_features(word_embs, self.word_dim, "word_embs")
         _check_features(pos_onehot, self.pos_dim, "pos_onehot")
         if pos_onehot.shape[:2] != word_embs.shape[:2]:

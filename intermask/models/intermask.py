@@ -149,7 +149,7 @@ class InterMBlock(nn.Module):
         query = rearrange(modulate(spatio_temporal, shift_query, scale_query), "b n p t d -> (b n) (p t) d")
         context = rearrange(modulate(persons.flip(1), shift_context, scale_context), "b n p t d -> (b n) (p t) d")
         cross = rearrange(
-            self.cross_attn(query, context, key_valid=None),
+            self.cross_attn(query, context, key_valid=masks.cross),
             "(b n) (p t) d -> b n p t d", n=NUM_PERSONS, p=self.num_parts,
         )
         interacted = spatio_temporal + gate_cross * self.residual_dropout(cross)

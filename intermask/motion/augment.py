@@ -76,18 +76,22 @@ def mirror_features(features, layout: FeatureLayout = INTERHUMAN):
     return mirrored
 
 
-# each mirrored word and its image; the three other spellings of counterclockwise all map to "clockwise",
-# whose image is "counterclockwise", so only the canonical spellings survive a double mirror unchanged
-_MIRRORED_WORDS = {
-    "left": "right", "right": "left",
-    "leftward": "rightward", "rightward": "leftward",
-    "leftwards": "rightwards", "rightwards": "leftwards",
-    "clockwise": "counterclockwise", "counterclockwise": "clockwise",
-    "counter-clockwise": "clockwise", "anticlockwise": "clockwise", "anti-clockwise": "clockwise",
-}
-# longest alternatives first so that a whole word is always taken at once
-_MIRROR_PATTERN = re.compile(
-    r"\b(" + "|".join(sorted(map(re.escape, _MIRRORED_WORDS), key=len, reverse=True)) + r")\b", re.IGNORECASE)
+# whole words only; the longer spellings of counterclockwise come first so that their "clockwise" is never
+# taken on its own (the chained replacement that turns "counterclockwise" into "countercounterclockwise")
+_MIRROR_PATTERN = re.compile(r"\b(?:(?:counter|anti)[\s-]?clockwise|clockwise|left(?:wards?)?|right(?:wards?)?)\b",
+                             re.IGNORECASE)
+
+
+def _mirrored_word(word: str) -> str:
+    """The mirror image of one matched word, in lower case."""
+    word = word.lower()
+    if word == "clockwise":
+        return "counterclockwise"
+    if word.endswith("clockwise"):  # every spelling of counterclockwise
+        return "clockwise"
+    if word.startswith("left"):
+        return "right" + word[len("left"):]
+    return "left" + word[len("right"):]
 
 
 def _match_case(word: str, template: str) -> str:
@@ -101,14 +105,14 @@ def _match_case(word: str, template: str) -> str:
 def mirror_text(text: str) -> str:
     """Mirror a caption: left <-> right and clockwise <-> counterclockwise as whole words, case kept.
 
-    "Counter-clockwise" and "anticlockwise" become "clockwise". Words that merely contain the patterns
+    "Counter-clockwise", "counter clockwise" and "anticlockwise" become "clockwise", so only the spellings
+    "clockwise" and "counterclockwise" survive a double mirror unchanged. Words that merely contain the patterns
     ("bright", "leftover") are untouched. "right" in the sense of "correct" is swapped too: a caption gives no
     reliable way to tell the senses apart.
     """
     if not isinstance(text, str):
         raise ValueError(f"text: expected a str, got {type(text).__name__}")
-    return _MIRROR_PATTERN.sub(lambda match: _match_case(_MIRRORED_WORDS[match.group(0).lower()], match.group(0)),
-                               text)
+    return _MIRROR_PATTERN.sub(lambda match: _match_case(_mirrored_word(match.group(0)), match.group(0)), text)
 
 
 def swap_people(pair):

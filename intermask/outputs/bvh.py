@@ -236,7 +236,7 @@ def bvh_text(joints, rotations=None, fps: float = 30.0, max_rotation_error: floa
     if rotations is None:
         rotations = solve_local_rotations(joints, offsets)
     else:
-        rotations = np.asarray(rotations, dtype=np.float64)
+        rotations = np.ascontiguousarray(rotations, dtype=np.float64)
         if rotations.shape != (*joints.shape[:2], 3, 3):
             raise ValueError(f"rotations must be {(*joints.shape[:2], 3, 3)} to match joints, got {rotations.shape}")
         if not np.isfinite(rotations).all():

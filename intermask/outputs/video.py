@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..motion.skeleton import BONES, HEAD_JOINT, LEFT_JOINTS, PELVIS_JOINT, RIGHT_JOINTS
+from ..motion.skeleton import HEAD_JOINT, KINEMATIC_CHAINS, LEFT_JOINTS, PELVIS_JOINT, RIGHT_JOINTS
 from .atomic import atomic_path
 from .clip import as_people, check_text
 
@@ -169,10 +169,22 @@ class ClipRenderer:
         framed = np.concatenate([points, floor, around])
         big_w, big_h = VIEW_WIDTH * SUPERSAMPLE, VIEW_HEIGHT * SUPERSAMPLE
         self.cameras = (fit_front_camera(framed, big_w, big_h), fit_top_camera(framed, big_w, big_h))
-        self.view_names = ("3/4 front", "top")
-        self.backgrounds = [self._floor(camera, framed) for camera in self.cameras]
         self.label_font, self.small_font = _font(15), _font(12)
-        self.caption_bar = self._caption_bar()
+        self.backgrounds = [self._floor(camera, framed) for camera in self.cameras]
+        notes_font = _font(12 * SUPERSAMPLE)
+        for background, name in zip(self.backgrounds, ("3/4 front", "top")):
+            ImageDraw.Draw(background).text((8 * SUPERSAMPLE, 6 * SUPERSAMPLE), name, fill=(110, 110, 105),
+                                            font=notes_font)
+        ImageDraw.Draw(self.backgrounds[0]).text((8 * SUPERSAMPLE, (VIEW_HEIGHT - 8) * SUPERSAMPLE),
+                                                 "light limbs = left side", fill=(120, 120, 115),
+                                                 font=notes_font, anchor="ld")
+        self.page = self._page()
+        # every chain has one side (left, right or centre), so one colour per chain
+        self.chain_colours = [[_bone_colour(colour, chain[-1]) for chain in KINEMATIC_CHAINS]
+                              for colour in PERSON_COLOURS]
+        trail_length = max(1, int(TRAIL_SECONDS * self.fps))
+        self.trail_colours = [[_mix(colour, BACKGROUND, 0.25 + 0.7 * (1 - (k + 1) / trail_length))
+                               for k in range(trail_length)] for colour in PERSON_COLOURS]
 
     # -- static parts
 
@@ -196,29 +208,29 @@ class ClipRenderer:
                           width=SUPERSAMPLE)
         return image
 
-    def _caption_bar(self) -> Image.Image:
-        bar = Image.new("RGB", (self.width, CAPTION_HEIGHT), CAPTION_BACKGROUND)
-        draw = ImageDraw.Draw(bar)
+    def _page(self) -> Image.Image:
+        """The caption bar; the views are pasted below it."""
+        page = Image.new("RGB", (self.width, self.height), BACKGROUND)
+        draw = ImageDraw.Draw(page)
+        draw.rectangle([0, 0, self.width, CAPTION_HEIGHT - 1], fill=CAPTION_BACKGROUND)
         font = _font(15)
         lines = _wrap(self.text, font, draw, self.width - 24 - 110, max_lines=2)
         top = (CAPTION_HEIGHT - 18 * len(lines)) / 2
         for k, line in enumerate(lines):
             draw.text((12, top + 18 * k), line, fill=CAPTION_COLOUR, font=font)
-        return bar
+        return page
 
     # -- one frame
 
     def _trail(self, draw, camera, person: int, frame: int):
-        first = max(0, frame - int(TRAIL_SECONDS * self.fps))
+        first = max(0, frame - len(self.trail_colours[person]))
         path = self.joints[person, first:frame + 1, PELVIS_JOINT] * [1, 0, 1]
         if len(path) < 2:
             return
         screen, _ = camera.project(path)
-        colour = PERSON_COLOURS[person]
-        for k in range(len(path) - 1):
-            fade = 1 - (k + 1) / len(path)  # older segments fade into the floor
-            draw.line([tuple(screen[k]), tuple(screen[k + 1])], fill=_mix(colour, BACKGROUND, 0.25 + 0.7 * fade),
-                      width=2 * SUPERSAMPLE)
+        colours = self.trail_colours[person][-(len(path) - 1):]  # newest segments are the strongest
+        for k, colour in enumerate(colours):
+            draw.line([tuple(screen[k]), tuple(screen[k + 1])], fill=colour, width=2 * SUPERSAMPLE)
 
     def _draw_view(self, view: int, frame: int) -> Image.Image:
         camera = self.cameras[view]
@@ -228,29 +240,25 @@ class ClipRenderer:
         if view == 0:  # floor shadows ground the figures in the perspective view
             shadow, _ = camera.project(pose * [1, 0, 1])
             for person in range(self.num_people):
-                for parent, child in BONES:
-                    draw.line([tuple(shadow[person, parent]), tuple(shadow[person, child])], fill=SHADOW,
-                              width=3 * SUPERSAMPLE)
+                for chain in KINEMATIC_CHAINS:
+                    draw.line([tuple(point) for point in shadow[person, list(chain)]], fill=SHADOW,
+                              width=3 * SUPERSAMPLE, joint="curve")
         for person in range(self.num_people):
             self._trail(draw, camera, person, frame)
         screen, depth = camera.project(pose)
-        line_width = 3 * SUPERSAMPLE
-        strokes = []  # (depth, kind, person, a, b) painted far to near
-        for person in range(self.num_people):
-            for parent, child in BONES:
-                strokes.append(((depth[person, parent] + depth[person, child]) / 2, "bone", person, parent, child))
-            strokes.append((depth[person, HEAD_JOINT], "head", person, HEAD_JOINT, HEAD_JOINT))
-        for _, kind, person, parent, child in sorted(strokes, key=lambda s: -s[0]):
-            colour = PERSON_COLOURS[person]
-            if kind == "bone":
-                a, b = tuple(screen[person, parent]), tuple(screen[person, child])
-                draw.line([a, b], fill=_bone_colour(colour, child), width=line_width)
-                radius = line_width * 0.5
-                for x, y in (a, b):  # round caps hide the gaps between thick segments
-                    draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=_bone_colour(colour, child))
+        # limbs and heads painted far to near: (depth, person, chain index or -1 for the head)
+        strokes = [(float(depth[person, list(chain)].mean()), person, index)
+                   for person in range(self.num_people) for index, chain in enumerate(KINEMATIC_CHAINS)]
+        strokes += [(float(depth[person, HEAD_JOINT]), person, -1) for person in range(self.num_people)]
+        for _, person, index in sorted(strokes, reverse=True):
+            if index >= 0:
+                chain = KINEMATIC_CHAINS[index]
+                draw.line([tuple(point) for point in screen[person, list(chain)]],
+                          fill=self.chain_colours[person][index], width=3 * SUPERSAMPLE, joint="curve")
             else:
                 x, y = screen[person, HEAD_JOINT]
                 radius = max(3.0, HEAD_RADIUS * float(camera.pixels_per_metre(depth[person, HEAD_JOINT])))
+                colour = PERSON_COLOURS[person]
                 draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour,
                              outline=_mix(colour, (0, 0, 0), 0.45), width=SUPERSAMPLE)
         return image.reduce(SUPERSAMPLE)
@@ -259,29 +267,21 @@ class ClipRenderer:
         """The picture (height, width, 3) uint8 of one frame index."""
         if not 0 <= frame < self.num_frames:
             raise ValueError(f"frame index {frame} outside the clip's {self.num_frames} frames")
-        canvas = Image.new("RGB", (self.width, self.height), BACKGROUND)
-        canvas.paste(self.caption_bar, (0, 0))
+        canvas = self.page.copy()
         for view in range(2):
             canvas.paste(self._draw_view(view, frame), (view * VIEW_WIDTH, CAPTION_HEIGHT))
         draw = ImageDraw.Draw(canvas)
+        draw.line([(VIEW_WIDTH, CAPTION_HEIGHT), (VIEW_WIDTH, self.height)], fill=GRID_MAJOR, width=1)
         for view, camera in enumerate(self.cameras):
-            left = view * VIEW_WIDTH
-            draw.text((left + 8, CAPTION_HEIGHT + 6), self.view_names[view], fill=(110, 110, 105),
-                      font=self.small_font)
-            above_heads = self.joints[:, frame, HEAD_JOINT] + [0.0, 0.28, 0.0]
-            if view == 1:
-                above_heads = self.joints[:, frame, HEAD_JOINT] + [0.0, 0.0, -0.32]
+            above_heads = self.joints[:, frame, HEAD_JOINT] + ([0.0, 0.28, 0.0] if view == 0 else [0.0, 0.0, -0.32])
             labels, _ = camera.project(above_heads)
             for person in range(self.num_people):
-                x, y = labels[person] / SUPERSAMPLE + [left, CAPTION_HEIGHT]
+                x, y = labels[person] / SUPERSAMPLE + [view * VIEW_WIDTH, CAPTION_HEIGHT]
                 draw.text((x, y), f"P{person + 1}", fill=PERSON_COLOURS[person], font=self.label_font,
                           anchor="mm", stroke_width=2, stroke_fill=BACKGROUND)
-        draw.line([(VIEW_WIDTH, CAPTION_HEIGHT), (VIEW_WIDTH, self.height)], fill=GRID_MAJOR, width=1)
         clock = f"{frame / self.fps:5.2f} / {(self.num_frames - 1) / self.fps:.2f} s"
         draw.text((self.width - 12, CAPTION_HEIGHT / 2), clock, fill=CAPTION_COLOUR, font=self.small_font,
                   anchor="rm")
-        legend = "light limbs = left side"
-        draw.text((8, self.height - 8), legend, fill=(120, 120, 115), font=self.small_font, anchor="ld")
         return np.asarray(canvas)
 
 

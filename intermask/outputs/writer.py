@@ -78,7 +78,8 @@ def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=No
 
     joints: (person, frame, joint, 3), normally (2, T, 22, 3), Y-up metres. rotations: optional
     (person, frame, joint, 3, 3) local rotations of the REST_OFFSETS skeleton (joint 0 global) for the BVH;
-    without them BVH rotations are solved from the positions.
+    without them BVH rotations are solved from the positions. Rotations that pose the skeleton more than
+    5 cm away from ``joints`` raise ValueError (they follow another convention).
     formats: any of "npy" (keys "npy" and "json"), "mp4" (key "mp4", or "gif" where ffmpeg is missing),
     "gif", "bvh" (keys "bvh_person1", "bvh_person2", ...) and "html".
     Files are named ``<name>.<ext>`` (BVH: ``<name>_person<k>.bvh``) inside ``out_dir``.

@@ -52,7 +52,7 @@ class CheckpointError(ValueError):
 def plain_config(config: Any) -> dict:
     """The config as plain nested dicts/lists of str/int/float/bool/None; OmegaConf nodes are resolved.
 
-    Tuples become lists and paths become strings; anything else (tensors, arrays, objects) raises
+    Tuples become lists, paths strings, dataclasses dicts; anything else (tensors, arrays, objects) raises
     ValueError naming where in the config it sits, since it would not survive a weights-only load.
     """
     if config is None:
@@ -90,6 +90,8 @@ def _plain(value: Any, where: str) -> Any:
             return item
     if isinstance(value, os.PathLike):
         return os.fspath(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
     if isinstance(value, Mapping):
         plain = {}
         for key, item in value.items():

@@ -236,8 +236,8 @@ def move_to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, (list, tuple)):
         return type(batch)(move_to_device(value, device) for value in batch)
     if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
-        changes = {field.name: move_to_device(getattr(batch, field.name), device) for field in dataclasses.fields(batch)}
-        return dataclasses.replace(batch, **changes)
+        fields = {field.name: getattr(batch, field.name) for field in dataclasses.fields(batch) if field.init}
+        return dataclasses.replace(batch, **{name: move_to_device(value, device) for name, value in fields.items()})
     return batch
 
 
@@ -538,7 +538,8 @@ class Trainer:
                 f"got {type(loss).__name__} of shape {tuple(getattr(loss, 'shape', ()))}"
             )
         loss.backward()
-        values = {"loss": loss.detach(), "lr": self.optimizer.param_groups[0]["lr"], **dict(logs)}
+        # the total loss and lr under their own names, even if the task logs a part of its loss as "loss"
+        values = {**dict(logs), "loss": loss.detach(), "lr": self.optimizer.param_groups[0]["lr"]}
         if self.grad_clip is not None:
             values["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.parameters, self.grad_clip)
         self.optimizer.step()

@@ -83,7 +83,7 @@ def build_trainer(run_dir, max_steps, *, resume="auto", ckpt_every=5, step_delay
         train = make_loader(regression_dataset(), batch_size=8, shuffle=True, drop_last=False, seed=seed,
                             distributed=distributed)
     val = make_loader(regression_dataset(16, seed=1), batch_size=8, shuffle=False)
-    options = dict(lr=0.05, warmup_steps=3, milestones=(max_steps // 2,), gamma=0.5, log_every=5,
+    options = dict(lr=0.2, warmup_steps=3, milestones=(max_steps // 2,), gamma=0.5, log_every=5,
                    val_every=10, ckpt_every=ckpt_every, progress=False, seed=seed,
                    config=config if config is not None else {"model": {"features": FEATURES}, "seed": seed})
     options.update(trainer_options)

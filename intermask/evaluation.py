@@ -1,0 +1,177 @@
+"""The paper's evaluation on a dataset's test split: supplies the protocol's callables from data, a trained
+text–motion evaluator and (optionally) a text-to-interaction model, then writes the table."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .cli import device_from
+from .data.datasets import Interactions, collate
+from .data.source import DataSource, check_exists
+from .errors import ConfigError
+from .metrics.protocol import MODEL_ROW, EvalBatch, ProtocolConfig, evaluate, format_table, results_to_json
+from .models.evaluator import InterCLIPEvaluator, interclip_motion_input
+from .models.pipeline import InterMask, build_text_encoder
+from .models.text import TextFeatureCache
+from .motion.layout import INTERHUMAN
+from .outputs.atomic import write_text_atomic
+from .training.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def load_interaction_model(path: str | Path, device: torch.device) -> InterMask:
+    """A text-to-interaction model rebuilt from its transformer checkpoint alone."""
+    payload = load_checkpoint(path, kind="transformer")
+    model = InterMask.build(payload["config"]["model_config"])
+    model.load_state_dict(payload["model"])
+    return model.to(device).eval()
+
+
+@dataclass
+class TextMotionEvaluator:
+    """A trained evaluator with its frozen text backbone and a caption cache."""
+
+    model: InterCLIPEvaluator
+    backbone: torch.nn.Module
+    cache: TextFeatureCache
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device) -> "TextMotionEvaluator":
+        payload = load_checkpoint(path, kind="evaluator")
+        config = payload["config"]["model_config"]
+        model = InterCLIPEvaluator(**config["evaluator"])
+        model.load_state_dict(payload["model"])
+        backbone = build_text_encoder(config["text_encoder"]).backbone.to(device)
+        return cls(model.to(device).eval(), backbone, TextFeatureCache(backbone.name))
+
+    @torch.no_grad()
+    def embed_text(self, texts: list[str]) -> torch.Tensor:
+        device = self.model.out.weight.device
+        frozen, eot = self.cache.lookup(texts, self.backbone)
+        return self.model.encode_text(frozen.to(device), eot.to(device))
+
+    @torch.no_grad()
+    def embed_motion(self, raw: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Raw two-person features (batch, 2, frame, feature) -> (batch, dim)."""
+        device = self.model.out.weight.device
+        motion = interclip_motion_input(raw[:, 0], raw[:, 1], INTERHUMAN.contact).to(device)
+        return self.model.encode_motion(motion, lengths.to(device))
+
+
+def _joints(raw: torch.Tensor) -> torch.Tensor:
+    """Raw features (..., frame, feature) -> positions (..., frame, joint, 3)."""
+    return raw[..., INTERHUMAN.position].unflatten(-1, (-1, 3))
+
+
+def protocol_config(cfg) -> tuple[ProtocolConfig, int | None]:
+    """The protocol constants from the config, shrunk by ``quick``; and the cap on test items (quick only)."""
+    values = {k: v for k, v in dict(cfg.protocol).items() if k != "quick"}
+    max_items = None
+    if cfg.quick:
+        quick = dict(cfg.protocol.quick)
+        max_items = quick.pop("max_items", None)
+        values.update(quick)
+    values["fps"] = float(cfg.data.fps)
+    return ProtocolConfig(**values), max_items
+
+
+class EvaluationRun:
+    """Streams of ground-truth and generated test batches for the protocol."""
+
+    def __init__(self, dataset: Interactions, evaluator: TextMotionEvaluator, model: InterMask | None,
+                 batch_size: int, generation: dict, device: torch.device, max_items: int | None = None,
+                 progress: bool = False):
+        self.dataset, self.evaluator, self.model = dataset, evaluator, model
+        self.batch_size, self.generation, self.device = batch_size, generation, device
+        self.items = len(dataset) if max_items is None else min(len(dataset), int(max_items))
+        self.progress = progress
+
+    def _batches(self, rng: np.random.Generator) -> Iterator[dict]:
+        """One stochastic pass: fresh crops/captions/orders (a new epoch seed) in a shuffled order."""
+        self.dataset.set_epoch(int(rng.integers(2**31)))
+        order = rng.permutation(len(self.dataset))[: self.items]
+        for start in range(0, len(order), self.batch_size):
+            yield collate([self.dataset[int(i)] for i in order[start:start + self.batch_size]])
+
+    def ground_truth(self, rng: np.random.Generator) -> Iterator[EvalBatch]:
+        for batch in self._batches(rng):
+            yield EvalBatch(batch["text"], batch["motion"], batch["length"], _joints(batch["motion"]))
+
+    def _generate(self, texts: list[str], lengths: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw generated features (batch, 2, frame, feature) and their lengths (frames, multiples of 4)."""
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        frames = lengths - lengths % self.model.frames_per_token
+        _, features = self.model.generate(texts, frames, generator=generator, **self.generation)
+        raw = self.model.denormalize(features).cpu()
+        steps = torch.arange(raw.shape[2])
+        raw = raw * (steps[None, None, :, None] < frames[:, None, None, None])  # zero past each length
+        return raw, frames
+
+    def generated(self, rng: np.random.Generator) -> Iterator[EvalBatch]:
+        for batch in self._batches(rng):
+            raw, frames = self._generate(batch["text"], batch["length"], int(rng.integers(2**31)))
+            yield EvalBatch(batch["text"], raw, frames, _joints(raw))
+
+    def multimodality(self, rng: np.random.Generator, num_texts: int, num_samples: int) -> np.ndarray:
+        picks = rng.choice(len(self.dataset), size=num_texts, replace=num_texts > len(self.dataset))
+        embeddings = []
+        for index in picks:
+            item = self.dataset[int(index)]
+            lengths = torch.full((num_samples,), item["length"])
+            raw, frames = self._generate([item["text"]] * num_samples, lengths, int(rng.integers(2**31)))
+            embeddings.append(self.evaluator.embed_motion(raw, frames).cpu().numpy())
+        return np.stack(embeddings)
+
+    def embed(self, batch: EvalBatch):
+        return self.evaluator.embed_text(list(batch.text)), self.evaluator.embed_motion(batch.motion, batch.lengths)
+
+
+def _checkpoint(value, cfg, kind: str, command: str) -> Path:
+    try:
+        return resolve_checkpoint(value, Path(cfg.runs_root) / cfg.data.name if value == "latest" else cfg.runs_root,
+                                  kind=kind)
+    except CheckpointError as error:
+        raise CheckpointError(f"{error}. No {kind} checkpoint for {cfg.data.name!r}: train one with "
+                              f"`{command}` (or run `make demo`), or pass its path") from error
+
+
+def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
+    """Run the protocol as configured; returns the Markdown table and the files written."""
+    source = DataSource(cfg.data)
+    check_exists(source)
+    device = device_from(cfg.device)
+    protocol, max_items = protocol_config(cfg)
+    evaluator_path = _checkpoint(cfg.evaluator_ckpt, cfg, "evaluator",
+                                 f"python -m intermask.train evaluator data={cfg.data.name}")
+    evaluator = TextMotionEvaluator.load(evaluator_path, device)
+    model = None
+    model_path = None
+    if cfg.ckpt is not None:
+        model_path = _checkpoint(cfg.ckpt, cfg, "transformer",
+                                 f"python -m intermask.train transformer data={cfg.data.name}")
+        model = load_interaction_model(model_path, device)
+    dataset = source.interactions(cfg.split, normalized=False, seed=int(protocol.seed), mirror=False)
+    if max_items is not None and max_items < protocol.batch_size:
+        raise ConfigError(f"protocol.quick.max_items={max_items} is below one evaluation batch "
+                          f"({protocol.batch_size})")
+    run = EvaluationRun(dataset, evaluator, model, protocol.batch_size, dict(cfg.generation), device, max_items)
+    results = evaluate(protocol, run.ground_truth, run.generated if model else run.ground_truth, run.embed,
+                       run.multimodality if model else None, progress=True)
+    if model is None:
+        del results["rows"][MODEL_ROW]
+    table = format_table(results)
+    header = (f"{cfg.data.name} {cfg.split} split, {protocol.replications} replications, batch "
+              f"{protocol.batch_size}; evaluator {evaluator_path}; model {model_path or '(ground truth only)'}")
+    out = Path(cfg.out) if cfg.out else (model_path.parent if model_path else evaluator_path.parent)
+    stem = f"eval_{cfg.data.name}_{cfg.split}{'_quick' if cfg.quick else ''}"
+    markdown, json_path = out / f"{stem}.md", out / f"{stem}.json"
+    write_text_atomic(markdown, f"{header}\n\n{table}\n")
+    write_text_atomic(json_path, results_to_json({**results, "evaluator": str(evaluator_path),
+                                                  "model": str(model_path) if model_path else None}))
+    return f"{header}\n\n{table}", [markdown, json_path]

@@ -1,0 +1,141 @@
+"""Sentences in, interaction files out: what ``sample`` and ``render`` do, from their configs."""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from .cli import UsageError, device_from
+from .data.interhuman import read_clip
+from .data.source import DataSource
+from .evaluation import load_interaction_model
+from .models.pipeline import InterMask
+from .motion.canonical import canonicalize_person
+from .motion.features import joints_to_features
+from .motion.rotation import matrix_to_rot6d
+from .outputs.bvh import load_bvh_joints, solve_local_rotations
+from .outputs.writer import load_joints, load_sidecar, write_result
+from .training.checkpoint import CheckpointError, resolve_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def slug(text: str, limit: int = 48) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:limit] or "interaction"
+
+
+def find_model_checkpoint(cfg) -> Path:
+    try:
+        if cfg.ckpt == "latest":
+            return resolve_checkpoint("latest", Path(cfg.runs_root) / cfg.data.name, kind="transformer")
+        return resolve_checkpoint(cfg.ckpt, cfg.runs_root, kind="transformer")
+    except CheckpointError as error:
+        raise CheckpointError(f"{error}. No text-to-interaction model for {cfg.data.name!r} yet: run `make demo`, or "
+                              f"train one with `python -m intermask.train vqvae` then "
+                              f"`python -m intermask.train transformer`, or pass ckpt=PATH") from error
+
+
+def prompts(sample_cfg) -> list[str]:
+    texts = list(sample_cfg.texts or [])
+    if sample_cfg.texts_file:
+        path = Path(sample_cfg.texts_file)
+        if not path.is_file():
+            raise UsageError(f"--texts-file {path}: file not found")
+        texts += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for text in texts:
+        if not text.strip():
+            raise UsageError("an empty --text was given; describe the interaction in words")
+    return texts
+
+
+def reaction_source(path: str | Path, person: int) -> np.ndarray:
+    """The given person's joints (frame, 22, 3) from a result .npy (one or two people) or a .bvh."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"--reaction-to {path}: file not found")
+    joints = load_bvh_joints(path) if path.suffix.lower() == ".bvh" else load_joints(path)
+    if joints.ndim == 4:
+        joints = joints[person]
+    return joints.astype(np.float64)
+
+
+def actor_tokens(model: InterMask, joints: np.ndarray, device: torch.device):
+    """Tokens (1, part, step) of a person given by joint positions, with the canonical frame they live in."""
+    canonical, frame = canonicalize_person(joints)
+    rot6d = matrix_to_rot6d(solve_local_rotations(canonical)[:, 1:])
+    features = joints_to_features(canonical, rot6d)[: model.max_frames]
+    length = len(features) - len(features) % model.frames_per_token
+    if length < model.frames_per_token:
+        raise UsageError(f"the given motion has {len(joints)} frames; at least {model.frames_per_token + 1} needed")
+    motion = torch.zeros(1, 2, length, model.layout.dim, device=device)
+    motion[0, 0] = model.normalize(torch.as_tensor(features[:length], dtype=torch.float32, device=device))
+    ids = model.tokenize(motion, torch.tensor([length], device=device))
+    return ids[:, 0], length, frame
+
+
+def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
+    """Generate every prompt x num_samples (or a reaction), write each result; returns {name: files}."""
+    device = device_from(cfg.device)
+    ckpt = find_model_checkpoint(cfg)
+    model = load_interaction_model(ckpt, device)
+    sample = cfg.sample
+    fps = model.layout.fps
+    texts = prompts(sample)
+    generator = torch.Generator(device=device).manual_seed(int(sample.seed))
+    settings = dict(cond_scale=float(sample.cond_scale), temperature=float(sample.temperature),
+                    topk_ratio=float(sample.topk_ratio), gumbel=bool(sample.gumbel), generator=generator)
+    meta = {"seed": int(sample.seed), "checkpoint": str(ckpt), "config": OmegaConf.to_container(sample, resolve=True)}
+    out = Path(sample.out)
+    results = {}
+    if sample.reaction_to:
+        given = reaction_source(sample.reaction_to, int(sample.reaction_person))
+        actor, length, frame = actor_tokens(model, given, device)
+        text = texts[0] if texts else None
+        if len(texts) > 1:
+            raise UsageError("a reaction takes at most one --text")
+        num = int(sample.num_samples)
+        _, features = model.generate([text] * num if text else None, torch.full((num,), length),
+                                     steps=int(sample.reaction_steps), given=actor.repeat(num, 1, 1), **settings)
+        joints = model.joints(features).cpu().numpy()
+        for k in range(num):
+            world = frame.invert(joints[k])
+            world[0] = given[:length]  # the given motion exactly as it came in
+            name = f"reaction_{slug(text or Path(sample.reaction_to).stem)}_{k}"
+            results[name] = write_result(out, name, world, text or "(reaction without text)",
+                                         {**meta, "reaction_to": str(sample.reaction_to)}, formats=sample.formats,
+                                         fps=fps)
+        return results
+    if not texts:
+        raise UsageError('no prompt: give --text "..." (repeatable) or --texts-file FILE')
+    seconds = float(sample.length) if sample.length is not None else float(cfg.data.typical_seconds)
+    frames = int(round(seconds * fps))
+    batch = [text for text in texts for _ in range(int(sample.num_samples))]
+    _, features = model.generate(batch, torch.full((len(batch),), frames), steps=int(sample.steps), **settings)
+    joints = model.joints(features).cpu().numpy()
+    for k, text in enumerate(batch):
+        name = f"{slug(text)}_{k % int(sample.num_samples)}"
+        results[name] = write_result(out, name, joints[k], text, {**meta, "length_frames": frames},
+                                     formats=sample.formats, fps=fps)
+    return results
+
+
+def render_from_config(cfg) -> dict[str, Path]:
+    """Write a joints file (or a dataset clip, as stored) in every output format."""
+    if not cfg.input:
+        raise UsageError("what to render? python -m intermask.render PATH.npy (or a clip name of data.root)")
+    path = Path(cfg.input)
+    if path.suffix == ".npy":
+        if not path.is_file():
+            raise UsageError(f"{path}: file not found")
+        joints = load_joints(path)
+        text = cfg.text or (load_sidecar(path).get("text") if path.with_suffix(".json").is_file() else None)
+        name = path.stem
+    else:
+        source = DataSource(cfg.data)
+        clip = read_clip(source.ensure(), str(cfg.input))
+        joints, text, name = clip.joints, cfg.text or clip.texts[0], clip.name
+    return write_result(cfg.out, name, joints, text or name, {"source": str(cfg.input)}, formats=cfg.formats)

@@ -1,0 +1,158 @@
+"""The whole text-to-interaction model: text encoder + Inter-M transformer + frozen VQ-VAE + normaliser.
+
+One module so that a single checkpoint rebuilds everything ``sample`` and ``eval`` need: its state dict holds
+the trainable text encoder, the transformer, the (frozen) VQ-VAE and the feature statistics.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from ..generation import generate
+from .masking import transformer_training_loss
+from ..motion.layout import FeatureLayout
+from .intermask import InterMTransformer
+from .text import CLIPBackbone, MiniLMBackbone, TextEncoder, TextFeatureCache
+from .vqvae import MotionVQVAE
+
+
+def build_text_encoder(cfg: dict) -> TextEncoder:
+    """A text encoder from its config (``configs/text_encoder/*.yaml``)."""
+    name = cfg["name"]
+    if name == "minilm":
+        backbone = MiniLMBackbone()
+    elif name == "clip":
+        backbone = CLIPBackbone(cfg.get("weights"))
+    else:
+        raise ValueError(f"text_encoder.name must be 'minilm' or 'clip', got {name!r}")
+    return TextEncoder(backbone, num_layers=int(cfg["layers"]), heads=int(cfg["heads"]), ff_dim=int(cfg["ff_dim"]),
+                       dropout=float(cfg["dropout"]))
+
+
+class InterMask(nn.Module):
+    """Captions and lengths in, two-person features out; also tokenisation and reaction generation.
+
+    Features are (batch, person=2, frame, feature) normalised unless a method says otherwise.
+    """
+
+    def __init__(self, vq: MotionVQVAE, transformer: InterMTransformer, text_encoder: TextEncoder,
+                 mean: torch.Tensor, std: torch.Tensor, config: dict | None = None):
+        super().__init__()
+        self.config = config or {}
+        if transformer.text_dim != text_encoder.text_dim:
+            raise ValueError(f"transformer text_dim {transformer.text_dim} != text encoder's {text_encoder.text_dim}")
+        if transformer.num_codes != vq.quantizer.num_codes:
+            raise ValueError(f"transformer num_codes {transformer.num_codes} != VQ's {vq.quantizer.num_codes}")
+        self.vq = vq.requires_grad_(False).eval()
+        self.transformer = transformer
+        self.text_encoder = text_encoder
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+
+    @classmethod
+    def build(cls, config: dict) -> "InterMask":
+        """Rebuild from plain data: {"vq": MotionVQVAE config, "transformer": InterMTransformer kwargs,
+        "text_encoder": text encoder config, "feature_dim": int}; weights come from a state dict."""
+        vq = MotionVQVAE.from_config(config["vq"])
+        text_encoder = build_text_encoder(config["text_encoder"])
+        transformer = InterMTransformer(**config["transformer"])
+        dim = config.get("feature_dim", vq.layout.dim)
+        return cls(vq, transformer, text_encoder, torch.zeros(dim), torch.ones(dim), config)
+
+    def forward(self, ids: torch.Tensor, frozen_text: torch.Tensor, eot_index: torch.Tensor,
+                lengths_tokens: torch.Tensor, generator: torch.Generator | None = None,
+                interaction_mask_prob: float = 0.2, step_unroll: bool = True):
+        """The training objective on token maps ids (b, 2, part, step) and cached frozen text features."""
+        cond = self.text_encoder.encode_from_frozen(frozen_text, eot_index)
+        return transformer_training_loss(self.transformer, ids, cond, lengths_tokens, generator,
+                                         interaction_prob=interaction_mask_prob, unroll=step_unroll)
+
+    def train(self, mode: bool = True) -> "InterMask":
+        super().train(mode)
+        self.vq.eval()  # the tokenizer is frozen: no dropout, no codebook updates
+        return self
+
+    @property
+    def layout(self) -> FeatureLayout:
+        return self.vq.layout
+
+    @property
+    def frames_per_token(self) -> int:
+        return self.layout.time_downsample
+
+    @property
+    def max_frames(self) -> int:
+        return self.transformer.max_time * self.frames_per_token
+
+    def normalize(self, features: torch.Tensor) -> torch.Tensor:
+        return (features - self.mean) / self.std
+
+    def denormalize(self, features: torch.Tensor) -> torch.Tensor:
+        return features * self.std + self.mean
+
+    def encode_text(self, texts: Sequence[str], cache: TextFeatureCache | None = None) -> torch.Tensor:
+        return self.text_encoder(texts, cache)
+
+    @torch.no_grad()
+    def tokenize(self, motion: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Normalised motion (b, 2, frame, feature) with valid ``lengths`` (b,) -> ids (b, 2, part, frame // 4).
+
+        Only valid frames are encoded (no padding leaks into the last tokens); steps beyond a sample's length
+        hold the pad id.
+        """
+        batch = motion.shape[0]
+        frames = motion.shape[2] - motion.shape[2] % self.frames_per_token
+        people = rearrange(motion[:, :, :frames], "b n f c -> (b n) f c")
+        ids = self.vq.encode(people, lengths=lengths.repeat_interleave(2), pad_id=self.transformer.pad_id)
+        return rearrange(ids, "(b n) p t -> b n p t", b=batch)
+
+    @torch.no_grad()
+    def decode(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (b, 2, part, step) -> normalised features (b, 2, 4 step, feature); pads decode as a zero latent."""
+        batch = ids.shape[0]
+        features = self.vq.decode(rearrange(ids, "b n p t -> (b n) p t"))
+        return rearrange(features, "(b n) f c -> b n f c", b=batch)
+
+    def check_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """Frame lengths -> token steps, with an error for a length outside what the model was trained on."""
+        steps = torch.div(lengths, self.frames_per_token, rounding_mode="floor")
+        low, high = self.frames_per_token, self.max_frames
+        if bool(((lengths < low) | (lengths > high)).any()):
+            raise ValueError(f"lengths must lie in [{low}, {high}] frames ({low / self.layout.fps:.2f}-"
+                             f"{high / self.layout.fps:.1f} s at {self.layout.fps} fps), got {lengths.tolist()}")
+        return steps
+
+    @torch.no_grad()
+    def generate(self, texts: Sequence[str] | None, lengths: torch.Tensor, steps: int = 20, cond_scale: float = 2.0,
+                 temperature: float = 1.0, topk_ratio: float = 0.9, gumbel: bool = False,
+                 generator: torch.Generator | None = None, cache: TextFeatureCache | None = None,
+                 given: torch.Tensor | None = None, given_person: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Interactions for ``texts`` (or the null condition when None) of ``lengths`` frames (b,).
+
+        given: optional ids (b, part, step) of one person (``given_person``) whose tokens stay fixed: reaction
+        generation. Returns (ids (b, 2, part, step), normalised features (b, 2, 4 step, feature)); frames past
+        4 * (length // 4) are padding.
+        """
+        device = self.mean.device
+        token_steps = self.check_lengths(lengths.to(device))
+        cond = self.encode_text(texts, cache) if texts is not None else None
+        if given is None:
+            ids = generate(self.transformer, cond, token_steps, steps=steps, cond_scale=cond_scale,
+                           temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, generator=generator)
+        else:
+            fixed = torch.zeros(given.shape[0], 2, *given.shape[1:], dtype=torch.long, device=device)
+            fixed[:, given_person] = given.to(device)
+            fixed_person = torch.zeros(given.shape[0], 2, dtype=torch.bool, device=device)
+            fixed_person[:, given_person] = True
+            ids = generate(self.transformer, cond, token_steps, steps=steps, cond_scale=cond_scale,
+                           temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, fixed_ids=fixed,
+                           fixed_person=fixed_person, generator=generator)
+        return ids, self.decode(ids)
+
+    def joints(self, features: torch.Tensor) -> torch.Tensor:
+        """Normalised features (..., frame, feature) -> joint positions (..., frame, joint, 3) in metres."""
+        positions = self.denormalize(features)[..., self.layout.position]
+        return rearrange(positions, "... f (j c) -> ... f j c", c=3)

@@ -1,0 +1,303 @@
+"""What each model brings to the one Trainer: its model, its loss, its validation metrics, its previews.
+
+``build_trainer(cfg)`` turns a resolved ``train`` config into a ready Trainer for ``cfg.kind``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.datasets import collate
+from ..data.source import DataSource
+from ..data.tokens import TokenInteractions, load_or_build_tokens
+from ..errors import ConfigError
+from ..models.evaluator import InterCLIPEvaluator, interclip_motion_input
+from ..models.intermask import InterMTransformer
+from ..models.losses import VQLossWeights, vq_total_loss
+from ..models.pipeline import InterMask, build_text_encoder
+from ..models.text import TextFeatureCache
+from ..models.vqvae import MotionVQVAE
+from ..motion.layout import INTERHUMAN
+from ..motion.normalize import Normalizer
+from .checkpoint import load_checkpoint, resolve_checkpoint
+from .schedule import milestones_from_fractions
+from .trainer import Trainer, make_loader, unwrap_model
+
+log = logging.getLogger(__name__)
+
+
+def _tensor(array) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(array), dtype=torch.float32)
+
+
+# ------------------------------------------------------------------------------------------------ VQ-VAE
+
+
+class VQTask:
+    """The 2D motion VQ-VAE on single-person windows (batch, frame, feature), normalised."""
+
+    kind = "vqvae"
+
+    def __init__(self, model: MotionVQVAE, normalizer: Normalizer, weights: VQLossWeights = VQLossWeights(),
+                 preview_window: torch.Tensor | None = None):
+        self.model = model
+        self.weights = weights
+        self.mean, self.std = _tensor(normalizer.mean), _tensor(normalizer.std)
+        self.preview_window = preview_window
+
+    def to(self, device) -> None:
+        self.model.to(device)
+        self.mean, self.std = self.mean.to(device), self.std.to(device)
+
+    def training_step(self, batch: torch.Tensor, step: int):
+        out = self.model(batch)
+        layout = unwrap_model(self.model).layout
+        total, terms = vq_total_loss(out["recon"], batch, out["commit_loss"], self.mean, self.std, layout,
+                                     self.weights)
+        return total, {**terms, "perplexity": out["perplexity"], "usage": out["usage"]}
+
+    def validate(self, loader: Iterable) -> dict[str, float]:
+        model = unwrap_model(self.model)
+        layout = model.layout
+        error_sum, l1_sum, frames, codes = 0.0, 0.0, 0, []
+        for batch in loader:
+            out = model(batch)
+            pred, target = out["recon"].float() * self.std + self.mean, batch * self.std + self.mean
+            pred_joints = pred[..., layout.position].unflatten(-1, (-1, 3))
+            target_joints = target[..., layout.position].unflatten(-1, (-1, 3))
+            error_sum += float((pred_joints - target_joints).norm(dim=-1).mean(-1).sum())
+            l1_sum += float((out["recon"].float() - batch)[..., : layout.contact.start].abs().mean(-1).sum())
+            frames += batch.shape[0] * batch.shape[1]
+            codes.append(out["codes"].flatten())
+        counts = torch.bincount(torch.cat(codes), minlength=model.quantizer.num_codes).float()
+        probs = counts / counts.sum()
+        perplexity = float(torch.exp(-(probs[probs > 0] * probs[probs > 0].log()).sum()))
+        return {"mpjpe_mm": 1000 * error_sum / frames, "feature_l1": l1_sum / frames,
+                "codebook_usage": float((counts > 0).float().mean()), "perplexity": perplexity}
+
+    def preview(self, step: int) -> dict[str, np.ndarray]:
+        """Ground truth (first person) beside its reconstruction (second person, shifted 1 m to the side)."""
+        if self.preview_window is None:
+            return {}
+        from ..outputs.video import render_frames
+
+        model = unwrap_model(self.model)
+        window = self.preview_window.to(self.mean.device)[None]
+        joints = torch.cat([window, model(window)["recon"].float()]) * self.std + self.mean
+        joints = joints[..., model.layout.position].unflatten(-1, (-1, 3)).cpu().numpy()
+        joints[1, ..., 0] += 1.0
+        frames = render_frames(joints, "ground truth | reconstruction", [0, joints.shape[1] // 2])
+        return {"reconstruction": np.concatenate(frames, axis=1)}
+
+
+# ------------------------------------------------------------------------------------------- transformer
+
+
+class TransformerTask:
+    """Masked modelling of both people's token maps, conditioned on the caption (spec section 2.4)."""
+
+    kind = "transformer"
+
+    def __init__(self, model: InterMask, text_cache: TextFeatureCache, interaction_mask_prob: float = 0.2,
+                 step_unroll: bool = True, seed: int = 0):
+        self.model = model
+        self.text_cache = text_cache
+        self.interaction_mask_prob = interaction_mask_prob
+        self.step_unroll = step_unroll
+        self.seed = seed
+        self.generator: torch.Generator | None = None
+
+    def parameters(self):
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def _frozen_text(self, texts):
+        model = unwrap_model(self.model)
+        return model.text_encoder.frozen_features(texts, self.text_cache)
+
+    def training_step(self, batch: dict, step: int):
+        device = batch["ids"].device
+        if self.generator is None or self.generator.device != device:
+            self.generator = torch.Generator(device=device).manual_seed(self.seed)
+        frozen, eot = self._frozen_text(batch["text"])
+        return self.model(batch["ids"], frozen, eot, batch["length_tokens"], generator=self.generator,
+                          interaction_mask_prob=self.interaction_mask_prob, step_unroll=self.step_unroll)
+
+    def validate(self, loader: Iterable) -> dict[str, float]:
+        """Masked-token accuracy and loss on val, with a fixed masking draw so numbers compare across steps."""
+        model = unwrap_model(self.model)
+        generator = torch.Generator(device=model.mean.device).manual_seed(1234)
+        sums: dict[str, float] = {}
+        batches = 0
+        for batch in loader:
+            frozen, eot = self._frozen_text(batch["text"])
+            _, logs = model(batch["ids"], frozen, eot, batch["length_tokens"], generator=generator,
+                            interaction_mask_prob=self.interaction_mask_prob, step_unroll=False)
+            for name, value in logs.items():
+                sums[name] = sums.get(name, 0.0) + float(value)
+            batches += 1
+        return {f"val_{name}": total / max(batches, 1) for name, total in sums.items()}
+
+    def extra_state(self) -> dict:
+        return {"generator": self.generator.get_state() if self.generator is not None else torch.empty(0)}
+
+    def load_extra_state(self, state: dict) -> None:
+        if state.get("generator") is not None and state["generator"].numel():
+            self.generator = torch.Generator(device=unwrap_model(self.model).mean.device)
+            self.generator.set_state(state["generator"])
+
+
+# --------------------------------------------------------------------------------------------- evaluator
+
+
+class EvaluatorTask:
+    """Contrastive text–motion embedding (InterCLIP) on raw features of both people."""
+
+    kind = "evaluator"
+
+    def __init__(self, model: InterCLIPEvaluator, text_encoder_backbone, text_cache: TextFeatureCache,
+                 contact: slice):
+        self.model = model
+        self.backbone = text_encoder_backbone
+        self.text_cache = text_cache
+        self.contact = contact
+
+    def _embed(self, model, batch):
+        motion = interclip_motion_input(batch["motion"][:, 0], batch["motion"][:, 1], self.contact)
+        frozen, eot = self.text_cache.lookup(batch["text"], self.backbone)
+        device = motion.device
+        return model(motion, batch["length"], frozen.to(device), eot.to(device))
+
+    def training_step(self, batch: dict, step: int):
+        text_emb, motion_emb = self._embed(self.model, batch)
+        loss = unwrap_model(self.model).contrastive_loss(text_emb, motion_emb)
+        return loss, {"latent_scale": unwrap_model(self.model).latent_scale.detach()}
+
+    def validate(self, loader: Iterable) -> dict[str, float]:
+        """Retrieval accuracy within each val batch: text -> motion top-1/top-3 and the matching distance."""
+        model = unwrap_model(self.model)
+        hits1 = hits3 = total = 0
+        loss_sum = 0.0
+        for batch in loader:
+            text_emb, motion_emb = self._embed(model, batch)
+            distances = torch.cdist(text_emb.float(), motion_emb.float())
+            ranks = (distances < distances.diagonal()[:, None]).sum(-1)
+            hits1 += int((ranks < 1).sum())
+            hits3 += int((ranks < 3).sum())
+            total += len(ranks)
+            loss_sum += float(model.contrastive_loss(text_emb, motion_emb)) * len(ranks)
+        return {"top1": hits1 / max(total, 1), "top3": hits3 / max(total, 1), "val_loss": loss_sum / max(total, 1)}
+
+
+# ----------------------------------------------------------------------------------------------- builders
+
+
+def _text_backbone(cfg):
+    """The frozen backbone of the configured text encoder, and a feature cache for it."""
+    encoder = build_text_encoder(dict(cfg.text_encoder))
+    return encoder, TextFeatureCache(encoder.backbone.name)
+
+
+def build_vq(cfg, source: DataSource):
+    normalizer = source.normalizer()
+    model = MotionVQVAE(INTERHUMAN, **dict(cfg.model.vqvae))
+    train_set = source.vq_windows("train", progress=cfg.progress)
+    val_set = source.vq_windows("val", progress=cfg.progress)
+    task = VQTask(model, normalizer, preview_window=val_set[0])
+    return task, train_set, val_set, None, ("mpjpe_mm", "min")
+
+
+def load_vq(path: Path) -> MotionVQVAE:
+    payload = load_checkpoint(path, kind="vqvae")
+    model = MotionVQVAE.from_config(payload["config"]["model_config"])
+    model.load_state_dict(payload["model"])
+    return model.eval()
+
+
+def find_vq(cfg) -> Path:
+    """The VQ checkpoint for a transformer run: a path, or "latest" preferring this experiment's own VQ run."""
+    if cfg.vq_ckpt == "latest":
+        own = Path(cfg.runs_root) / cfg.data.name / f"vqvae_{cfg.experiment_name}" / "last.pt"
+        if own.is_file():
+            return own
+        return resolve_checkpoint("latest", Path(cfg.runs_root) / cfg.data.name, kind="vqvae")
+    return resolve_checkpoint(cfg.vq_ckpt, cfg.runs_root, kind="vqvae")
+
+
+def build_transformer(cfg, source: DataSource):
+    vq_path = find_vq(cfg)
+    vq = load_vq(vq_path)
+    normalizer = source.normalizer()
+    text_encoder, cache = _text_backbone(cfg)
+    max_time = int(cfg.data.max_frames) // vq.layout.time_downsample
+    transformer_kwargs = dict(num_codes=vq.quantizer.num_codes, num_parts=vq.layout.num_parts, max_time=max_time,
+                              text_dim=text_encoder.text_dim, cond_drop_prob=float(cfg.train.cond_drop_prob),
+                              **dict(cfg.model.transformer))
+    config = {"vq": vq.config, "transformer": transformer_kwargs, "text_encoder": dict(cfg.text_encoder),
+              "feature_dim": vq.layout.dim, "vq_checkpoint": str(vq_path)}
+    model = InterMask(vq, InterMTransformer(**transformer_kwargs), text_encoder, _tensor(normalizer.mean),
+                      _tensor(normalizer.std), config)
+    device = torch.device("cuda" if torch.cuda.is_available() and cfg.device in ("auto", "cuda") else "cpu")
+    token_dir = Path(cfg.run_dir) / "tokens"
+    sets = {split: TokenInteractions(load_or_build_tokens(model, source, split, token_dir, vq_path, device,
+                                                          progress=cfg.progress),
+                                     person_order=cfg.data.person_order, seed=int(cfg.seed))
+            for split in ("train", "val")}
+    log.info("transformer on VQ %s: %d train / %d val token maps", vq_path, len(sets["train"]), len(sets["val"]))
+    task = TransformerTask(model, cache, float(cfg.train.interaction_mask_prob), bool(cfg.train.step_unroll),
+                           seed=int(cfg.seed))
+    return task, sets["train"], sets["val"], collate, ("val_accuracy", "max")
+
+
+def build_evaluator(cfg, source: DataSource):
+    text_encoder, cache = _text_backbone(cfg)
+    kwargs = dict(motion_dim=2 * (INTERHUMAN.dim - (INTERHUMAN.contact.stop - INTERHUMAN.contact.start)),
+                  text_dim=text_encoder.text_dim, max_len=int(cfg.data.max_frames) + 1, **dict(cfg.model.evaluator))
+    model = InterCLIPEvaluator(**kwargs)
+    train_set = source.interactions("train", normalized=False, seed=int(cfg.seed))
+    val_set = source.interactions("val", normalized=False, seed=int(cfg.seed), mirror=False)
+    model.config = {"evaluator": {**kwargs}, "text_encoder": dict(cfg.text_encoder)}
+    task = EvaluatorTask(model, text_encoder.backbone, cache, INTERHUMAN.contact)
+    return task, train_set, val_set, collate, ("top1", "max")
+
+
+BUILDERS = {"vqvae": build_vq, "transformer": build_transformer, "evaluator": build_evaluator}
+
+
+def build_trainer(cfg) -> Trainer:
+    """A Trainer for ``cfg.kind`` with the configured data, model and schedule."""
+    if cfg.kind not in BUILDERS:
+        raise ConfigError(f"kind must be one of {sorted(BUILDERS)}, got {cfg.kind!r}")
+    source = DataSource(cfg.data)
+    source.ensure(progress=cfg.progress)
+    task, train_set, val_set, collate_fn, (best_metric, best_mode) = BUILDERS[cfg.kind](cfg, source)
+    train = cfg.train
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    batch_size = min(int(train.batch_size), len(train_set))
+    batch_size -= batch_size % 2  # interaction masking splits each batch in halves
+    train_loader = make_loader(train_set, batch_size, shuffle=True, drop_last=True,
+                               num_workers=int(train.num_workers), seed=int(cfg.seed), distributed=distributed,
+                               collate_fn=collate_fn)
+    val_loader = make_loader(val_set, int(train.batch_size), shuffle=False, drop_last=False,
+                             num_workers=0, seed=int(cfg.seed), distributed=False, collate_fn=collate_fn)
+    steps_per_epoch = len(train_loader)
+    max_steps = int(train.max_steps) if train.max_steps else int(train.epochs) * steps_per_epoch
+    # the spec's warm-up (a fraction of an epoch), but never more than a tenth of a short run
+    warmup = min(round(float(train.warmup_epochs) * steps_per_epoch), max_steps // 10)
+    from omegaconf import OmegaConf
+
+    # the checkpoint rebuilds its model from "model_config" alone
+    config = {**OmegaConf.to_container(cfg, resolve=True), "model_config": unwrap_model(task.model).config}
+    return Trainer(task, train_loader, val_loader, cfg.run_dir, max_steps=max_steps, lr=float(train.lr),
+                   betas=tuple(train.betas), weight_decay=float(train.weight_decay), warmup_steps=warmup,
+                   milestones=milestones_from_fractions(max_steps, list(train.milestones)),
+                   gamma=float(train.gamma), grad_clip=train.grad_clip, log_every=train.log_every,
+                   val_every=train.val_every, ckpt_every=train.ckpt_every, preview_every=train.preview_every,
+                   amp=train.amp, compile=bool(train.compile), device=cfg.device, resume=cfg.resume,
+                   config=config, seed=int(cfg.seed), progress=bool(cfg.progress), best_metric=best_metric,
+                   best_mode=best_mode)

@@ -1,0 +1,185 @@
+import math
+
+import pytest
+import torch
+
+from intermask.generation import (
+    categorical_sample,
+    generate,
+    generate_reaction,
+    guided_logits,
+    gumbel_sample,
+    top_k_filter,
+)
+from intermask.models.intermask import InterMTransformer
+from intermask.models.masking import validity_grid
+
+NUM_CODES = 16
+TEXT_DIM = 12
+
+
+def seeded(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def tiny_model() -> InterMTransformer:
+    torch.manual_seed(0)
+    model = InterMTransformer(num_codes=NUM_CODES, num_parts=5, max_time=8, token_dim=24, dim=32, depth=2, heads=2,
+                              ff_dim=64, dropout=0.1, text_dim=TEXT_DIM)
+    # weights as after some training: non-zero modulation, so that the text condition changes the logits
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.weight.normal_(0.0, 1.0 / math.sqrt(module.weight.shape[1]))
+                module.bias.normal_(0.0, 0.3)
+    return model
+
+
+class RecordingModel(torch.nn.Module):
+    """The transformer, keeping each input batch it was asked about."""
+
+    def __init__(self, model: InterMTransformer):
+        super().__init__()
+        self.model = model
+        self.inputs = []
+        for name in ("num_codes", "num_parts", "max_time", "text_dim", "mask_id", "pad_id", "sep_id"):
+            setattr(self, name, getattr(model, name))
+
+    def forward(self, ids, cond=None, lengths_tokens=None, **kwargs):
+        self.inputs.append(ids.clone())
+        return self.model(ids, cond, lengths_tokens, **kwargs)
+
+
+def test_top_k_filter_keeps_103_of_1024_logits_at_ratio_09():
+    logits = torch.randn(3, 1024, generator=seeded())
+    filtered = top_k_filter(logits, 0.9)
+    kept = torch.isfinite(filtered)
+    assert kept.sum(dim=-1).tolist() == [103, 103, 103]
+    assert torch.equal(filtered[kept], logits[kept])
+    assert (logits[~kept].view(3, -1).max(dim=-1).values <= filtered.max(dim=-1).values).all()
+    threshold = logits.topk(103, dim=-1).values[:, -1:]
+    assert (logits[kept].view(3, -1) >= threshold).all()
+
+
+def test_temperature_zero_is_greedy_for_both_samplers():
+    logits = torch.randn(4, 5, NUM_CODES, generator=seeded())
+    assert torch.equal(gumbel_sample(logits, 0.0), logits.argmax(-1))
+    assert torch.equal(categorical_sample(logits, 0.0), logits.argmax(-1))
+
+
+@pytest.mark.parametrize("sampler", [categorical_sample, gumbel_sample])
+def test_samplers_draw_from_softmax_of_logits_over_temperature(sampler):
+    logits = torch.tensor([0.0, 1.0, 2.0]).expand(20000, 3)
+    for temperature in (1.0, 2.0):
+        draws = sampler(logits, temperature, seeded(1))
+        frequencies = torch.bincount(draws, minlength=3).float() / draws.numel()
+        torch.testing.assert_close(frequencies, torch.softmax(logits[0] / temperature, -1), atol=0.015, rtol=0)
+
+
+def test_cfg_scale_one_returns_the_conditional_logits_exactly():
+    model = tiny_model().eval()
+    ids = torch.randint(0, NUM_CODES, (2, 2, 5, 4), generator=seeded())
+    cond, lengths = torch.randn(2, TEXT_DIM), torch.tensor([4, 3])
+    assert torch.equal(guided_logits(model, ids, cond, lengths, 1.0), model(ids, cond, lengths))
+
+
+def test_cfg_combines_conditional_and_null_logits_from_one_batched_pass():
+    model = RecordingModel(tiny_model().eval())
+    ids = torch.randint(0, NUM_CODES, (2, 2, 5, 4), generator=seeded())
+    cond, lengths = torch.randn(2, TEXT_DIM), torch.tensor([4, 3])
+    guided = guided_logits(model, ids, cond, lengths, 2.0)
+    assert len(model.inputs) == 1 and model.inputs[0].shape[0] == 4
+    conditional, null = model(ids, cond, lengths), model(ids, None, lengths)
+    assert not torch.allclose(conditional, null, atol=1e-3)
+    torch.testing.assert_close(guided, null + 2.0 * (conditional - null), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(guided_logits(model, ids, None, lengths, 2.0), null)
+
+
+def test_generate_fills_every_valid_position_with_a_code_and_keeps_padding():
+    model = tiny_model()
+    lengths = torch.tensor([7, 4, 1])
+    ids = generate(model, torch.randn(3, TEXT_DIM), lengths, steps=6, generator=seeded())
+    assert ids.shape == (3, 2, 5, 7)
+    valid = validity_grid(lengths, 5, 7)
+    assert ((ids[valid] >= 0) & (ids[valid] < NUM_CODES)).all()
+    assert (ids[~valid] == model.pad_id).all()
+    assert model.training, "generate must restore the model's training mode"
+
+
+def test_generate_with_the_same_seed_gives_the_same_tokens():
+    model = tiny_model()
+    cond, lengths = torch.randn(2, TEXT_DIM), torch.tensor([6, 5])
+    for gumbel in (False, True):
+        first = generate(model, cond, lengths, steps=5, gumbel=gumbel, generator=seeded(7))
+        second = generate(model, cond, lengths, steps=5, gumbel=gumbel, generator=seeded(7))
+        other = generate(model, cond, lengths, steps=5, gumbel=gumbel, generator=seeded(8))
+        assert torch.equal(first, second)
+        assert not torch.equal(first, other)
+
+
+def test_each_step_masks_the_cosine_scheduled_number_of_tokens():
+    model = RecordingModel(tiny_model())
+    lengths = torch.tensor([6, 3])
+    steps = 5
+    generate(model, None, lengths, steps=steps, generator=seeded())
+    assert len(model.inputs) == steps
+    to_decode = (2 * 5 * lengths).tolist()
+    previous = None
+    for step, ids in enumerate(model.inputs):
+        tau = step / (steps - 1)
+        is_mask = ids == model.mask_id
+        for sample in range(2):
+            expected = max(1, round(math.cos(math.pi * tau / 2) * to_decode[sample]))
+            assert is_mask[sample].sum().item() == expected
+        if previous is not None:
+            # only tokens sampled in the previous step can be masked again
+            assert not (is_mask & ~previous).any()
+        previous = is_mask
+
+
+def test_reaction_mode_never_changes_the_given_persons_tokens():
+    model = RecordingModel(tiny_model())
+    lengths = torch.tensor([5, 3])
+    actor_ids = torch.randint(0, NUM_CODES, (2, 5, 5), generator=seeded())
+    valid = validity_grid(lengths, 5, 5)
+    for actor in (0, 1):
+        model.inputs.clear()
+        ids = generate_reaction(model, actor_ids, torch.randn(2, TEXT_DIM), lengths, actor=actor, generator=seeded())
+        reactor = 1 - actor
+        assert len(model.inputs) == 10  # default 10 steps, each one batched CFG pass
+        for step_ids in model.inputs:
+            given = step_ids[:2, actor]
+            assert torch.equal(given[valid[:, actor]], actor_ids[valid[:, actor]])
+        assert torch.equal(ids[:, actor][valid[:, actor]], actor_ids[valid[:, actor]])
+        assert ((ids[:, reactor][valid[:, reactor]] >= 0) & (ids[:, reactor][valid[:, reactor]] < NUM_CODES)).all()
+        assert (ids[~valid] == model.pad_id).all()
+        # the first step masks every reactor token and nothing of the actor
+        first = model.inputs[0][:2]
+        assert (first[:, reactor][valid[:, reactor]] == model.mask_id).all()
+
+
+def test_reaction_without_text_runs_a_single_null_pass_per_step():
+    model = RecordingModel(tiny_model())
+    actor_ids = torch.randint(0, NUM_CODES, (2, 5, 4), generator=seeded())
+    generate_reaction(model, actor_ids, None, torch.tensor([4, 2]), steps=3, generator=seeded())
+    assert [ids.shape[0] for ids in model.inputs] == [2, 2, 2]
+
+
+def test_generate_with_one_step_decodes_everything_at_once():
+    model = tiny_model()
+    ids = generate(model, None, torch.tensor([3]), steps=1, generator=seeded())
+    assert (ids < NUM_CODES).all()
+
+
+@pytest.mark.parametrize(
+    "lengths, cond_shape, steps, message",
+    [
+        ([9], (1, TEXT_DIM), 4, "max_time"),
+        ([0, 3], (2, TEXT_DIM), 4, "lengths_tokens"),
+        ([3], (1, 5), 4, "cond must be"),
+        ([3], (1, TEXT_DIM), 0, "steps"),
+    ],
+)
+def test_generate_rejects_bad_requests(lengths, cond_shape, steps, message):
+    with pytest.raises(ValueError, match=message):
+        generate(tiny_model(), torch.zeros(cond_shape), torch.tensor(lengths), steps=steps)

@@ -1,0 +1,332 @@
+import importlib.util
+import json
+import logging
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from intermask.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from intermask.training.schedule import (
+    TRANSFORMER_DECAY,
+    VQVAE_DECAY,
+    build_scheduler,
+    lr_lambda,
+    milestones_from_fractions,
+    warmup_steps_from_epoch,
+)
+from intermask.training.trainer import EpochSampler, NonFiniteLossError, Task, make_loader, unwrap_model
+
+REPO = Path(__file__).resolve().parents[1]
+HELPER = REPO / "tests" / "helpers" / "tiny_train.py"
+
+
+def load_helper():
+    spec = importlib.util.spec_from_file_location("tiny_train", HELPER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tiny = load_helper()
+
+
+def parameters_of(trainer):
+    return [parameter.detach().clone() for parameter in trainer.model.parameters()]
+
+
+def subprocess_env(**extra):
+    inherited = {key: value for key, value in os.environ.items()
+                 if key not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
+    return dict(inherited, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", **extra)
+
+
+# ------------------------------------------------------------------------------------------- schedule
+
+
+def test_lr_rises_linearly_over_warmup_then_drops_by_gamma_at_each_milestone():
+    multiplier = [lr_lambda(step, warmup_steps=4, milestones=(10, 20), gamma=0.1) for step in range(25)]
+    assert multiplier[:5] == [0.25, 0.5, 0.75, 1.0, 1.0]
+    assert multiplier[9] == 1.0
+    assert multiplier[10] == pytest.approx(0.1) and multiplier[19] == pytest.approx(0.1)
+    assert multiplier[20] == pytest.approx(0.01) and multiplier[24] == pytest.approx(0.01)
+
+
+def test_milestone_inside_warmup_multiplies_the_warmup_ramp():
+    assert lr_lambda(2, warmup_steps=8, milestones=(1,), gamma=0.5) == pytest.approx(3 / 8 * 0.5)
+
+
+def test_paper_schedules_place_milestones_at_fractions_of_the_run():
+    assert VQVAE_DECAY.milestones(1000) == (700, 850) and VQVAE_DECAY.gamma == 0.1
+    assert TRANSFORMER_DECAY.milestones(1000) == (500, 700, 850)
+    assert TRANSFORMER_DECAY.gamma == pytest.approx(1 / 3)
+    assert milestones_from_fractions(10, (0.5,)) == (5,)
+    assert warmup_steps_from_epoch(61) == 15
+    with pytest.raises(ValueError, match="increasing"):
+        milestones_from_fractions(100, (0.8, 0.5))
+
+
+def test_scheduler_state_dict_resumes_the_same_learning_rate():
+    def scheduler_after(steps, state=None):
+        optimizer = torch.optim.AdamW([nn.Parameter(torch.zeros(1))], lr=1.0)
+        scheduler = build_scheduler(optimizer, warmup_steps=3, milestones=(5, 8), gamma=0.5)
+        if state is not None:
+            optimizer.load_state_dict(state[0]), scheduler.load_state_dict(state[1])
+        for _ in range(steps):
+            optimizer.step(), scheduler.step()
+        return optimizer, scheduler
+
+    straight_optimizer, _ = scheduler_after(9)
+    half_optimizer, half_scheduler = scheduler_after(4)
+    resumed_optimizer, _ = scheduler_after(5, (half_optimizer.state_dict(), half_scheduler.state_dict()))
+    assert resumed_optimizer.param_groups[0]["lr"] == straight_optimizer.param_groups[0]["lr"] == 0.25
+
+
+def test_build_scheduler_rejects_unsorted_milestones():
+    optimizer = torch.optim.AdamW([nn.Parameter(torch.zeros(1))])
+    with pytest.raises(ValueError, match="milestones must be increasing"):
+        build_scheduler(optimizer, warmup_steps=0, milestones=(8, 4), gamma=0.1)
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+
+def test_epoch_sampler_order_depends_only_on_seed_and_epoch_and_skips_consumed_samples():
+    sampler = EpochSampler(10, shuffle=True, seed=3)
+    sampler.set_epoch(2)
+    epoch_two = list(sampler)
+    sampler.set_epoch(1)
+    epoch_one = list(sampler)
+    sampler.set_epoch(2, start=4)
+
+    assert sorted(epoch_two) == list(range(10)) and epoch_one != epoch_two
+    assert list(sampler) == epoch_two[4:] and len(sampler) == 6
+    assert list(EpochSampler(10, shuffle=True, seed=4)) != list(EpochSampler(10, shuffle=True, seed=3))
+
+
+def test_epoch_sampler_gives_every_rank_an_equal_disjoint_share():
+    shares = [list(EpochSampler(10, shuffle=True, seed=0, rank=rank, world_size=3)) for rank in range(3)]
+    assert [len(share) for share in shares] == [4, 4, 4]
+    assert set(sum(shares, [])) == set(range(10))  # two samples repeat to even the shares out
+
+
+def test_make_loader_is_seeded_and_keeps_workers_alive_between_epochs():
+    dataset = tiny.regression_dataset(12)
+    loader = make_loader(dataset, batch_size=4, shuffle=True, num_workers=2, seed=5)
+    again = make_loader(dataset, batch_size=4, shuffle=True, num_workers=2, seed=5)
+    assert isinstance(loader.sampler, EpochSampler) and loader.persistent_workers
+    assert loader.pin_memory == torch.cuda.is_available()
+    assert list(loader.sampler) == list(again.sampler)
+
+
+# ------------------------------------------------------------------------------------------ training
+
+
+def test_regression_task_satisfies_the_task_protocol():
+    assert isinstance(tiny.RegressionTask(), Task)
+
+
+def test_training_reduces_validation_error_and_follows_the_lr_schedule(tmp_path):
+    trainer = tiny.build_trainer(tmp_path, 20, milestones=(10,), gamma=0.5, warmup_steps=3)
+    with torch.inference_mode():
+        initial = trainer.task.validate([tiny.regression_dataset(16, seed=1)[:]])["mse"]
+
+    metrics = trainer.fit()
+
+    assert metrics["mse"] < initial / 2
+    assert trainer.task.seen_steps == list(range(20))
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.2 * lr_lambda(20, 3, (10,), 0.5))
+    saved = load_checkpoint(tmp_path / "last.pt", kind="regression")
+    assert saved["step"] == 20 and saved["epoch"] == 3 and saved["batch_in_epoch"] == 5
+    assert saved["metrics"] == metrics and saved["config"]["model"] == {"features": 4}
+
+
+def test_validation_runs_in_eval_mode_under_inference_mode_and_training_resumes_in_train_mode(tmp_path):
+    trainer = tiny.build_trainer(tmp_path, 10, val_every=5)
+    trainer.fit()
+    assert trainer.task.validation_modes == [(False, True), (False, True)]
+    assert trainer.model.training
+
+
+@pytest.mark.parametrize("split_step", [7, 10], ids=["mid_epoch", "epoch_boundary"])
+@pytest.mark.parametrize("plain_loader", [False, True], ids=["epoch_sampler", "plain_loader"])
+def test_resumed_run_matches_uninterrupted_run_bitwise(tmp_path, split_step, plain_loader):
+    options = dict(milestones=(9,), ckpt_every=100, plain_loader=plain_loader)
+    straight = tiny.build_trainer(tmp_path / "straight", 14, **options)
+    straight.fit()
+
+    tiny.build_trainer(tmp_path / "split", split_step, **options).fit()
+    resumed = tiny.build_trainer(tmp_path / "split", 14, model_seed=123, **options)
+    resumed.fit()
+
+    assert resumed.resume_info.step == split_step
+    assert resumed.task.seen_steps == list(range(split_step, 14))
+    for expected, got in zip(parameters_of(straight), parameters_of(resumed)):
+        assert torch.equal(expected, got)
+    expected_state = straight.optimizer.state_dict()["state"]
+    got_state = resumed.optimizer.state_dict()["state"]
+    assert all(torch.equal(expected_state[0][key], got_state[0][key]) for key in ("exp_avg", "exp_avg_sq"))
+
+
+def test_resume_never_starts_fresh_even_when_last_checkpoint_exists(tmp_path):
+    tiny.build_trainer(tmp_path, 5).fit()
+    fresh = tiny.build_trainer(tmp_path, 5, resume="never")
+    fresh.fit()
+    assert fresh.resume_info is None and fresh.task.seen_steps == list(range(5))
+
+
+def test_resuming_a_finished_run_trains_no_further_and_returns_its_metrics(tmp_path):
+    metrics = tiny.build_trainer(tmp_path, 6).fit()
+    again = tiny.build_trainer(tmp_path, 6)
+    assert again.fit() == metrics
+    assert again.task.seen_steps == []
+
+
+def test_resume_warns_about_a_changed_model_config(tmp_path, caplog):
+    tiny.build_trainer(tmp_path, 4, config={"model": {"features": 4}, "lr": 0.05}).fit()
+    changed = tiny.build_trainer(tmp_path, 8, config={"model": {"features": 4, "width": 2}, "lr": 0.05})
+    with caplog.at_level(logging.WARNING, logger="intermask.training.trainer"):
+        changed.fit()
+    assert changed.resume_info.config_changes == ("model.width",)
+    assert "model.width" in caplog.text
+
+
+def test_resume_from_a_checkpoint_of_another_kind_is_refused(tmp_path):
+    save_checkpoint(tmp_path / "last.pt", {"kind": "vqvae", "model": {}, "config": {}})
+    with pytest.raises(CheckpointError, match="kind 'regression' expected, got 'vqvae'"):
+        tiny.build_trainer(tmp_path, 4).fit()
+
+
+def test_gradient_clipping_bounds_the_gradient_norm_the_optimizer_sees(tmp_path):
+    clipped = tiny.build_trainer(tmp_path / "clipped", 5, gradient_scale=1000.0, grad_clip=0.5)
+    clipped.fit()
+    unclipped = tiny.build_trainer(tmp_path / "unclipped", 5, gradient_scale=1000.0, grad_clip=None)
+    unclipped.fit()
+
+    assert max(clipped.task.gradient_norms) <= 0.5 * (1 + 1e-5)
+    assert min(unclipped.task.gradient_norms) > 10.0
+
+
+def test_non_finite_loss_stops_training_before_a_checkpoint_is_written(tmp_path):
+    trainer = tiny.build_trainer(tmp_path, 10, gradient_scale=math.nan)
+    with pytest.raises(NonFiniteLossError, match="loss is nan"):
+        trainer.fit()
+    assert not (tmp_path / "last.pt").exists()
+
+
+def test_best_checkpoint_keeps_the_lowest_validation_error(tmp_path):
+    trainer = tiny.build_trainer(tmp_path, 15, val_every=5, best_metric="mse", best_mode="min")
+    trainer.fit()
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert best["best"]["value"] == best["metrics"]["mse"] == trainer.best["value"]
+    assert best["step"] == trainer.best["step"] in (5, 10, 15)
+
+
+def test_tensorboard_receives_losses_lr_validation_metrics_and_previews(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tiny.build_trainer(tmp_path, 10, val_every=5, preview_every=5, grad_clip=1.0).fit()
+
+    [event_file] = (tmp_path / "tb").glob("events.out.tfevents.*")
+    events = EventAccumulator(str(event_file), size_guidance={"images": 0}).Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/lr", "train/mse", "train/grad_norm", "val/mse"} <= scalars
+    assert [event.step for event in events.Scalars("val/mse")] == [5, 10]
+    assert [event.step for event in events.Images("preview/weights")] == [5, 10]
+
+
+def test_training_step_must_return_a_scalar_loss(tmp_path):
+    trainer = tiny.build_trainer(tmp_path, 2)
+    trainer.task.training_step = lambda batch, step: (torch.ones(3, requires_grad=True), {})
+    with pytest.raises(ValueError, match="scalar loss tensor"):
+        trainer.fit()
+
+
+def test_unwrap_model_reaches_the_plain_module_inside_wrappers():
+    model = nn.Linear(2, 2)
+    assert unwrap_model(model) is model
+
+
+# --------------------------------------------------------------------------------- crash and processes
+
+
+def test_run_killed_mid_training_resumes_from_last_checkpoint_to_max_steps(tmp_path):
+    run_dir = tmp_path / "killed"
+    command = [sys.executable, str(HELPER), "--run-dir", str(run_dir), "--max-steps", "30", "--step-delay", "0.1"]
+    process = subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 40
+        while not (run_dir / "last.pt").exists():
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close(), process.stderr.close()
+    assert process.returncode == -signal.SIGKILL
+
+    resumed = tiny.build_trainer(run_dir, 30)
+    resumed.fit()
+    straight = tiny.build_trainer(tmp_path / "straight", 30)
+    straight.fit()
+
+    assert 5 <= resumed.resume_info.step < 30
+    assert load_checkpoint(run_dir / "last.pt")["step"] == resumed.step == 30
+    assert not list(run_dir.glob(".*.tmp"))
+    for expected, got in zip(parameters_of(straight), parameters_of(resumed)):
+        assert torch.equal(expected, got)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_process_gloo_run_completes_with_one_writer_and_a_loadable_checkpoint(tmp_path):
+    # The environment torchrun would give each worker, without its launcher's start-up cost.
+    port = str(free_port())
+    command = [sys.executable, str(HELPER), "--run-dir", str(tmp_path), "--max-steps", "8", "--distributed"]
+    processes = [
+        subprocess.Popen(
+            command,
+            env=subprocess_env(MASTER_ADDR="127.0.0.1", MASTER_PORT=port, RANK=str(rank), LOCAL_RANK=str(rank),
+                               WORLD_SIZE="2"),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        for rank in range(2)
+    ]
+    outputs = []
+    try:
+        for process in processes:
+            stdout, stderr = process.communicate(timeout=90)
+            assert process.returncode == 0, stderr.decode()[-3000:]
+            outputs.append(json.loads(stdout.decode().strip().splitlines()[-1]))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    assert [output["rank"] for output in outputs] == [0, 1]
+    assert all(output["world_size"] == 2 and output["step"] == 8 for output in outputs)
+    assert outputs[0]["metrics"] == outputs[1]["metrics"]  # rank 0 validates and shares the result
+    assert len(list((tmp_path / "tb").glob("events.out.tfevents.*"))) == 1
+    saved = load_checkpoint(tmp_path / "last.pt", kind="regression")
+    assert saved["step"] == 8 and len(saved["rng"]) == 2
+    # each rank saw half of every epoch: 40 samples / 2 ranks / batch 8 = 3 batches per epoch (last one short)
+    assert saved["epoch"] == 2 and saved["batch_in_epoch"] == 2
+    model = nn.Linear(4, 1)
+    model.load_state_dict(saved["model"])
