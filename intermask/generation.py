@@ -39,14 +39,18 @@ def gumbel_noise(shape: tuple, device: torch.device, generator: torch.Generator 
     return -torch.log(exponential.clamp(min=1e-20))
 
 
-def gumbel_sample(logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+def gumbel_sample(
+    logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """argmax(logits / temperature + Gumbel noise) over the last axis: (..., v) -> (...). Temperature 0 is greedy."""
     if temperature == 0:
         return logits.argmax(dim=-1)
     return (logits / temperature + gumbel_noise(tuple(logits.shape), logits.device, generator)).argmax(dim=-1)
 
 
-def categorical_sample(logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+def categorical_sample(
+    logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Draw from softmax(logits / temperature) over the last axis: (..., v) -> (...). Temperature 0 is greedy."""
     if temperature == 0:
         return logits.argmax(dim=-1)
@@ -86,14 +90,17 @@ def guided_logits(
 
 def _check_request(model, cond, lengths_tokens, steps, temperature, num_time) -> None:
     if lengths_tokens.ndim != 1 or lengths_tokens.numel() == 0:
-        raise ValueError(f"generate: lengths_tokens must be a non-empty (batch,) tensor, got {tuple(lengths_tokens.shape)}")
+        raise ValueError(
+            f"generate: lengths_tokens must be a non-empty (batch,) tensor, got {tuple(lengths_tokens.shape)}"
+        )
     if bool((lengths_tokens < 1).any()) or int(lengths_tokens.max()) > num_time:
         raise ValueError(f"generate: lengths_tokens must lie in [1, {num_time}], got {lengths_tokens.tolist()}")
     if num_time > model.max_time:
         raise ValueError(f"generate: {num_time} token steps exceed the model's max_time {model.max_time}")
     if cond is not None and cond.shape != (lengths_tokens.shape[0], model.text_dim):
         raise ValueError(
-            f"generate: cond must be (batch={lengths_tokens.shape[0]}, text_dim={model.text_dim}), got {tuple(cond.shape)}"
+            f"generate: cond must be (batch={lengths_tokens.shape[0]}, text_dim={model.text_dim}), "
+            f"got {tuple(cond.shape)}"
         )
     if steps < 1:
         raise ValueError(f"generate: steps must be at least 1, got {steps}")
@@ -180,7 +187,7 @@ def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temp
 
         flat_ids = torch.where(is_mask, sampled, flat_ids)
         confidence = logits.float().softmax(dim=-1).gather(-1, rearrange(sampled, "b l -> b l 1"))
-        scores = rearrange(confidence, "b l 1 -> b l").masked_fill(~flat_decode, FROZEN_SCORE)
+        scores = torch.where(is_mask, rearrange(confidence, "b l 1 -> b l"), FROZEN_SCORE)
 
     return rearrange(flat_ids, "b (n p t) -> b n p t", n=2, p=num_parts)
 

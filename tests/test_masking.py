@@ -228,9 +228,9 @@ def test_training_loss_is_finite_and_overfits_a_fixed_tiny_batch():
     def evaluation_loss() -> float:
         model.eval()
         with torch.no_grad():
-            total = sum(transformer_training_loss(model, ids, cond, lengths, seeded(seed))[0].item() for seed in range(4))
+            losses = [transformer_training_loss(model, ids, cond, lengths, seeded(seed))[0] for seed in range(4)]
         model.train()
-        return total / 4
+        return sum(loss.item() for loss in losses) / len(losses)
 
     before = evaluation_loss()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)

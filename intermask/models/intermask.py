@@ -233,8 +233,8 @@ class InterMTransformer(nn.Module):
             elif isinstance(module, AdaLNModulation):
                 module.zero_init()
 
-    def condition(self, cond: torch.Tensor | None, batch: int, force_null: bool = False,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+    def embed_condition(self, cond: torch.Tensor | None, batch: int, force_null: bool = False,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
         """(b, text_dim) text feature or None -> (b, d) condition vector, with training-time condition drop."""
         device = self.text_projection.weight.device
         if cond is None or force_null:
@@ -242,7 +242,8 @@ class InterMTransformer(nn.Module):
         else:
             if cond.shape != (batch, self.text_dim):
                 raise ValueError(
-                    f"InterMTransformer: cond must be (batch={batch}, text_dim={self.text_dim}), got {tuple(cond.shape)}"
+                    f"InterMTransformer: cond must be (batch={batch}, text_dim={self.text_dim}), "
+                    f"got {tuple(cond.shape)}"
                 )
             if not bool(torch.isfinite(cond).all()):
                 raise ValueError("InterMTransformer: cond (text features) holds NaN or infinite values")
@@ -264,15 +265,20 @@ class InterMTransformer(nn.Module):
             raise ValueError(f"InterMTransformer: token time steps must be in [1, {self.max_time}], got {ids.shape[3]}")
         if bool(((ids < 0) | (ids >= self.vocab_size)).any()):
             raise ValueError(
-                f"InterMTransformer: ids must lie in [0, {self.vocab_size}), got min {int(ids.min())}, max {int(ids.max())}"
+                f"InterMTransformer: ids must lie in [0, {self.vocab_size}), "
+                f"got min {int(ids.min())}, max {int(ids.max())}"
             )
 
     @staticmethod
     def _check_lengths(lengths_tokens: torch.Tensor, batch: int, num_time: int) -> None:
         if lengths_tokens.shape != (batch,):
-            raise ValueError(f"InterMTransformer: lengths_tokens must be (batch={batch},), got {tuple(lengths_tokens.shape)}")
+            raise ValueError(
+                f"InterMTransformer: lengths_tokens must be (batch={batch},), got {tuple(lengths_tokens.shape)}"
+            )
         if bool(((lengths_tokens < 1) | (lengths_tokens > num_time)).any()):
-            raise ValueError(f"InterMTransformer: lengths_tokens must lie in [1, {num_time}], got {lengths_tokens.tolist()}")
+            raise ValueError(
+                f"InterMTransformer: lengths_tokens must lie in [1, {num_time}], got {lengths_tokens.tolist()}"
+            )
 
     def forward(
         self,
@@ -295,7 +301,7 @@ class InterMTransformer(nn.Module):
         lengths_tokens = lengths_tokens.to(ids.device)
         self._check_lengths(lengths_tokens, batch, num_time)
         masks = AttentionMasks.from_validity(validity_grid(lengths_tokens, self.num_parts, num_time, NUM_PERSONS))
-        c = self.condition(cond, batch, force_null, generator)
+        condition = self.embed_condition(cond, batch, force_null, generator)
 
         persons = self.input_proj(self.token_emb(ids)) + self.position_code[:, :num_time]
         first, second = rearrange(persons, "b n p t d -> n b (p t) d")
@@ -303,9 +309,8 @@ class InterMTransformer(nn.Module):
         x = self.input_dropout(torch.cat((first, sep, second), dim=1))
 
         for block in self.blocks:
-            x = block(x, c, masks)
+            x = block(x, condition, masks)
 
         person_len = self.num_parts * num_time
-        features = torch.stack((x[:, :person_len], x[:, person_len + 1:]), dim=1)
-        features = rearrange(features, "b n (p t) d -> b n p t d", p=self.num_parts)
-        return self.head(features, c)
+        features = rearrange([x[:, :person_len], x[:, person_len + 1:]], "n b (p t) d -> b n p t d", p=self.num_parts)
+        return self.head(features, condition)

@@ -17,7 +17,7 @@ from einops import rearrange
 
 # the schedule the unroll step advances along: one decoding step of a 20-step sampler
 UNROLL_SCHEDULE_STEPS = 20
-# confidence given to tokens that are not [MASK], so that re-masking never picks them
+# the confidence of tokens that must not be masked again (given, padding, or kept from an earlier step)
 FROZEN_SCORE = 1e5
 
 
@@ -78,7 +78,9 @@ def interaction_masking(valid: torch.Tensor, generator: torch.Generator | None =
         raise ValueError(f"interaction_masking: valid must be (batch, 2, ...), got {tuple(valid.shape)}")
     batch = valid.shape[0]
     if batch % 2 != 0:
-        raise ValueError(f"interaction_masking: needs an even batch size to mask each person in half of it, got {batch}")
+        raise ValueError(
+            f"interaction_masking: needs an even batch size to mask each person in half of it, got {batch}"
+        )
     first_half_person = int(_uniform((1,), valid.device, generator).item() < 0.5)
     masked_person = torch.full((batch,), first_half_person, device=valid.device)
     masked_person[batch // 2:] = 1 - first_half_person
@@ -141,7 +143,9 @@ def unroll_remask(
     return torch.where(filled, predicted, corrupted_ids), filled
 
 
-def masked_token_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def masked_token_loss(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy and arg-max accuracy over the masked positions only.
 
     logits: (..., v); targets, mask: (...). With no masked position the loss is a graph-connected zero and

@@ -77,6 +77,9 @@ class MiniLMBackbone(FrozenTextBackbone):
     def __init__(self, model_dir: str | os.PathLike | None = None, max_tokens: int = MINILM_MAX_TOKENS):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # a weight-loading bar on every start is noise
 
         model_dir = Path(model_dir) if model_dir is not None else minilm_model_dir()
         if not (model_dir / "config.json").is_file():
@@ -183,13 +186,16 @@ class CLIPTextTower(nn.Module):
         expected = tower.state_dict().keys()
         missing = sorted(set(expected) - state.keys())
         if missing:
-            raise ValueError(f"CLIP weights: text-tower keys missing: {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+            more = " ..." if len(missing) > 5 else ""
+            raise ValueError(f"CLIP weights: text-tower keys missing: {missing[:5]}{more}")
         tower.load_state_dict({key: state[key].float() for key in expected})
         return tower
 
     def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
         if token_ids.ndim != 2 or token_ids.shape[1] != self.context_length:
-            raise ValueError(f"CLIPTextTower: token_ids must be (batch, {self.context_length}), got {tuple(token_ids.shape)}")
+            raise ValueError(
+                f"CLIPTextTower: token_ids must be (batch, {self.context_length}), got {tuple(token_ids.shape)}"
+            )
         x = self.token_embedding(token_ids) + self.positional_embedding
         return self.ln_final(self.transformer(x))
 
@@ -198,8 +204,8 @@ def openai_to_tower_keys(state: dict) -> dict:
     """Rename the packed attention projection of OpenAI CLIP keys to this module's naming."""
     renamed = {}
     for key, value in state.items():
-        key = key.replace("attn.in_proj_weight", "attn.in_proj.weight").replace("attn.in_proj_bias", "attn.in_proj.bias")
-        renamed[key] = value
+        key = key.replace("attn.in_proj_weight", "attn.in_proj.weight")
+        renamed[key.replace("attn.in_proj_bias", "attn.in_proj.bias")] = value
     return renamed
 
 
@@ -286,7 +292,8 @@ class TextFeatureCache:
         texts = check_captions(texts)
         missing = list(dict.fromkeys(text for text in texts if text not in self._features))
         if missing:
-            features, eot_index = compute(missing)
+            with torch.no_grad():
+                features, eot_index = compute(missing)
             for text, caption_features, caption_eot in zip(missing, features.detach().cpu(), eot_index.tolist()):
                 self._features[text] = caption_features.to(self.dtype).clone()
                 self._eot_index[text] = int(caption_eot)
@@ -299,11 +306,12 @@ class TextFeatureCache:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         captions = list(self._features)
+        features = torch.stack([self._features[c] for c in captions]) if captions else torch.empty(0, dtype=self.dtype)
         payload = {
             "format_version": CACHE_FORMAT_VERSION,
             "backbone": self.backbone_name,
             "captions": captions,
-            "features": torch.stack([self._features[c] for c in captions]) if captions else torch.empty(0, dtype=self.dtype),
+            "features": features,
             "eot_index": torch.tensor([self._eot_index[c] for c in captions], dtype=torch.long),
         }
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -323,7 +331,8 @@ class TextFeatureCache:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         if payload.get("format_version") != CACHE_FORMAT_VERSION:
             raise ValueError(
-                f"TextFeatureCache: {path} has format version {payload.get('format_version')}, expected {CACHE_FORMAT_VERSION}"
+                f"TextFeatureCache: {path} has format version {payload.get('format_version')}, "
+                f"expected {CACHE_FORMAT_VERSION}"
             )
         cache = cls(payload["backbone"], payload["features"].dtype)
         for caption, features, eot in zip(payload["captions"], payload["features"], payload["eot_index"].tolist()):
@@ -352,11 +361,6 @@ class TextEncoder(nn.Module):
         self.register_state_dict_post_hook(_drop_backbone_weights)
         self.register_load_state_dict_pre_hook(_keep_backbone_weights)
 
-    def train(self, mode: bool = True) -> "TextEncoder":
-        super().train(mode)
-        self.backbone.eval()
-        return self
-
     def frozen_features(
         self, texts: Sequence[str], cache: TextFeatureCache | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -380,7 +384,9 @@ class TextEncoder(nn.Module):
     def encode_from_frozen(self, features: torch.Tensor, eot_index: torch.Tensor) -> torch.Tensor:
         """The trainable part: frozen features (b, l, f) and eot_index (b,) -> text features (b, f)."""
         if features.ndim != 3 or features.shape[-1] != self.text_dim:
-            raise ValueError(f"TextEncoder: frozen features must be (batch, tokens, {self.text_dim}), got {tuple(features.shape)}")
+            raise ValueError(
+                f"TextEncoder: frozen features must be (batch, tokens, {self.text_dim}), got {tuple(features.shape)}"
+            )
         if eot_index.shape != features.shape[:1]:
             raise ValueError(f"TextEncoder: eot_index must be ({features.shape[0]},), got {tuple(eot_index.shape)}")
         # every token takes part, padding included, as in the reference text encoder

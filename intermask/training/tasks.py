@@ -120,12 +120,17 @@ class TransformerTask:
         model = unwrap_model(self.model)
         return model.text_encoder.frozen_features(texts, self.text_cache)
 
+    @staticmethod
+    def _trimmed(batch: dict) -> torch.Tensor:
+        """Token maps cut to the batch's longest sample: padding steps cost attention and teach nothing."""
+        return batch["ids"][..., : int(batch["length_tokens"].max())]
+
     def training_step(self, batch: dict, step: int):
         device = batch["ids"].device
         if self.generator is None or self.generator.device != device:
             self.generator = torch.Generator(device=device).manual_seed(self.seed)
         frozen, eot = self._frozen_text(batch["text"])
-        return self.model(batch["ids"], frozen, eot, batch["length_tokens"], generator=self.generator,
+        return self.model(self._trimmed(batch), frozen, eot, batch["length_tokens"], generator=self.generator,
                           interaction_mask_prob=self.interaction_mask_prob, step_unroll=self.step_unroll)
 
     def validate(self, loader: Iterable) -> dict[str, float]:
@@ -136,7 +141,7 @@ class TransformerTask:
         batches = 0
         for batch in loader:
             frozen, eot = self._frozen_text(batch["text"])
-            _, logs = model(batch["ids"], frozen, eot, batch["length_tokens"], generator=generator,
+            _, logs = model(self._trimmed(batch), frozen, eot, batch["length_tokens"], generator=generator,
                             interaction_mask_prob=self.interaction_mask_prob, step_unroll=False)
             for name, value in logs.items():
                 sums[name] = sums.get(name, 0.0) + float(value)

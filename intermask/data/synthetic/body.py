@@ -170,14 +170,25 @@ def apply(matrices, vectors):
     return np.einsum("...ij,...j->...i", matrices, vectors)
 
 
+def _norm(v):
+    return np.sqrt((v * v).sum(-1))
+
+
 def _normalize(v, eps: float = 1e-9):
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), eps)
+    return v / np.maximum(_norm(v), eps)[..., None]
+
+
+def _cross(a, b):
+    """Cross product of (..., 3) arrays (numpy's ``cross`` is slow on small arrays)."""
+    return np.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+                     a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                     a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], -1)
 
 
 # ------------------------------------------------------------------------------------------------------ IK
 def _bone_frame(direction, normal):
     """Orthonormal frames (..., 3, 3) with columns: bone direction, in-plane axis toward the pole, plane normal."""
-    return np.stack([direction, np.cross(normal, direction), normal], -1)
+    return np.stack([direction, _cross(normal, direction), normal], -1)
 
 
 def two_bone_ik(root, target, pole, upper_offset, lower_offset, rest_pole, fallback_pole):
@@ -189,32 +200,39 @@ def two_bone_ik(root, target, pole, upper_offset, lower_offset, rest_pole, fallb
     (frame, 3, 3): they turn the rest offsets onto the solved bones, keeping the bend plane's orientation as in
     the rest pose. An unreachable target is approached along a straight chain.
     """
-    upper_len, lower_len = np.linalg.norm(upper_offset), np.linalg.norm(lower_offset)
+    upper_len, lower_len = float(_norm(upper_offset)), float(_norm(lower_offset))
     to_target = target - root
-    distance = np.linalg.norm(to_target, axis=-1)
+    distance = _norm(to_target)
     toward = to_target / np.maximum(distance, 1e-9)[:, None]
     distance = np.clip(distance, abs(upper_len - lower_len) + 1e-6, (upper_len + lower_len) * (1 - 1e-6))
 
-    normal = np.cross(toward, pole)
-    normal_len = np.linalg.norm(normal, axis=-1, keepdims=True)
-    fallback = np.cross(toward, fallback_pole)
-    normal = np.where(normal_len > 1e-6, normal, fallback)
+    normal = _cross(toward, pole)
+    degenerate = _norm(normal) < 1e-6
+    if degenerate.any():
+        normal[degenerate] = _cross(toward, fallback_pole)[degenerate]
     normal = _normalize(normal)
-    bend = np.cross(normal, toward)  # in the bend plane, perpendicular to the chain, on the pole's side
+    bend = _cross(normal, toward)  # in the bend plane, perpendicular to the chain, on the pole's side
 
     cos_root = (upper_len ** 2 + distance ** 2 - lower_len ** 2) / (2 * upper_len * distance)
     sin_root = np.sqrt(np.clip(1 - cos_root ** 2, 0.0, 1.0))
     upper_dir = cos_root[:, None] * toward + sin_root[:, None] * bend
     lower_dir = (distance[:, None] * toward - upper_len * upper_dir) / lower_len
 
-    def rest_frame(offset):
-        direction = offset / np.linalg.norm(offset)
-        rest_normal = _normalize(np.cross(direction, rest_pole))
-        return _bone_frame(direction, rest_normal)
-
-    upper = _bone_frame(upper_dir, normal) @ rest_frame(upper_offset).T
-    lower = _bone_frame(_normalize(lower_dir), normal) @ rest_frame(lower_offset).T
+    upper = _bone_frame(upper_dir, normal) @ _rest_frame(upper_offset, rest_pole).T
+    lower = _bone_frame(_normalize(lower_dir), normal) @ _rest_frame(lower_offset, rest_pole).T
     return upper, lower
+
+
+_REST_FRAMES: dict = {}
+
+
+def _rest_frame(offset, rest_pole):
+    """The bone frame of a rest offset (3,) bending toward ``rest_pole`` (3,): (3, 3), cached by direction."""
+    direction = offset / _norm(offset)
+    key = (tuple(np.round(direction, 9)), tuple(rest_pole))
+    if key not in _REST_FRAMES:
+        _REST_FRAMES[key] = _bone_frame(direction, _normalize(_cross(direction, rest_pole)))
+    return _REST_FRAMES[key]
 
 
 class Route:
@@ -280,10 +298,10 @@ class Gait:
 def gait_for_speed(speed: float, **changes) -> Gait:
     """A walking (below ~2 m/s) or running gait for a cruise ``speed`` in m/s."""
     running = speed > 2.0
-    gait = Gait(step_length=float(np.clip(0.34 + 0.24 * speed, 0.3, 1.25)),
-                swing_fraction=0.52 if running else 0.38,
-                lift=0.13 if running else 0.05 + 0.02 * speed,
-                min_swing=0.18 if running else 0.22)
+    gait = Gait(step_length=float(np.clip(0.3 + (0.18 if running else 0.17) * speed, 0.3, 1.1)),
+                swing_fraction=0.6 if running else 0.38,
+                lift=0.12 if running else 0.05 + 0.02 * speed,
+                min_swing=0.16 if running else 0.22)
     for name, value in changes.items():
         setattr(gait, name, value)
     return gait
@@ -438,68 +456,117 @@ class Footsteps:
     stance: np.ndarray
 
 
-def _time_at(progress, times, levels):
-    """First time at which the non-decreasing ``progress`` reaches each level (linear between frames)."""
-    index = np.clip(np.searchsorted(progress, levels, side="left"), 1, len(progress) - 1)
+def _time_at(progress, times, level: float) -> float:
+    """First time at which the non-decreasing ``progress`` reaches ``level`` (linear between frames)."""
+    if level <= progress[0]:
+        return float(times[0])
+    index = int(np.searchsorted(progress, level, side="left"))
+    if index >= len(progress):
+        return float("inf")
     before, after = progress[index - 1], progress[index]
-    fraction = np.clip((levels - before) / np.maximum(after - before, 1e-12), 0.0, 1.0)
-    result = times[index - 1] + fraction * (times[index] - times[index - 1])
-    return np.where(levels <= progress[0], times[0], result)
+    fraction = (level - before) / max(after - before, 1e-12)
+    return float(times[index - 1] + fraction * (times[index] - times[index - 1]))
+
+
+def _progress_at(progress, time: float) -> float:
+    return float(np.interp(time * FPS, np.arange(len(progress)), progress))
+
+
+def _schedule_steps(progress, next_stop, times, gait: Gait, scale: float, homes):
+    """Footfalls as (foot, lift time, land time, progress of the landing spot), one step at a time.
+
+    Progress is measured along the ground path. A foot lifts once the body has passed its plant by the
+    excursion ``step * (1 - swing_fraction)`` (at once when the other foot is not ahead, as when starting from
+    standing); when walking it waits for the other foot to land, when running (``swing_fraction`` > 0.5) both
+    feet may be off the ground. It lands that same excursion ahead of the body, or where the body next comes to
+    rest. Before a stop, a foot that has not caught up makes a settling step, so people come to rest with their
+    feet side by side.
+    """
+    step = gait.step_length * scale
+    swing_progress = 2 * gait.swing_fraction * step
+    excursion = step - 0.5 * swing_progress
+    flight = max(0.0, swing_progress - step)  # progress during which both feet may be in the air
+    settle = 0.15 * step
+    small = 0.02 * step
+    walking = flight == 0.0
+    end = float(times[-1])
+    frame_axis = np.arange(len(next_stop))
+    plant = [0.0, 0.0]
+    foot_land = [-np.inf, -np.inf]
+    steps = []
+    cursor, last_land, foot = 0.0, -np.inf, None
+    for _ in range(400):
+        stop = float(np.interp(cursor * FPS, frame_axis, next_stop))
+        if max(stop - plant[0], stop - plant[1]) < settle:
+            moving = np.flatnonzero(progress > stop + small)
+            if len(moving) == 0 or times[moving[0]] <= cursor:
+                break
+            cursor, foot = max(float(times[moving[0]]), max(foot_land)), None
+            continue
+        if foot is None:  # first step after standing: the foot with further to go
+            now = min(int(cursor * FPS), len(times) - 1)
+            ahead = min(int(round(_time_at(progress, times, min(plant[0] + step, stop)) * FPS)), len(times) - 1)
+            foot = int(np.linalg.norm(homes[1, ahead] - homes[1, now]) > np.linalg.norm(homes[0, ahead] - homes[0, now]))
+        if stop - plant[foot] < settle:
+            foot = 1 - foot
+        other = 1 - foot
+        lead = plant[other] - plant[foot]
+        lift_progress = plant[foot] + float(np.clip(excursion - step + lead, small, excursion))
+        lift_progress = min(lift_progress, max(stop - swing_progress, plant[foot] + small))
+        lift_time = max(_time_at(progress, times, lift_progress), cursor, foot_land[foot] + 1.0 / FPS)
+        if walking:
+            lift_time = max(lift_time, last_land + 0.04)
+        if lift_time + gait.min_swing > end:
+            break
+        # land by the time the other foot must lift (less any flight), and not beyond the next stop
+        land_progress = min(_progress_at(progress, lift_time) + swing_progress, stop,
+                            plant[other] + excursion + flight)
+        land_time = float(np.clip(_time_at(progress, times, land_progress), lift_time + gait.min_swing,
+                                  lift_time + gait.max_swing))
+        land_time = min(land_time, end)
+        landed = _progress_at(progress, land_time)
+        rest = float(np.interp(land_time * FPS, frame_axis, next_stop))
+        target = max(min(landed + excursion, rest), plant[foot])
+        steps.append((foot, lift_time, land_time, target))
+        plant[foot] = target
+        foot_land[foot] = land_time
+        last_land = max(last_land, land_time)
+        cursor = lift_time
+        foot = other
+    return steps
 
 
 def plan_footsteps(path, heading, scale: float, gait: Gait) -> Footsteps:
-    """Stepping that keeps each foot planted until the body has moved about a step beyond it.
+    """Planted and swinging ankles for a ground path and heading (see ``_schedule_steps``).
 
-    Ground progress (path length plus ``turn_radius`` per radian turned) is cut into steps of ``step_length``;
-    feet alternate, starting with the one that has further to go. A foot lands where it will be under its hip
-    half-way through its coming stance, so it ends up in front at touch-down and behind at lift-off.
+    Ground progress is path length plus ``turn_radius`` per radian turned, so turning on the spot steps too.
+    Each foot's spot is its "home" (beside the pelvis path, ``stance_width`` from the midline) at the moment the
+    body's progress reaches the spot's progress. A swing eases the foot over with a lift of ``lift``.
     """
     frames = len(heading)
     times = frame_times(frames)
     side_signs = np.array([1.0, -1.0])
     homes = path[None] + side_signs[:, None, None] * gait.stance_width * scale * left_xz(heading)[None]
     foot_yaw = heading[None] + side_signs[:, None] * gait.toe_out
-
     moved = np.linalg.norm(np.diff(path, axis=0), axis=-1) + gait.turn_radius * scale * np.abs(np.diff(heading))
     progress = np.concatenate([[0.0], np.cumsum(moved)])
-    step = gait.step_length * scale
-    total = progress[-1]
-    levels = step * np.arange(1, int(total / step) + 1)
-    if total - (levels[-1] if len(levels) else 0.0) > 0.3 * step:
-        levels = np.append(levels, total)
+    # progress at which the body next stands still (the end of the current movement)
+    still = np.append(moved < 1e-4 * scale, True)
+    next_stop = np.minimum.accumulate(np.where(still, progress, np.inf)[::-1])[::-1]
 
     ankles = lift(homes[:, :1].repeat(frames, 1), ANKLE_HEIGHT * scale)
     yaws = np.repeat(foot_yaw[:, :1], frames, axis=1)
     stance = np.ones((2, frames), dtype=bool)
-    if len(levels) == 0:
-        return Footsteps(ankles, yaws, stance)
-
-    half = gait.swing_fraction * step
-    lifts = _time_at(progress, times, levels - half)
-    lands = _time_at(progress, times, np.minimum(levels + half, total))
-    duration = np.clip(lands - lifts, gait.min_swing, gait.max_swing)
-    centre = 0.5 * (lifts + lands)
-    lifts, lands = centre - 0.5 * duration, centre + 0.5 * duration
-    shift = np.maximum(0.0, lands - times[-1]) - np.maximum(0.0, times[0] - lifts)
-    lifts, lands = lifts - shift, lands - shift
-    # a foot never lifts again before it has landed: push later steps of the same foot back (a few steps only)
-    for step_index in range(2, len(levels)):
-        lifts[step_index] = max(lifts[step_index], lands[step_index - 2] + 1.0 / FPS)
-        lands[step_index] = max(lands[step_index], lifts[step_index] + gait.min_swing)
-
-    # the first step is taken by the foot that has further to go
-    first_target = homes[:, min(int(lands[0] * FPS), frames - 1)]
-    first = int(np.linalg.norm(first_target[1] - homes[1, 0]) > np.linalg.norm(first_target[0] - homes[0, 0]))
-    owner = (first + np.arange(len(levels))) % 2
+    steps = _schedule_steps(progress, next_stop, times, gait, scale, homes)
     for side in range(2):
-        own = np.flatnonzero(owner == side)
-        if len(own) == 0:
+        own = [s for s in steps if s[0] == side]
+        if not own:
             continue
-        side_lifts, side_lands = lifts[own], lands[own]
-        next_lifts = np.append(side_lifts[1:], times[-1])
-        settle = np.clip(np.round(0.5 * (side_lands + next_lifts) * FPS).astype(int), 0, frames - 1)
-        plants = np.concatenate([homes[side, :1], homes[side, settle]])  # (swing + 1, 2)
-        plant_yaw = np.concatenate([foot_yaw[side, :1], foot_yaw[side, settle]])
+        side_lifts = np.array([s[1] for s in own])
+        side_lands = np.array([s[2] for s in own])
+        spots = np.array([min(int(round(_time_at(progress, times, s[3]) * FPS)), frames - 1) for s in own])
+        plants = np.concatenate([homes[side, :1], homes[side, spots]])  # (swing + 1, 2)
+        plant_yaw = np.concatenate([foot_yaw[side, :1], foot_yaw[side, spots]])
 
         swing = np.searchsorted(side_lifts, times, side="right") - 1  # last swing begun, -1 before the first
         started = swing >= 0
@@ -507,8 +574,7 @@ def plan_footsteps(path, heading, scale: float, gait: Gait) -> Footsteps:
         phase = np.where(started, (times - side_lifts[index]) / (side_lands[index] - side_lifts[index]), 1.0)
         swinging = started & (phase < 1.0)
         phase = np.clip(phase, 0.0, 1.0)
-        source = np.where(started, index, -1) + 1  # plant the foot is at (or leaving)
-        source = np.where(swinging, index, source)
+        source = np.where(swinging, index, np.where(started, index + 1, 0))  # plant the foot is at (or leaving)
         target = np.where(swinging, index + 1, source)
         eased = smoothstep(phase) * swinging
         ground = plants[source] + (plants[target] - plants[source]) * eased[:, None]

@@ -253,7 +253,7 @@ def high_five(rng) -> Scene:
     initiator, hand, speed = pick(rng, ROLES + ("both",)), pick(rng, SIDES + ("both",)), pick(rng, SPEEDS)
     scales = draw_scales(rng)
     mean_scale, speed_ms, tempo = scales.mean(), WALK_SPEED[speed], TEMPO[speed]
-    gap = rng.uniform(0.8, 0.9) * mean_scale
+    gap = rng.uniform(0.72, 0.8) * mean_scale
     start_gap = rng.uniform(1.8, 3.0) + (0.5 if initiator == "both" else 0.0)
     walkers = WALKERS[initiator]
     start = rng.uniform(0.2, 0.6)
@@ -269,7 +269,7 @@ def high_five(rng) -> Scene:
     raised = window(t, arrival - 0.6 * tempo, arrival - 0.1 * tempo, hit + 0.3, hit + 0.9 * tempo)
     slap = window(t, hit - 0.22 * tempo, hit, hit + 0.06, hit + 0.35 * tempo)
     for own_1, own_2, lateral in pairs:
-        point = lift(np.broadcast_to(mid + lateral * mean_scale * first_left, (len(t), 2)), 1.55 * mean_scale)
+        point = lift(np.broadcast_to(mid + lateral * mean_scale * first_left, (len(t), 2)), 1.68 * mean_scale)
         for perf, own in zip(people, (own_1, own_2)):
             perf.arms[own].pose.add(np.array([0.08, 0.32, 0.2]), raised)
             perf.arms[own].reach.add(point, slap)

@@ -96,14 +96,14 @@ def _high_five(p):
         return slots, [
             TWO_PEOPLE + " walk {adv} toward each other and high-five with {hands}",
             "{P1} and {P2} [meet|come together] {adv} and [do|give each other] {one}",
-            "walking {adv} toward one another, [the two people|the pair] slap {hands} together above their "
-            "heads",
+            "walking {adv} toward one another, [the two people|the pair] slap {hands} together [up high|high in the "
+            "air]",
         ]
     slots.update(_roles(p["initiator"]))
     return slots, [
         "{A} walks {adv} [up to|over to] {B} and they high-five with {hands}",
         "{A} approaches {B} {adv} and gives them {one}",
-        "after {A} [comes over|walks over] {adv}, the two slap {hands} together above their heads",
+        "after {A} [comes over|walks over] {adv}, the two slap {hands} together [up high|high in the air]",
         "{B} [gets|receives] {one} from {A}, who [walks up|comes over] {adv}",
     ]
 
@@ -121,7 +121,7 @@ def _bow(p):
         ]
     slots.update(_roles(p["order"]))
     return slots, [
-        "{A} bows {depth} {adv} to {B}, and {B} bows back",
+        "{A} bows {depth} to {B} {adv}, and {B} bows back",
         "{A} [makes|gives] {bow} {adv}, [then|after which] {B} returns the bow",
         "{B} bows {depth} in return after {A} bows to them {adv}",
         "[facing each other|standing face to face], {A} bows first and {B} answers with {bow}",
@@ -204,7 +204,7 @@ def _chase(p):
             "veering left]", "right": "[curving to the right|turning right|veering right]"}[p["turn"]]
     caught = p["outcome"] == "caught"
     slots.update({
-        "runs": "[jogs|runs at a jog]" if jog else "[runs|sprints|dashes]",
+        "runs": "[jogs|jogs off]" if jog else "[runs|sprints|dashes]",
         "running": "jogging" if jog else "running",
         "turn": turn,
         "outcome": "[and catches them by the shoulder|and grabs their shoulder in the end]" if caught
@@ -228,11 +228,11 @@ def _circle(p):
                                                                                      "circle]",
              "hold": "[, holding hands|, hand in hand|, holding both hands]" if p["holding"] == "yes" else ""}
     return slots, [
-        TWO_PEOPLE + " face each other and [circle|move] around each other {dir} {adv}{hold}, [completing|making] "
+        TWO_PEOPLE + " face each other and [circle|move] {adv} around each other {dir}{hold}, [completing|making] "
         "{amount}",
-        "{P1} and {P2} [side-step|step sideways] {dir} around one another {adv}{hold}, [completing|making] "
+        "{P1} and {P2} [side-step|step sideways] {adv} around one another {dir}{hold}, [completing|making] "
         "{amount}",
-        "facing one another{hold}, the two people [rotate|turn] {amount} {dir} {adv} around their [shared "
+        "facing one another{hold}, the two people {adv} [rotate|turn] {amount} {dir} around their [shared "
         "center|midpoint]",
     ]
 
