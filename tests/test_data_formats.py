@@ -3,44 +3,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.fake_data import random_person, write_clip
 
 from intermask.data import interhuman, interx
 from intermask.data.datasets import ClipSampling, Interactions, MotionWindows, collate, fit_normalizer
 from intermask.errors import DatasetError
-from intermask.motion.kinematics import forward_kinematics
 from intermask.motion.rotation import axis_angle_to_matrix, matrix_to_rot6d
-
-
-def random_person(rng, frames):
-    """FK joints (frame, 22, 3) Y-up and local 6D rotations (frame, 21, 6) of a gently moving body."""
-    axis_angle = 0.2 * rng.standard_normal((frames, 22, 3)).cumsum(0) / np.sqrt(frames)
-    rotations = axis_angle_to_matrix(axis_angle)
-    root = np.stack([np.linspace(0, 1, frames), np.full(frames, 0.95), np.linspace(0, 0.5, frames)], -1)
-    joints = forward_kinematics(root + rng.uniform(-1, 1, 3) * [1, 0, 1], rotations)
-    return joints.astype(np.float32), matrix_to_rot6d(rotations[:, 1:]).astype(np.float32)
-
-
-def yup_to_raw(joints):
-    x, y, z = joints[..., 0], joints[..., 1], joints[..., 2]
-    return np.stack([x, -z, y], -1)
 
 
 def write_interhuman(root: Path, rng, lengths={"a": 40, "b": 70, "c": 12, "d": 90}, ignore=("d",)):
     written = {}
-    for person in ("person1", "person2"):
-        (root / "motions_processed" / person).mkdir(parents=True, exist_ok=True)
-    (root / "annots").mkdir(parents=True)
-    (root / "split").mkdir()
     for clip_id, frames in lengths.items():
         people = [random_person(rng, frames) for _ in range(2)]
-        for person, (joints, rot6d) in zip(("person1", "person2"), people):
-            data = np.zeros((frames, 492), dtype=np.float32)
-            hands = np.repeat(joints[:, 20:22], 20, axis=1)
-            data[:, :186] = yup_to_raw(np.concatenate([joints, hands], 1)).reshape(frames, -1)
-            data[:, 186:312] = rot6d.reshape(frames, -1)
-            np.save(root / "motions_processed" / person / f"{clip_id}.npy", data)
-        (root / "annots" / f"{clip_id}.txt").write_text(f"the first person waves left {clip_id}\nsecond line\n")
+        write_clip(root, clip_id, people, [f"the first person waves left {clip_id}", "second line"])
         written[clip_id] = people
+    (root / "split").mkdir()
     (root / "split" / "train.txt").write_text("a\nb\nc\nd")  # no final newline: 'd' must still be read
     (root / "split" / "test.txt").write_text("b\n")
     (root / "ignore_list.txt").write_text("\n".join(ignore) + "\n")

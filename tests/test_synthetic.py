@@ -152,18 +152,19 @@ def test_the_two_torsos_never_come_closer_than_20_cm(clips):
         assert min_torso_distance(clip.joints) == pytest.approx(gaps.min())
 
 
-def test_knees_only_bend_forward_and_elbows_only_bend_the_forearm_forward(clips):
-    shin = REST_OFFSETS[7] / np.linalg.norm(REST_OFFSETS[7])
-    forearm = {"left": REST_OFFSETS[20] / np.linalg.norm(REST_OFFSETS[20]),
-               "right": REST_OFFSETS[21] / np.linalg.norm(REST_OFFSETS[21])}
+def unit(vector):
+    return vector / np.linalg.norm(vector)
+
+
+def test_knees_only_bend_backward_and_elbows_only_bend_the_forearm_forward(clips):
     for clip in clips:
-        for knee in (4, 5):
-            # the shin in the thigh's frame: bending moves it backward (-z) from its rest direction
-            local = clip.rotations[:, :, knee] @ shin
-            assert (local[..., 2] <= shin[2] + 1e-6).all(), clip.family
-        for side, elbow in (("left", 18), ("right", 19)):
-            local = clip.rotations[:, :, elbow] @ forearm[side]
-            assert (local[..., 2] >= forearm[side][2] - 1e-6).all(), clip.family
+        for hip, knee, ankle in ((1, 4, 7), (2, 5, 8)):
+            # the shin in the thigh's frame, against the straight leg (the thigh's rest direction)
+            shin = clip.rotations[:, :, knee] @ unit(REST_OFFSETS[ankle])
+            assert (shin[..., 2] <= unit(REST_OFFSETS[knee])[2] + 1e-6).all(), clip.family
+        for elbow, wrist in ((18, 20), (19, 21)):
+            forearm = clip.rotations[:, :, elbow] @ unit(REST_OFFSETS[wrist])
+            assert (forearm[..., 2] >= unit(REST_OFFSETS[elbow])[2] - 1e-6).all(), clip.family
 
 
 # ----------------------------------------------------------------------------- captions against the joints
@@ -188,7 +189,10 @@ def test_high_five_meets_the_stated_hands_high(clips):
         for own_1, own_2 in pairs:
             assert np.linalg.norm(frame[0, WRIST[own_1]] - frame[1, WRIST[own_2]]) < 0.15
             for person, own in ((0, own_1), (1, own_2)):
-                assert frame[person, WRIST[own], 1] > frame[person, 15, 1]  # above the head joint
+                assert frame[person, WRIST[own], 1] > frame[person, SHOULDER[own], 1] - 0.1
+        shorter = int(np.argmin(clip.scales))
+        assert max(frame[shorter, WRIST[own], 1] for own in (pairs[0][shorter], pairs[-1][shorter])) > \
+            frame[shorter, 15, 1]  # above the head of the shorter one
         if said:
             side = pairs[0][0]
             assert (frame[:, WRIST[side], 1] > frame[:, WRIST[OTHER_SIDE[side]], 1] + 0.4).all()
@@ -209,11 +213,11 @@ def test_bows_drop_the_head_as_deep_as_stated_in_the_stated_order(clips):
     for clip in of_family(clips, "bow"):
         deep = any(words_in(c, ("deeply", "deep", "low")) for c in clip.captions)
         heads = clip.joints[:, :, 15, 1]
-        drop = heads[:, 0] - heads.min(1)
+        drop = (heads[:, 0] - heads.min(1)) / clip.scales
         if deep:
-            assert (drop > 0.3).all(), drop
+            assert (drop > 0.15).all(), drop
         else:
-            assert ((drop > 0.04) & (drop < 0.25)).all(), drop
+            assert ((drop > 0.025) & (drop < 0.15)).all(), drop
         lowest = heads.argmin(1) / FPS
         order = clip.params["order"]
         if order == "together":
@@ -438,14 +442,15 @@ def test_hugging_arms_wrap_behind_the_partner(clips):
         for person in range(2):
             partner = frame[1 - person]
             behind = (frame[person, [20, 21]] - partner[9]) @ facing(partner)
-            assert (behind < 0.03).all(), (clip.params, behind)
+            assert (behind < 0.0).all(), (clip.params, behind)
         assert np.linalg.norm(frame[0, 9] - frame[1, 9]) < 0.6
 
 
 def test_captions_name_the_people_by_order_and_never_use_right_for_anything_but_a_side(clips):
     for clip in clips:
         for caption in clip.captions:
-            assert "first person" in caption or "two" in caption or "both" in caption, caption
+            lower = caption.lower()
+            assert any(word in lower for word in ("first person", "second person", "two", "both", "pair")), caption
             for match in re.finditer(r"\bright\b", caption):
                 after = caption[match.end():match.end() + 12]
                 before = caption[max(0, match.start() - 12):match.start()]

@@ -638,11 +638,11 @@ def animate(performance: Performance) -> BodyMotion:
     spine = torso_rotation(perf.twist / 3, spine_pitch / 3, 0.7 * perf.side_lean / 3)
     for joint in SPINE_JOINTS:
         rotations[:, joint] = spine
+    # the neck takes most of a head turn, so that a nod or a look moves the head joint visibly
     torso_pitch = pelvis_pitch + spine_pitch
-    neck = torso_rotation((perf.head_yaw - perf.twist) / 2, (perf.head_pitch - torso_pitch) / 2,
-                          -perf.side_lean / 2)
-    rotations[:, NECK_JOINT] = neck
-    rotations[:, HEAD_JOINT] = neck
+    head_yaw, head_pitch = perf.head_yaw - perf.twist, perf.head_pitch - torso_pitch
+    rotations[:, NECK_JOINT] = torso_rotation(0.65 * head_yaw, 0.65 * head_pitch, -0.5 * perf.side_lean)
+    rotations[:, HEAD_JOINT] = torso_rotation(0.35 * head_yaw, 0.35 * head_pitch, -0.5 * perf.side_lean)
 
     # legs: knees bend toward the facing direction (and upward for a raised leg)
     knee_pole = lift(forward_xz(perf.heading), 0.5)

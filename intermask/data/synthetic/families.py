@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .body import (
+    ARM_LENGTH,
     FPS,
     HEAD_HEIGHT,
     SHOULDER_HEIGHT,
@@ -43,7 +44,8 @@ ROLES = ("first", "second")
 OTHER_SIDE = {"left": "right", "right": "left"}
 
 # wrist poses, (outward, up, forward) from the shoulder in the chest frame of a unit-scale body
-RAISED_HAND = np.array([0.2, 0.38, 0.12])
+RAISED_HAND = np.array([0.08, 0.38, 0.12])
+WAVE_SWING = 0.22  # outward travel of the hand in one wave
 GUARD = np.array([-0.1, 0.02, 0.26])
 RUNNING_ARM = np.array([0.03, -0.27, 0.17])
 REACHING_DOWN = np.array([-0.04, -0.42, 0.3])
@@ -138,6 +140,12 @@ def shoulder_point(perf: Performance, side: str, time_or_frames, scale: float | 
     return lift(path + side_offset, SHOULDER_HEIGHT * scale)
 
 
+def highest_reach(scale: float, forward: float, lateral: float) -> float:
+    """How high a standing body's wrist gets when reaching ``forward`` and ``lateral`` metres from a shoulder."""
+    arm = 0.95 * ARM_LENGTH * scale
+    return SHOULDER_HEIGHT * scale + float(np.sqrt(max(arm ** 2 - forward ** 2 - lateral ** 2, 0.0)))
+
+
 def approach_pair(t, walkers, start_gap: float, end_gap: float, start_time: float, speed: float):
     """Paths of two people facing each other along +Z; those in ``walkers`` (indices) walk to ``end_gap``.
 
@@ -203,7 +211,7 @@ def hug(rng) -> Scene:
     initiator, speed, pats = pick(rng, ROLES + ("both",)), pick(rng, SPEEDS), pick(rng, ("yes", "no"))
     scales = draw_scales(rng)
     mean_scale, speed_ms, tempo = scales.mean(), WALK_SPEED[speed], TEMPO[speed]
-    gap = rng.uniform(0.45, 0.5) * mean_scale
+    gap = rng.uniform(0.36, 0.4) * mean_scale
     start_gap = rng.uniform(1.6, 2.6) + (0.5 if initiator == "both" else 0.0)
     walkers = WALKERS[initiator]
     start = rng.uniform(0.2, 0.6)
@@ -228,9 +236,11 @@ def hug(rng) -> Scene:
         add_idle(perf, rng)
         partner_xz = partner.path[-1]
         partner_facing = forward_xz(partner.heading[-1])
-        height = (1.3 if index == high else 1.03) * partner.scale
+        # over the shoulders or around the waist, at heights the hugger reaches without bending down
+        height = (np.clip(1.3 * perf.scale, 1.1 * partner.scale, 1.38 * partner.scale) if index == high
+                  else np.clip(1.2 * perf.scale, 1.0 * partner.scale, 1.25 * partner.scale))
         for side in SIDES:
-            back = partner_xz - 0.11 * partner.scale * partner_facing
+            back = partner_xz - 0.07 * partner.scale * partner_facing
             target_xz = back + SIDE_SIGN[side] * 0.1 * partner.scale * left_xz(perf.heading[-1])
             target = lift(np.broadcast_to(target_xz, (len(t), 2)), height)
             if pats == "yes" and index == patter and side == "right":
@@ -253,7 +263,7 @@ def high_five(rng) -> Scene:
     initiator, hand, speed = pick(rng, ROLES + ("both",)), pick(rng, SIDES + ("both",)), pick(rng, SPEEDS)
     scales = draw_scales(rng)
     mean_scale, speed_ms, tempo = scales.mean(), WALK_SPEED[speed], TEMPO[speed]
-    gap = rng.uniform(0.72, 0.8) * mean_scale
+    gap = rng.uniform(0.66, 0.74) * mean_scale
     start_gap = rng.uniform(1.8, 3.0) + (0.5 if initiator == "both" else 0.0)
     walkers = WALKERS[initiator]
     start = rng.uniform(0.2, 0.6)
@@ -262,14 +272,19 @@ def high_five(rng) -> Scene:
     end = hit + 0.9 * tempo + rng.uniform(0.3, 0.8)
     t = frame_times(frames_until(end))
     people = facing_walkers(t, scales, walkers, start_gap, gap, start, speed_ms)
-    mid = 0.5 * (people[0].path[-1] + people[1].path[-1])
+    # the hands meet where both can reach: nearer the smaller person, no higher than the smaller can stretch
+    share = scales[0] / scales.sum()
+    mid = people[0].path[-1] + share * (people[1].path[-1] - people[0].path[-1])
+    lateral_to_shoulder = 0.19 if hand != "both" else 0.0
+    height = min(min(highest_reach(scales[i], gap * (share if i == 0 else 1 - share) - 0.03 * scales[i],
+                                   lateral_to_shoulder * scales[i]) for i in range(2)), 1.75 * mean_scale)
     first_left = left_xz(0.0)
     # (person 1's hand, person 2's hand, lateral offset of the meeting point along person 1's left)
-    pairs = [(hand, hand, 0.0)] if hand != "both" else [("left", "right", 0.2), ("right", "left", -0.2)]
+    pairs = [(hand, hand, 0.0)] if hand != "both" else [("left", "right", 0.19), ("right", "left", -0.19)]
     raised = window(t, arrival - 0.6 * tempo, arrival - 0.1 * tempo, hit + 0.3, hit + 0.9 * tempo)
     slap = window(t, hit - 0.22 * tempo, hit, hit + 0.06, hit + 0.35 * tempo)
     for own_1, own_2, lateral in pairs:
-        point = lift(np.broadcast_to(mid + lateral * mean_scale * first_left, (len(t), 2)), 1.68 * mean_scale)
+        point = lift(np.broadcast_to(mid + lateral * mean_scale * first_left, (len(t), 2)), height)
         for perf, own in zip(people, (own_1, own_2)):
             perf.arms[own].pose.add(np.array([0.08, 0.32, 0.2]), raised)
             perf.arms[own].reach.add(point, slap)
@@ -288,7 +303,7 @@ def bow(rng) -> Scene:
     scales = draw_scales(rng)
     tempo = TEMPO[speed]
     gap = rng.uniform(1.2, 2.2)
-    amount = rng.uniform(0.3, 0.42) if depth == "slightly" else rng.uniform(0.72, 0.92)
+    amount = rng.uniform(0.4, 0.55) if depth == "slightly" else rng.uniform(0.95, 1.15)
     down, hold, up = 0.7 * tempo, rng.uniform(0.3, 0.7) * tempo, 0.8 * tempo
     start = rng.uniform(0.4, 0.9)
     follow = down + 0.5 * hold + 0.3 * tempo
@@ -330,7 +345,7 @@ def wave(rng) -> Scene:
         waving = window(t, begin, begin + 0.45 * tempo, begin + 0.45 * tempo + duration,
                         begin + 0.9 * tempo + duration)
         pose = np.tile(RAISED_HAND, (len(t), 1))
-        pose[:, 0] += 0.12 * np.sin(2 * np.pi * rate * (t - begin))
+        pose[:, 0] += WAVE_SWING * (0.5 - 0.5 * np.cos(2 * np.pi * rate * (t - begin)))
         perf.arms[hand].pose.add(pose, waving)
         perf.arms[hand].pole.add(ELBOW_DOWN, waving)
         perf.side_lean -= SIDE_SIGN[hand] * 0.04 * waving
@@ -482,9 +497,10 @@ def chase(rng) -> Scene:
     total = start_gap + runner_distance + 1.0
     if turn == "straight":
         route = Route((0.0, 0.0), 0.0, [("line", total)])
-    else:
-        before = rng.uniform(1.0, 0.3 * total)
-        radius, angle = rng.uniform(2.5, 4.0), rng.uniform(0.8, 1.6) * SIDE_SIGN[turn]
+    else:  # the runner takes the whole bend while running
+        before = start_gap + rng.uniform(0.5, 0.25 * runner_distance)
+        angle = rng.uniform(0.8, 1.6) * SIDE_SIGN[turn]
+        radius = min(rng.uniform(2.5, 4.0), 0.5 * runner_distance / abs(angle))
         route = Route((0.0, 0.0), 0.0, [("line", before), ("arc", radius, angle), ("line", total)])
     runner_path, runner_heading = route.at(start_gap + runner_distance * travel(t, start, stop, ease_in, ease_out))
     chaser_path, chaser_heading = route.at(chaser_distance * travel(t, start + delay, stop, ease_in, ease_out))
@@ -663,7 +679,7 @@ def sneak(rng) -> Scene:
     start_distance = rng.uniform(2.0, 3.2)
     speed = rng.uniform(0.5, 0.65)
     start = rng.uniform(0.2, 0.5)
-    stop_distance = 0.58 * scales.mean()
+    stop_distance = 0.5 * scales.mean()
     arrival = arrival_time(start_distance - stop_distance, start, speed, ease=0.7)
     moment = arrival + 0.6
     turn_start = moment + 0.35
@@ -695,7 +711,7 @@ def sneak(rng) -> Scene:
             actor.arms[side].pole.add(ELBOW_DOWN, boo)
             target.arms[side].pose.add(np.array([-0.05, -0.08, 0.22]), window(t, moment + 0.05, moment + 0.2,
                                                                                moment + 0.6, moment + 1.0))
-        flinch = window(t, moment + 0.05, moment + 0.2, moment + 0.4, moment + 0.8)
+        flinch = window(t, moment + 0.05, moment + 0.35, moment + 0.45, moment + 0.9)
         target.crouch += 0.25 * flinch
         target.lean += 0.15 * flinch
         turn_sign = pick(rng, (-1.0, 1.0))
@@ -737,15 +753,15 @@ def crouching(rng) -> Scene:
         low.crouch += 0.9 * (1.0 - stand_up)
         low.lean += 0.35 * (1.0 - stand_up) + 0.05
         holding = window(t, grip - 0.5 * tempo, grip, grip + 0.2 + rise + 0.2, grip + 0.2 + rise + 0.7 * tempo)
-        meeting_xz = np.array([0.0, 0.42 * mean_scale])
-        height = keyframes(t, [grip + 0.2, grip + 0.2 + rise], [0.82 * crouched_scale, 1.0 * mean_scale])
+        meeting_xz = np.array([0.0, 0.5 * gap])
+        height = keyframes(t, [grip + 0.2, grip + 0.2 + rise], [0.92 * crouched_scale, 1.0 * mean_scale])
         point = lift(np.broadcast_to(meeting_xz, (frames, 2)), height)
         for perf in (actor, low):
             perf.arms[hand].reach.add(point, holding)
             perf.arms[hand].pole.add(ELBOW_DOWN, holding)
         bending = window(t, grip - 0.6 * tempo, grip, grip + 0.2, grip + 0.2 + rise)
-        actor.lean += 0.4 * bending
-        actor.crouch += 0.2 * bending
+        actor.lean += 0.45 * bending
+        actor.crouch += 0.25 * bending
         reaching_down = 1.0 - ramp(t, grip - 0.8 * tempo, grip - 0.3 * tempo)
     else:
         low.crouch += 0.9
@@ -799,11 +815,11 @@ def repeated_gesture(rng) -> Scene:
                 perf.arms[side].pole.add(np.array([0.4, -1.0, -0.3]), active)
         elif gesture == "waves":
             pose = np.tile(RAISED_HAND, (len(t), 1))
-            pose[:, 0] += 0.13 * np.sin(cycle) * inside
+            pose[:, 0] += WAVE_SWING * (0.5 - 0.5 * np.cos(cycle)) * inside
             perf.arms[hand].pose.add(pose, active)
             perf.arms[hand].pole.add(ELBOW_DOWN, active)
         else:
-            perf.head_pitch += 0.38 * (0.5 - 0.5 * np.cos(cycle)) * inside
+            perf.head_pitch += 0.45 * (0.5 - 0.5 * np.cos(cycle)) * inside
     params = {"performer": performer, "gesture": gesture, "count": count, "speed": speed}
     if gesture == "waves":
         params["hand"] = hand
