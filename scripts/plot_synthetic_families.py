@@ -115,10 +115,16 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--families", nargs="*", default=list(FAMILY_NAMES))
     parser.add_argument("--variants", type=int, default=1, help="clips per family")
+    parser.add_argument("--indices", type=int, nargs="*", default=[], help="draw these clip indices instead")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name in args.families:
+    for index in args.indices:
+        clip = generate_clip(index, seed=args.seed)
+        path = out / f"clip_{index:06d}_{clip.family}.png"
+        plot_clip(clip, path, args.frames)
+        print(path)
+    for name in [] if args.indices else args.families:
         for variant in range(args.variants):
             index = FAMILY_NAMES.index(name) + variant * len(FAMILY_NAMES)
             clip = generate_clip(index, seed=args.seed)

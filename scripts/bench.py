@@ -1,0 +1,849 @@
+"""Benchmark the paper-size models on one device: training steps, sampling, data loading, the token cache build.
+
+Usage:
+    python scripts/bench.py [--device auto|cpu|cuda] [--which vqvae,transformer,sampling,loader,tokenize]
+                            [--size paper|tiny] [--steps N] [--warmup N] [--batch-size N] [--bf16]
+                            [--json OUT] [--reference DIR] [more flags: --help]
+
+What is measured (``--which`` picks sections; all by default):
+  vqvae        one VQ-VAE training step on (batch, window=64, 262) windows: forward, the weighted VQ losses,
+               backward, gradient clipping, AdamW. Median step time over --steps after --warmup, samples/s.
+  transformer  one Inter-M training step on full-length token maps (batch, 2, 5, 75): masking, BERT
+               corruption, forward, step-unroll forward, both cross-entropies, backward, AdamW. On CUDA also the
+               achieved TFLOP/s and MFU from an analytic FLOP count (``transformer_forward_flops``).
+  sampling     10-second two-person clips (300 frames, 75 token steps): 20 decoding steps with CFG 2, then the
+               VQ decoder for both persons. Latency at batch 1, clips/s at --sample-batch-size (64).
+  loader       DataLoader steps/s over real data (VQ windows; two-person interaction crops) against the same
+               loader over an in-memory tensor of the same shape: the ratio is what reading and feature
+               computation cost. The data is data/synthetic when it holds a dataset (or --data DIR), else a
+               small synthetic dataset (--clips) generated in a temporary folder.
+  tokenize     the transformer's token cache build (``encode_split``) over --tokenize-clips training clips.
+Peak memory: CUDA's max_memory_allocated above the starting allocation; on CPU the rise of the resident set's
+high-water mark (VmHWM, reset through /proc/self/clear_refs). Text encoding is left out everywhere: models get
+a (batch, 768) text feature, as the transformer does during training from its feature cache.
+
+Sizes come from configs/model/*/paper.yaml and configs/train/*.yaml (``--size tiny``: configs/experiment/
+tiny.yaml). The paper's batch sizes (VQ 256, transformer 52) are the defaults on CUDA; on CPU the defaults are
+small (8, 4, sampling 4) and --steps 3 --warmup 1, so a plain run finishes. The JSON (--json) holds the device
+name, torch version, the resolved configuration and every number of the table.
+
+--reference DIR times the published implementation on the same inputs in the same run and prints
+official time / ours (above 1: ours is faster). It needs packages the project does not use, so run it from a
+throw-away environment (see scripts/bench_reference.py), e.g.
+    python3 -m venv /tmp/bench_venv && /tmp/bench_venv/bin/pip install torch==2.13.0 torch_geometric \\
+        positional-encodings einops numpy tqdm scipy omegaconf && /tmp/bench_venv/bin/pip install -e . --no-deps
+    /tmp/bench_venv/bin/python scripts/bench.py --device cpu --reference /tmp/official_intermask \\
+        --which vqvae,transformer,sampling --steps 5 --warmup 1 --vq-batch-size 8 --transformer-batch-size 4 \\
+        --sample-batch-size 4
+
+Examples:
+    python scripts/bench.py --device cuda --bf16 --json bench_h100.json
+    python scripts/bench.py --size tiny --device cpu --which loader,tokenize
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import gc
+import json
+import math
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from einops import rearrange
+from torch.utils.data import Dataset
+
+from intermask.data.source import DataSource
+from intermask.generation import generate
+from intermask.models.intermask import InterMTransformer
+from intermask.models.losses import VQLossWeights, vq_total_loss
+from intermask.models.masking import transformer_training_loss
+from intermask.models.pipeline import InterMask
+from intermask.models.text import FrozenTextBackbone, TextEncoder
+from intermask.models.vqvae import MotionVQVAE
+from intermask.motion.layout import INTERHUMAN
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "configs"
+SECTIONS = ("vqvae", "transformer", "sampling", "loader", "tokenize")
+MB = 2 ** 20
+
+# dense peak TFLOP/s (bf16 tensor cores, fp32 without TF32) by a substring of the CUDA device name, first match wins
+PEAK_TFLOPS = (
+    ("H200", {"bf16": 989.4, "fp32": 66.9}),
+    ("H100 PCIe", {"bf16": 756.0, "fp32": 51.2}),
+    ("H100 NVL", {"bf16": 835.0, "fp32": 60.0}),
+    ("H100", {"bf16": 989.4, "fp32": 66.9}),
+    ("A100", {"bf16": 312.0, "fp32": 19.5}),
+    ("L40S", {"bf16": 362.1, "fp32": 91.6}),
+    ("L4", {"bf16": 121.0, "fp32": 30.3}),
+)
+CPU_DEFAULTS = {"vq_batch_size": 8, "transformer_batch_size": 4, "sample_batch_size": 4, "steps": 3, "warmup": 1}
+CUDA_DEFAULTS = {"sample_batch_size": 64, "steps": 10, "warmup": 2}
+
+
+# ---- configuration ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BenchConfig:
+    """Everything one run measures with, resolved from the configs and the flags (stored in the JSON)."""
+
+    size: str
+    vq: dict  # MotionVQVAE kwargs
+    transformer: dict  # InterMTransformer kwargs
+    text_encoder: dict  # the text encoder's config (layers, heads, ff_dim, dropout): built, never run
+    vq_train: dict  # lr, betas, weight_decay, grad_clip
+    transformer_train: dict
+    vq_batch_size: int
+    transformer_batch_size: int
+    sample_batch_size: int
+    window: int  # VQ training window, frames
+    frames: int  # clip length of transformer training, sampling and the token cache
+    sample_steps: int
+    cond_scale: float
+    steps: int
+    warmup: int
+    bf16: bool
+    workers: int
+    clips: int
+    tokenize_clips: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def token_steps(self) -> int:
+        return self.frames // INTERHUMAN.time_downsample
+
+
+def _yaml(path: Path) -> dict:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+
+
+def model_sizes(size: str) -> dict:
+    """Model, text and training settings of ``size`` ("paper" or "tiny") from the Hydra configs."""
+    if size not in ("paper", "tiny"):
+        raise ValueError(f"--size must be paper or tiny, got {size!r}")
+    vq = _yaml(CONFIGS / "model/vqvae/paper.yaml")
+    transformer = _yaml(CONFIGS / "model/transformer/paper.yaml")
+    train = {kind: _yaml(CONFIGS / f"train/{kind}.yaml") for kind in ("vqvae", "transformer")}
+    text = _yaml(CONFIGS / "text_encoder/clip.yaml")  # the paper's 768-wide text feature
+    data = _yaml(CONFIGS / "data/synthetic.yaml")["data"]
+    if size == "tiny":
+        tiny = _yaml(CONFIGS / "experiment/tiny.yaml")
+        vq.update(tiny["model"]["vqvae"])
+        transformer.update(tiny["model"]["transformer"])
+        text = {**_yaml(CONFIGS / "text_encoder/minilm.yaml"), **tiny.get("text_encoder", {})}
+        for kind in train:
+            train[kind].update(tiny["train"])
+    transformer.update(text_dim=int(text["frozen_dim"]), cond_drop_prob=float(train["transformer"]["cond_drop_prob"]),
+                       max_time=int(data["max_frames"]) // INTERHUMAN.time_downsample,
+                       num_parts=INTERHUMAN.num_parts, num_codes=int(vq["num_codes"]))
+
+    def optimiser(cfg: dict) -> dict:
+        return {"lr": float(cfg["lr"]), "betas": tuple(cfg["betas"]), "weight_decay": float(cfg["weight_decay"]),
+                "grad_clip": cfg["grad_clip"], "batch_size": int(cfg["batch_size"]), "workers": int(cfg["num_workers"])}
+
+    return {"vq": vq, "transformer": transformer, "text_encoder": text, "vq_train": optimiser(train["vqvae"]),
+            "transformer_train": optimiser(train["transformer"]), "window": int(data["vq"]["window"]),
+            "frames": int(data["max_frames"])}
+
+
+def resolve_config(args: argparse.Namespace, device: torch.device) -> BenchConfig:
+    sizes = model_sizes(args.size)
+    defaults = CUDA_DEFAULTS if device.type == "cuda" else CPU_DEFAULTS
+    notes = []
+
+    def pick(name: str, paper_value: int) -> int:
+        given = getattr(args, name)
+        if given is not None:
+            return given
+        if name in defaults:
+            notes.append(f"{name}={defaults[name]}: the {device.type} default (paper: {paper_value})")
+            return defaults[name]
+        return paper_value
+
+    vq_batch = args.vq_batch_size if args.vq_batch_size is not None else args.batch_size
+    transformer_batch = args.transformer_batch_size if args.transformer_batch_size is not None else args.batch_size
+    args.vq_batch_size, args.transformer_batch_size = vq_batch, transformer_batch
+    config = BenchConfig(
+        size=args.size, vq=sizes["vq"], transformer=sizes["transformer"], text_encoder=sizes["text_encoder"],
+        vq_train=sizes["vq_train"], transformer_train=sizes["transformer_train"],
+        vq_batch_size=pick("vq_batch_size", sizes["vq_train"]["batch_size"]),
+        transformer_batch_size=pick("transformer_batch_size", sizes["transformer_train"]["batch_size"]),
+        sample_batch_size=pick("sample_batch_size", 64),
+        window=args.window or sizes["window"], frames=args.frames or sizes["frames"],
+        sample_steps=args.sample_steps, cond_scale=args.cond_scale,
+        steps=args.steps if args.steps is not None else defaults["steps"],
+        warmup=args.warmup if args.warmup is not None else defaults["warmup"],
+        bf16=args.bf16, workers=args.workers if args.workers is not None else sizes["vq_train"]["workers"],
+        clips=args.clips, tokenize_clips=args.tokenize_clips, notes=notes,
+    )
+    check_config(config)
+    return config
+
+
+def check_config(config: BenchConfig) -> None:
+    step = INTERHUMAN.time_downsample
+    if config.steps < 1 or config.warmup < 0:
+        raise ValueError(f"--steps must be >= 1 and --warmup >= 0, got {config.steps} and {config.warmup}")
+    for name in ("vq_batch_size", "transformer_batch_size", "sample_batch_size"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(config, name)}")
+    if config.transformer_batch_size % 2:
+        raise ValueError(f"--transformer-batch-size must be even (interaction masking splits the batch in halves), "
+                         f"got {config.transformer_batch_size}")
+    for name in ("window", "frames"):
+        if getattr(config, name) < step or getattr(config, name) % step:
+            raise ValueError(f"--{name} must be a positive multiple of {step} frames, got {getattr(config, name)}")
+    if config.token_steps > config.transformer["max_time"]:
+        raise ValueError(f"--frames {config.frames} exceeds the model's {config.transformer['max_time'] * step} frames")
+    if config.sample_steps < 1:
+        raise ValueError(f"--sample-steps must be >= 1, got {config.sample_steps}")
+
+
+# ---- measuring ----------------------------------------------------------------------------------------------
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_calls(fn: Callable[[], object], steps: int, warmup: int, device: torch.device) -> list[float]:
+    """Seconds of each of ``steps`` calls of ``fn`` after ``warmup`` untimed ones; the device is idle around each."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    seconds = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def _status_kib(name: str) -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _release_free_heap() -> None:
+    """Collect garbage and hand freed heap back to the OS, so an RSS rise counts this section's memory."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class PeakMemory:
+    """Peak memory used inside a ``with`` block: ``peak_bytes`` and the ``method`` that measured it."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.peak_bytes: int | None = None
+        self.method = ""
+
+    def __enter__(self) -> "PeakMemory":
+        _release_free_heap()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.base = torch.cuda.memory_allocated(self.device)
+            self.method = "cuda max_memory_allocated above the starting allocation"
+            return self
+        try:
+            with open("/proc/self/clear_refs", "w") as clear_refs:
+                clear_refs.write("5")  # resets VmHWM to the current resident set size
+            self.base = _status_kib("VmRSS") * 1024
+            self.method = "rise of the resident set high-water mark (VmHWM)"
+        except (OSError, TypeError):
+            import resource
+
+            self.base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            self.method = "rise of ru_maxrss (0 when an earlier section peaked higher)"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak_bytes = torch.cuda.max_memory_allocated(self.device) - self.base
+        elif self.method.startswith("rise of the resident"):
+            self.peak_bytes = _status_kib("VmHWM") * 1024 - self.base
+        else:
+            import resource
+
+            self.peak_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - self.base
+
+
+def autocast_factory(device: torch.device, bf16: bool) -> Callable[[], contextlib.AbstractContextManager]:
+    if not bf16:
+        return contextlib.nullcontext
+    return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def timing_summary(seconds: list[float], items_per_call: int, unit: str) -> dict:
+    median = statistics.median(seconds)
+    return {"median_s": median, "min_s": min(seconds), "max_s": max(seconds), "all_s": seconds,
+            f"{unit}_per_s": items_per_call / median}
+
+
+def measure(build: Callable[[], Callable[[], object]], config: BenchConfig, device: torch.device,
+            items_per_call: int, unit: str, steps: int | None = None) -> dict:
+    """Build a step (models, optimiser, inputs) and time it; memory covers the build and every call."""
+    with PeakMemory(device) as memory:
+        step = build()
+        seconds = time_calls(step, steps or config.steps, config.warmup, device)
+        del step
+    return {**timing_summary(seconds, items_per_call, unit), "peak_memory_mb": memory.peak_bytes / MB,
+            "memory_method": memory.method}
+
+
+def compare(ours: dict, official: dict) -> float:
+    """Official time / ours: above 1 means ours is faster."""
+    return official["median_s"] / ours["median_s"]
+
+
+# ---- FLOPs and MFU ------------------------------------------------------------------------------------------
+
+
+def transformer_forward_flops(batch: int, num_time: int, num_parts: int, token_dim: int, dim: int, depth: int,
+                              ff_dim: int, num_codes: int, text_dim: int, **_) -> int:
+    """Multiply-accumulate FLOPs (2 per MAC) of one ``InterMTransformer`` forward on (batch, 2, parts, time) ids.
+
+    n = parts * time tokens per person, L = 2n + 1 with the separator. Per block: joint attention over L
+    (projections 8 L d^2, scores and values 4 L^2 d) and FFN (4 L d f); per person spatial attention over the
+    parts of a step (8 n d^2 + 4 n p d), temporal over the steps of a part (8 n d^2 + 4 n t d), cross attention
+    to the other person (8 n d^2 + 4 n^2 d) and FFN (4 n d f); adaLN projections of the condition (2 * 20 d^2).
+    Attention is counted dense, masked keys included, as the kernels compute it. Element-wise work is left out.
+    """
+    n = num_parts * num_time
+    length = 2 * n + 1
+    persons = 2 * n  # both persons' tokens
+    block = (
+        2 * 20 * dim * dim  # adaLN: 6 joint + 14 person chunks from the condition
+        + 8 * length * dim * dim + 4 * length * length * dim + 4 * length * dim * ff_dim
+        + 8 * persons * dim * dim + 4 * persons * num_parts * dim  # spatial
+        + 8 * persons * dim * dim + 4 * persons * num_time * dim  # temporal
+        + 8 * persons * dim * dim + 4 * 2 * n * n * dim  # cross
+        + 4 * persons * dim * ff_dim
+    )
+    embed = 2 * persons * token_dim * dim + 2 * token_dim * dim / batch + 2 * text_dim * dim
+    head = 2 * 2 * dim * dim + 2 * persons * dim * dim + 2 * persons * dim * num_codes
+    return int(batch * (embed + depth * block + head))
+
+
+def transformer_step_flops(batch: int, num_time: int, unroll: bool = True, **sizes) -> int:
+    """Training-step FLOPs: backward costs twice the forward, and step unroll runs a second forward+backward."""
+    passes = 2 if unroll else 1
+    return 3 * passes * transformer_forward_flops(batch, num_time, **sizes)
+
+
+def peak_tflops(device: torch.device, bf16: bool, override: float | None) -> float | None:
+    if override is not None:
+        return override
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    for pattern, peaks in PEAK_TFLOPS:
+        if pattern in name:
+            return peaks["bf16" if bf16 else "fp32"]
+    return None
+
+
+# ---- our models ---------------------------------------------------------------------------------------------
+
+
+def adamw(parameters, train: dict) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(parameters, lr=train["lr"], betas=train["betas"], weight_decay=train["weight_decay"])
+
+
+def vq_inputs(config: BenchConfig, device: torch.device, seed: int = 0) -> torch.Tensor:
+    """Normalised-looking single-person windows (batch, window, 262), identical for every implementation."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(config.vq_batch_size, config.window, INTERHUMAN.dim, generator=generator).to(device)
+
+
+def transformer_inputs(config: BenchConfig, batch: int, device: torch.device, seed: int = 0):
+    """Full-length token maps (batch, 2, parts, steps), text features (batch, text_dim) and lengths (batch,)."""
+    generator = torch.Generator().manual_seed(seed)
+    size = config.transformer
+    ids = torch.randint(size["num_codes"], (batch, 2, size["num_parts"], config.token_steps), generator=generator)
+    cond = torch.randn(batch, size["text_dim"], generator=generator)
+    lengths = torch.full((batch,), config.token_steps, dtype=torch.long)
+    return ids.to(device), cond.to(device), lengths.to(device)
+
+
+def our_vq_step(config: BenchConfig, device: torch.device) -> Callable[[], torch.Tensor]:
+    """The VQ task's training step as the Trainer runs it (autocast, loss, backward, clip, AdamW)."""
+    model = MotionVQVAE(INTERHUMAN, **config.vq).to(device).train()
+    optimizer = adamw(model.parameters(), config.vq_train)
+    features = vq_inputs(config, device)
+    mean = torch.zeros(INTERHUMAN.dim, device=device)
+    std = torch.ones(INTERHUMAN.dim, device=device)
+    autocast, grad_clip = autocast_factory(device, config.bf16), config.vq_train["grad_clip"]
+
+    def step() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast():
+            out = model(features)
+            loss, _ = vq_total_loss(out["recon"], features, out["commit_loss"], mean, std, INTERHUMAN)
+        loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+def our_transformer_step(config: BenchConfig, device: torch.device) -> Callable[[], torch.Tensor]:
+    """The transformer task's training step on given text features (interaction masking 0.2, step unroll)."""
+    model = InterMTransformer(**config.transformer).to(device).train()
+    optimizer = adamw(model.parameters(), config.transformer_train)
+    ids, cond, lengths = transformer_inputs(config, config.transformer_batch_size, device)
+    generator = torch.Generator(device=device).manual_seed(0)
+    autocast, grad_clip = autocast_factory(device, config.bf16), config.transformer_train["grad_clip"]
+
+    def step() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast():
+            loss, _ = transformer_training_loss(model, ids, cond, lengths, generator, interaction_prob=0.2, unroll=True)
+        loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+class CaptionFreeBackbone(FrozenTextBackbone):
+    """Stands in for the text model where nothing reads captions (sampling from features, tokenisation)."""
+
+    def __init__(self, feature_dim: int):
+        super().__init__()
+        self.feature_dim = feature_dim
+        self.name = "bench-no-text"
+        self.freeze()
+
+    def forward(self, texts):
+        raise RuntimeError("the benchmark feeds text features; it never encodes captions")
+
+
+def our_pipeline(config: BenchConfig, device: torch.device) -> InterMask:
+    """The whole InterMask module with untrained weights (speed does not depend on them), in eval mode."""
+    vq = MotionVQVAE(INTERHUMAN, **config.vq)
+    transformer = InterMTransformer(**config.transformer)
+    text = config.text_encoder
+    text_encoder = TextEncoder(CaptionFreeBackbone(config.transformer["text_dim"]), num_layers=int(text["layers"]),
+                               heads=int(text["heads"]), ff_dim=int(text["ff_dim"]), dropout=float(text["dropout"]))
+    pipeline = InterMask(vq, transformer, text_encoder, torch.zeros(INTERHUMAN.dim), torch.ones(INTERHUMAN.dim))
+    return pipeline.to(device).eval()
+
+
+def our_sampler(config: BenchConfig, device: torch.device, batch: int) -> Callable[[], torch.Tensor]:
+    """``InterMask.generate`` from text features: iterative decoding with CFG, then the VQ decoder."""
+    pipeline = our_pipeline(config, device)
+    _, cond, lengths = transformer_inputs(config, batch, device)
+    generator = torch.Generator(device=device).manual_seed(0)
+    autocast = autocast_factory(device, config.bf16)
+
+    @torch.inference_mode()
+    def sample() -> torch.Tensor:
+        with autocast():
+            ids = generate(pipeline.transformer, cond, lengths, steps=config.sample_steps,
+                           cond_scale=config.cond_scale, generator=generator)
+            return pipeline.decode(ids)
+
+    return sample
+
+
+# ---- the published models -----------------------------------------------------------------------------------
+
+
+def official_vq_step(official, config: BenchConfig, device: torch.device) -> Callable[[], torch.Tensor]:
+    import bench_reference
+
+    model = official.vqvae(config.vq, device).train()
+    loss_fn = official.vq_loss(device)
+    optimizer = adamw(model.parameters(), config.vq_train)
+    features = vq_inputs(config, device)
+    autocast = autocast_factory(device, config.bf16)
+    return lambda: bench_reference.vq_training_step(model, loss_fn, optimizer, features, VQLossWeights(),
+                                                    config.vq_train["grad_clip"], autocast)
+
+
+def official_transformer_step(official, config: BenchConfig, device: torch.device) -> Callable[[], torch.Tensor]:
+    import bench_reference
+
+    model = official.mask_transformer(config.transformer, config.transformer["num_codes"], device).train()
+    optimizer = adamw(model.parameters(), config.transformer_train)
+    ids, cond, lengths = transformer_inputs(config, config.transformer_batch_size, device)
+    autocast = autocast_factory(device, config.bf16)
+    return lambda: bench_reference.transformer_training_step(model, optimizer, ids, cond, lengths,
+                                                             config.transformer_train["grad_clip"], autocast)
+
+
+def official_sampler(official, config: BenchConfig, device: torch.device, batch: int) -> Callable[[], torch.Tensor]:
+    import bench_reference
+
+    transformer = official.mask_transformer(config.transformer, config.transformer["num_codes"], device).eval()
+    vq = official.vqvae(config.vq, device).eval()
+    _, cond, lengths = transformer_inputs(config, batch, device)
+    autocast = autocast_factory(device, config.bf16)
+    return lambda: bench_reference.sample(transformer, vq, cond, lengths, config.sample_steps, config.cond_scale,
+                                          autocast)
+
+
+# ---- sections -----------------------------------------------------------------------------------------------
+
+
+def bench_vqvae(config: BenchConfig, device: torch.device, official=None) -> dict:
+    batch = config.vq_batch_size
+    result = {"batch_size": batch, "window": config.window,
+              "parameters": sum(p.numel() for p in MotionVQVAE(INTERHUMAN, **config.vq).parameters()),
+              "ours": measure(lambda: our_vq_step(config, device), config, device, batch, "samples")}
+    if official is not None:
+        result["official"] = measure(lambda: official_vq_step(official, config, device), config, device, batch,
+                                     "samples")
+        result["speedup"] = compare(result["ours"], result["official"])
+    return result
+
+
+def bench_transformer(config: BenchConfig, device: torch.device, official=None,
+                      peak_tflops_override: float | None = None) -> dict:
+    batch = config.transformer_batch_size
+    flops = transformer_step_flops(batch, config.token_steps, **config.transformer)
+    result = {"batch_size": batch, "token_steps": config.token_steps,
+              "parameters": sum(p.numel() for p in InterMTransformer(**config.transformer).parameters()),
+              "flops_per_step": flops,
+              "ours": measure(lambda: our_transformer_step(config, device), config, device, batch, "samples")}
+    result["ours"]["achieved_tflops"] = flops / result["ours"]["median_s"] / 1e12
+    peak = peak_tflops(device, config.bf16, peak_tflops_override)
+    result["peak_tflops"] = peak
+    result["ours"]["mfu"] = result["ours"]["achieved_tflops"] / peak if peak else None
+    if official is not None:
+        result["official"] = measure(lambda: official_transformer_step(official, config, device), config, device,
+                                     batch, "samples")
+        result["speedup"] = compare(result["ours"], result["official"])
+    return result
+
+
+def bench_sampling(config: BenchConfig, device: torch.device, official=None) -> dict:
+    result = {"frames": config.frames, "token_steps": config.token_steps, "decoding_steps": config.sample_steps,
+              "cond_scale": config.cond_scale, "throughput_batch_size": config.sample_batch_size}
+    runs = [("latency", 1), ("throughput", config.sample_batch_size)]
+    for name, batch in runs:
+        result[name] = {"ours": measure(lambda: our_sampler(config, device, batch), config, device, batch, "clips")}
+        if official is not None:
+            result[name]["official"] = measure(lambda: official_sampler(official, config, device, batch), config,
+                                               device, batch, "clips")
+            result[name]["speedup"] = compare(result[name]["ours"], result[name]["official"])
+    return result
+
+
+class InMemoryWindows(Dataset):
+    """A preallocated tensor (item, frame, feature) served row by row, as ``MotionWindows`` serves its items."""
+
+    def __init__(self, tensor: torch.Tensor):
+        self.tensor = tensor
+
+    def __len__(self) -> int:
+        return len(self.tensor)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.tensor[i]
+
+
+class InMemoryInteractions(Dataset):
+    """Preallocated two-person items with the keys and shapes ``Interactions`` yields."""
+
+    def __init__(self, motion: torch.Tensor):
+        self.motion = motion
+
+    def __len__(self) -> int:
+        return len(self.motion)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"motion": self.motion[i], "length": self.motion.shape[2], "text": "two people shake hands",
+                "texts": ["two people shake hands"], "name": f"{i:06d}"}
+
+
+def loader_steps_per_second(loader, steps: int, warmup: int) -> float:
+    """Batches per second over ``steps`` batches after ``warmup`` (worker start-up), cycling epochs as needed."""
+
+    def batches():
+        epoch = 0
+        while True:
+            loader.sampler.set_epoch(epoch)
+            yield from loader
+            epoch += 1
+
+    stream = batches()
+    for _ in range(warmup):
+        next(stream)
+    start = time.perf_counter()
+    for _ in range(steps):
+        next(stream)
+    return steps / (time.perf_counter() - start)
+
+
+def bench_loader(config: BenchConfig, source: DataSource) -> dict:
+    from intermask.data.datasets import collate
+    from intermask.training.trainer import make_loader
+
+    result = {}
+    timed = max(config.steps, 10)  # a loader step is short: more of them for a stable rate
+    cases = {
+        "vq_windows": (lambda: source.vq_windows("train"), config.vq_batch_size, None,
+                       lambda real: InMemoryWindows(torch.randn(len(real), config.window, INTERHUMAN.dim))),
+        "interactions": (lambda: source.interactions("train"), config.transformer_batch_size, collate,
+                         lambda real: InMemoryInteractions(torch.randn(len(real), 2, config.frames, INTERHUMAN.dim))),
+    }
+    for name, (build, batch, collate_fn, in_memory) in cases.items():
+        start = time.perf_counter()
+        real = build()
+        setup = time.perf_counter() - start
+        batch = min(batch, len(real))
+        rates = {}
+        for kind, dataset in (("real", real), ("in_memory", in_memory(real))):
+            loader = make_loader(dataset, batch, shuffle=True, drop_last=True, num_workers=config.workers,
+                                 collate_fn=collate_fn)
+            rates[kind] = loader_steps_per_second(loader, timed, max(config.warmup, 1))
+            del loader
+        result[name] = {"items": len(real), "batch_size": batch, "workers": config.workers, "setup_s": setup,
+                        "timed_steps": timed, "steps_per_s": rates["real"],
+                        "in_memory_steps_per_s": rates["in_memory"],
+                        "real_over_in_memory": rates["real"] / rates["in_memory"]}
+    return result
+
+
+@dataclass
+class FirstClips(DataSource):
+    """A data source that yields only the first ``limit`` clips of a split."""
+
+    limit: int | None = None
+
+    def clips(self, split: str, mirror: bool | None = None, progress: bool = False):
+        clips = super().clips(split, mirror, progress)
+        return clips if self.limit is None else clips[: self.limit]
+
+
+def bench_tokenize(config: BenchConfig, device: torch.device, source: DataSource) -> dict:
+    from intermask.data.tokens import encode_split
+
+    source.normalizer()  # statistics come from the whole split, as in training
+    limited = FirstClips(source.cfg, limit=config.tokenize_clips)
+    pipeline = our_pipeline(config, device)
+    pipeline.transformer.max_time = config.token_steps  # the cache's window length follows the model's
+    if config.warmup:
+        encode_split(pipeline, FirstClips(source.cfg, limit=1), "train", device, batch_size=64)
+    with PeakMemory(device) as memory:
+        start = time.perf_counter()
+        tokens = encode_split(pipeline, limited, "train", device, batch_size=64)
+        synchronize(device)
+        seconds = time.perf_counter() - start
+    clips = len(limited.clips("train"))
+    return {"clips": clips, "windows": len(tokens.names), "frames_per_window": config.frames, "seconds": seconds,
+            "clips_per_s": clips / seconds, "windows_per_s": len(tokens.names) / seconds,
+            "peak_memory_mb": memory.peak_bytes / MB, "memory_method": memory.method}
+
+
+# ---- data ---------------------------------------------------------------------------------------------------
+
+
+def dataset_source(data_dir: Path | None, clips: int, scratch: Path) -> tuple[DataSource, str]:
+    """The synthetic dataset's config pointed at a dataset: ``data_dir``, else data/synthetic, else a fresh one."""
+    cfg = _yaml(CONFIGS / "data/synthetic.yaml")["data"]
+    if data_dir is None:
+        default = REPO / "data/synthetic"
+        data_dir = default if (default / "motions_processed").is_dir() else scratch / "synthetic"
+    origin = f"dataset at {data_dir}"
+    if not (data_dir / "motions_processed").is_dir():
+        from intermask.data.synthetic import generate_dataset
+
+        generate_dataset(data_dir, num_clips=clips, seed=0, progress=False)
+        origin = f"{clips} synthetic clips generated in {data_dir}"
+    cfg.update(root=str(data_dir), generate=None)
+    return DataSource(cfg), origin
+
+
+# ---- report -------------------------------------------------------------------------------------------------
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
+    return f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+
+
+def _ms(result: dict) -> str:
+    return f"{1000 * result['median_s']:.1f} ms"
+
+
+def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
+    """(what, ours, official, speed-up) rows of the printed table."""
+    rows = []
+
+    def timed(label: str, entry: dict, unit: str) -> None:
+        ours, official = entry["ours"], entry.get("official")
+        rows.append((label, f"{_ms(ours)} ({ours[f'{unit}_per_s']:.2f} {unit}/s)",
+                     f"{_ms(official)} ({official[f'{unit}_per_s']:.2f} {unit}/s)" if official else "-",
+                     f"{entry['speedup']:.2f}x" if "speedup" in entry else "-"))
+        rows.append((f"  peak memory", f"{ours['peak_memory_mb']:.0f} MB",
+                     f"{official['peak_memory_mb']:.0f} MB" if official else "-", ""))
+
+    if "vqvae" in results:
+        entry = results["vqvae"]
+        timed(f"vqvae train step (batch {entry['batch_size']} x {entry['window']} frames)", entry, "samples")
+    if "transformer" in results:
+        entry = results["transformer"]
+        timed(f"transformer train step (batch {entry['batch_size']}, T'={entry['token_steps']})", entry, "samples")
+        ours = entry["ours"]
+        mfu = f", MFU {100 * ours['mfu']:.1f}%" if ours.get("mfu") is not None else ""
+        rows.append(("  achieved", f"{ours['achieved_tflops']:.3f} TFLOP/s{mfu}", "", ""))
+    if "sampling" in results:
+        entry = results["sampling"]
+        steps = f"{entry['frames']} frames, {entry['decoding_steps']} steps, CFG {entry['cond_scale']:g}"
+        timed(f"sampling latency, batch 1 ({steps})", entry["latency"], "clips")
+        timed(f"sampling throughput, batch {entry['throughput_batch_size']}", entry["throughput"], "clips")
+    if "loader" in results:
+        for name, entry in results["loader"].items():
+            rows.append((f"loader {name} (batch {entry['batch_size']}, {entry['workers']} workers)",
+                         f"{entry['steps_per_s']:.1f} steps/s real", f"{entry['in_memory_steps_per_s']:.1f} in memory",
+                         f"{entry['real_over_in_memory']:.2f}x"))
+    if "tokenize" in results:
+        entry = results["tokenize"]
+        rows.append((f"token cache build ({entry['clips']} clips, {entry['windows']} windows)",
+                     f"{entry['clips_per_s']:.2f} clips/s", f"{entry['windows_per_s']:.2f} windows/s", ""))
+    return rows
+
+
+def format_table(rows: list[tuple[str, str, str, str]]) -> str:
+    header = ("what", "ours", "official", "official/ours")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "-+-".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+# ---- entry --------------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda or cuda:N")
+    parser.add_argument("--which", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}")
+    parser.add_argument("--size", default="paper", choices=("paper", "tiny"))
+    parser.add_argument("--steps", type=int, default=None, help="timed repetitions (median reported)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed repetitions first")
+    parser.add_argument("--batch-size", type=int, default=None, help="training batch of both models")
+    parser.add_argument("--vq-batch-size", type=int, default=None)
+    parser.add_argument("--transformer-batch-size", type=int, default=None, help="even")
+    parser.add_argument("--sample-batch-size", type=int, default=None, help="batch of the throughput measurement")
+    parser.add_argument("--sample-steps", type=int, default=20, help="decoding steps")
+    parser.add_argument("--cond-scale", type=float, default=2.0)
+    parser.add_argument("--window", type=int, default=None, help="VQ training window, frames (default 64)")
+    parser.add_argument("--frames", type=int, default=None, help="clip length in frames (default 300)")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast around forward passes")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the train config's)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="dataset root (InterHuman layout); generated there when it holds none")
+    parser.add_argument("--clips", type=int, default=24, help="clips to generate when there is no dataset")
+    parser.add_argument("--tokenize-clips", type=int, default=16, help="training clips the cache build encodes")
+    parser.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU, when not known")
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument("--reference", type=Path, default=None, help="checkout of the published InterMask code")
+    args = parser.parse_args(argv)
+    args.sections = [name.strip() for name in args.which.split(",") if name.strip()]
+    unknown = sorted(set(args.sections) - set(SECTIONS))
+    if unknown or not args.sections:
+        parser.error(f"--which: unknown or no sections {unknown}; choose from {', '.join(SECTIONS)}")
+    return args
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Run the chosen sections and return the report (what the JSON holds)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          "cpu" if args.device == "auto" else args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
+    config = resolve_config(args, device)
+    official = None
+    if args.reference is not None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_reference import OfficialCode
+
+        official = OfficialCode(args.reference)
+    torch.manual_seed(0)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="intermask-bench-") as scratch:
+        if "vqvae" in args.sections:
+            results["vqvae"] = bench_vqvae(config, device, official)
+        if "transformer" in args.sections:
+            results["transformer"] = bench_transformer(config, device, official, args.peak_tflops)
+        if "sampling" in args.sections:
+            results["sampling"] = bench_sampling(config, device, official)
+        data_origin = None
+        if {"loader", "tokenize"} & set(args.sections):
+            source, data_origin = dataset_source(args.data, config.clips, Path(scratch))
+            if "loader" in args.sections:
+                results["loader"] = bench_loader(config, source)
+            if "tokenize" in args.sections:
+                results["tokenize"] = bench_tokenize(config, device, source)
+    return {
+        "device": device_name(device),
+        "device_type": device.type,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "",
+        "reference": str(args.reference) if args.reference else None,
+        "data": data_origin,
+        "config": asdict(config),
+        "results": results,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    report = run(args)
+    print(f"{report['device']} | torch {report['torch']} | size {args.size} | bf16 {args.bf16} | "
+          f"median of {report['config']['steps']} after {report['config']['warmup']} warm-up")
+    for note in report["config"]["notes"]:
+        print(f"note: {note}")
+    print(format_table(table_rows(report["results"])))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+        print(f"wrote {args.json}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
