@@ -66,7 +66,7 @@ def run(config_name: str, task: Callable, argv: Sequence[str]) -> None:
     def _job(cfg):
         return guarded(task)(cfg)
 
-    sys.argv = [sys.argv[0], *argv]
+    sys.argv = [sys.argv[0], *flags_first(argv)]
     _job()
 
 
@@ -131,3 +131,19 @@ def positional(argv: Sequence[str]) -> tuple[list[str], list[str]]:
         else:
             names.append(arg)
     return names, rest
+
+
+def flags_first(argv: Sequence[str]) -> list[str]:
+    """Hydra's flags (with their values) before the overrides: its parser takes overrides as one trailing list."""
+    flags, overrides = [], []
+    takes_value = False
+    for arg in argv:
+        if takes_value:
+            flags.append(arg)
+            takes_value = False
+        elif arg.startswith("-"):
+            flags.append(arg)
+            takes_value = arg in HYDRA_VALUE_FLAGS
+        else:
+            overrides.append(arg)
+    return [*flags, *overrides]

@@ -161,8 +161,18 @@ def rot_z(angle):
 
 
 def torso_rotation(yaw, pitch, roll):
-    """A joint rotation from yaw (turn to the left), pitch (bend forward) and roll (lean to the left)."""
-    return rot_y(yaw) @ rot_x(pitch) @ rot_z(-roll)
+    """A joint rotation from yaw (turn to the left), pitch (bend forward) and roll (lean to the left).
+
+    The closed form of ``rot_y(yaw) @ rot_x(pitch) @ rot_z(-roll)``.
+    """
+    cy, sy = np.cos(yaw), np.sin(yaw)
+    cp, sp = np.cos(pitch), np.sin(pitch)
+    cr, sr = np.cos(roll), -np.sin(roll)
+    out = np.empty(np.shape(yaw) + (3, 3))
+    out[..., 0, 0], out[..., 0, 1], out[..., 0, 2] = cy * cr + sy * sp * sr, sy * sp * cr - cy * sr, sy * cp
+    out[..., 1, 0], out[..., 1, 1], out[..., 1, 2] = cp * sr, cp * cr, -sp
+    out[..., 2, 0], out[..., 2, 1], out[..., 2, 2] = cy * sp * sr - sy * cr, sy * sr + cy * sp * cr, cy * cp
+    return out
 
 
 def apply(matrices, vectors):
@@ -180,15 +190,19 @@ def _normalize(v, eps: float = 1e-9):
 
 def _cross(a, b):
     """Cross product of (..., 3) arrays (numpy's ``cross`` is slow on small arrays)."""
-    return np.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
-                     a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
-                     a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], -1)
+    out = np.empty(np.broadcast_shapes(np.shape(a), np.shape(b)))
+    out[..., 0] = a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1]
+    out[..., 1] = a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2]
+    out[..., 2] = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    return out
 
 
 # ------------------------------------------------------------------------------------------------------ IK
 def _bone_frame(direction, normal):
     """Orthonormal frames (..., 3, 3) with columns: bone direction, in-plane axis toward the pole, plane normal."""
-    return np.stack([direction, _cross(normal, direction), normal], -1)
+    out = np.empty(np.broadcast_shapes(np.shape(direction), np.shape(normal)) + (3,))
+    out[..., 0], out[..., 1], out[..., 2] = direction, _cross(normal, direction), normal
+    return out
 
 
 def two_bone_ik(root, target, pole, upper_offset, lower_offset, rest_pole, fallback_pole):
@@ -218,8 +232,8 @@ def two_bone_ik(root, target, pole, upper_offset, lower_offset, rest_pole, fallb
     upper_dir = cos_root[:, None] * toward + sin_root[:, None] * bend
     lower_dir = (distance[:, None] * toward - upper_len * upper_dir) / lower_len
 
-    upper = _bone_frame(upper_dir, normal) @ _rest_frame(upper_offset, rest_pole).T
-    lower = _bone_frame(_normalize(lower_dir), normal) @ _rest_frame(lower_offset, rest_pole).T
+    upper = _bone_frame(upper_dir, normal) @ _rest_frame(upper_offset, rest_pole)
+    lower = _bone_frame(_normalize(lower_dir), normal) @ _rest_frame(lower_offset, rest_pole)
     return upper, lower
 
 
@@ -227,12 +241,16 @@ _REST_FRAMES: dict = {}
 
 
 def _rest_frame(offset, rest_pole):
-    """The bone frame of a rest offset (3,) bending toward ``rest_pole`` (3,): (3, 3), cached by direction."""
-    direction = offset / _norm(offset)
-    key = (tuple(np.round(direction, 9)), tuple(rest_pole))
-    if key not in _REST_FRAMES:
-        _REST_FRAMES[key] = _bone_frame(direction, _normalize(_cross(direction, rest_pole)))
-    return _REST_FRAMES[key]
+    """The bone frame of a rest offset (3,) bending toward ``rest_pole`` (3,): (3, 3), cached.
+
+    Offsets of one bone only differ by the body's scale, so the cache is keyed by the offset's direction.
+    """
+    key = (tuple(offset / _norm(offset)), tuple(rest_pole))
+    frame = _REST_FRAMES.get(key)
+    if frame is None:
+        direction = np.asarray(key[0])
+        frame = _REST_FRAMES[key] = _bone_frame(direction, _normalize(_cross(direction, rest_pole))).T.copy()
+    return frame
 
 
 class Route:
@@ -604,7 +622,25 @@ def _soft_min(a, b, softness: float):
 
 def animate(performance: Performance) -> BodyMotion:
     """Root trajectory, local rotations and FK joints of one performance (see the module docstring)."""
-    perf = performance
+    return animate_together([performance])[0]
+
+
+def animate_together(performances) -> list[BodyMotion]:
+    """``animate`` for performances of equal length, with one forward-kinematics pass for all of them."""
+    posed = [_pose(perf) for perf in performances]
+    lengths = {perf.num_frames for perf in performances}
+    if len(lengths) != 1:
+        raise ValueError(f"animate_together: performances must have equal frame counts, got {sorted(lengths)}")
+    roots = np.stack([root for root, _, _ in posed])
+    rotations = np.stack([rotations for _, rotations, _ in posed])
+    offsets = np.stack([REST_OFFSETS * perf.scale for perf in performances])[:, None]  # (person, 1, joint, 3)
+    joints = forward_kinematics(roots, rotations, offsets)
+    return [BodyMotion(root=roots[i], rotations=rotations[i], joints=joints[i], stance=posed[i][2],
+                       scale=perf.scale) for i, perf in enumerate(performances)]
+
+
+def _pose(perf: Performance):
+    """Root (frame, 3), local rotations (frame, 22, 3, 3) and stance (frame, 2) of one performance."""
     frames, scale = perf.num_frames, perf.scale
     offsets = REST_OFFSETS * scale
     steps = plan_footsteps(perf.path, perf.heading, scale, perf.gait)
@@ -689,5 +725,4 @@ def animate(performance: Performance) -> BodyMotion:
         rotations[:, shoulder] = np.swapaxes(chest, -1, -2) @ upper
         rotations[:, elbow] = np.swapaxes(upper, -1, -2) @ lower
 
-    joints = forward_kinematics(root, rotations, offsets)
-    return BodyMotion(root=root, rotations=rotations, joints=joints, stance=stance.T.copy(), scale=scale)
+    return root, rotations, stance.T.copy()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...motion.skeleton import FOOT_JOINTS, TORSO_JOINTS
-from .body import FPS, animate
+from .body import FPS, animate_together
 from .families import FAMILIES, MAX_FRAMES, MIN_FRAMES, plan_scene
 from .text import describe
 
@@ -91,7 +91,7 @@ def generate_clip(index: int, seed: int = 0, family: str | None = None) -> Synth
         if not MIN_FRAMES <= scene.num_frames <= MAX_FRAMES:
             problems.append(f"{scene.num_frames} frames")
             continue
-        bodies = [animate(person) for person in scene.people]
+        bodies = animate_together(scene.people)
         joints = np.stack([body.joints for body in bodies])
         root = np.stack([body.root for body in bodies])
         problem = physics_problem(joints, root)

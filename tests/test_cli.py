@@ -1,0 +1,57 @@
+"""The thin front: positional names and --flags become Hydra overrides; Hydra's own flags keep working."""
+import pytest
+from hydra import compose, initialize_config_dir
+
+from intermask import eval as eval_entry
+from intermask import render, sample, train
+from intermask.cli import CONFIG_DIR, UsageError, flags_first, quote_list
+
+
+def test_train_positional_model_selects_kind_and_training_group():
+    assert train.translate(["vqvae", "train.batch_size=32", "--cfg", "job"]) == [
+        "kind=vqvae", "train=vqvae", "train.batch_size=32", "--cfg", "job"]
+    with pytest.raises(UsageError, match="unknown model 'gan'"):
+        train.translate(["gan"])
+    with pytest.raises(UsageError, match="which model"):
+        train.translate(["train.lr=1"])
+
+
+def test_sample_flags_become_overrides_and_texts_survive_quotes_and_commas():
+    overrides = sample.translate(["--text", "it's here, [now]", "--text=b", "--length", "4", "--gumbel", "ckpt=x"])
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("sample", overrides=flags_first(overrides))
+    assert list(cfg.sample.texts) == ["it's here, [now]", "b"]
+    assert cfg.sample.length == 4 and cfg.sample.gumbel is True and cfg.ckpt == "x"
+    with pytest.raises(UsageError, match="given twice"):
+        sample.translate(["--length", "1", "--length", "2"])
+    with pytest.raises(UsageError, match="needs a value"):
+        sample.translate(["--seed"])
+
+
+def test_eval_dataset_flag_picks_the_data_group_with_its_protocol_constants():
+    overrides = eval_entry.translate(["--dataset", "interx", "--quick"])
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("eval", overrides=overrides)
+    assert cfg.data.name == "interx" and cfg.quick is True
+    assert cfg.protocol.batch_size == 32 and cfg.protocol.emb_scale == 1.0
+    assert cfg.text_encoder.name == "clip"
+
+
+def test_render_takes_one_input():
+    assert render.translate(["clip.npy", "out=x"]) == ["input='clip.npy'", "out=x"]
+    with pytest.raises(UsageError):
+        render.translate(["a.npy", "b.npy"])
+
+
+def test_hydra_flags_move_before_overrides_so_multirun_parses():
+    assert flags_first(["kind=vqvae", "-m", "train.lr=1,2", "--cfg", "job"]) == [
+        "-m", "--cfg", "job", "kind=vqvae", "train.lr=1,2"]
+    assert quote_list(["a'b"]) == "['a\\'b']"
+
+
+def test_experiment_overrides_every_model_size_and_data_picks_its_text_encoder():
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["kind=transformer", "train=transformer", "experiment=tiny",
+                                          "data=interhuman"])
+    assert cfg.model.transformer.dim == 64 and cfg.model.vqvae.width == 64 and cfg.train.max_steps == 300
+    assert cfg.train.lr == 2e-4 and cfg.data.name == "interhuman" and cfg.text_encoder.name == "clip"
