@@ -10,8 +10,9 @@ from intermask.data import interhuman
 from intermask.data.synthetic import FAMILY_NAMES, generate_clip, generate_dataset, split_assignment
 from intermask.data.synthetic import writer
 from intermask.data.synthetic.__main__ import main as cli_main
-from intermask.data.synthetic.body import STAND_HEIGHT
+from intermask.data.synthetic.body import STAND_HEIGHT, Performance, animate, travel, two_bone_ik
 from intermask.data.synthetic.clips import min_torso_distance
+from intermask.motion.augment import mirror_joints, mirror_text
 from intermask.motion.canonical import zup_to_yup
 from intermask.motion.rotation import rot6d_to_matrix
 from intermask.motion.skeleton import BONES, REST_OFFSETS, TORSO_JOINTS, bone_lengths, rest_pose
@@ -39,6 +40,10 @@ def of_family(clips, family):
 
 
 # ------------------------------------------------------------------------------------- joint-space helpers
+def unit(vector):
+    return vector / np.linalg.norm(vector, axis=-1, keepdims=True)
+
+
 def at(clip, time):
     return min(int(round(time * FPS)), clip.num_frames - 1)
 
@@ -82,6 +87,47 @@ def stated_count(captions):
     counts = {n for c in captions for w, n in COUNT_WORDS.items() if re.search(rf"\b{w}\b", c)}
     assert len(counts) == 1, captions
     return counts.pop()
+
+
+# ------------------------------------------------------------------------------------------ building blocks
+def test_two_bone_ik_reaches_a_reachable_target_with_the_middle_joint_toward_the_pole(rng):
+    frames = 50
+    root = rng.normal(size=(frames, 3))
+    target = root + 0.6 * unit(rng.normal(size=(frames, 3)))
+    pole = rng.normal(size=(frames, 3))
+    upper_offset, lower_offset = REST_OFFSETS[4], REST_OFFSETS[7]
+    upper, lower = two_bone_ik(root, target, pole, upper_offset, lower_offset, 1.0,
+                               rest_pole=np.array([0.0, 0.0, 1.0]), fallback_pole=np.array([1.0, 0.0, 0.0]))
+    middle = root + upper @ upper_offset
+    np.testing.assert_allclose(middle + lower @ lower_offset, target, atol=1e-9)
+    for rotation in (upper, lower):
+        np.testing.assert_allclose(rotation @ np.swapaxes(rotation, -1, -2), np.broadcast_to(np.eye(3), rotation.shape),
+                                   atol=1e-9)
+        np.testing.assert_allclose(np.linalg.det(rotation), 1.0, atol=1e-9)
+    line = unit(target - root)
+    off_line = (middle - root) - ((middle - root) * line).sum(-1, keepdims=True) * line
+    assert ((off_line * pole).sum(-1) > 0).all()
+
+
+def test_travel_goes_from_0_to_1_smoothly_and_only_forward():
+    t = np.arange(0, 4, 1 / FPS)
+    progress = travel(t, 0.5, 3.0, 0.6, 0.4)
+    assert progress[0] == 0 and progress[-1] == pytest.approx(1.0)
+    assert (np.diff(progress) >= 0).all()
+    speed = np.diff(progress) * FPS
+    assert np.abs(np.diff(speed)).max() < 0.1  # no jump in speed
+    cruise = speed[int(1.5 * FPS):int(2.4 * FPS)]
+    np.testing.assert_allclose(cruise, 1 / (2.5 - 0.5), rtol=1e-6)
+
+
+def test_a_standing_body_has_its_feet_on_the_floor_and_its_head_up():
+    for scale in (0.85, 1.15):
+        body = animate(Performance.standing(40, (0.3, -0.2), 0.7, scale))
+        feet = body.joints[:, [10, 11], 1]
+        np.testing.assert_allclose(feet, 0.0, atol=1e-9)
+        assert body.stance.all()
+        assert (body.joints[:, 15, 1] > 1.4 * scale).all()
+        np.testing.assert_allclose(body.root[:, 1], STAND_HEIGHT * scale, atol=0.02 * scale)
 
 
 # ----------------------------------------------------------------------------------------------- physics
@@ -150,10 +196,6 @@ def test_the_two_torsos_never_come_closer_than_20_cm(clips):
         gaps = np.linalg.norm(torso[0][:, :, None] - torso[1][:, None, :], axis=-1)
         assert gaps.min() > 0.2, clip.family
         assert min_torso_distance(clip.joints) == pytest.approx(gaps.min())
-
-
-def unit(vector):
-    return vector / np.linalg.norm(vector)
 
 
 def test_knees_only_bend_backward_and_elbows_only_bend_the_forearm_forward(clips):
@@ -274,7 +316,7 @@ def test_chase_keeps_the_chaser_behind_and_turns_the_stated_way(clips):
         runner_pose, chaser_pose = clip.joints[1 - chaser], clip.joints[chaser]
         ahead = ((runner_pose[:, 0] - chaser_pose[:, 0]) * facing(runner_pose)).sum(-1)
         assert (ahead[start:end] > 0.3).all()
-        turned = swept_angle(facing(runner_pose[start:end]))
+        turned = swept_angle(facing(runner_pose))
         turn = set.union(*[set(re.findall(r"\b(?:turning|veering|curving to the) (left|right)\b", c))
                            for c in clip.captions])
         if turn:
@@ -282,6 +324,11 @@ def test_chase_keeps_the_chaser_behind_and_turns_the_stated_way(clips):
             assert turned > 0.5 if turn == {"left"} else turned < -0.5
         else:
             assert abs(turned) < 0.2
+        speed = np.linalg.norm(np.diff(runner_pose[:, 0][:, [0, 2]], axis=0), axis=-1).max() * FPS
+        if all(words_in(c, ("jogs", "jogging", "jog")) for c in clip.captions):
+            assert 1.8 < speed < 2.6
+        else:
+            assert speed > 2.7
         final = np.linalg.norm(runner_pose[-1, 0] - chaser_pose[-1, 0])
         assert final < 1.0 if clip.params["outcome"] == "caught" else final > 2.0
 
@@ -292,6 +339,10 @@ def test_circling_turns_the_stated_way_seen_from_above(clips):
         direction = stated(clip.captions, ("clockwise", "counterclockwise"))
         between = clip.joints[1, :, 0] - clip.joints[0, :, 0]
         swept = swept_angle(between)  # positive about +Y: counterclockwise when looking down from above
+        # the same on a page drawn from above: camera at +Y looking down, page-right = +x, so page-up = -z
+        page = np.arctan2(-between[:, 2], between[:, 0])
+        on_page = np.sum((np.diff(page) + np.pi) % (2 * np.pi) - np.pi)  # > 0: counterclockwise on the page
+        assert np.sign(on_page) == np.sign(swept)
         full = all(words_in(c, ("full",)) for c in clip.captions)
         assert abs(abs(swept) - (2 * np.pi if full else np.pi)) < 0.3
         assert swept > 0 if direction == "counterclockwise" else swept < 0
@@ -399,8 +450,11 @@ def count_gesture(pose_sequence, gesture, hand):
         return count
     start = pose_sequence[0]
     if gesture == "waves":
-        outward = (1 if hand == "left" else -1) * (pose_sequence[:, WRIST[hand]] - pose_sequence[:, 0]) @ left_axis(start)
-        return len(find_peaks(outward, prominence=0.1)[0])
+        sign = 1 if hand == "left" else -1
+        outward = sign * (pose_sequence[:, WRIST[hand]] - pose_sequence[:, 0]) @ left_axis(start)
+        raised = pose_sequence[:, WRIST[hand], 1] > pose_sequence[:, SHOULDER[hand], 1] + 0.2
+        peaks = find_peaks(outward, prominence=0.1)[0]
+        return int(raised[peaks].sum())
     forward = (pose_sequence[:, 15] - pose_sequence[:, 12]) @ facing(start)
     return len(find_peaks(forward, prominence=0.015)[0])
 
@@ -438,6 +492,43 @@ def test_pointing_goes_to_the_stated_side_and_the_other_turns_to_look(clips):
         assert off_target(frame) < off_target(0) - 0.5
 
 
+SLOW_WORDS = ("slowly", "slow pace", "unhurriedly", "leisurely")
+QUICK_WORDS = ("quickly", "briskly", "hurriedly", "quick pace")
+
+
+def test_walking_speed_matches_slowly_and_quickly_in_the_captions(clips):
+    walking = ("handshake", "hug", "high_five", "side_by_side", "pass_by", "crouching")
+    for clip in (clip for clip in clips if clip.family in walking):
+        slow = any(words_in(c, SLOW_WORDS) for c in clip.captions)
+        quick = any(words_in(c, QUICK_WORDS) for c in clip.captions)
+        assert not (slow and quick)
+        # the pair's middle for side by side, where the outer walker of a bend is faster
+        pelvis = clip.joints[:, :, 0][..., [0, 2]]
+        pelvis = pelvis.mean(0, keepdims=True) if clip.family == "side_by_side" else pelvis
+        speed = np.linalg.norm(np.diff(pelvis, axis=1), axis=-1).max() * FPS
+        if slow:
+            assert 0.5 < speed < 0.95, (clip.family, speed)
+        elif quick:
+            assert speed > 1.3, (clip.family, speed)
+        else:
+            assert 0.9 < speed < 1.4, (clip.family, speed)
+
+
+def test_mirrored_copies_keep_captions_and_joints_consistent(clips):
+    """The loader's mirror augmentation swaps left/right and clockwise words: the claims must stay true."""
+    for clip in of_family(clips, "handshake") + of_family(clips, "circle"):
+        joints = mirror_joints(clip.joints)
+        captions = [mirror_text(c) for c in clip.captions]
+        if clip.family == "handshake":
+            side = stated(captions, SIDES)
+            frame = joints[:, at(clip, clip.events["shake"])]
+            assert np.linalg.norm(frame[0, WRIST[side]] - frame[1, WRIST[side]]) < 0.12
+        else:
+            direction = stated(captions, ("clockwise", "counterclockwise"))
+            swept = swept_angle(joints[1, :, 0] - joints[0, :, 0])
+            assert swept > 0 if direction == "counterclockwise" else swept < 0
+
+
 def test_hugging_arms_wrap_behind_the_partner(clips):
     for clip in of_family(clips, "hug"):
         frame = clip.joints[:, at(clip, clip.events["hug"])]
@@ -448,12 +539,12 @@ def test_hugging_arms_wrap_behind_the_partner(clips):
         assert np.linalg.norm(frame[0, 9] - frame[1, 9]) < 0.6
 
 
-def test_captions_name_the_people_by_order_and_never_use_right_for_anything_but_a_side(clips):
+def test_captions_name_the_people_by_order_and_use_left_and_right_only_for_sides(clips):
     for clip in clips:
         for caption in clip.captions:
             lower = caption.lower()
             assert any(word in lower for word in ("first person", "second person", "two", "both", "pair")), caption
-            for match in re.finditer(r"\bright\b", caption):
+            for match in re.finditer(r"\b(left|right)\b", caption):
                 after = caption[match.end():match.end() + 12]
                 before = caption[max(0, match.start() - 12):match.start()]
                 assert re.match(r"(-handed| hand| fist| leg| foot| arm| shoulder| side|[ ,.;]|$)", after) or \

@@ -1,15 +1,15 @@
 """One procedural body: a per-person performance plan turned into SMPL-22 local rotations and a root trajectory.
 
 A ``Performance`` says, per frame, where the pelvis travels on the ground, where the body faces, how the torso
-bends and where the wrists should go. ``animate`` turns it into a pose sequence:
+bends and where the wrists should go. ``animate`` (or ``animate_together`` for a pair) turns it into poses:
 
-1. footsteps are planned from the ground path (a foot stays planted until the body has moved on by about a
-   step, then swings to where it will sit under the hip in the middle of its next stance);
+1. footsteps are planned from the ground path: a foot stays planted until the body has passed it by a set
+   excursion, then swings to the same excursion ahead of the body (or to where the body comes to rest);
 2. the pelvis is lowered wherever a planted foot would otherwise be out of reach;
 3. legs and arms are solved with analytic two-bone IK (knees bend forward, elbows bend back and out), the
    torso and head get their rotations directly;
 4. joint positions come from ``forward_kinematics`` with the person's scaled rest offsets, so bone lengths are
-   exact.
+   exact and a planted foot does not slide.
 
 Frames are Y-up metres at ``FPS``; a yaw ``heading`` of 0 faces +Z, and the body's left is +X at heading 0.
 Everything is vectorised over frames.
@@ -42,11 +42,8 @@ HIP_DROP = float(-REST_OFFSETS[1][1])
 # standing pelvis height of a unit-scale body whose knees are slightly bent
 STAND_HEIGHT = ANKLE_HEIGHT + HIP_DROP + 0.955 * LEG_LENGTH
 # heights above the floor of a standing unit-scale body, for aiming at someone else
-CHEST_HEIGHT = 1.22
 SHOULDER_HEIGHT = 1.39
 HEAD_HEIGHT = 1.55
-
-UP = np.array([0.0, 1.0, 0.0])
 
 
 # ----------------------------------------------------------------------------------------------- small maths
@@ -133,16 +130,8 @@ def lift(xz, height):
     return np.stack([xz[..., 0], height, xz[..., 1]], -1)
 
 
-def rot_x(angle):
-    angle = np.asarray(angle, dtype=float)
-    c, s = np.cos(angle), np.sin(angle)
-    out = np.zeros(angle.shape + (3, 3))
-    out[..., 0, 0] = 1.0
-    out[..., 1, 1], out[..., 1, 2], out[..., 2, 1], out[..., 2, 2] = c, -s, s, c
-    return out
-
-
 def rot_y(angle):
+    """Rotation about +Y (a turn to the left for a body facing +Z). (...,) -> (..., 3, 3)."""
     angle = np.asarray(angle, dtype=float)
     c, s = np.cos(angle), np.sin(angle)
     out = np.zeros(angle.shape + (3, 3))
@@ -151,19 +140,10 @@ def rot_y(angle):
     return out
 
 
-def rot_z(angle):
-    angle = np.asarray(angle, dtype=float)
-    c, s = np.cos(angle), np.sin(angle)
-    out = np.zeros(angle.shape + (3, 3))
-    out[..., 2, 2] = 1.0
-    out[..., 0, 0], out[..., 0, 1], out[..., 1, 0], out[..., 1, 1] = c, -s, s, c
-    return out
-
-
 def torso_rotation(yaw, pitch, roll):
     """A joint rotation from yaw (turn to the left), pitch (bend forward) and roll (lean to the left).
 
-    The closed form of ``rot_y(yaw) @ rot_x(pitch) @ rot_z(-roll)``.
+    The closed form of R_y(yaw) R_x(pitch) R_z(-roll), with R_a the right-handed rotation about axis a.
     """
     cy, sy = np.cos(yaw), np.sin(yaw)
     cp, sp = np.cos(pitch), np.sin(pitch)
@@ -205,20 +185,21 @@ def _bone_frame(direction, normal):
     return out
 
 
-def two_bone_ik(root, target, pole, upper_offset, lower_offset, rest_pole, fallback_pole):
+def two_bone_ik(root, target, pole, upper_offset, lower_offset, scale, rest_pole, fallback_pole):
     """Global rotations of a two-bone chain whose end reaches ``target`` with the middle joint toward ``pole``.
 
     root, target, pole, fallback_pole: (frame, 3) world points / directions; upper_offset, lower_offset: (3,)
-    rest offsets of the middle joint from the root and of the end from the middle joint; rest_pole: (3,) the
-    direction the middle joint bends toward in the rest pose. Returns the two bones' global rotations, each
-    (frame, 3, 3): they turn the rest offsets onto the solved bones, keeping the bend plane's orientation as in
-    the rest pose. An unreachable target is approached along a straight chain.
+    unit-scale rest offsets of the middle joint from the root and of the end from the middle joint; scale:
+    body scale, a float or (frame,); rest_pole: (3,) the direction the middle joint bends toward in the rest
+    pose. Returns the two bones' global rotations, each (frame, 3, 3): they turn the rest offsets onto the
+    solved bones, keeping the bend plane's orientation as in the rest pose. An unreachable target is
+    approached along a straight chain.
     """
-    upper_len, lower_len = float(_norm(upper_offset)), float(_norm(lower_offset))
+    upper_len, lower_len = _norm(upper_offset) * scale, _norm(lower_offset) * scale
     to_target = target - root
     distance = _norm(to_target)
     toward = to_target / np.maximum(distance, 1e-9)[:, None]
-    distance = np.clip(distance, abs(upper_len - lower_len) + 1e-6, (upper_len + lower_len) * (1 - 1e-6))
+    distance = np.clip(distance, np.abs(upper_len - lower_len) + 1e-6, (upper_len + lower_len) * (1 - 1e-6))
 
     normal = _cross(toward, pole)
     degenerate = _norm(normal) < 1e-6
@@ -230,7 +211,7 @@ def two_bone_ik(root, target, pole, upper_offset, lower_offset, rest_pole, fallb
     cos_root = (upper_len ** 2 + distance ** 2 - lower_len ** 2) / (2 * upper_len * distance)
     sin_root = np.sqrt(np.clip(1 - cos_root ** 2, 0.0, 1.0))
     upper_dir = cos_root[:, None] * toward + sin_root[:, None] * bend
-    lower_dir = (distance[:, None] * toward - upper_len * upper_dir) / lower_len
+    lower_dir = distance[:, None] * toward - np.reshape(upper_len, (-1, 1)) * upper_dir
 
     upper = _bone_frame(upper_dir, normal) @ _rest_frame(upper_offset, rest_pole)
     lower = _bone_frame(_normalize(lower_dir), normal) @ _rest_frame(lower_offset, rest_pole)
@@ -243,12 +224,12 @@ _REST_FRAMES: dict = {}
 def _rest_frame(offset, rest_pole):
     """The bone frame of a rest offset (3,) bending toward ``rest_pole`` (3,): (3, 3), cached.
 
-    Offsets of one bone only differ by the body's scale, so the cache is keyed by the offset's direction.
+    Callers pass the unit-scale rest offsets, so the bytes of the two vectors identify a bone.
     """
-    key = (tuple(offset / _norm(offset)), tuple(rest_pole))
+    key = np.asarray(offset, dtype=float).tobytes() + np.asarray(rest_pole, dtype=float).tobytes()
     frame = _REST_FRAMES.get(key)
     if frame is None:
-        direction = np.asarray(key[0])
+        direction = offset / _norm(offset)
         frame = _REST_FRAMES[key] = _bone_frame(direction, _normalize(_cross(direction, rest_pole))).T.copy()
     return frame
 
@@ -428,12 +409,6 @@ class Performance:
         path = np.tile(np.asarray(position, dtype=float), (num_frames, 1))
         return cls(scale=scale, path=path, heading=np.full(num_frames, float(heading)), **kwargs)
 
-    def position_at(self, time: float) -> np.ndarray:
-        return self.path[min(int(round(time * FPS)), self.num_frames - 1)]
-
-    def heading_at(self, time: float) -> float:
-        return float(self.heading[min(int(round(time * FPS)), self.num_frames - 1)])
-
     def placed(self, yaw: float, offset) -> "Performance":
         """The same performance turned by ``yaw`` about +Y and then shifted by ``offset`` (x, z) on the ground."""
         rotation = rot_y(yaw)
@@ -487,7 +462,10 @@ def _time_at(progress, times, level: float) -> float:
 
 
 def _progress_at(progress, time: float) -> float:
-    return float(np.interp(time * FPS, np.arange(len(progress)), progress))
+    """``progress`` (per frame) at a time between frames, linearly interpolated."""
+    position = min(max(time * FPS, 0.0), len(progress) - 1.0)
+    index = min(int(position), len(progress) - 2)
+    return float(progress[index] + (position - index) * (progress[index + 1] - progress[index]))
 
 
 def _schedule_steps(progress, next_stop, times, gait: Gait, scale: float, homes):
@@ -508,13 +486,12 @@ def _schedule_steps(progress, next_stop, times, gait: Gait, scale: float, homes)
     small = 0.02 * step
     walking = flight == 0.0
     end = float(times[-1])
-    frame_axis = np.arange(len(next_stop))
     plant = [0.0, 0.0]
     foot_land = [-np.inf, -np.inf]
     steps = []
     cursor, last_land, foot = 0.0, -np.inf, None
     for _ in range(400):
-        stop = float(np.interp(cursor * FPS, frame_axis, next_stop))
+        stop = _progress_at(next_stop, cursor)
         if max(stop - plant[0], stop - plant[1]) < settle:
             moving = np.flatnonzero(progress > stop + small)
             if len(moving) == 0 or times[moving[0]] <= cursor:
@@ -524,12 +501,13 @@ def _schedule_steps(progress, next_stop, times, gait: Gait, scale: float, homes)
         if foot is None:  # first step after standing: the foot with further to go
             now = min(int(cursor * FPS), len(times) - 1)
             ahead = min(int(round(_time_at(progress, times, min(plant[0] + step, stop)) * FPS)), len(times) - 1)
-            foot = int(np.linalg.norm(homes[1, ahead] - homes[1, now]) > np.linalg.norm(homes[0, ahead] - homes[0, now]))
+            to_go = np.linalg.norm(homes[:, ahead] - homes[:, now], axis=-1)
+            foot = int(to_go[1] > to_go[0])
         if stop - plant[foot] < settle:
             foot = 1 - foot
         other = 1 - foot
         lead = plant[other] - plant[foot]
-        lift_progress = plant[foot] + float(np.clip(excursion - step + lead, small, excursion))
+        lift_progress = plant[foot] + min(max(excursion - step + lead, small), excursion)
         lift_progress = min(lift_progress, max(stop - swing_progress, plant[foot] + small))
         lift_time = max(_time_at(progress, times, lift_progress), cursor, foot_land[foot] + 1.0 / FPS)
         if walking:
@@ -539,11 +517,11 @@ def _schedule_steps(progress, next_stop, times, gait: Gait, scale: float, homes)
         # land by the time the other foot must lift (less any flight), and not beyond the next stop
         land_progress = min(_progress_at(progress, lift_time) + swing_progress, stop,
                             plant[other] + excursion + flight)
-        land_time = float(np.clip(_time_at(progress, times, land_progress), lift_time + gait.min_swing,
-                                  lift_time + gait.max_swing))
+        land_time = min(max(_time_at(progress, times, land_progress), lift_time + gait.min_swing),
+                        lift_time + gait.max_swing)
         land_time = min(land_time, end)
         landed = _progress_at(progress, land_time)
-        rest = float(np.interp(land_time * FPS, frame_axis, next_stop))
+        rest = _progress_at(next_stop, land_time)
         target = max(min(landed + excursion, rest), plant[foot])
         steps.append((foot, lift_time, land_time, target))
         plant[foot] = target
@@ -605,6 +583,26 @@ def plan_footsteps(path, heading, scale: float, gait: Gait) -> Footsteps:
 
 
 # ---------------------------------------------------------------------------------------------- animation
+def _sweep(start, end, weight):
+    """Points (frame, 3) part way from ``start`` to ``end`` (frame, 3) around the origin (the shoulder).
+
+    The direction turns at an even rate along the great circle and the distance changes linearly, so a hand
+    moving between two poses swings round the shoulder instead of cutting past it (which would fold the arm
+    and flip the elbow).
+    """
+    start_length, end_length = _norm(start), _norm(end)
+    start_dir = start / np.maximum(start_length, 1e-9)[:, None]
+    end_dir = end / np.maximum(end_length, 1e-9)[:, None]
+    angle = np.arccos(np.clip((start_dir * end_dir).sum(-1), -1.0, 1.0))
+    sin_angle = np.sin(angle)
+    straight = sin_angle < 1e-6
+    safe = np.where(straight, 1.0, sin_angle)
+    from_start = np.where(straight, 1.0 - weight, np.sin((1.0 - weight) * angle) / safe)
+    from_end = np.where(straight, weight, np.sin(weight * angle) / safe)
+    direction = from_start[:, None] * start_dir + from_end[:, None] * end_dir
+    return direction * (start_length + weight * (end_length - start_length))[:, None]
+
+
 def _smooth_below(values, radius: int):
     """A smooth curve that never exceeds ``values``: a running minimum, then two box filters inside it."""
     if radius < 1:
@@ -626,103 +624,121 @@ def animate(performance: Performance) -> BodyMotion:
 
 
 def animate_together(performances) -> list[BodyMotion]:
-    """``animate`` for performances of equal length, with one forward-kinematics pass for all of them."""
-    posed = [_pose(perf) for perf in performances]
+    """``animate`` for performances of equal length, posed and put through forward kinematics in one pass."""
     lengths = {perf.num_frames for perf in performances}
     if len(lengths) != 1:
         raise ValueError(f"animate_together: performances must have equal frame counts, got {sorted(lengths)}")
-    roots = np.stack([root for root, _, _ in posed])
-    rotations = np.stack([rotations for _, rotations, _ in posed])
+    roots, rotations, stances = _pose_all(performances)
     offsets = np.stack([REST_OFFSETS * perf.scale for perf in performances])[:, None]  # (person, 1, joint, 3)
     joints = forward_kinematics(roots, rotations, offsets)
-    return [BodyMotion(root=roots[i], rotations=rotations[i], joints=joints[i], stance=posed[i][2],
+    return [BodyMotion(root=roots[i], rotations=rotations[i], joints=joints[i], stance=stances[i],
                        scale=perf.scale) for i, perf in enumerate(performances)]
 
 
-def _pose(perf: Performance):
-    """Root (frame, 3), local rotations (frame, 22, 3, 3) and stance (frame, 2) of one performance."""
-    frames, scale = perf.num_frames, perf.scale
-    offsets = REST_OFFSETS * scale
-    steps = plan_footsteps(perf.path, perf.heading, scale, perf.gait)
-    ankles, stance = steps.ankles.copy(), steps.stance.copy()
-    for index, side in enumerate(SIDES):
-        target, weight = perf.feet[side].resolve()
-        ankles[index] += weight[:, None] * (target - ankles[index])
-        stance[index] &= weight < 1e-6
+def _pose_all(performances):
+    """Roots (person, frame, 3), local rotations (person, frame, 22, 3, 3) and stance (person, frame, 2).
+
+    Footsteps are planned person by person; all the rest runs once over the people's frames laid end to end
+    (``all`` = person x frame below), which halves the number of array operations for a pair.
+    """
+    people, frames = len(performances), performances[0].num_frames
+
+    def joined(name):
+        return np.concatenate([getattr(perf, name) for perf in performances])
+
+    def per_frame(values):
+        return np.repeat(np.asarray(values, dtype=float), frames)
+
+    scale = per_frame([perf.scale for perf in performances])  # (all,)
+    planned, ankles, stance, foot_yaw = [], [], [], []
+    for perf in performances:
+        steps = plan_footsteps(perf.path, perf.heading, perf.scale, perf.gait)
+        overridden, planted = steps.ankles.copy(), steps.stance.copy()
+        for index, side in enumerate(SIDES):
+            target, weight = perf.feet[side].resolve()
+            overridden[index] += weight[:, None] * (target - overridden[index])
+            planted[index] &= weight < 1e-6
+        planned.append(steps.ankles)
+        ankles.append(overridden)
+        stance.append(planted)
+        foot_yaw.append(steps.yaw)
+    planned, ankles = np.concatenate(planned, axis=1), np.concatenate(ankles, axis=1)  # (side, all, 3)
+    foot_yaw = np.concatenate(foot_yaw, axis=1)  # (side, all)
+    heading, lean, crouch, side_lean, twist = (joined(name) for name in ("heading", "lean", "crouch", "side_lean",
+                                                                          "twist"))
 
     # pelvis: the hips flex for a forward lean and much more for a squat; the pelvis moves back to balance
-    pelvis_pitch = 0.45 * perf.lean + 0.6 * perf.crouch
-    pelvis = torso_rotation(perf.heading, pelvis_pitch, 0.3 * perf.side_lean)
-    root_xz = perf.path + perf.sway - forward_xz(perf.heading) * (0.25 * scale * np.sin(pelvis_pitch))[:, None]
+    pelvis_pitch = 0.45 * lean + 0.6 * crouch
+    pelvis = torso_rotation(heading, pelvis_pitch, 0.3 * side_lean)
+    root_xz = joined("path") + joined("sway") - forward_xz(heading) * (0.25 * scale * np.sin(pelvis_pitch))[:, None]
 
     # the pelvis sits as high as a slightly bent stance allows, lower when a planted foot would be out of reach
-    hip_offsets = [apply(pelvis, offsets[LEG_JOINTS[side][0]]) for side in SIDES]
+    hip_offsets = [apply(pelvis, REST_OFFSETS[LEG_JOINTS[side][0]]) * scale[:, None] for side in SIDES]
     reach = 0.985 * LEG_LENGTH * scale
-    highest = np.full(frames, np.inf)
+    highest = np.full(people * frames, np.inf)
     for index in range(2):
-        planned = steps.ankles[index]
-        horizontal = planned[:, [0, 2]] - (root_xz + hip_offsets[index][:, [0, 2]])
-        vertical = np.sqrt(np.clip(reach ** 2 - (horizontal ** 2).sum(-1), (0.05 * reach) ** 2, None))
-        highest = np.minimum(highest, planned[:, 1] - hip_offsets[index][:, 1] + vertical)
-    desired = scale * (STAND_HEIGHT - 0.55 * LEG_LENGTH * perf.crouch)
-    height = _soft_min(_smooth_below(highest, radius=3), desired, softness=0.01 * scale)
+        horizontal = planned[index][:, [0, 2]] - (root_xz + hip_offsets[index][:, [0, 2]])
+        vertical = np.sqrt(np.maximum(reach ** 2 - (horizontal ** 2).sum(-1), (0.05 * reach) ** 2))
+        highest = np.minimum(highest, planned[index][:, 1] - hip_offsets[index][:, 1] + vertical)
+    highest = _smooth_below(highest.reshape(people, frames), radius=3).reshape(-1)
+    desired = scale * (STAND_HEIGHT - 0.55 * LEG_LENGTH * crouch)
+    height = _soft_min(highest, desired, softness=0.01 * scale)
     root = np.stack([root_xz[:, 0], height, root_xz[:, 1]], -1)
 
-    rotations = np.broadcast_to(np.eye(3), (frames, NUM_JOINTS, 3, 3)).copy()
+    rotations = np.broadcast_to(np.eye(3), (people * frames, NUM_JOINTS, 3, 3)).copy()
     rotations[:, 0] = pelvis
-    spine_pitch = 0.55 * perf.lean - 0.35 * perf.crouch
-    spine = torso_rotation(perf.twist / 3, spine_pitch / 3, 0.7 * perf.side_lean / 3)
+    spine_pitch = 0.55 * lean - 0.35 * crouch
+    spine = torso_rotation(twist / 3, spine_pitch / 3, 0.7 * side_lean / 3)
     for joint in SPINE_JOINTS:
         rotations[:, joint] = spine
     # the neck takes most of a head turn, so that a nod or a look moves the head joint visibly
-    torso_pitch = pelvis_pitch + spine_pitch
-    head_yaw, head_pitch = perf.head_yaw - perf.twist, perf.head_pitch - torso_pitch
-    rotations[:, NECK_JOINT] = torso_rotation(0.65 * head_yaw, 0.65 * head_pitch, -0.5 * perf.side_lean)
-    rotations[:, HEAD_JOINT] = torso_rotation(0.35 * head_yaw, 0.35 * head_pitch, -0.5 * perf.side_lean)
+    head_yaw, head_pitch = joined("head_yaw") - twist, joined("head_pitch") - pelvis_pitch - spine_pitch
+    rotations[:, NECK_JOINT] = torso_rotation(0.65 * head_yaw, 0.65 * head_pitch, -0.5 * side_lean)
+    rotations[:, HEAD_JOINT] = torso_rotation(0.35 * head_yaw, 0.35 * head_pitch, -0.5 * side_lean)
 
     # legs: knees bend toward the facing direction (and upward for a raised leg)
-    knee_pole = lift(forward_xz(perf.heading), 0.5)
-    foot_rotation = {}
+    knee_pole = lift(forward_xz(heading), 0.5)
     for index, side in enumerate(SIDES):
         hip, knee, ankle, _ = LEG_JOINTS[side]
-        thigh, shin = two_bone_ik(root + hip_offsets[index], ankles[index], knee_pole, offsets[knee],
-                                  offsets[ankle], rest_pole=np.array([0.0, 0.0, 1.0]),
-                                  fallback_pole=lift(left_xz(perf.heading), 0.0) * SIDE_SIGN[side])
-        foot_rotation[side] = rot_y(steps.yaw[index])
+        thigh, shin = two_bone_ik(root + hip_offsets[index], ankles[index], knee_pole, REST_OFFSETS[knee],
+                                  REST_OFFSETS[ankle], scale, rest_pole=np.array([0.0, 0.0, 1.0]),
+                                  fallback_pole=lift(left_xz(heading), 0.0) * SIDE_SIGN[side])
         rotations[:, hip] = np.swapaxes(pelvis, -1, -2) @ thigh
         rotations[:, knee] = np.swapaxes(thigh, -1, -2) @ shin
-        rotations[:, ankle] = np.swapaxes(shin, -1, -2) @ foot_rotation[side]
+        rotations[:, ankle] = np.swapaxes(shin, -1, -2) @ rot_y(foot_yaw[index])
 
     # chest frame and shoulders, then the arms
     position, rotation = root, pelvis
     for joint in SPINE_JOINTS:
-        position = position + apply(rotation, offsets[joint])
+        position = position + apply(rotation, REST_OFFSETS[joint]) * scale[:, None]
         rotation = rotation @ rotations[:, joint]
     chest_position, chest = position, rotation
-    facing = forward_xz(perf.heading)
+    facing = forward_xz(heading)
+    arm_swing = per_frame([perf.arm_swing for perf in performances])
     for index, side in enumerate(SIDES):
         collar, shoulder, elbow, wrist = ARM_JOINTS[side]
-        sign = SIDE_SIGN[side]
-        shoulder_position = chest_position + apply(chest, offsets[collar] + offsets[shoulder])
+        mirror = np.array([SIDE_SIGN[side], 1.0, 1.0])  # (outward, up, forward) -> chest-frame (x, y, z)
+        shoulder_position = chest_position + apply(chest, REST_OFFSETS[collar] + REST_OFFSETS[shoulder]) * \
+            scale[:, None]
         # relaxed arm swings opposite to the leg on its side
         other_ankle = ankles[1 - index][:, [0, 2]] - root_xz
-        swing = np.clip((other_ankle * facing).sum(-1), -0.35 * scale, 0.35 * scale) * perf.arm_swing
-        relaxed = np.tile(HANGING_WRIST * scale, (frames, 1))
+        swing = np.clip((other_ankle * facing).sum(-1), -0.35 * scale, 0.35 * scale) * arm_swing
+        relaxed = HANGING_WRIST * scale[:, None]
         relaxed[:, 2] += swing
         relaxed[:, 1] += 0.25 * np.abs(swing)
-        arm = perf.arms[side]
-        pose, pose_weight = arm.pose.resolve()
-        local = relaxed + pose_weight[:, None] * (pose * scale - relaxed)
-        target = shoulder_position + apply(chest, local * np.array([sign, 1.0, 1.0]))
-        reach_target, reach_weight = arm.reach.resolve()
+        (pose, pose_weight), (reach_target, reach_weight), (pole, pole_weight) = (
+            (np.concatenate(parts) for parts in zip(*(getattr(perf.arms[side], track).resolve()
+                                                       for perf in performances)))
+            for track in ("pose", "reach", "pole"))
+        local = _sweep(relaxed, pose * scale[:, None], pose_weight)
+        target = shoulder_position + apply(chest, local * mirror)
         target = target + reach_weight[:, None] * (reach_target - target)
-        pole, pole_weight = arm.pole.resolve()
         pole = DEFAULT_ELBOW_POLE + pole_weight[:, None] * (pole - DEFAULT_ELBOW_POLE)
-        pole_world = apply(chest, pole * np.array([sign, 1.0, 1.0]))
-        upper, lower = two_bone_ik(shoulder_position, target, pole_world, offsets[elbow], offsets[wrist],
-                                   rest_pole=np.array([0.0, 0.0, -1.0]),
-                                   fallback_pole=apply(chest, np.array([sign, -1.0, 0.0])))
+        upper, lower = two_bone_ik(shoulder_position, target, apply(chest, pole * mirror), REST_OFFSETS[elbow],
+                                   REST_OFFSETS[wrist], scale, rest_pole=np.array([0.0, 0.0, -1.0]),
+                                   fallback_pole=apply(chest, np.array([SIDE_SIGN[side], -1.0, 0.0])))
         rotations[:, shoulder] = np.swapaxes(chest, -1, -2) @ upper
         rotations[:, elbow] = np.swapaxes(upper, -1, -2) @ lower
 
-    return root, rotations, stance.T.copy()
+    stance = np.stack([np.stack(planted, -1) for planted in stance])  # (person, frame, side)
+    return (root.reshape(people, frames, 3), rotations.reshape(people, frames, NUM_JOINTS, 3, 3), stance)

@@ -30,6 +30,7 @@ from .body import (
     lift,
     plan_footsteps,
     ramp,
+    smoothstep,
     travel,
     window,
     wrap_angle,
@@ -102,9 +103,14 @@ def add_idle(perf: Performance, rng) -> None:
 
 
 def look_at(perf: Performance, target_xz, weight=1.0) -> None:
-    """Turn the head toward ground points (frame, 2), as far as a neck allows."""
+    """Turn the head toward ground points (frame, 2), as far as a neck allows.
+
+    A point that goes round behind the body is let go of smoothly, so the head never snaps from one shoulder
+    to the other.
+    """
     wanted = wrap_angle(heading_towards(perf.path, target_xz) - perf.heading)
-    perf.head_yaw = perf.head_yaw + np.clip(wanted, -1.2, 1.2) * weight
+    behind = smoothstep((np.pi - np.abs(wanted)) / 1.2)
+    perf.head_yaw = perf.head_yaw + np.clip(wanted, -1.2, 1.2) * behind * weight
 
 
 WALK_EASE = 0.5  # seconds to speed up from standing and to slow down again
@@ -140,10 +146,20 @@ def shoulder_point(perf: Performance, side: str, time_or_frames, scale: float | 
     return lift(path + side_offset, SHOULDER_HEIGHT * scale)
 
 
-def highest_reach(scale: float, forward: float, lateral: float) -> float:
-    """How high a standing body's wrist gets when reaching ``forward`` and ``lateral`` metres from a shoulder."""
-    arm = 0.95 * ARM_LENGTH * scale
-    return SHOULDER_HEIGHT * scale + float(np.sqrt(max(arm ** 2 - forward ** 2 - lateral ** 2, 0.0)))
+def meeting_height(scales, forwards, laterals, preferred: float) -> float:
+    """A height near ``preferred`` where two standing people's hands can meet.
+
+    Person i reaches ``forwards[i]`` ahead of and ``laterals[i]`` beside its shoulder; the result lies in the
+    band of heights both can reach with a slightly bent arm (the middle of the gap if there is no such band).
+    """
+    lows, highs = [], []
+    for scale, forward, lateral in zip(scales, forwards, laterals):
+        arm = 0.95 * ARM_LENGTH * scale
+        vertical = float(np.sqrt(max(arm ** 2 - forward ** 2 - lateral ** 2, 0.0)))
+        lows.append(SHOULDER_HEIGHT * scale - vertical)
+        highs.append(SHOULDER_HEIGHT * scale + vertical)
+    low, high = max(lows), min(highs)
+    return 0.5 * (low + high) if low > high else float(np.clip(preferred, low, high))
 
 
 def approach_pair(t, walkers, start_gap: float, end_gap: float, start_time: float, speed: float):
@@ -192,9 +208,13 @@ def handshake(rng) -> Scene:
     end = lowered + rng.uniform(0.3, 0.8)
     t = frame_times(frames_until(end))
     people = facing_walkers(t, scales, walkers, start_gap, gap, start, speed_ms)
-    meeting_xz = 0.5 * (people[0].path[-1] + people[1].path[-1])
+    # the hands meet on the line between them, nearer the smaller person, at a height both reach
+    share = scales[0] / scales.sum()
+    meeting_xz = people[0].path[-1] + share * (people[1].path[-1] - people[0].path[-1])
+    height = meeting_height(scales, (gap * share - 0.03 * scales[0], gap * (1 - share) - 0.03 * scales[1]),
+                            0.19 * scales, preferred=1.0 * mean_scale)
     shaking = np.sin(2 * np.pi * shake_rate * (t - grip)) * window(t, grip, grip + 0.1, release - 0.1, release)
-    meeting = lift(np.broadcast_to(meeting_xz, (len(t), 2)), 1.0 * mean_scale + 0.035 * shaking)
+    meeting = lift(np.broadcast_to(meeting_xz, (len(t), 2)), height + 0.035 * shaking)
     holding = window(t, arrival - 0.45 * tempo, grip, release, lowered)
     for perf, partner in zip(people, people[::-1]):
         add_idle(perf, rng)
@@ -222,8 +242,8 @@ def hug(rng) -> Scene:
     end = release + 0.6 * tempo + rng.uniform(0.3, 0.7)
     t = frame_times(frames_until(end))
     people = facing_walkers(t, scales, walkers, start_gap, gap, start, speed_ms)
-    high = {"first": 0, "second": 1, "both": int(rng.integers(2))}[initiator]  # whose arms go over the shoulders
-    patter = high
+    high = int(np.argmax(scales))  # the taller one's arms go over the shoulders, the other's round the waist
+    patter = {"first": 0, "second": 1, "both": int(rng.integers(2))}[initiator]
     wrap = window(t, arrival - 0.3 * tempo, closed, release, release + 0.6 * tempo)
     opening = window(t, arrival - 0.9 * tempo, arrival - 0.3 * tempo, arrival - 0.2 * tempo, closed)
     sway = np.sin(2 * np.pi * 0.45 * (t - closed)) * wrap
@@ -276,8 +296,8 @@ def high_five(rng) -> Scene:
     share = scales[0] / scales.sum()
     mid = people[0].path[-1] + share * (people[1].path[-1] - people[0].path[-1])
     lateral_to_shoulder = 0.19 if hand != "both" else 0.0
-    height = min(min(highest_reach(scales[i], gap * (share if i == 0 else 1 - share) - 0.03 * scales[i],
-                                   lateral_to_shoulder * scales[i]) for i in range(2)), 1.75 * mean_scale)
+    height = meeting_height(scales, (gap * share - 0.03 * scales[0], gap * (1 - share) - 0.03 * scales[1]),
+                            lateral_to_shoulder * scales, preferred=1.75 * mean_scale)
     first_left = left_xz(0.0)
     # (person 1's hand, person 2's hand, lateral offset of the meeting point along person 1's left)
     pairs = [(hand, hand, 0.0)] if hand != "both" else [("left", "right", 0.19), ("right", "left", -0.19)]
@@ -429,7 +449,7 @@ def strike(rng) -> Scene:
         head = lift(np.broadcast_to(defender.path[0], (frames, 2)), HEAD_HEIGHT * defender_scale - 0.05)
         stop_short = 0.28 if defense == "blocks" else 0.1
         head[:, 2] -= stop_short * defender_scale
-        extension = window(t, strike_time - 0.18, strike_time, strike_time + 0.08, strike_time + 0.4)
+        extension = window(t, strike_time - 0.25, strike_time, strike_time + 0.08, strike_time + 0.45)
         actor.arms[side].reach.add(head, extension)
         # the punching shoulder drives forward: a right punch turns the chest to the left
         actor.twist -= sign * 0.35 * window(t, strike_time - 0.25, strike_time, strike_time + 0.05,
@@ -619,8 +639,7 @@ def pass_by(rng) -> Scene:
     for perf, partner in zip(people, people[::-1]):
         add_idle(perf, rng)
         if glance == "yes":
-            ahead = ((partner.path - perf.path) * forward_xz(perf.heading)).sum(-1) > 0.3
-            look_at(perf, partner.path, np.clip((3.0 - apart) / 1.5, 0.0, 1.0) * ahead)
+            look_at(perf, partner.path, smoothstep((3.0 - apart) / 1.5))
     return Scene("pass_by", {"side": side, "speed": speed, "glance": glance}, people,
                  {"pass": float(t[np.argmin(apart)])})
 
@@ -631,7 +650,7 @@ def dance(rng) -> Scene:
         rng, ("slowly", "quickly"))
     scales = draw_scales(rng)
     gap = rng.uniform(1.3, 1.8)
-    beat = rng.uniform(0.8, 1.0) if tempo == "slowly" else rng.uniform(0.5, 0.6)
+    beat = rng.uniform(0.85, 1.05) if tempo == "slowly" else rng.uniform(0.58, 0.68)
     beats = int(rng.integers(4, 9))
     start = rng.uniform(0.4, 0.8)
     stop = start + beats * beat
@@ -653,7 +672,7 @@ def dance(rng) -> Scene:
                 perf.arms[side].pose.add(np.array([0.25, 0.3, 0.2]), envelope)
         elif move == "arms":
             for side in SIDES:
-                up = np.clip(SIDE_SIGN[side] * sign * beat_wave, 0.0, 1.0)
+                up = np.maximum(SIDE_SIGN[side] * sign * beat_wave, 0.0) ** 2  # smooth through the zero crossings
                 perf.arms[side].pose.add(np.array([0.15, 0.42, 0.05]), up)
                 perf.arms[side].pole.add(ELBOW_DOWN, up)
             perf.crouch += 0.1 * bounce
@@ -679,7 +698,10 @@ def sneak(rng) -> Scene:
     start_distance = rng.uniform(2.0, 3.2)
     speed = rng.uniform(0.5, 0.65)
     start = rng.uniform(0.2, 0.5)
-    stop_distance = 0.5 * scales.mean()
+    # close enough for the hand to reach the other's shoulder from behind (closer when the other is taller)
+    climb = max(0.0, SHOULDER_HEIGHT * (target_scale - actor_scale))
+    reach = np.sqrt(max((0.9 * ARM_LENGTH * actor_scale) ** 2 - climb ** 2, 0.0))
+    stop_distance = float(np.clip(reach + 0.04, 0.36, 0.5 * scales.mean()))
     arrival = arrival_time(start_distance - stop_distance, start, speed, ease=0.7)
     moment = arrival + 0.6
     turn_start = moment + 0.35
@@ -705,7 +727,7 @@ def sneak(rng) -> Scene:
         target.head_yaw += turn_sign * 0.9 * window(t, moment + 0.05, moment + 0.35, turn_start + 0.4,
                                                     turn_start + 1.0)
     else:
-        boo = window(t, moment - 0.15, moment, moment + 0.5, moment + 0.9)
+        boo = window(t, moment - 0.3, moment, moment + 0.5, moment + 0.9)
         for side in SIDES:
             actor.arms[side].pose.add(np.array([0.25, 0.35, 0.2]), boo)
             actor.arms[side].pole.add(ELBOW_DOWN, boo)
@@ -754,7 +776,8 @@ def crouching(rng) -> Scene:
         low.lean += 0.35 * (1.0 - stand_up) + 0.05
         holding = window(t, grip - 0.5 * tempo, grip, grip + 0.2 + rise + 0.2, grip + 0.2 + rise + 0.7 * tempo)
         meeting_xz = np.array([0.0, 0.5 * gap])
-        height = keyframes(t, [grip + 0.2, grip + 0.2 + rise], [0.92 * crouched_scale, 1.0 * mean_scale])
+        standing = meeting_height(scales, 0.5 * gap - 0.03 * scales, 0.19 * scales, preferred=1.0 * mean_scale)
+        height = keyframes(t, [grip + 0.2, grip + 0.2 + rise], [0.92 * crouched_scale, standing])
         point = lift(np.broadcast_to(meeting_xz, (frames, 2)), height)
         for perf in (actor, low):
             perf.arms[hand].reach.add(point, holding)

@@ -232,8 +232,8 @@ def _circle(p):
         "{amount}",
         "{P1} and {P2} [side-step|step sideways] {adv} around one another {dir}{hold}, [completing|making] "
         "{amount}",
-        "facing one another{hold}, the two people {adv} [rotate|turn] {amount} {dir} around their [shared "
-        "center|midpoint]",
+        "facing one another{hold}, the two people [rotate|turn] {amount} {dir} around their [shared "
+        "center|midpoint] {adv}",
     ]
 
 
@@ -256,7 +256,7 @@ def _side_by_side(p):
 def _pass_by(p):
     side = p["side"]
     slots = {"adv": SPEED_ADVERB[p["speed"]], "P1": PERSON["first"], "P2": PERSON["second"], "s": side,
-             "glance": "[, glancing at each other|, exchanging a glance| and look at each other as they pass]"
+             "glance": "[, glancing at each other|, exchanging a glance|, looking at each other as they pass]"
              if p["glance"] == "yes" else "[| without looking at each other]"}
     return slots, [
         TWO_PEOPLE + " walk {adv} toward each other and pass each other on their {s} sides{glance}",
@@ -292,7 +292,7 @@ def _sneak(p):
     if p["ending"] == "taps":
         slots["act"] = f"[taps them on the {side} shoulder|taps their {side} shoulder]"
     else:
-        slots["act"] = "[startles them|scares them|jumps at them with raised arms]"
+        slots["act"] = "[startles them|scares them|throws up their arms to scare them]"
     return slots, [
         "{A} [sneaks|creeps|tiptoes] up behind {B} and {act}; {B} turns around",
         "{B} is standing still when {A} [sneaks|creeps] up from behind and {act}, making {B} turn around",

@@ -48,12 +48,16 @@ def person_array(joints: np.ndarray, rotations: np.ndarray) -> np.ndarray:
     if joints.shape != (frames, 22, 3) or rotations.shape != (frames, 22, 3, 3):
         raise ValueError(f"person_array: expected joints (frame, 22, 3) and rotations (frame, 22, 3, 3), got "
                          f"{joints.shape} and {rotations.shape}")
-    hands = np.concatenate([np.repeat(joints[:, 20:21], HAND_ROWS, axis=1),
-                            np.repeat(joints[:, 21:22], HAND_ROWS, axis=1)], axis=1)
-    positions = yup_to_zup(np.concatenate([joints, hands], axis=1)).reshape(frames, -1)
-    body_6d = matrix_to_rot6d(rotations[:, 1:]).reshape(frames, -1)
-    hand_6d = np.tile(IDENTITY_6D, (frames, NUM_STORED_ROTATIONS - 21))
-    return np.concatenate([positions, body_6d, hand_6d], axis=1).astype(np.float32)
+    out = np.empty((frames, COLUMNS), dtype=np.float32)
+    positions = out[:, :NUM_STORED_JOINTS * 3].reshape(frames, NUM_STORED_JOINTS, 3)
+    raw = yup_to_zup(joints)
+    positions[:, :22] = raw
+    positions[:, 22:22 + HAND_ROWS] = raw[:, 20:21]  # left hand rows: the left wrist
+    positions[:, 22 + HAND_ROWS:] = raw[:, 21:22]  # right hand rows: the right wrist
+    rot6d = out[:, NUM_STORED_JOINTS * 3:].reshape(frames, NUM_STORED_ROTATIONS, 6)
+    rot6d[:, :21] = matrix_to_rot6d(rotations[:, 1:])
+    rot6d[:, 21:] = IDENTITY_6D
+    return out
 
 
 def write_clip(root: Path, name: str, clip: SyntheticClip) -> None:
