@@ -7,6 +7,11 @@ the round(cos(pi tau / 2) * L) least-confident tokens of those sampled in the pr
 generate, at least one per step), predicts them with classifier-free guidance, samples from the top-k
 filtered distribution and records each sample's probability as its confidence. Tokens not re-sampled in a
 step are frozen for good. Given tokens (reaction mode) and padding never change.
+
+Parity decoding (``parity=True``, the default for a transformer built with ``parity=True``) reproduces the
+reference implementation's two conventions: confidence ties, which the two persons' identical first step
+makes common, are broken by torch's default (unstable) sort rather than by position, and multinomial
+sampling ignores ``temperature`` (the reference divides probabilities by it, which normalisation undoes).
 """
 from __future__ import annotations
 
@@ -121,6 +126,7 @@ def generate(
     fixed_ids: torch.Tensor | None = None,
     fixed_person: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    parity: bool | None = None,
 ) -> torch.Tensor:
     """Decode token maps for both persons (or one, given the other).
 
@@ -130,6 +136,8 @@ def generate(
     away), gumbel (Gumbel-max instead of multinomial; both draw from softmax(logits / temperature)).
     fixed_ids: (b, 2, p, t) given tokens with fixed_person: (b, 2) bool, True for each person whose tokens are
     given and kept; the others are decoded. generator: seeds every draw.
+    parity: decode with the reference implementation's conventions (module docstring); default: the
+    model's own ``parity`` attribute, False when it has none.
     Returns ids (b, 2, p, t): codes at valid positions, ``model.pad_id`` beyond each length.
     """
     device = next(model.parameters()).device
@@ -158,15 +166,16 @@ def generate(
     was_training = model.training
     model.eval()
     try:
+        parity = bool(getattr(model, "parity", False)) if parity is None else parity
         ids = _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temperature, topk_ratio,
-                      gumbel, generator)
+                      gumbel, generator, parity)
     finally:
         model.train(was_training)
     return ids
 
 
 def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temperature, topk_ratio, gumbel,
-            generator) -> torch.Tensor:
+            generator, parity=False) -> torch.Tensor:
     """The decoding loop on (b, 2, p, t) ids; only positions in ``to_decode`` are ever written."""
     num_parts = ids.shape[2]
     flat_decode = rearrange(to_decode, "b n p t -> b (n p t)")
@@ -174,10 +183,12 @@ def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temp
     scores = torch.where(flat_decode, 0.0, FROZEN_SCORE)
     num_to_decode = flat_decode.sum(dim=-1)
     sample = gumbel_sample if gumbel else categorical_sample
+    if parity and not gumbel:
+        temperature = 1.0
 
     for tau in torch.linspace(0, 1, steps, device=ids.device):
         num_masked = (cosine_schedule(tau) * num_to_decode).round().clamp(min=1)
-        ranks = scores.argsort(dim=-1, stable=True).argsort(dim=-1)
+        ranks = scores.argsort(dim=-1, stable=not parity).argsort(dim=-1)
         is_mask = (ranks < rearrange(num_masked, "b -> b 1")) & flat_decode
         flat_ids = flat_ids.masked_fill(is_mask, model.mask_id)
 
@@ -204,11 +215,13 @@ def generate_reaction(
     topk_ratio: float = 0.9,
     gumbel: bool = False,
     generator: torch.Generator | None = None,
+    parity: bool | None = None,
 ) -> torch.Tensor:
     """Decode the reactor's tokens given the actor's.
 
     actor_ids: (b, p, t) the given person's codes; actor: which person (0 or 1) they are in the output.
     cond: (b, text_dim) text features with CFG at ``cond_scale``, or None for a single null-condition pass.
+    parity: as for ``generate``.
     Returns ids (b, 2, p, t) with the actor's tokens unchanged at valid positions.
     """
     if actor not in (0, 1):
@@ -223,4 +236,5 @@ def generate_reaction(
     return generate(
         model, cond, lengths_tokens, steps=steps, cond_scale=cond_scale, temperature=temperature,
         topk_ratio=topk_ratio, gumbel=gumbel, fixed_ids=fixed_ids, fixed_person=fixed_person, generator=generator,
+        parity=parity,
     )

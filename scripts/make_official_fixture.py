@@ -18,6 +18,7 @@ stand-in module gives the official code its token tables, and the captions map t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import types
@@ -172,7 +173,7 @@ def vq_fixture(commit: str) -> dict:
     recipes = fill_seeded(vq, 1000, keep={codebook_key})
     vq.eval()
     with torch.no_grad():
-        # codes drawn from encoder outputs, as the official initialisation does, so tokens spread out
+        # codes taken from encoder outputs, as the official initialisation takes them from a batch
         calibration = seeded_normal((4, 32, FEATURE_DIM), 1)
         latents = vq.encoder(vq.preprocess(calibration))
         vectors = latents.flatten(2).transpose(1, 2).reshape(-1, opt.code_dim)
@@ -191,6 +192,29 @@ def vq_fixture(commit: str) -> dict:
         "outputs": {"codes": codes[..., 0], "recon": recon, "decoded": decoded},
     }
     return fixture
+
+
+@contextlib.contextmanager
+def recorded_gumbel_noise():
+    """Collect the Gumbel noise the official sampler draws, one (batch, token, code) tensor per step.
+
+    The official sampler draws it with the memory layout of its (permuted) logits, so a seed alone does not
+    tell another implementation which number lands where; the recorded draws do.
+    """
+    from models.mask_transformer import tools
+
+    draws, original = [], tools.gumbel_noise
+
+    def recording(like):
+        noise = original(like)
+        draws.append(noise.contiguous().clone())
+        return noise
+
+    tools.gumbel_noise = recording
+    try:
+        yield draws
+    finally:
+        tools.gumbel_noise = original
 
 
 def transformer_fixture(commit: str, stand_in: CLIPStandIn) -> dict:
@@ -231,11 +255,13 @@ def transformer_fixture(commit: str, stand_in: CLIPStandIn) -> dict:
         for seed, options in [
             (31, dict(timesteps=5, cond_scale=2.0, temperature=1.0, topk_filter_thres=0.9, gsample=False)),
             (32, dict(timesteps=4, cond_scale=2.0, temperature=1.0, topk_filter_thres=0.9, gsample=True)),
-            (33, dict(timesteps=6, cond_scale=1.5, temperature=1.0, topk_filter_thres=0.8, gsample=False)),
+            # the official multinomial sampling ignores its temperature
+            (33, dict(timesteps=6, cond_scale=1.5, temperature=0.7, topk_filter_thres=0.8, gsample=False)),
         ]:
             torch.manual_seed(seed)
-            generated = model.generate(captions, lengths, **options)
-            runs.append({"mode": "generate", "seed": seed, **options, "ids": generated})
+            with recorded_gumbel_noise() as noise:
+                generated = model.generate(captions, lengths, **options)
+            runs.append({"mode": "generate", "seed": seed, **options, "ids": generated, "gumbel_noise": noise})
         # reaction: near-zero temperature makes the Gumbel pick the arg-max whatever the draws
         actor = torch.randint(0, opt.num_tokens, (batch, num_parts * max_steps), generator=generator)
         options = dict(timesteps=8, cond_scale=2.0, temperature=1e-10, topk_filter_thres=0.9, gsample=True)

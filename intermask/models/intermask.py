@@ -205,6 +205,8 @@ class InterMTransformer(nn.Module):
         self.max_time = max_time
         self.text_dim = text_dim
         self.cond_drop_prob = cond_drop_prob
+        # also read by ``generation.generate``: a parity model is decoded as the reference implementation decodes
+        self.parity = parity
         self.mask_id = num_codes
         self.pad_id = num_codes + 1
         self.sep_id = num_codes + 2

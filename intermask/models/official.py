@@ -114,14 +114,15 @@ def vq_key_table(num_stages: int = 2) -> KeyTable:
              (f"decoder.model.{2 + num_stages}.{{p}}", "decoder.refine.{p}"),
              ("quantizer.layers.0.codebook", "quantizer.codebook")]
     for stage in range(num_stages):
-        encoder, decoder = f"encoder.stages.{stage}", f"decoder.stages.{stage}"
-        rules += [(f"encoder.model.{stage}.0.{{p}}", f"{encoder}.downsample.{{p}}"),
-                  (f"encoder.model.{stage}.1.model.{{k}}.conv1.{{p}}", f"{encoder}.resnet.blocks.{{k}}.dilated_conv.{{p}}"),
-                  (f"encoder.model.{stage}.1.model.{{k}}.conv2.{{p}}", f"{encoder}.resnet.blocks.{{k}}.pointwise_conv.{{p}}"),
-                  # the decoder's stages sit after its input convolution and ReLU, hence 2 + stage
-                  (f"decoder.model.{2 + stage}.0.model.{{k}}.conv1.{{p}}", f"{decoder}.resnet.blocks.{{k}}.dilated_conv.{{p}}"),
-                  (f"decoder.model.{2 + stage}.0.model.{{k}}.conv2.{{p}}", f"{decoder}.resnet.blocks.{{k}}.pointwise_conv.{{p}}"),
-                  (f"decoder.model.{2 + stage}.2.{{p}}", f"{decoder}.conv.{{p}}")]
+        # the decoder's stages sit after its input convolution and ReLU, hence 2 + stage
+        encoder, decoder = f"encoder.model.{stage}", f"decoder.model.{2 + stage}"
+        ours_encoder, ours_decoder = f"encoder.stages.{stage}", f"decoder.stages.{stage}"
+        rules += [(f"{encoder}.0.{{p}}", f"{ours_encoder}.downsample.{{p}}"),
+                  (f"{decoder}.2.{{p}}", f"{ours_decoder}.conv.{{p}}")]
+        for official_stack, ours_stack in ((f"{encoder}.1", ours_encoder), (f"{decoder}.0", ours_decoder)):
+            block, ours_block = f"{official_stack}.model.{{k}}", f"{ours_stack}.resnet.blocks.{{k}}"
+            rules += [(f"{block}.conv1.{{p}}", f"{ours_block}.dilated_conv.{{p}}"),
+                      (f"{block}.conv2.{{p}}", f"{ours_block}.pointwise_conv.{{p}}")]
     return KeyTable(tuple(rules))
 
 
@@ -193,10 +194,13 @@ def convert_strictly(official: Mapping, table: KeyTable, expected: Mapping[str, 
     return ours
 
 
-def _shapes_of(build: Callable[[], torch.nn.Module]) -> dict[str, torch.Size]:
+def _shapes_of(build: Callable[[], torch.nn.Module], what: str) -> dict[str, torch.Size]:
     """Tensor shapes of a model's state dict, built on the meta device (no memory, no initialisation)."""
-    with torch.device("meta"):
-        return {key: value.shape for key, value in build().state_dict().items()}
+    try:
+        with torch.device("meta"):
+            return {key: value.shape for key, value in build().state_dict().items()}
+    except ValueError as error:
+        raise OfficialCheckpointError(f"{what}: its tensors' sizes do not fit together: {error}") from error
 
 
 def _require(state: Mapping, key: str, what: str) -> torch.Tensor:
@@ -249,12 +253,12 @@ def vq_config_from_official(state: Mapping, opt: Mapping | None = None) -> dict:
                 gumbel_temperature=OFFICIAL_VQ_GUMBEL_TEMPERATURE, stochastic_assignment=True, legacy_reset=True)
 
 
-def _with_fresh_ema(ours: dict, prefix: str = "") -> dict:
+def _with_fresh_ema(ours: dict) -> dict:
     """Published quantisers keep no EMA sums or counts: restart them from the codebook."""
-    codebook = ours[f"{prefix}quantizer.codebook"]
-    ours[f"{prefix}quantizer.code_sum"] = codebook.clone()
-    ours[f"{prefix}quantizer.code_count"] = torch.ones(codebook.shape[0])
-    ours[f"{prefix}quantizer.initialized"] = torch.tensor(True)
+    codebook = ours["quantizer.codebook"]
+    ours["quantizer.code_sum"] = codebook.clone()
+    ours["quantizer.code_count"] = torch.ones(codebook.shape[0])
+    ours["quantizer.initialized"] = torch.tensor(True)
     return ours
 
 
@@ -266,8 +270,8 @@ def convert_vq(checkpoint: Mapping, opt: Mapping | None = None) -> tuple[dict, d
     state = _entry(checkpoint, ("vq_model", "net"), "official VQ-VAE checkpoint")
     config = vq_config_from_official(state, opt)
     num_stages = len(INTERHUMAN.joint_sizes) - 1
-    expected = {key: shape for key, shape in _shapes_of(lambda: MotionVQVAE.from_config(config)).items()
-                if key not in _EMA_KEYS}
+    shapes = _shapes_of(lambda: MotionVQVAE.from_config(config), "official VQ-VAE")
+    expected = {key: shape for key, shape in shapes.items() if key not in _EMA_KEYS}
     ours = convert_strictly(state, vq_key_table(num_stages), expected, "official VQ-VAE")
     return config, _with_fresh_ema(ours)
 
@@ -373,7 +377,7 @@ def convert_transformer(checkpoint: Mapping, opt: Mapping | None, vq_config: Map
         return InterMask(MotionVQVAE.from_config(vq_config), InterMTransformer(**transformer),
                          text_encoder_from_config(text_encoder), torch.zeros(feature_dim), torch.ones(feature_dim))
 
-    expected = {key: shape for key, shape in _shapes_of(build).items()
+    expected = {key: shape for key, shape in _shapes_of(build, "official transformer").items()
                 if key.startswith(("transformer.", "text_encoder."))}
     ours = convert_strictly(state, TRANSFORMER_KEYS, expected, "official transformer",
                             checks={POSITION_FREQUENCIES_KEY: _position_frequency_check(transformer["dim"])})
@@ -414,7 +418,7 @@ def convert_interclip(checkpoint: Mapping, cfg: Mapping | None = None) -> tuple[
     """InterGen's ``interclip.ckpt`` -> (InterCLIPEvaluator kwargs, state dict)."""
     state = interclip_state_dict(checkpoint)
     config = interclip_config_from_official(state, cfg)
-    expected = _shapes_of(lambda: InterCLIPEvaluator(**config))
+    expected = _shapes_of(lambda: InterCLIPEvaluator(**config), "official InterCLIP")
     return config, convert_strictly(state, SAME_KEYS, expected, "official InterCLIP")
 
 
@@ -439,6 +443,6 @@ def interx_config_from_official(checkpoint: Mapping) -> dict:
 def convert_interx_matching(checkpoint: Mapping) -> tuple[dict, dict]:
     """Inter-X's ``finest.tar`` -> (InterXMatchingEvaluator kwargs, state dict)."""
     config = interx_config_from_official(checkpoint)
-    expected = _shapes_of(lambda: InterXMatchingEvaluator(**config))
+    expected = _shapes_of(lambda: InterXMatchingEvaluator(**config), "official Inter-X matching evaluator")
     flat = {f"{name}.{key}": value for name in INTERX_ENCODERS for key, value in checkpoint[name].items()}
     return config, convert_strictly(flat, SAME_KEYS, expected, "official Inter-X matching evaluator")

@@ -1,0 +1,380 @@
+"""Published checkpoints convert strictly and the converted models reproduce the official outputs.
+
+The golden outputs in tests/fixtures/official/ were made by running the authors' code
+(scripts/make_official_fixture.py); these tests need neither that code nor its environment.
+"""
+import argparse
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from einops import rearrange
+from hydra import compose, initialize_config_dir
+
+from intermask import convert, generation
+from intermask.cli import CONFIG_DIR, UsageError
+from intermask.models import official
+from intermask.models.evaluator import (InterCLIPEvaluator, InterXMatchingEvaluator, interclip_motion_input,
+                                        prepare_interx_motion)
+from intermask.models.intermask import InterMTransformer
+from intermask.models.pipeline import InterMask
+from intermask.models.vqvae import MotionVQVAE, official_key_to_ours
+from intermask.training.checkpoint import CheckpointError, load_checkpoint
+from intermask.training.tasks import load_vq
+
+FIXTURES = Path(__file__).parent / "fixtures" / "official"
+OFFICIAL_COMMIT = "e69d496403806fe94c555d2ab1ca15a4b09247b8"
+NUM_PARTS = 5
+
+
+# ---- the fixture, expanded into an official checkout -------------------------------------------------------
+
+
+def seeded_normal(shape, seed, mean, std):
+    return torch.randn(tuple(shape), generator=torch.Generator().manual_seed(seed)) * std + mean
+
+
+def unpacked(state: dict) -> dict:
+    """A fixture state dict with every seeded-weight recipe expanded (see the fixture's README)."""
+    return {key: seeded_normal(*value["seeded_normal"]) if isinstance(value, dict) else value
+            for key, value in state.items()}
+
+
+def load_fixture(name: str) -> dict:
+    return torch.load(FIXTURES / name, map_location="cpu", weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return {name: load_fixture(f"{name}.pt") for name in ("vqvae", "transformer", "interclip", "interx_matching")}
+
+
+def official_checkpoint(golden, name: str) -> dict:
+    """A fixture's checkpoint as the official code saves it: its state dicts expanded, the rest as stored."""
+    return {entry: unpacked(value) if isinstance(value, dict) else value
+            for entry, value in golden[name]["checkpoint"].items()}
+
+
+def write_options(path: Path, options: dict) -> None:
+    """An opt.txt as the official option parser writes it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{key}: {value}" for key, value in sorted(options.items())]
+    path.write_text("\n".join(["------------ Options -------------", *lines, "-------------- End ----------------"])
+                    + "\n")
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory, golden) -> Path:
+    """An official checkout's layout holding the fixture's checkpoints, options and statistics."""
+    root = tmp_path_factory.mktemp("InterMask")
+    checkpoints = {name: official_checkpoint(golden, name) for name in golden}
+    runs = root / "checkpoints" / "interhuman"
+    for run, kind in (("vq_default", "vqvae"), ("trans_default", "transformer")):
+        write_options(runs / run / "opt.txt", golden[kind]["opt"])
+        (runs / run / "model").mkdir(parents=True)
+        torch.save(checkpoints[kind], runs / run / "model" / "best_fid.tar")
+    eval_model = root / "checkpoints" / "eval_model"
+    eval_model.mkdir(parents=True)
+    torch.save(checkpoints["interclip"], eval_model / "interclip.ckpt")
+    (eval_model / "eval_model.yaml").write_text("".join(f"{k}: {v}\n" for k, v in golden["interclip"]["cfg"].items()))
+    matching = root / "checkpoints" / "hhi" / "text_mot_match" / "model"
+    matching.mkdir(parents=True)
+    torch.save(checkpoints["interx_matching"], matching / "finest.tar")
+    stats = root / "data" / "stats"
+    stats.mkdir(parents=True)
+    for name in ("mean", "std"):
+        np.save(stats / f"global_{name}.npy", golden["transformer"]["stats"][name].numpy())
+    yield root
+    shutil.rmtree(root)  # the CLIP-wide text layers make these files large
+
+
+@pytest.fixture(scope="module")
+def converted(checkout, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("converted")
+    yield convert.convert_official_dir(checkout, out)
+    shutil.rmtree(out)
+
+
+def interaction_model(payload: dict) -> InterMask:
+    """``evaluation.load_interaction_model`` without the CLIP text tower (frozen text features are given)."""
+    config = payload["config"]["model_config"]
+    model = InterMask(MotionVQVAE.from_config(config["vq"]), InterMTransformer(**config["transformer"]),
+                      official.text_encoder_from_config(config["text_encoder"]),
+                      torch.zeros(config["feature_dim"]), torch.ones(config["feature_dim"]), config)
+    model.load_state_dict(payload["model"], strict=True)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def intermask_model(converted) -> InterMask:
+    return interaction_model(load_checkpoint(converted["transformer"], kind="transformer"))
+
+
+def as_token_grid(flat: torch.Tensor) -> torch.Tensor:
+    """Official (b, 2 * 5 * t) ids, person-major then part-major -> (b, 2, 5, t)."""
+    return rearrange(flat, "b (n p t) -> b n p t", n=2, p=NUM_PARTS)
+
+
+def as_logit_grid(logits: torch.Tensor) -> torch.Tensor:
+    """Official (b, codes, 2 * 5 * t) logits -> (b, 2, 5, t, codes)."""
+    return rearrange(logits, "b v (n p t) -> b n p t v", n=2, p=NUM_PARTS)
+
+
+# ---- golden outputs -----------------------------------------------------------------------------------------
+
+
+def test_fixture_records_the_official_commit(golden):
+    assert {fixture["official_commit"] for fixture in golden.values()} == {OFFICIAL_COMMIT}
+
+
+def test_converted_vq_gives_the_official_tokens_and_reconstruction(converted, golden):
+    vq = load_vq(converted["vqvae"])
+    features, expected = golden["vqvae"]["inputs"]["features"], golden["vqvae"]["outputs"]
+    with torch.no_grad():
+        codes = vq.encode(features)
+        recon = vq(features)["recon"]
+    assert torch.equal(rearrange(codes, "b p t -> b (p t)"), expected["codes"])
+    torch.testing.assert_close(recon, expected["recon"], atol=1e-5, rtol=0)
+
+
+def test_converted_vq_decodes_official_tokens_like_the_official_decoder(converted, golden):
+    vq = load_vq(converted["vqvae"])
+    expected = golden["vqvae"]["outputs"]
+    codes = rearrange(expected["codes"], "b (p t) -> b p t", p=NUM_PARTS)
+    with torch.no_grad():
+        torch.testing.assert_close(vq.decode(codes), expected["decoded"], atol=1e-5, rtol=0)
+
+
+def test_converted_vq_keeps_the_published_quirks_and_a_started_ema(converted):
+    payload = load_checkpoint(converted["vqvae"], kind="vqvae")
+    config = payload["config"]["model_config"]
+    assert config["legacy_graph"] and config["legacy_reset"] and config["dilation_growth"] == 3
+    assert (config["width"], config["code_dim"], config["num_codes"]) == (32, 32, 64)
+    model = payload["model"]
+    assert torch.equal(model["quantizer.code_sum"], model["quantizer.codebook"])
+    assert bool(model["quantizer.initialized"]) and torch.equal(model["quantizer.code_count"], torch.ones(64))
+
+
+def test_converted_transformer_logits_match_the_official_ones(intermask_model, golden):
+    inputs, expected = golden["transformer"]["inputs"], golden["transformer"]["outputs"]
+    transformer, ids = intermask_model.transformer, as_token_grid(inputs["ids"])
+    with torch.no_grad():
+        logits = transformer(ids, inputs["text_features"], inputs["lengths"])
+        null_logits = transformer(ids, None, inputs["lengths"])
+        guided = generation.guided_logits(transformer, ids, inputs["text_features"], inputs["lengths"],
+                                          expected["cond_scale"])
+    torch.testing.assert_close(logits, as_logit_grid(expected["logits"]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(null_logits, as_logit_grid(expected["null_logits"]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(guided, as_logit_grid(expected["guided_logits"]), atol=1e-4, rtol=0)
+
+
+def test_converted_text_encoder_matches_the_official_one_on_frozen_clip_features(intermask_model, golden):
+    inputs = golden["transformer"]["inputs"]
+    with torch.no_grad():
+        text = intermask_model.text_encoder.encode_from_frozen(inputs["frozen_text"], inputs["eot_index"])
+    torch.testing.assert_close(text, golden["transformer"]["outputs"]["encoded_text"], atol=1e-5, rtol=0)
+
+
+def test_converted_transformer_carries_the_statistics_and_the_official_architecture(converted, golden):
+    payload = load_checkpoint(converted["transformer"], kind="transformer")
+    config = payload["config"]["model_config"]
+    assert config["transformer"]["parity"] is True and config["transformer"]["heads"] == 4
+    assert config["text_encoder"]["name"] == "clip" and config["feature_dim"] == 262
+    assert config["vq_checkpoint"] == str(converted["vqvae"])
+    assert torch.equal(payload["model"]["mean"], golden["transformer"]["stats"]["mean"])
+    assert torch.equal(payload["model"]["std"], golden["transformer"]["stats"]["std"])
+
+
+@pytest.mark.parametrize("run_index", [0, 1, 2, 3])
+def test_parity_decoding_picks_the_official_tokens_given_the_same_draws(intermask_model, golden, run_index,
+                                                                          monkeypatch):
+    run = golden["transformer"]["generation"][run_index]
+    lengths = golden["transformer"]["inputs"]["lengths"]
+    cond = golden["transformer"]["outputs"]["encoded_text"]
+    draws = list(run["gumbel_noise"]) if run["mode"] == "generate" else []
+    if draws:
+        def recorded(shape, device, generator=None):
+            assert draws, "the official sampler drew fewer Gumbel tensors"
+            noise = draws.pop(0)
+            assert tuple(noise.shape) == tuple(shape)
+            return noise
+
+        monkeypatch.setattr(generation, "gumbel_noise", recorded)
+    options = dict(cond_scale=run["cond_scale"], temperature=run["temperature"],
+                   topk_ratio=run["topk_filter_thres"], gumbel=run["gsample"],
+                   generator=torch.Generator().manual_seed(run["seed"]))
+    if run["mode"] == "generate":
+        ids = generation.generate(intermask_model.transformer, cond, lengths, steps=run["timesteps"], **options)
+    else:  # the official reaction decoder runs half the steps
+        actor = rearrange(run["actor_ids"], "b (p t) -> b p t", p=NUM_PARTS)
+        ids = generation.generate_reaction(intermask_model.transformer, actor, cond, lengths,
+                                           steps=run["timesteps"] // 2, **options)
+    official_ids = as_token_grid(run["ids"])
+    padding = official_ids < 0  # the official decoder marks padding with -1
+    assert torch.equal(ids[~padding], official_ids[~padding])
+    assert bool((ids[padding] == intermask_model.transformer.pad_id).all())
+    assert not draws
+
+
+def test_interclip_embeddings_match_the_official_ones(converted, golden):
+    payload = load_checkpoint(converted["evaluator"], kind="evaluator")
+    assert payload["config"]["model_config"]["text_encoder"]["name"] == "clip_tokens"
+    evaluator = InterCLIPEvaluator(**payload["config"]["model_config"]["evaluator"])
+    evaluator.load_state_dict(payload["model"], strict=True)
+    evaluator.eval()
+    inputs, expected = golden["interclip"]["inputs"], golden["interclip"]["outputs"]
+    person_a, person_b = rearrange(inputs["motions"], "b t (n c) -> n b t c", n=2)
+    with torch.no_grad():
+        motion = evaluator.encode_motion(interclip_motion_input(person_a, person_b), inputs["lengths"])
+        text = evaluator.encode_text(*evaluator.token_features(inputs["token_ids"]))
+    torch.testing.assert_close(motion, expected["motion_emb"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(text, expected["text_emb"], atol=1e-5, rtol=0)
+
+
+def test_interx_matching_embeddings_match_the_official_ones(converted, golden):
+    payload = load_checkpoint(converted["interx_evaluator"], kind="matching_evaluator")
+    evaluator = InterXMatchingEvaluator(**payload["config"]["model_config"]["evaluator"])
+    evaluator.load_state_dict(payload["model"], strict=True)
+    evaluator.eval()
+    inputs, expected = golden["interx_matching"]["inputs"], golden["interx_matching"]["outputs"]
+    with torch.no_grad():
+        motion = evaluator.encode_motion(prepare_interx_motion(inputs["motions"]), inputs["motion_lengths"])
+        text = evaluator.encode_text(inputs["word_embs"], inputs["pos_onehot"], inputs["caption_lengths"])
+    torch.testing.assert_close(motion, expected["motion_emb"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(text, expected["text_emb"], atol=1e-5, rtol=0)
+
+
+# ---- reading published files ----------------------------------------------------------------------------------
+
+
+def test_load_official_detects_every_published_format(checkout, converted):
+    runs = checkout / "checkpoints" / "interhuman"
+    files = {
+        "vqvae": runs / "vq_default" / "model" / "best_fid.tar",
+        "transformer": runs / "trans_default" / "model" / "best_fid.tar",
+        "evaluator": checkout / "checkpoints" / "eval_model" / "interclip.ckpt",
+        "matching_evaluator": checkout / "checkpoints" / "hhi" / "text_mot_match" / "model" / "finest.tar",
+    }
+    for kind, path in files.items():
+        payload = convert.load_official(path)
+        assert payload["kind"] == kind and payload["config"]["official"]["file"] == str(path)
+    transformer = convert.load_official(files["transformer"])
+    assert transformer["config"]["official"]["epoch"] == 42
+    assert transformer["config"]["model_config"]["vq_checkpoint"] == str(files["vqvae"])
+    # this library's own checkpoints pass through as load_checkpoint returns them
+    assert convert.load_official(converted["vqvae"])["kind"] == "vqvae"
+
+
+def test_load_official_refuses_pickled_objects_unless_trusted(tmp_path, golden):
+    path = tmp_path / "net.tar"
+    state = unpacked(golden["vqvae"]["checkpoint"]["vq_model"])
+    torch.save({"net": state, "opt": argparse.Namespace(nb_code=64)}, path)
+    with pytest.raises(CheckpointError, match="trust_pickle"):
+        convert.load_official(path)
+    assert convert.load_official(path, trust_pickle=True)["kind"] == "vqvae"
+
+
+def test_load_official_rejects_an_unknown_file_naming_its_entries(tmp_path):
+    path = tmp_path / "other.tar"
+    torch.save({"generator": {"w": torch.zeros(1)}}, path)
+    with pytest.raises(CheckpointError, match="'generator'"):
+        convert.load_official(path)
+
+
+def test_option_files_are_typed_like_the_official_reader(tmp_path):
+    write_options(tmp_path / "opt.txt", {"n_heads": 6, "dropout": 0.2, "vq_norm": None, "is_train": True,
+                                         "name": "trans_default", "lr": "2e-4"})
+    assert convert.read_option_file(tmp_path / "opt.txt") == {
+        "n_heads": 6, "dropout": 0.2, "vq_norm": None, "is_train": True, "name": "trans_default", "lr": 2e-4}
+
+
+def test_convert_entry_point_writes_the_transformer_and_its_vq(checkout, tmp_path):
+    assert convert.translate([str(checkout), "evaluators=false"]) == [f"official_dir='{checkout}'",
+                                                                       "evaluators=false"]
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("convert", overrides=[f"official_dir={checkout}", f"out={tmp_path}", "evaluators=false"])
+    written = convert.job(cfg)
+    assert set(written) == {"vqvae", "transformer"}
+    assert load_checkpoint(written["transformer"], kind="transformer")["config"]["model_config"]["vq_checkpoint"] \
+        == str(tmp_path / "vqvae.pt")
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        with pytest.raises(UsageError, match="official_dir"):
+            convert.job(compose("convert"))
+
+
+# ---- strict mapping -----------------------------------------------------------------------------------------
+
+
+def test_vq_conversion_names_a_missing_key(golden):
+    checkpoint = official_checkpoint(golden, "vqvae")
+    del checkpoint["vq_model"]["decoder.model.3.0.model.1.conv2.bias"]
+    with pytest.raises(official.OfficialCheckpointError, match=r"missing key 'decoder\.model\.3\.0\.model\.1\.conv2"):
+        official.convert_vq(checkpoint, golden["vqvae"]["opt"])
+
+
+def test_vq_conversion_names_an_unexpected_key(golden):
+    checkpoint = official_checkpoint(golden, "vqvae")
+    checkpoint["vq_model"]["decoder.model.6.weight"] = torch.zeros(12, 32, 3, 3)
+    with pytest.raises(official.OfficialCheckpointError, match=r"unexpected key 'decoder\.model\.6\.weight'"):
+        official.convert_vq(checkpoint, golden["vqvae"]["opt"])
+
+
+def test_transformer_conversion_names_missing_unexpected_and_misshapen_keys(golden):
+    vq_config, vq_state = official.convert_vq(official_checkpoint(golden, "vqvae"), golden["vqvae"]["opt"])
+    stats, published = golden["transformer"]["stats"], official_checkpoint(golden, "transformer")
+
+    def convert_with(edit):
+        state = dict(published["t2m_transformer"])
+        edit(state)
+        official.convert_transformer({"t2m_transformer": state}, golden["transformer"]["opt"], vq_config, vq_state,
+                                     stats["mean"], stats["std"])
+
+    key = "Transformer.blocks.1.local_inter_attn.interaction_attention.in_proj_bias"
+    with pytest.raises(official.OfficialCheckpointError, match=rf"missing key '{key}'"):
+        convert_with(lambda state: state.pop(key))
+    with pytest.raises(official.OfficialCheckpointError, match=r"unexpected key 'clip_positional_embedding'"):
+        convert_with(lambda state: state.update(clip_positional_embedding=torch.zeros(77, 768)))
+    with pytest.raises(official.OfficialCheckpointError,
+                       match=r"'output_process\.dense\.weight' has shape \(32, 16\), but 'transformer\.head\.dense"):
+        convert_with(lambda state: state.update({"output_process.dense.weight": torch.zeros(32, 16)}))
+    with pytest.raises(official.OfficialCheckpointError, match="text_dim 512"):
+        convert_with(lambda state: state.update({"cond_emb.weight": torch.zeros(32, 512)}))
+    with pytest.raises(official.OfficialCheckpointError, match="inv_freq"):
+        convert_with(lambda state: state.update({official.POSITION_FREQUENCIES_KEY: torch.ones(8)}))
+
+
+def test_evaluator_conversions_name_the_offending_key(golden):
+    interclip = official_checkpoint(golden, "interclip")
+    interclip["state_dict"]["model.text_proj.weight"] = torch.zeros(4)
+    with pytest.raises(official.OfficialCheckpointError, match=r"unexpected key 'text_proj\.weight'"):
+        official.convert_interclip(interclip, golden["interclip"]["cfg"])
+    matching = official_checkpoint(golden, "interx_matching")
+    del matching["text_encoder"]["hidden"]
+    with pytest.raises(official.OfficialCheckpointError, match=r"missing key 'text_encoder\.hidden'"):
+        official.convert_interx_matching(matching)
+
+
+def test_the_inter_x_vq_without_graph_layers_is_refused_by_name(golden):
+    state = {key: value for key, value in official_checkpoint(golden, "vqvae")["vq_model"].items()
+             if "gcn_layer" not in key}
+    with pytest.raises(official.OfficialCheckpointError, match="Inter-X VQ-VAE"):
+        official.convert_vq({"net": state})
+
+
+def test_vq_key_table_renames_as_the_vqvae_module_does_and_reads_both_ways(golden):
+    table = official.vq_key_table(num_stages=2)
+    for key in golden["vqvae"]["checkpoint"]["vq_model"]:
+        ours = table.to_ours(key)
+        assert ours == official_key_to_ours(key) and table.to_official(ours) == key
+
+
+def test_transformer_key_table_reads_both_ways_over_a_whole_checkpoint(golden):
+    for key in golden["transformer"]["checkpoint"]["t2m_transformer"]:
+        if key == official.POSITION_FREQUENCIES_KEY:
+            continue
+        ours = official.TRANSFORMER_KEYS.to_ours(key)
+        assert ours is not None and official.TRANSFORMER_KEYS.to_official(ours) == key
+    assert official.TRANSFORMER_KEYS.to_ours("Transformer.blocks.3.spa_temp_attn.temporal_attention.in_proj_weight") \
+        == "transformer.blocks.3.temporal_attn.in_proj.weight"
