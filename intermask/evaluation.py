@@ -33,6 +33,28 @@ def load_interaction_model(path: str | Path, device: torch.device) -> InterMask:
     return model.to(device).eval()
 
 
+class CLIPTokenFeatures(torch.nn.Module):
+    """The released InterCLIP's frozen text features: CLIP token + position embeddings from its own tables.
+
+    captions -> (features (b, 77, 768), eot_index (b,)); needs the ``clip`` package's tokenizer only.
+    """
+
+    name = "clip_tokens"
+
+    def __init__(self, evaluator: InterCLIPEvaluator):
+        super().__init__()
+        object.__setattr__(self, "evaluator", evaluator)  # not a submodule: its weights live in the evaluator
+
+    def forward(self, texts):
+        try:
+            import clip
+        except ImportError as error:
+            raise ImportError("the released InterCLIP evaluator tokenises with CLIP: pip install 'intermask[clip]'"
+                              ) from error
+        context = self.evaluator.positional_embedding.shape[0]
+        return self.evaluator.token_features(clip.tokenize(list(texts), context_length=context, truncate=True))
+
+
 @dataclass
 class TextMotionEvaluator:
     """A trained evaluator with its frozen text backbone and a caption cache."""
@@ -47,8 +69,12 @@ class TextMotionEvaluator:
         config = payload["config"]["model_config"]
         model = InterCLIPEvaluator(**config["evaluator"])
         model.load_state_dict(payload["model"])
-        backbone = build_text_encoder(config["text_encoder"]).backbone.to(device)
-        return cls(model.to(device).eval(), backbone, TextFeatureCache(backbone.name))
+        model = model.to(device).eval()
+        if config["text_encoder"]["name"] == CLIPTokenFeatures.name:  # a converted official evaluator
+            backbone = CLIPTokenFeatures(model)
+        else:
+            backbone = build_text_encoder(config["text_encoder"]).backbone.to(device)
+        return cls(model, backbone, TextFeatureCache(backbone.name))
 
     @torch.no_grad()
     def embed_text(self, texts: list[str]) -> torch.Tensor:

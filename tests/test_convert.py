@@ -5,6 +5,7 @@ The golden outputs in tests/fixtures/official/ were made by running the authors'
 """
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -231,6 +232,25 @@ def test_interclip_embeddings_match_the_official_ones(converted, golden):
         text = evaluator.encode_text(*evaluator.token_features(inputs["token_ids"]))
     torch.testing.assert_close(motion, expected["motion_emb"], atol=1e-5, rtol=0)
     torch.testing.assert_close(text, expected["text_emb"], atol=1e-5, rtol=0)
+
+
+def test_eval_loads_the_converted_interclip_with_its_own_clip_token_features(converted, golden, monkeypatch):
+    from intermask.evaluation import TextMotionEvaluator
+
+    loaded = TextMotionEvaluator.load(converted["evaluator"], torch.device("cpu"))
+    assert loaded.backbone.name == "clip_tokens"
+    inputs, expected = golden["interclip"]["inputs"], golden["interclip"]["outputs"]
+    # the CLIP tokenizer is an optional extra: stand in for it with the fixture's token ids
+    token_ids = {f"caption {i}": ids for i, ids in enumerate(inputs["token_ids"])}
+    fake_clip = type("clip", (), {"tokenize": staticmethod(
+        lambda texts, context_length, truncate: torch.stack([token_ids[t] for t in texts]))})
+    monkeypatch.setitem(sys.modules, "clip", fake_clip)
+    text = loaded.embed_text(list(token_ids))
+    # the caption cache keeps frozen features in half precision
+    torch.testing.assert_close(text, expected["text_emb"], atol=1e-4, rtol=0)
+    motion = rearrange(inputs["motions"], "b t (n c) -> b n t c", n=2)
+    torch.testing.assert_close(loaded.embed_motion(motion, inputs["lengths"]),
+                               expected["motion_emb"], atol=1e-5, rtol=0)
 
 
 def test_interx_matching_embeddings_match_the_official_ones(converted, golden):
