@@ -4,7 +4,6 @@ import re
 
 import numpy as np
 import pytest
-from scipy.signal import find_peaks
 
 from intermask.data import interhuman
 from intermask.data.synthetic import FAMILY_NAMES, generate_clip, generate_dataset, split_assignment
@@ -12,6 +11,7 @@ from intermask.data.synthetic import writer
 from intermask.data.synthetic.__main__ import main as cli_main
 from intermask.data.synthetic.body import STAND_HEIGHT, Performance, animate, travel, two_bone_ik
 from intermask.data.synthetic.clips import min_torso_distance
+from intermask.metrics.adherence import count_gesture, facing, left_axis, swept_angle, yaw
 from intermask.motion.augment import mirror_joints, mirror_text
 from intermask.motion.canonical import zup_to_yup
 from intermask.motion.rotation import rot6d_to_matrix
@@ -46,30 +46,6 @@ def unit(vector):
 
 def at(clip, time):
     return min(int(round(time * FPS)), clip.num_frames - 1)
-
-
-def left_axis(pose):
-    """Horizontal unit left of a body from its hips. pose: (..., 22, 3) -> (..., 3)."""
-    left = pose[..., 1, :] - pose[..., 2, :]
-    left = left * np.array([1.0, 0.0, 1.0])
-    return left / np.linalg.norm(left, axis=-1, keepdims=True)
-
-
-def facing(pose):
-    """Horizontal unit facing (left x up) of a body from its hips. pose: (..., 22, 3) -> (..., 3)."""
-    left = left_axis(pose)
-    return np.stack([-left[..., 2], np.zeros(left.shape[:-1]), left[..., 0]], -1)
-
-
-def yaw(direction):
-    """Angle of a horizontal direction, increasing with turns to the left (positive turns about +Y)."""
-    return np.arctan2(direction[..., 0], direction[..., 2])
-
-
-def swept_angle(directions):
-    """Signed angle swept by a sequence of horizontal directions (frame, 3); > 0 is counterclockwise from above."""
-    angles = yaw(directions)
-    return float(np.sum((np.diff(angles) + np.pi) % (2 * np.pi) - np.pi))
 
 
 def words_in(text, words):
@@ -435,28 +411,6 @@ def test_the_crouching_person_is_low_and_is_helped_up_with_the_stated_hand(clips
             assert pelvis[low, -1] > 0.9 * stand[low]
         else:
             assert pelvis[approacher, -1] < 0.7 * stand[approacher]
-
-
-def count_gesture(pose_sequence, gesture, hand):
-    """Claps (hands meeting), waves (side-to-side swings of the hand) or nods counted from the joints."""
-    if gesture == "claps":
-        apart = np.linalg.norm(pose_sequence[:, 20] - pose_sequence[:, 21], axis=-1)
-        touching, count = False, 0
-        for distance in apart:
-            if not touching and distance < 0.1:
-                touching, count = True, count + 1
-            elif touching and distance > 0.18:
-                touching = False
-        return count
-    start = pose_sequence[0]
-    if gesture == "waves":
-        sign = 1 if hand == "left" else -1
-        outward = sign * (pose_sequence[:, WRIST[hand]] - pose_sequence[:, 0]) @ left_axis(start)
-        raised = pose_sequence[:, WRIST[hand], 1] > pose_sequence[:, SHOULDER[hand], 1] + 0.2
-        peaks = find_peaks(outward, prominence=0.1)[0]
-        return int(raised[peaks].sum())
-    forward = (pose_sequence[:, 15] - pose_sequence[:, 12]) @ facing(start)
-    return len(find_peaks(forward, prominence=0.015)[0])
 
 
 def test_repeated_gestures_happen_the_stated_number_of_times(clips):

@@ -1,0 +1,160 @@
+"""Prompt adherence on a dataset split: how often clips do what their captions say, for the ground truth and,
+given a transformer checkpoint, for the model's generations from the same captions.
+
+    python scripts/adherence.py --data data/synthetic --split test [--ckpt runs/synthetic/transformer_x/last.pt]
+        [--max-items N] [--samples-per-text K] [--json OUT]
+
+Every caption of a test clip is parsed into checkable claims (``intermask.metrics.adherence``): which hand,
+which side, clockwise or counterclockwise, who initiates, how many times. Ground truth checks each caption's
+claims on that clip's joints. The model generates ``K`` motions per caption, each as long as the clip (clipped
+to the model's longest motion and cut to whole tokens, 4 * floor(L / 4) frames), and its claims are checked on
+them. The table gives, per claim kind, the rate of claims the motion confirms among those it decides and, in
+brackets, true / decided and the coverage decided / claims (a motion that does nothing decides nothing).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from intermask.cli import device_from
+from intermask.data.interhuman import check_root, ignored_ids, read_clip, split_ids
+from intermask.errors import user_facing_errors
+from intermask.metrics.adherence import KINDS, adherence
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="dataset root in the InterHuman layout")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--ckpt", type=Path, default=None, help="transformer checkpoint (last.pt) to generate with")
+    parser.add_argument("--max-items", type=int, default=None, help="only the split's first N clips")
+    parser.add_argument("--samples-per-text", type=int, default=1, help="generations per caption")
+    parser.add_argument("--batch-size", type=int, default=32, help="captions generated at once")
+    parser.add_argument("--steps", type=int, default=None, help="decoding iterations (model default if unset)")
+    parser.add_argument("--cond-scale", type=float, default=None, help="guidance scale (model default if unset)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rates and every verdict here")
+    args = parser.parse_args(argv)
+    for name in ("max_items", "samples_per_text", "batch_size"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    return args
+
+
+def read_split(root: Path, split: str, max_items: int | None) -> list:
+    """The split's clips (``RawClip``: joints (2, frame, 22, 3) Y-up and all captions), ignored ids left out."""
+    check_root(root)
+    ignore = ignored_ids(root)
+    ids = [clip_id for clip_id in split_ids(root, split) if clip_id not in ignore]
+    return [read_clip(root, clip_id) for clip_id in ids[:max_items]]
+
+
+def generation_frames(num_frames: int, max_frames: int, frames_per_token: int) -> int:
+    """Frames to generate for a clip of ``num_frames``: clipped to the model's longest, cut to whole tokens."""
+    length = min(num_frames, max_frames)
+    return length - length % frames_per_token
+
+
+def generate_joints(model, texts: list[str], frames: list[int], seed: int, batch_size: int,
+                    options: dict | None = None, progress: bool = False) -> list[np.ndarray]:
+    """One motion per (caption, frame count): joints (2, frames, 22, 3) each, in metres.
+
+    Batch ``b`` draws from a generator seeded ``seed + b``, so a run is reproducible for a given batch size.
+    """
+    device = model.mean.device
+    motions = []
+    starts = range(0, len(texts), batch_size)
+    for batch, start in enumerate(tqdm(starts, desc="generating", disable=not progress, leave=False)):
+        chunk_texts, chunk_frames = texts[start:start + batch_size], frames[start:start + batch_size]
+        generator = torch.Generator(device=device).manual_seed(seed + batch)
+        _, features = model.generate(chunk_texts, torch.tensor(chunk_frames, device=device), generator=generator,
+                                     **(options or {}))
+        joints = model.joints(features).float().cpu().numpy()  # (batch, 2, frame, 22, 3)
+        motions.extend(joints[i, :, :length] for i, length in enumerate(chunk_frames))
+    return motions
+
+
+def rates_row(result: dict) -> str:
+    if result["rate"] is None:
+        return f"{'-':>6} (0/{result['claims']})"
+    return f"{result['rate']:6.3f} ({result['true']}/{result['decided']}, cov {result['coverage']:.2f})"
+
+
+def format_table(columns: dict[str, dict]) -> str:
+    """Rates per claim kind (rows) for each evaluated source (columns: "ground truth", "model")."""
+    width = 30
+    lines = [f"{'claim kind':<12}" + "".join(f"{name:>{width}}" for name in columns)]
+    for kind in (*KINDS, "all"):
+        cells = [result["all"] if kind == "all" else result["by_kind"][kind] for result in columns.values()]
+        if all(cell["claims"] == 0 for cell in cells):
+            continue
+        lines.append(f"{kind:<12}" + "".join(f"{rates_row(cell):>{width}}" for cell in cells))
+    return "\n".join(lines)
+
+
+def verdicts(result: dict, items: list[dict]) -> list[dict]:
+    """Each checked claim with the clip, caption and sample it came from."""
+    return [{**items[r["item"]], **{k: v for k, v in r.items() if k != "item"}} for r in result["results"]]
+
+
+def summary(result: dict) -> dict:
+    return {key: result[key] for key in ("all", "by_kind", "by_action")}
+
+
+def run(args: argparse.Namespace) -> dict:
+    clips = read_split(args.data, args.split, args.max_items)
+    items = [{"clip": clip.name, "caption": caption} for clip in clips for caption in clip.texts]
+    texts = [item["caption"] for item in items]
+    truth = adherence(texts, [clip.joints for clip in clips for _ in clip.texts], fps=args.fps)
+    report = {"data": str(args.data), "split": args.split, "clips": len(clips), "captions": len(texts),
+              "checkpoint": None, "ground_truth": summary(truth), "model": None,
+              "verdicts": {"ground_truth": verdicts(truth, items)}}
+    if args.ckpt is not None:
+        from intermask.evaluation import load_interaction_model
+
+        model = load_interaction_model(args.ckpt, device_from(args.device))
+        lengths = {clip.name: generation_frames(clip.num_frames, model.max_frames, model.frames_per_token)
+                   for clip in clips}
+        samples = [{**item, "sample": k} for item in items for k in range(args.samples_per_text)]
+        options = {key: value for key, value in (("steps", args.steps), ("cond_scale", args.cond_scale))
+                   if value is not None}
+        motions = generate_joints(model, [s["caption"] for s in samples], [lengths[s["clip"]] for s in samples],
+                                  args.seed, args.batch_size, options, progress=sys.stderr.isatty())
+        generated = adherence([s["caption"] for s in samples], motions, fps=args.fps)
+        report.update(checkpoint=str(args.ckpt), samples_per_text=args.samples_per_text, model=summary(generated))
+        report["verdicts"]["model"] = verdicts(generated, samples)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        report = run(args)
+    except user_facing_errors() as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    columns = {"ground truth": report["ground_truth"]}
+    if report["model"] is not None:
+        columns["model"] = report["model"]
+    print(f"{report['data']} / {report['split']}: {report['clips']} clips, {report['captions']} captions"
+          + (f", {report['samples_per_text']} generation(s) per caption from {report['checkpoint']}"
+             if report["model"] is not None else ""))
+    print(format_table(columns))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
