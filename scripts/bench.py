@@ -9,8 +9,9 @@ What is measured (``--which`` picks sections; all by default):
   vqvae        one VQ-VAE training step on (batch, window=64, 262) windows: forward, the weighted VQ losses,
                backward, gradient clipping, AdamW. Median step time over --steps after --warmup, samples/s.
   transformer  one Inter-M training step on full-length token maps (batch, 2, 5, 75): masking, BERT
-               corruption, forward, step-unroll forward, both cross-entropies, backward, AdamW. On CUDA also the
-               achieved TFLOP/s and MFU from an analytic FLOP count (``transformer_forward_flops``).
+               corruption, forward, step-unroll forward, both cross-entropies, backward, AdamW. Also the achieved
+               TFLOP/s from an analytic FLOP count (``transformer_step_flops``) and, on a CUDA device of known
+               peak (or --peak-tflops), the MFU.
   sampling     10-second two-person clips (300 frames, 75 token steps): 20 decoding steps with CFG 2, then the
                VQ decoder for both persons. Latency at batch 1, clips/s at --sample-batch-size (64).
   loader       DataLoader steps/s over real data (VQ windows; two-person interaction crops) against the same
@@ -20,21 +21,23 @@ What is measured (``--which`` picks sections; all by default):
   tokenize     the transformer's token cache build (``encode_split``) over --tokenize-clips training clips.
 Peak memory: CUDA's max_memory_allocated above the starting allocation; on CPU the rise of the resident set's
 high-water mark (VmHWM, reset through /proc/self/clear_refs). Text encoding is left out everywhere: models get
-a (batch, 768) text feature, as the transformer does during training from its feature cache.
+a (batch, 768) text feature, as the transformer does during training from its feature cache. Times are
+synchronised wall clock; on CPU the table adds the process CPU time, steadier on a shared machine (use
+--threads 1 there: with more threads than free cores, waiting threads dominate).
 
 Sizes come from configs/model/*/paper.yaml and configs/train/*.yaml (``--size tiny``: configs/experiment/
 tiny.yaml). The paper's batch sizes (VQ 256, transformer 52) are the defaults on CUDA; on CPU the defaults are
-small (8, 4, sampling 4) and --steps 3 --warmup 1, so a plain run finishes. The JSON (--json) holds the device
+small (8, 4, sampling 2) and --steps 3 --warmup 1, so a plain run finishes. The JSON (--json) holds the device
 name, torch version, the resolved configuration and every number of the table.
 
---reference DIR times the published implementation on the same inputs in the same run and prints
-official time / ours (above 1: ours is faster). It needs packages the project does not use, so run it from a
-throw-away environment (see scripts/bench_reference.py), e.g.
+--reference DIR times the published implementation (a checkout of gohar-malik/InterMask) on the same inputs
+in the same run, alternating its calls with ours, and prints official time / ours (above 1: ours is faster).
+It needs packages the project does not use, so run it from a throw-away environment (scripts/bench_reference.py):
     python3 -m venv /tmp/bench_venv && /tmp/bench_venv/bin/pip install torch==2.13.0 torch_geometric \\
         positional-encodings einops numpy tqdm scipy omegaconf && /tmp/bench_venv/bin/pip install -e . --no-deps
-    /tmp/bench_venv/bin/python scripts/bench.py --device cpu --reference /tmp/official_intermask \\
-        --which vqvae,transformer,sampling --steps 5 --warmup 1 --vq-batch-size 8 --transformer-batch-size 4 \\
-        --sample-batch-size 4
+    /tmp/bench_venv/bin/python scripts/bench.py --device cpu --threads 1 --reference /tmp/official_intermask \\
+        --which vqvae,transformer,sampling --steps 5 --warmup 1 --vq-batch-size 4 --transformer-batch-size 2 \\
+        --sample-batch-size 2 --sample-repeats 3
 
 Examples:
     python scripts/bench.py --device cuda --bf16 --json bench_h100.json
@@ -47,7 +50,6 @@ import contextlib
 import ctypes
 import gc
 import json
-import math
 import platform
 import statistics
 import sys
@@ -58,7 +60,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from einops import rearrange
 from torch.utils.data import Dataset
 
 from intermask.data.source import DataSource
@@ -86,7 +87,7 @@ PEAK_TFLOPS = (
     ("L40S", {"bf16": 362.1, "fp32": 91.6}),
     ("L4", {"bf16": 121.0, "fp32": 30.3}),
 )
-CPU_DEFAULTS = {"vq_batch_size": 8, "transformer_batch_size": 4, "sample_batch_size": 4, "steps": 3, "warmup": 1}
+CPU_DEFAULTS = {"vq_batch_size": 8, "transformer_batch_size": 4, "sample_batch_size": 2, "steps": 3, "warmup": 1}
 CUDA_DEFAULTS = {"sample_batch_size": 64, "steps": 10, "warmup": 2}
 
 
@@ -109,6 +110,7 @@ class BenchConfig:
     window: int  # VQ training window, frames
     frames: int  # clip length of transformer training, sampling and the token cache
     sample_steps: int
+    sample_repeats: int  # timed sampling calls
     cond_scale: float
     steps: int
     warmup: int
@@ -163,27 +165,32 @@ def resolve_config(args: argparse.Namespace, device: torch.device) -> BenchConfi
     defaults = CUDA_DEFAULTS if device.type == "cuda" else CPU_DEFAULTS
     notes = []
 
-    def pick(name: str, paper_value: int) -> int:
-        given = getattr(args, name)
+    sections = set(getattr(args, "sections", SECTIONS))
+    users = {"vq_batch_size": {"vqvae", "loader"}, "transformer_batch_size": {"transformer", "loader"},
+             "sample_batch_size": {"sampling"}}
+
+    def pick(name: str, given: int | None, paper_value: int) -> int:
         if given is not None:
             return given
         if name in defaults:
-            notes.append(f"{name}={defaults[name]}: the {device.type} default (paper: {paper_value})")
+            if users[name] & sections:
+                notes.append(f"{name}={defaults[name]}: the {device.type} default (paper: {paper_value})")
             return defaults[name]
         return paper_value
 
-    vq_batch = args.vq_batch_size if args.vq_batch_size is not None else args.batch_size
-    transformer_batch = args.transformer_batch_size if args.transformer_batch_size is not None else args.batch_size
-    args.vq_batch_size, args.transformer_batch_size = vq_batch, transformer_batch
+    given_vq = args.vq_batch_size if args.vq_batch_size is not None else args.batch_size
+    given_transformer = args.transformer_batch_size if args.transformer_batch_size is not None else args.batch_size
     config = BenchConfig(
         size=args.size, vq=sizes["vq"], transformer=sizes["transformer"], text_encoder=sizes["text_encoder"],
         vq_train=sizes["vq_train"], transformer_train=sizes["transformer_train"],
-        vq_batch_size=pick("vq_batch_size", sizes["vq_train"]["batch_size"]),
-        transformer_batch_size=pick("transformer_batch_size", sizes["transformer_train"]["batch_size"]),
-        sample_batch_size=pick("sample_batch_size", 64),
+        vq_batch_size=pick("vq_batch_size", given_vq, sizes["vq_train"]["batch_size"]),
+        transformer_batch_size=pick("transformer_batch_size", given_transformer,
+                                    sizes["transformer_train"]["batch_size"]),
+        sample_batch_size=pick("sample_batch_size", args.sample_batch_size, 64),
         window=args.window or sizes["window"], frames=args.frames or sizes["frames"],
         sample_steps=args.sample_steps, cond_scale=args.cond_scale,
         steps=args.steps if args.steps is not None else defaults["steps"],
+        sample_repeats=args.sample_repeats or args.steps or defaults["steps"],
         warmup=args.warmup if args.warmup is not None else defaults["warmup"],
         bf16=args.bf16, workers=args.workers if args.workers is not None else sizes["vq_train"]["workers"],
         clips=args.clips, tokenize_clips=args.tokenize_clips, notes=notes,
@@ -194,8 +201,9 @@ def resolve_config(args: argparse.Namespace, device: torch.device) -> BenchConfi
 
 def check_config(config: BenchConfig) -> None:
     step = INTERHUMAN.time_downsample
-    if config.steps < 1 or config.warmup < 0:
-        raise ValueError(f"--steps must be >= 1 and --warmup >= 0, got {config.steps} and {config.warmup}")
+    if min(config.steps, config.sample_repeats) < 1 or config.warmup < 0:
+        raise ValueError(f"--steps and --sample-repeats must be >= 1 and --warmup >= 0, got {config.steps}, "
+                         f"{config.sample_repeats} and {config.warmup}")
     for name in ("vq_batch_size", "transformer_batch_size", "sample_batch_size"):
         if getattr(config, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(config, name)}")
@@ -219,18 +227,24 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_calls(fn: Callable[[], object], steps: int, warmup: int, device: torch.device) -> list[float]:
-    """Seconds of each of ``steps`` calls of ``fn`` after ``warmup`` untimed ones; the device is idle around each."""
+def time_calls(fn: Callable[[], object], steps: int, warmup: int,
+               device: torch.device) -> tuple[list[float], list[float]]:
+    """Wall-clock and process CPU seconds of each of ``steps`` calls of ``fn`` after ``warmup`` untimed ones.
+
+    The device is idle around each call. CPU time, unlike wall time, does not count the moments another
+    process held the core, which makes it the steadier measure on a shared machine with one thread.
+    """
     for _ in range(warmup):
         fn()
     synchronize(device)
-    seconds = []
+    wall, cpu = [], []
     for _ in range(steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         fn()
         synchronize(device)
-        seconds.append(time.perf_counter() - start)
-    return seconds
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
+    return wall, cpu
 
 
 def _status_kib(name: str) -> int | None:
@@ -298,26 +312,43 @@ def autocast_factory(device: torch.device, bf16: bool) -> Callable[[], contextli
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-def timing_summary(seconds: list[float], items_per_call: int, unit: str) -> dict:
-    median = statistics.median(seconds)
-    return {"median_s": median, "min_s": min(seconds), "max_s": max(seconds), "all_s": seconds,
-            f"{unit}_per_s": items_per_call / median}
+def timing_summary(wall: list[float], cpu: list[float], items_per_call: int, unit: str) -> dict:
+    median = statistics.median(wall)
+    return {"median_s": median, "min_s": min(wall), "max_s": max(wall), "all_s": wall,
+            f"{unit}_per_s": items_per_call / median, "cpu_median_s": statistics.median(cpu), "cpu_all_s": cpu}
 
 
-def measure(build: Callable[[], Callable[[], object]], config: BenchConfig, device: torch.device,
-            items_per_call: int, unit: str, steps: int | None = None) -> dict:
-    """Build a step (models, optimiser, inputs) and time it; memory covers the build and every call."""
-    with PeakMemory(device) as memory:
-        step = build()
-        seconds = time_calls(step, steps or config.steps, config.warmup, device)
-        del step
-    return {**timing_summary(seconds, items_per_call, unit), "peak_memory_mb": memory.peak_bytes / MB,
-            "memory_method": memory.method}
+def measure(builds: dict[str, Callable[[], Callable[[], object]]], config: BenchConfig, device: torch.device,
+            items_per_call: int, unit: str, steps: int | None = None) -> dict[str, dict]:
+    """Time the steps of each side ("ours", "official"): median of ``steps`` calls after ``config.warmup``.
+
+    Each side is built (models, optimiser, inputs), warmed up and called once inside its own memory
+    measurement; the remaining calls alternate between the sides, so a change in the machine's load hits both.
+    """
+    steps = steps or config.steps
+    calls, wall, cpu, memory = {}, {}, {}, {}
+    for side, build in builds.items():
+        with PeakMemory(device) as peak:
+            calls[side] = build()
+            wall[side], cpu[side] = time_calls(calls[side], 1, config.warmup, device)
+        memory[side] = peak
+    for _ in range(steps - 1):
+        for side, call in calls.items():
+            call_wall, call_cpu = time_calls(call, 1, 0, device)
+            wall[side] += call_wall
+            cpu[side] += call_cpu
+    del calls
+    _release_free_heap()
+    return {side: {**timing_summary(wall[side], cpu[side], items_per_call, unit),
+                   "peak_memory_mb": memory[side].peak_bytes / MB, "memory_method": memory[side].method}
+            for side in builds}
 
 
-def compare(ours: dict, official: dict) -> float:
-    """Official time / ours: above 1 means ours is faster."""
-    return official["median_s"] / ours["median_s"]
+def compare(result: dict) -> None:
+    """Add official time / ours (above 1: ours is faster), by wall clock and by process CPU time."""
+    ours, official = result["ours"], result["official"]
+    result["speedup"] = official["median_s"] / ours["median_s"]
+    result["speedup_cpu_time"] = official["cpu_median_s"] / ours["cpu_median_s"]
 
 
 # ---- FLOPs and MFU ------------------------------------------------------------------------------------------
@@ -344,9 +375,10 @@ def transformer_forward_flops(batch: int, num_time: int, num_parts: int, token_d
         + 8 * persons * dim * dim + 4 * 2 * n * n * dim  # cross
         + 4 * persons * dim * ff_dim
     )
-    embed = 2 * persons * token_dim * dim + 2 * token_dim * dim / batch + 2 * text_dim * dim
+    embed = 2 * persons * token_dim * dim + 2 * text_dim * dim
     head = 2 * 2 * dim * dim + 2 * persons * dim * dim + 2 * persons * dim * num_codes
-    return int(batch * (embed + depth * block + head))
+    separator = 2 * token_dim * dim  # its embedding is projected once per batch
+    return batch * (embed + depth * block + head) + separator
 
 
 def transformer_step_flops(batch: int, num_time: int, unroll: bool = True, **sizes) -> int:
@@ -450,7 +482,8 @@ class CaptionFreeBackbone(FrozenTextBackbone):
 def our_pipeline(config: BenchConfig, device: torch.device) -> InterMask:
     """The whole InterMask module with untrained weights (speed does not depend on them), in eval mode."""
     vq = MotionVQVAE(INTERHUMAN, **config.vq)
-    transformer = InterMTransformer(**config.transformer)
+    # clips of --frames frames: the token cache cuts its windows at the model's max_time
+    transformer = InterMTransformer(**{**config.transformer, "max_time": config.token_steps})
     text = config.text_encoder
     text_encoder = TextEncoder(CaptionFreeBackbone(config.transformer["text_dim"]), num_layers=int(text["layers"]),
                                heads=int(text["heads"]), ff_dim=int(text["ff_dim"]), dropout=float(text["dropout"]))
@@ -518,12 +551,13 @@ def official_sampler(official, config: BenchConfig, device: torch.device, batch:
 def bench_vqvae(config: BenchConfig, device: torch.device, official=None) -> dict:
     batch = config.vq_batch_size
     result = {"batch_size": batch, "window": config.window,
-              "parameters": sum(p.numel() for p in MotionVQVAE(INTERHUMAN, **config.vq).parameters()),
-              "ours": measure(lambda: our_vq_step(config, device), config, device, batch, "samples")}
+              "parameters": sum(p.numel() for p in MotionVQVAE(INTERHUMAN, **config.vq).parameters())}
+    builds = {"ours": lambda: our_vq_step(config, device)}
     if official is not None:
-        result["official"] = measure(lambda: official_vq_step(official, config, device), config, device, batch,
-                                     "samples")
-        result["speedup"] = compare(result["ours"], result["official"])
+        builds["official"] = lambda: official_vq_step(official, config, device)
+    result.update(measure(builds, config, device, batch, "samples"))
+    if official is not None:
+        compare(result)
     return result
 
 
@@ -533,16 +567,17 @@ def bench_transformer(config: BenchConfig, device: torch.device, official=None,
     flops = transformer_step_flops(batch, config.token_steps, **config.transformer)
     result = {"batch_size": batch, "token_steps": config.token_steps,
               "parameters": sum(p.numel() for p in InterMTransformer(**config.transformer).parameters()),
-              "flops_per_step": flops,
-              "ours": measure(lambda: our_transformer_step(config, device), config, device, batch, "samples")}
+              "flops_per_step": flops}
+    builds = {"ours": lambda: our_transformer_step(config, device)}
+    if official is not None:
+        builds["official"] = lambda: official_transformer_step(official, config, device)
+    result.update(measure(builds, config, device, batch, "samples"))
     result["ours"]["achieved_tflops"] = flops / result["ours"]["median_s"] / 1e12
     peak = peak_tflops(device, config.bf16, peak_tflops_override)
     result["peak_tflops"] = peak
     result["ours"]["mfu"] = result["ours"]["achieved_tflops"] / peak if peak else None
     if official is not None:
-        result["official"] = measure(lambda: official_transformer_step(official, config, device), config, device,
-                                     batch, "samples")
-        result["speedup"] = compare(result["ours"], result["official"])
+        compare(result)
     return result
 
 
@@ -551,11 +586,12 @@ def bench_sampling(config: BenchConfig, device: torch.device, official=None) -> 
               "cond_scale": config.cond_scale, "throughput_batch_size": config.sample_batch_size}
     runs = [("latency", 1), ("throughput", config.sample_batch_size)]
     for name, batch in runs:
-        result[name] = {"ours": measure(lambda: our_sampler(config, device, batch), config, device, batch, "clips")}
+        builds = {"ours": lambda: our_sampler(config, device, batch)}
         if official is not None:
-            result[name]["official"] = measure(lambda: official_sampler(official, config, device, batch), config,
-                                               device, batch, "clips")
-            result[name]["speedup"] = compare(result[name]["ours"], result[name]["official"])
+            builds["official"] = lambda: official_sampler(official, config, device, batch)
+        result[name] = measure(builds, config, device, batch, "clips", steps=config.sample_repeats)
+        if official is not None:
+            compare(result[name])
     return result
 
 
@@ -652,7 +688,6 @@ def bench_tokenize(config: BenchConfig, device: torch.device, source: DataSource
     source.normalizer()  # statistics come from the whole split, as in training
     limited = FirstClips(source.cfg, limit=config.tokenize_clips)
     pipeline = our_pipeline(config, device)
-    pipeline.transformer.max_time = config.token_steps  # the cache's window length follows the model's
     if config.warmup:
         encode_split(pipeline, FirstClips(source.cfg, limit=1), "train", device, batch_size=64)
     with PeakMemory(device) as memory:
@@ -702,8 +737,8 @@ def _ms(result: dict) -> str:
     return f"{1000 * result['median_s']:.1f} ms"
 
 
-def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
-    """(what, ours, official, speed-up) rows of the printed table."""
+def table_rows(results: dict, cpu_time: bool = False) -> list[tuple[str, str, str, str]]:
+    """(what, ours, official, speed-up) rows of the printed table; ``cpu_time`` adds the CPU-time rows."""
     rows = []
 
     def timed(label: str, entry: dict, unit: str) -> None:
@@ -711,7 +746,11 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
         rows.append((label, f"{_ms(ours)} ({ours[f'{unit}_per_s']:.2f} {unit}/s)",
                      f"{_ms(official)} ({official[f'{unit}_per_s']:.2f} {unit}/s)" if official else "-",
                      f"{entry['speedup']:.2f}x" if "speedup" in entry else "-"))
-        rows.append((f"  peak memory", f"{ours['peak_memory_mb']:.0f} MB",
+        if cpu_time:
+            rows.append(("  process CPU time", f"{1000 * ours['cpu_median_s']:.1f} ms",
+                         f"{1000 * official['cpu_median_s']:.1f} ms" if official else "-",
+                         f"{entry['speedup_cpu_time']:.2f}x" if "speedup_cpu_time" in entry else ""))
+        rows.append(("  peak memory", f"{ours['peak_memory_mb']:.0f} MB",
                      f"{official['peak_memory_mb']:.0f} MB" if official else "-", ""))
 
     if "vqvae" in results:
@@ -730,13 +769,17 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
         timed(f"sampling throughput, batch {entry['throughput_batch_size']}", entry["throughput"], "clips")
     if "loader" in results:
         for name, entry in results["loader"].items():
-            rows.append((f"loader {name} (batch {entry['batch_size']}, {entry['workers']} workers)",
-                         f"{entry['steps_per_s']:.1f} steps/s real", f"{entry['in_memory_steps_per_s']:.1f} in memory",
-                         f"{entry['real_over_in_memory']:.2f}x"))
+            rows.append((f"loader {name} (batch {entry['batch_size']}, {entry['workers']} workers), real data",
+                         f"{entry['steps_per_s']:.1f} steps/s", "-", "-"))
+            rows.append(("  same loader over an in-memory tensor", f"{entry['in_memory_steps_per_s']:.1f} steps/s",
+                         "-", "-"))
+            rows.append(("  real / in memory", f"{entry['real_over_in_memory']:.2f}x", "-", "-"))
     if "tokenize" in results:
         entry = results["tokenize"]
-        rows.append((f"token cache build ({entry['clips']} clips, {entry['windows']} windows)",
-                     f"{entry['clips_per_s']:.2f} clips/s", f"{entry['windows_per_s']:.2f} windows/s", ""))
+        rows.append((f"token cache build ({entry['clips']} clips, {entry['windows']} windows of "
+                     f"{entry['frames_per_window']} frames)",
+                     f"{entry['clips_per_s']:.2f} clips/s ({entry['windows_per_s']:.2f} windows/s)", "-", "-"))
+        rows.append(("  peak memory", f"{entry['peak_memory_mb']:.0f} MB", "-", ""))
     return rows
 
 
@@ -763,6 +806,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--transformer-batch-size", type=int, default=None, help="even")
     parser.add_argument("--sample-batch-size", type=int, default=None, help="batch of the throughput measurement")
     parser.add_argument("--sample-steps", type=int, default=20, help="decoding steps")
+    parser.add_argument("--sample-repeats", type=int, default=None, help="timed sampling calls (default: --steps)")
     parser.add_argument("--cond-scale", type=float, default=2.0)
     parser.add_argument("--window", type=int, default=None, help="VQ training window, frames (default 64)")
     parser.add_argument("--frames", type=int, default=None, help="clip length in frames (default 300)")
@@ -784,7 +828,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: argparse.Namespace, command: str = "") -> dict:
     """Run the chosen sections and return the report (what the JSON holds)."""
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -822,7 +866,7 @@ def run(args: argparse.Namespace) -> dict:
         "cuda": torch.version.cuda,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "",
+        "command": command,
         "reference": str(args.reference) if args.reference else None,
         "data": data_origin,
         "config": asdict(config),
@@ -832,12 +876,12 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    report = run(args)
+    report = run(args, " ".join(["scripts/bench.py", *(sys.argv[1:] if argv is None else argv)]))
     print(f"{report['device']} | torch {report['torch']} | size {args.size} | bf16 {args.bf16} | "
           f"median of {report['config']['steps']} after {report['config']['warmup']} warm-up")
     for note in report["config"]["notes"]:
         print(f"note: {note}")
-    print(format_table(table_rows(report["results"])))
+    print(format_table(table_rows(report["results"], cpu_time=report["device_type"] == "cpu")))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=str))

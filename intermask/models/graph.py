@@ -16,7 +16,7 @@ from typing import Iterable
 
 import torch
 import torch.nn.functional as F
-from einops import einsum, rearrange
+from einops import rearrange
 from torch import nn
 
 
@@ -64,7 +64,8 @@ class SkeletonGraphConv(nn.Module):
             raise ValueError(
                 f"SkeletonGraphConv expects (batch, {self.lin.in_features}, {self.num_joints}, time), "
                 f"got {tuple(x.shape)}")
-        x = rearrange(x, "b c j t -> b t j c")
+        # one copy into (b, t, j, c) order makes each projection below a single matrix product
+        x = rearrange(x, "b c j t -> b t j c").contiguous()
         if self.legacy:
             aggregate = self._first_frame_aggregate(x)
         else:
@@ -75,7 +76,8 @@ class SkeletonGraphConv(nn.Module):
     def _aggregate(self, x: torch.Tensor) -> torch.Tensor:
         """Mean of the projected neighbour features. (batch, time, joint, ch) -> same shape."""
         projected = F.relu(self.lin(x))
-        return einsum(self.adjacency.to(projected.dtype), projected, "i j, b t j c -> b t i c")
+        # (i j) @ (j c) for every frame: a batched product, several times faster than the general einsum path
+        return torch.matmul(self.adjacency.to(projected.dtype), projected)
 
     def _first_frame_aggregate(self, x: torch.Tensor) -> torch.Tensor:
         """The published quirk: the aggregate of sample 0, frame 0, zeros everywhere else."""

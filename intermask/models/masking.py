@@ -150,18 +150,23 @@ def masked_token_loss(
 
     logits: (..., v); targets, mask: (...). With no masked position the loss is a graph-connected zero and
     the accuracy is NaN (nothing was asked).
+    Every position is scored and the mask weights the mean, instead of picking the masked positions out: picking
+    needs their count on the host, a device-to-host wait in the middle of each training step.
     """
     if logits.shape[:-1] != targets.shape or targets.shape != mask.shape:
         raise ValueError(
             f"masked_token_loss: logits {tuple(logits.shape)}, targets {tuple(targets.shape)} and mask "
             f"{tuple(mask.shape)} must agree on the leading axes"
         )
-    picked_logits = logits[mask]
-    if picked_logits.shape[0] == 0:
-        return logits.sum() * 0.0, torch.tensor(float("nan"), device=logits.device)
-    picked_targets = targets[mask]
-    loss = F.cross_entropy(picked_logits.float(), picked_targets)
-    accuracy = (picked_logits.argmax(dim=-1) == picked_targets).float().mean()
+    weight = mask.float()
+    asked = weight.sum()
+    # unmasked positions may hold pad or sep ids, which are no class of the logits
+    safe_targets = targets.masked_fill(~mask, 0)
+    per_token = F.cross_entropy(rearrange(logits.float(), "... v -> (...) v"), safe_targets.flatten(),
+                                reduction="none")
+    loss = (per_token * weight.flatten()).sum() / asked.clamp(min=1.0)
+    correct = (logits.argmax(dim=-1) == targets).float()
+    accuracy = (correct * weight).sum() / asked  # 0 / 0 = NaN when nothing was asked
     return loss, accuracy.detach()
 
 
@@ -205,7 +210,7 @@ def transformer_training_loss(
     logits = model(corrupted, cond, lengths_tokens, generator=generator)
     ce, accuracy = masked_token_loss(logits, ids, mask)
     loss = ce
-    logs = {"ce": ce.item(), "accuracy": accuracy.item(), "interaction": float(interaction)}
+    measured = {"ce": ce.detach(), "accuracy": accuracy}
 
     if unroll:
         unrolled, filled = unroll_remask(
@@ -217,5 +222,8 @@ def transformer_training_loss(
         unroll_logits = model(unrolled, cond, lengths_tokens, generator=generator)
         ce_unroll, accuracy_unroll = masked_token_loss(unroll_logits, ids, mask & ~filled)
         loss = loss + ce_unroll
-        logs.update(ce_unroll=ce_unroll.item(), accuracy_unroll=accuracy_unroll.item())
+        measured.update(ce_unroll=ce_unroll.detach(), accuracy_unroll=accuracy_unroll)
+    # one device-to-host copy for every log, once the whole forward work is queued
+    values = dict(zip(measured, torch.stack(list(measured.values())).tolist()))
+    logs = {"ce": values.pop("ce"), "accuracy": values.pop("accuracy"), "interaction": float(interaction), **values}
     return loss, logs

@@ -1,0 +1,108 @@
+"""The benchmark harness (scripts/bench.py) on a tiny configuration: what it reports, not how fast."""
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
+
+from intermask.models.intermask import InterMTransformer
+
+BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_script", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+TINY_RUN = ["--size", "tiny", "--device", "cpu", "--steps", "2", "--warmup", "0", "--frames", "32", "--window", "16",
+            "--sample-steps", "2", "--sample-batch-size", "2", "--vq-batch-size", "4", "--transformer-batch-size", "2",
+            "--workers", "0", "--clips", "6", "--tokenize-clips", "2"]
+
+
+def positive(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def test_bench_tiny_run_prints_one_table_and_writes_every_section_to_json(bench, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    bench.main([*TINY_RUN, "--data", str(tmp_path / "data"), "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert printed.count("official/ours") == 1  # one table
+    for row in ("vqvae train step", "transformer train step", "sampling latency", "sampling throughput",
+                "loader vq_windows", "loader interactions", "token cache build"):
+        assert row in printed
+
+    report = json.loads(out.read_text())
+    assert report["torch"] == torch.__version__ and report["device_type"] == "cpu" and report["device"]
+    assert report["config"]["size"] == "tiny" and report["config"]["transformer"]["dim"] == 64
+    assert report["reference"] is None and "6 synthetic clips generated" in report["data"]
+    results = report["results"]
+    assert set(results) == {"vqvae", "transformer", "sampling", "loader", "tokenize"}
+
+    for section, unit in (("vqvae", "samples"), ("transformer", "samples")):
+        ours = results[section]["ours"]
+        assert len(ours["all_s"]) == 2 and positive(ours["median_s"]) and positive(ours[f"{unit}_per_s"])
+        assert ours["peak_memory_mb"] >= 0 and ours["memory_method"]
+        assert "official" not in results[section] and "speedup" not in results[section]
+    assert results["transformer"]["flops_per_step"] > 0 and positive(results["transformer"]["ours"]["achieved_tflops"])
+    assert results["transformer"]["ours"]["mfu"] is None  # no known peak on a CPU
+
+    sampling = results["sampling"]
+    assert (sampling["frames"], sampling["token_steps"], sampling["decoding_steps"]) == (32, 8, 2)
+    assert positive(sampling["latency"]["ours"]["clips_per_s"])
+    assert positive(sampling["throughput"]["ours"]["clips_per_s"])
+
+    for name in ("vq_windows", "interactions"):
+        loader = results["loader"][name]
+        assert loader["items"] > 0 and positive(loader["steps_per_s"]) and positive(loader["in_memory_steps_per_s"])
+    assert results["tokenize"]["clips"] == 2 and results["tokenize"]["windows"] >= 2
+    assert positive(results["tokenize"]["clips_per_s"])
+
+
+def test_bench_runs_only_the_sections_asked_for(bench, tmp_path):
+    report = bench.main([*TINY_RUN, "--which", "transformer"])
+    assert set(report["results"]) == {"transformer"} and report["data"] is None
+
+
+def test_bench_rejects_unknown_sections_and_odd_transformer_batches(bench):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--which", "vqvae,render"])
+    args = bench.parse_args([*TINY_RUN, "--transformer-batch-size", "3"])
+    with pytest.raises(ValueError, match="even"):
+        bench.resolve_config(args, torch.device("cpu"))
+
+
+def test_paper_size_comes_from_the_configs_with_small_cpu_defaults(bench):
+    config = bench.resolve_config(bench.parse_args(["--size", "paper", "--device", "cpu"]), torch.device("cpu"))
+    assert config.vq["width"] == 512 and config.vq["num_codes"] == 1024
+    assert (config.transformer["dim"], config.transformer["depth"], config.transformer["text_dim"]) == (384, 6, 768)
+    assert (config.frames, config.token_steps, config.window) == (300, 75, 64)
+    assert config.vq_batch_size < 256 and any("paper: 256" in note for note in config.notes)
+
+
+def test_analytic_transformer_flops_equal_the_counted_matmuls_of_a_forward(bench):
+    sizes = dict(num_codes=32, num_parts=5, max_time=8, token_dim=16, dim=32, depth=2, heads=2, ff_dim=48,
+                 dropout=0.0, text_dim=24)
+    model = InterMTransformer(**sizes).eval()
+    ids = torch.randint(32, (3, 2, 5, 6))
+    # the math backend spells attention out as matrix products, which the counter sees
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        model(ids, torch.randn(3, 24), torch.tensor([6, 4, 5]))
+    assert bench.transformer_forward_flops(3, 6, **sizes) == counter.get_total_flops()
+    assert bench.transformer_step_flops(3, 6, **sizes) == 6 * counter.get_total_flops()
+
+
+def test_mfu_needs_a_known_peak(bench):
+    assert bench.peak_tflops(torch.device("cpu"), bf16=True, override=None) is None
+    assert bench.peak_tflops(torch.device("cpu"), bf16=False, override=50.0) == 50.0
