@@ -23,7 +23,7 @@ def build_text_encoder(cfg: dict) -> TextEncoder:
     """A text encoder from its config (``configs/text_encoder/*.yaml``)."""
     name = cfg["name"]
     if name == "minilm":
-        backbone = MiniLMBackbone()
+        backbone = MiniLMBackbone(max_tokens=int(cfg.get("max_tokens", 77)))
     elif name == "clip":
         backbone = CLIPBackbone(cfg.get("weights"))
     else:
