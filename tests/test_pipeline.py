@@ -98,7 +98,7 @@ def test_eval_prints_and_writes_the_table_with_ground_truth_and_model_rows(train
     out = workspace / "eval"
     result = run("intermask.eval", "--dataset", "synthetic", "--quick", f"out={out}", "protocol.batch_size=4",
                  "protocol.quick.max_items=4", "protocol.quick.replications=2", "protocol.quick.mm_num_texts=2",
-                 "protocol.quick.mm_num_samples=3", "protocol.quick.mm_pairs=2", "protocol.diversity_pairs=3",
+                 "protocol.quick.mm_num_samples=3", "protocol.quick.mm_pairs=2", "protocol.quick.diversity_pairs=3",
                  *data_args(workspace), cwd=workspace)
     assert "| ground truth |" in result.stdout and "| model |" in result.stdout
     table = json.loads((out / "eval_synthetic_test_quick.json").read_text())
