@@ -115,35 +115,26 @@ HYDRA_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "
                      "--config-dir", "-cd", "--experimental-rerun"}
 
 
-def positional(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Split bare words (not overrides, not flags, not a Hydra flag's value) from the rest of argv."""
-    names, rest = [], []
+def _classify(argv: Sequence[str]) -> list[tuple[str, str]]:
+    """Tag each argument "flag" (a dash option, or the value a Hydra flag takes), "override" (key=value) or "word"."""
+    tagged = []
     takes_value = False
     for arg in argv:
-        if takes_value:
-            rest.append(arg)
-            takes_value = False
-        elif arg in HYDRA_VALUE_FLAGS:
-            rest.append(arg)
-            takes_value = True
-        elif arg.startswith("-") or "=" in arg:
-            rest.append(arg)
+        if takes_value or arg.startswith("-"):
+            tagged.append((arg, "flag"))
+            takes_value = not takes_value and arg in HYDRA_VALUE_FLAGS
         else:
-            names.append(arg)
-    return names, rest
+            tagged.append((arg, "override" if "=" in arg else "word"))
+    return tagged
+
+
+def positional(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split bare words (not overrides, not flags, not a Hydra flag's value) from the rest of argv."""
+    tagged = _classify(argv)
+    return [a for a, kind in tagged if kind == "word"], [a for a, kind in tagged if kind != "word"]
 
 
 def flags_first(argv: Sequence[str]) -> list[str]:
     """Hydra's flags (with their values) before the overrides: its parser takes overrides as one trailing list."""
-    flags, overrides = [], []
-    takes_value = False
-    for arg in argv:
-        if takes_value:
-            flags.append(arg)
-            takes_value = False
-        elif arg.startswith("-"):
-            flags.append(arg)
-            takes_value = arg in HYDRA_VALUE_FLAGS
-        else:
-            overrides.append(arg)
-    return [*flags, *overrides]
+    tagged = _classify(argv)
+    return [a for a, kind in tagged if kind == "flag"] + [a for a, kind in tagged if kind != "flag"]

@@ -7,8 +7,6 @@ from (path, size, modification time); a different VQ makes it stale and it is re
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
+
+from ..outputs.atomic import atomic_path
 
 from .datasets import clip_features
 from .source import DataSource
@@ -82,17 +82,10 @@ def encode_split(model, source: DataSource, split: str, device: torch.device, ba
 
 
 def save_tokens(path: Path, tokens: TokenSet, fingerprint: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"version": CACHE_VERSION, "vq": fingerprint, "ids": tokens.ids, "lengths": tokens.lengths,
                "texts": tokens.texts, "names": tokens.names}
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         torch.save(payload, temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def load_tokens(path: Path, fingerprint: str) -> TokenSet | None:

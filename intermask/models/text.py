@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import tempfile
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from ..outputs.atomic import atomic_path
 from .attention import MultiheadAttention
 
 CLIP_WEIGHTS_NAME = "ViT-L-14-336px.pt"
@@ -304,7 +304,6 @@ class TextFeatureCache:
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically: a temporary file in the same folder, then a rename."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         captions = list(self._features)
         features = torch.stack([self._features[c] for c in captions]) if captions else torch.empty(0, dtype=self.dtype)
         payload = {
@@ -314,14 +313,8 @@ class TextFeatureCache:
             "features": features,
             "eot_index": torch.tensor([self._eot_index[c] for c in captions], dtype=torch.long),
         }
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(handle)
-        try:
+        with atomic_path(path) as temporary:
             torch.save(payload, temporary)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TextFeatureCache":
