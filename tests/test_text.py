@@ -256,3 +256,15 @@ def test_clip_tokenizer_without_the_clip_package_names_the_extra(tmp_path):
     torch.save(openai_style_state(tower), path)
     with pytest.raises(ImportError, match=r"intermask\[clip\]"):
         CLIPBackbone(weights=path)(["two people hug"])
+
+
+def test_minilm_weights_folder_can_be_moved_with_an_environment_variable(tmp_path, monkeypatch):
+    from intermask.models.text import MINILM_DIR_VARIABLE, minilm_model_dir
+
+    packaged = minilm_model_dir()
+    monkeypatch.setenv(MINILM_DIR_VARIABLE, str(tmp_path / "elsewhere"))
+    assert minilm_model_dir() == tmp_path / "elsewhere"
+    with pytest.raises(FileNotFoundError, match="elsewhere"):
+        MiniLMBackbone()
+    monkeypatch.setenv(MINILM_DIR_VARIABLE, str(packaged))
+    assert MiniLMBackbone(max_tokens=8)(["a wave"])[0].shape == (1, 8, 384)

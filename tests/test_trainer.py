@@ -176,6 +176,31 @@ def test_resumed_run_matches_uninterrupted_run_bitwise(tmp_path, split_step, pla
     assert all(torch.equal(expected_state[0][key], got_state[0][key]) for key in ("exp_avg", "exp_avg_sq"))
 
 
+def test_time_limit_stops_validated_and_checkpointed_and_chunks_resume_to_the_uninterrupted_result(tmp_path):
+    options = dict(milestones=(9,), ckpt_every=100, step_delay=0.02)
+    straight = tiny.build_trainer(tmp_path / "straight", 12, **options)
+    straight.fit()
+
+    chunks = []
+    while not chunks or chunks[-1].stopped_early:
+        chunk = tiny.build_trainer(tmp_path / "chunked", 12, time_limit=0.05, **options)
+        chunk.fit()
+        chunks.append(chunk)
+        saved = load_checkpoint(tmp_path / "chunked" / "last.pt", kind="regression")
+        assert saved["step"] == chunk.step and saved["metrics_step"] == chunk.step  # validated, then saved
+        assert len(chunks) < 12
+
+    assert len(chunks) > 1 and all(chunk.task.seen_steps for chunk in chunks)
+    assert [step for chunk in chunks for step in chunk.task.seen_steps] == list(range(12))
+    for expected, got in zip(parameters_of(straight), parameters_of(chunks[-1])):
+        assert torch.equal(expected, got)
+
+
+def test_time_limit_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="time_limit"):
+        tiny.build_trainer(tmp_path, 4, time_limit=0)
+
+
 def test_resume_never_starts_fresh_even_when_last_checkpoint_exists(tmp_path):
     tiny.build_trainer(tmp_path, 5).fit()
     fresh = tiny.build_trainer(tmp_path, 5, resume="never")

