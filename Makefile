@@ -10,13 +10,18 @@ TORCH_VERSION ?= 2.13.0
 
 setup: $(VENV)/.installed
 
+# the package and what it runs on; `make test` adds the test tools ([dev]) on top
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==$(TORCH_VERSION)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-test: setup
+test: $(VENV)/.installed-dev
 	bash scripts/install_browser.sh $(PY)
 	$(PY) -m pytest
 

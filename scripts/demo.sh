@@ -5,6 +5,7 @@ set -euo pipefail
 PY=${1:-.venv/bin/python}
 RUNS=runs/synthetic
 OUT=outputs/demo
+DATA=data.root=data/synthetic_demo  # the demo experiment's own 1,000-clip dataset
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 start=$(date +%s)
 step() { printf '\n== %s (%ss elapsed)\n' "$1" $(( $(date +%s) - start )); }
@@ -19,28 +20,29 @@ step "training the Inter-M transformer"
 CKPT=ckpt=$RUNS/transformer_demo/last.pt
 if [ ! -f "$OUT/.done" ] || [ "$OUT/.done" -ot "$RUNS/transformer_demo/last.pt" ]; then
   step "sampling prompts of different families, and a reaction"
-  "$PY" -m intermask.sample "$CKPT" --out "$OUT" --length 5 --seed 0 \
+  "$PY" -m intermask.sample "$CKPT" "$DATA" --out "$OUT" --length 5 --seed 0 \
     --text "the first person walks up to the second person and they shake right hands" \
     --text "two people hug each other warmly" \
     --text "the first person pushes the second person, who staggers backwards" \
     --text "the two people spin around each other clockwise" \
     --text "the second person waves at the first person three times"
   pushed=$(ls "$OUT"/the_first_person_pushes_*_0.npy | head -n 1)
-  "$PY" -m intermask.sample "$CKPT" --out "$OUT" --seed 0 --reaction-to "$pushed" \
+  "$PY" -m intermask.sample "$CKPT" "$DATA" --out "$OUT" --seed 0 --reaction-to "$pushed" \
     --text "the second person staggers back after the push"
   touch "$OUT/.done"
 fi
 if [ ! -f "$RUNS/transformer_demo/eval_synthetic_test_quick.md" ] || \
    [ "$RUNS/transformer_demo/eval_synthetic_test_quick.md" -ot "$RUNS/transformer_demo/last.pt" ]; then
-  step "evaluating on the synthetic test split (quick protocol)"
-  "$PY" -m intermask.eval --dataset synthetic --quick "$CKPT" evaluator_ckpt=$RUNS/evaluator_demo/last.pt
+  step "evaluating on the synthetic test split (quick protocol, 10 decoding steps)"
+  "$PY" -m intermask.eval --dataset synthetic --quick "$CKPT" "$DATA" evaluator_ckpt=$RUNS/evaluator_demo/last.pt \
+    generation.steps=10
 else
   cat "$RUNS/transformer_demo/eval_synthetic_test_quick.md"
 fi
 
 step "done"
 cat <<MSG
-dataset       data/synthetic/                       (InterHuman layout; README: how to use real data)
+dataset       data/synthetic_demo/                  (InterHuman layout; README: how to use real data)
 checkpoints   $RUNS/{vqvae,evaluator,transformer}_demo/last.pt   (tensorboard: tensorboard --logdir runs)
 samples       $OUT/   (.mp4 video, .html 3D viewer, .bvh per person, .npy joints + .json)
 evaluation    $RUNS/transformer_demo/eval_synthetic_test_quick.md

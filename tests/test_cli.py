@@ -55,3 +55,14 @@ def test_experiment_overrides_every_model_size_and_data_picks_its_text_encoder()
                                           "data=interhuman"])
     assert cfg.model.transformer.dim == 64 and cfg.model.vqvae.width == 64 and cfg.train.max_steps == 300
     assert cfg.train.lr == 2e-4 and cfg.data.name == "interhuman" and cfg.text_encoder.name == "clip"
+
+
+@pytest.mark.parametrize("kind, steps, batch", [("vqvae", 80, 32), ("evaluator", 80, 32), ("transformer", 80, 16)])
+def test_demo_experiment_trains_each_model_briefly_on_its_own_small_dataset(kind, steps, batch):
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=[f"kind={kind}", f"train={kind}", "experiment=demo"])
+    assert cfg.data.root == "data/synthetic_demo" and cfg.data.generate.num_clips == 1000
+    assert cfg.train.max_steps == steps and cfg.train.batch_size == batch and cfg.train.time_limit_min is None
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        full = compose("train", overrides=[f"kind={kind}", f"train={kind}", "experiment=synthetic"])
+    assert full.data.root == "data/synthetic" and full.data.generate.num_clips == 4000
