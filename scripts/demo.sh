@@ -33,9 +33,9 @@ if [ ! -f "$OUT/.done" ] || [ "$OUT/.done" -ot "$RUNS/transformer_demo/last.pt" 
 fi
 if [ ! -f "$RUNS/transformer_demo/eval_synthetic_test_quick.md" ] || \
    [ "$RUNS/transformer_demo/eval_synthetic_test_quick.md" -ot "$RUNS/transformer_demo/last.pt" ]; then
-  step "evaluating on the synthetic test split (quick protocol, 10 decoding steps)"
+  step "evaluating on the synthetic test split (quick protocol: 2 x 64 items in batches of 32, 10 decoding steps)"
   "$PY" -m intermask.eval --dataset synthetic --quick "$CKPT" "$DATA" evaluator_ckpt=$RUNS/evaluator_demo/last.pt \
-    generation.steps=10
+    protocol.batch_size=32 protocol.quick.max_items=64 generation.steps=10
 else
   cat "$RUNS/transformer_demo/eval_synthetic_test_quick.md"
 fi
