@@ -79,16 +79,17 @@ def guided_logits(
 
     The conditional and null passes run as one batch of 2b. ``cond=None`` is a single null pass;
     ``cond_scale == 1`` is a single conditional pass, so it returns the conditional logits exactly.
+    Logits are float32 whatever precision the model ran in (under bf16 autocast, guidance amplifies rounding).
     """
     if cond is None:
-        return model(ids, None, lengths_tokens)
+        return model(ids, None, lengths_tokens).float()
     if cond_scale == 1:
-        return model(ids, cond, lengths_tokens)
+        return model(ids, cond, lengths_tokens).float()
     both = model(
         torch.cat((ids, ids)),
         torch.cat((cond, torch.zeros_like(cond))),
         torch.cat((lengths_tokens, lengths_tokens)),
-    )
+    ).float()
     cond_logits, null_logits = both.chunk(2)
     return null_logits + cond_scale * (cond_logits - null_logits)
 

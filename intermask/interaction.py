@@ -87,7 +87,8 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
     texts = prompts(sample)
     generator = torch.Generator(device=device).manual_seed(int(sample.seed))
     settings = dict(cond_scale=float(sample.cond_scale), temperature=float(sample.temperature),
-                    topk_ratio=float(sample.topk_ratio), gumbel=bool(sample.gumbel), generator=generator)
+                    topk_ratio=float(sample.topk_ratio), gumbel=bool(sample.gumbel), generator=generator,
+                    amp=str(sample.amp))
     meta = {"seed": int(sample.seed), "checkpoint": str(ckpt), "config": OmegaConf.to_container(sample, resolve=True)}
     out = Path(sample.out)
     results = {}

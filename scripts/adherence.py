@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--amp", default="auto", choices=("auto", "bf16", "off"),
+                        help="generation precision: auto = bf16 autocast on CUDA, float32 elsewhere")
     parser.add_argument("--json", type=Path, default=None, help="also write the rates and every verdict here")
     args = parser.parse_args(argv)
     for name in ("max_items", "samples_per_text", "batch_size"):
@@ -127,6 +129,7 @@ def run(args: argparse.Namespace) -> dict:
         samples = [{**item, "sample": k} for item in items for k in range(args.samples_per_text)]
         options = {key: value for key, value in (("steps", args.steps), ("cond_scale", args.cond_scale))
                    if value is not None}
+        options["amp"] = args.amp
         motions = generate_joints(model, [s["caption"] for s in samples], [lengths[s["clip"]] for s in samples],
                                   args.seed, args.batch_size, options, progress=sys.stderr.isatty())
         generated = adherence([s["caption"] for s in samples], motions, fps=args.fps)

@@ -95,6 +95,22 @@ def test_cfg_combines_conditional_and_null_logits_from_one_batched_pass():
     torch.testing.assert_close(guided_logits(model, ids, None, lengths, 2.0), null)
 
 
+@torch.no_grad()
+def test_guided_logits_come_out_in_float32_under_bf16_autocast_and_near_the_float32_ones():
+    model = tiny_model().eval()
+    ids = torch.randint(0, NUM_CODES, (2, 2, 5, 4), generator=seeded())
+    cond, lengths = torch.randn(2, TEXT_DIM), torch.tensor([4, 3])
+    exact = guided_logits(model, ids, cond, lengths, 2.0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = guided_logits(model, ids, cond, lengths, 2.0)
+        valid = validity_grid(lengths, 5, 4)
+        decoded = generate(model, cond, lengths, steps=3, generator=seeded())
+    assert low.dtype == torch.float32 and exact.dtype == torch.float32
+    assert not torch.equal(low, exact)  # it really ran in bf16
+    torch.testing.assert_close(low, exact, atol=0.15 * float(exact.abs().max()), rtol=0.0)
+    assert ((decoded[valid] >= 0) & (decoded[valid] < NUM_CODES)).all() and (decoded[~valid] == model.pad_id).all()
+
+
 def test_generate_fills_every_valid_position_with_a_code_and_keeps_padding():
     model = tiny_model()
     lengths = torch.tensor([7, 4, 1])

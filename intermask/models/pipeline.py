@@ -14,6 +14,7 @@ from torch import nn
 from ..generation import generate
 from .masking import transformer_training_loss
 from ..motion.layout import FeatureLayout
+from ..precision import autocast
 from .intermask import InterMTransformer
 from .text import CLIPBackbone, MiniLMBackbone, TextEncoder, TextFeatureCache
 from .vqvae import MotionVQVAE
@@ -129,28 +130,32 @@ class InterMask(nn.Module):
     def generate(self, texts: Sequence[str] | None, lengths: torch.Tensor, steps: int = 20, cond_scale: float = 2.0,
                  temperature: float = 1.0, topk_ratio: float = 0.9, gumbel: bool = False,
                  generator: torch.Generator | None = None, cache: TextFeatureCache | None = None,
-                 given: torch.Tensor | None = None, given_person: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+                 given: torch.Tensor | None = None, given_person: int = 0,
+                 amp: str = "off") -> tuple[torch.Tensor, torch.Tensor]:
         """Interactions for ``texts`` (or the null condition when None) of ``lengths`` frames (b,).
 
         given: optional ids (b, part, step) of one person (``given_person``) whose tokens stay fixed: reaction
-        generation. Returns (ids (b, 2, part, step), normalised features (b, 2, 4 step, feature)); frames past
-        4 * (length // 4) are padding.
+        generation. amp: "auto" | "bf16" | "off" (``intermask.precision``): bf16 autocast around the transformer
+        and the VQ decoder. Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step,
+        feature)); frames past 4 * (length // 4) are padding.
         """
         device = self.mean.device
-        token_steps = self.check_lengths(lengths.to(device))
-        cond = self.encode_text(texts, cache) if texts is not None else None
-        if given is None:
-            ids = generate(self.transformer, cond, token_steps, steps=steps, cond_scale=cond_scale,
-                           temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, generator=generator)
-        else:
-            fixed = torch.zeros(given.shape[0], 2, *given.shape[1:], dtype=torch.long, device=device)
-            fixed[:, given_person] = given.to(device)
-            fixed_person = torch.zeros(given.shape[0], 2, dtype=torch.bool, device=device)
-            fixed_person[:, given_person] = True
-            ids = generate(self.transformer, cond, token_steps, steps=steps, cond_scale=cond_scale,
-                           temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, fixed_ids=fixed,
-                           fixed_person=fixed_person, generator=generator)
-        return ids, self.decode(ids)
+        with autocast(amp, device):
+            token_steps = self.check_lengths(lengths.to(device))
+            cond = self.encode_text(texts, cache) if texts is not None else None
+            if given is None:
+                ids = generate(self.transformer, cond, token_steps, steps=steps, cond_scale=cond_scale,
+                               temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, generator=generator)
+            else:
+                fixed = torch.zeros(given.shape[0], 2, *given.shape[1:], dtype=torch.long, device=device)
+                fixed[:, given_person] = given.to(device)
+                fixed_person = torch.zeros(given.shape[0], 2, dtype=torch.bool, device=device)
+                fixed_person[:, given_person] = True
+                ids = generate(self.transformer, cond, token_steps, steps=steps, cond_scale=cond_scale,
+                               temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, fixed_ids=fixed,
+                               fixed_person=fixed_person, generator=generator)
+            features = self.decode(ids)
+        return ids, features.float()
 
     def joints(self, features: torch.Tensor) -> torch.Tensor:
         """Normalised features (..., frame, feature) -> joint positions (..., frame, joint, 3) in metres."""

@@ -50,6 +50,7 @@ from intermask.training.checkpoint import (
     remove_stale_temporaries,
     save_checkpoint,
 )
+from intermask.precision import resolve_amp
 from intermask.training.schedule import build_scheduler
 
 logger = logging.getLogger(__name__)
@@ -338,7 +339,6 @@ class _Window:
 
 
 DISTRIBUTED_TIME_CHECK_EVERY = 10  # steps between the time-limit checks that every rank must join
-_AMP_CHOICES = ("auto", "bf16", "off")
 
 
 class Trainer:
@@ -439,7 +439,7 @@ class Trainer:
 
         self.context = distributed_context()
         self.device = _resolve_device(device, self.context)
-        self.amp_dtype = _resolve_amp(amp, self.device)
+        self.amp_dtype = resolve_amp(amp, self.device)
         self.model: nn.Module = task.model  # the plain module, what checkpoints store
         _move_task(task, self.device)
 
@@ -829,19 +829,6 @@ def _resolve_device(device: str | torch.device, context: DistributedContext) -> 
             device = torch.device("cuda", context.local_rank if context.is_distributed else 0)
         torch.cuda.set_device(device)
     return device
-
-
-def _resolve_amp(amp: str | bool | None, device: torch.device) -> torch.dtype | None:
-    if amp is True:
-        amp = "bf16"
-    elif amp is False or amp is None:
-        amp = "off"
-    if amp not in _AMP_CHOICES:
-        raise ValueError(f"amp must be one of {_AMP_CHOICES}, got {amp!r}")
-    if amp == "auto":
-        use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-        return torch.bfloat16 if use_bf16 else None
-    return torch.bfloat16 if amp == "bf16" else None
 
 
 def _move_task(task: Task, device: torch.device) -> None:

@@ -1,0 +1,32 @@
+"""Mixed precision, chosen by one setting everywhere: ``amp`` = "auto" | "bf16" | "off".
+
+"auto" means bf16 autocast on a CUDA device that supports it and float32 elsewhere; "bf16" asks for it on any
+device (on a CPU it is slower, but runs); "off" keeps float32. Training, sampling and evaluation all read it.
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import torch
+
+AMP_CHOICES = ("auto", "bf16", "off")
+
+
+def resolve_amp(amp: str | bool | None, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``amp`` on ``device``, or None for float32 (True/False/None are accepted too)."""
+    if amp is True:
+        amp = "bf16"
+    elif amp is False or amp is None:
+        amp = "off"
+    if amp not in AMP_CHOICES:
+        raise ValueError(f"amp must be one of {AMP_CHOICES}, got {amp!r}")
+    if amp == "auto":
+        use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if use_bf16 else None
+    return torch.bfloat16 if amp == "bf16" else None
+
+
+def autocast(amp: str | bool | None, device: torch.device):
+    """A context manager running its block under ``amp`` on ``device``."""
+    dtype = resolve_amp(amp, device)
+    return nullcontext() if dtype is None else torch.autocast(device_type=device.type, dtype=dtype)

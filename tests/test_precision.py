@@ -1,0 +1,25 @@
+import pytest
+import torch
+
+from intermask.precision import autocast, resolve_amp
+
+CPU = torch.device("cpu")
+
+
+def test_auto_keeps_float32_on_a_cpu_and_bf16_is_honoured_anywhere():
+    assert resolve_amp("auto", CPU) is None and resolve_amp("off", CPU) is None
+    assert resolve_amp("bf16", CPU) is torch.bfloat16
+    assert resolve_amp(True, CPU) is torch.bfloat16 and resolve_amp(False, CPU) is None and resolve_amp(None, CPU) is None
+
+
+def test_autocast_runs_matrix_products_in_the_chosen_precision():
+    a, b = torch.randn(4, 8), torch.randn(8, 3)
+    with autocast("bf16", CPU):
+        assert (a @ b).dtype == torch.bfloat16
+    with autocast("auto", CPU):
+        assert (a @ b).dtype == torch.float32
+
+
+def test_unknown_precision_names_the_choices():
+    with pytest.raises(ValueError, match="auto"):
+        resolve_amp("fp16", CPU)
