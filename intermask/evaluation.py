@@ -19,7 +19,7 @@ from .models.evaluator import InterCLIPEvaluator, interclip_motion_input
 from .models.pipeline import InterMask, build_text_encoder
 from .models.text import TextFeatureCache
 from .motion.layout import INTERHUMAN
-from .outputs.atomic import write_text_atomic
+from .atomic import write_text_atomic
 from .training.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 
 log = logging.getLogger(__name__)

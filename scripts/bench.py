@@ -422,6 +422,24 @@ def transformer_inputs(config: BenchConfig, batch: int, device: torch.device, se
     return ids.to(device), cond.to(device), lengths.to(device)
 
 
+def training_step(model: torch.nn.Module, optimizer, loss: Callable[[], torch.Tensor], autocast,
+                  grad_clip: float | None) -> Callable[[], torch.Tensor]:
+    """One optimizer step as the Trainer takes it: zero the gradients, ``loss()`` under autocast, backward,
+    gradient clipping, AdamW. Both implementations are timed through it, so only their losses differ."""
+
+    def step() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast():
+            value = loss()
+        value.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        return value.detach()
+
+    return step
+
+
 def our_vq_step(config: BenchConfig, device: torch.device) -> Callable[[], torch.Tensor]:
     """The VQ task's training step as the Trainer runs it (autocast, loss, backward, clip, AdamW)."""
     model = MotionVQVAE(INTERHUMAN, **config.vq).to(device).train()
@@ -429,20 +447,12 @@ def our_vq_step(config: BenchConfig, device: torch.device) -> Callable[[], torch
     features = vq_inputs(config, device)
     mean = torch.zeros(INTERHUMAN.dim, device=device)
     std = torch.ones(INTERHUMAN.dim, device=device)
-    autocast, grad_clip = autocast_factory(device, config.bf16), config.vq_train["grad_clip"]
 
-    def step() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        with autocast():
-            out = model(features)
-            loss, _ = vq_total_loss(out["recon"], features, out["commit_loss"], mean, std, INTERHUMAN)
-        loss.backward()
-        if grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
-        return loss.detach()
+    def loss() -> torch.Tensor:
+        out = model(features)
+        return vq_total_loss(out["recon"], features, out["commit_loss"], mean, std, INTERHUMAN)[0]
 
-    return step
+    return training_step(model, optimizer, loss, autocast_factory(device, config.bf16), config.vq_train["grad_clip"])
 
 
 def our_transformer_step(config: BenchConfig, device: torch.device) -> Callable[[], torch.Tensor]:
@@ -451,19 +461,12 @@ def our_transformer_step(config: BenchConfig, device: torch.device) -> Callable[
     optimizer = adamw(model.parameters(), config.transformer_train)
     ids, cond, lengths = transformer_inputs(config, config.transformer_batch_size, device)
     generator = torch.Generator(device=device).manual_seed(0)
-    autocast, grad_clip = autocast_factory(device, config.bf16), config.transformer_train["grad_clip"]
 
-    def step() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        with autocast():
-            loss, _ = transformer_training_loss(model, ids, cond, lengths, generator, interaction_prob=0.2, unroll=True)
-        loss.backward()
-        if grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
-        return loss.detach()
+    def loss() -> torch.Tensor:
+        return transformer_training_loss(model, ids, cond, lengths, generator, interaction_prob=0.2, unroll=True)[0]
 
-    return step
+    return training_step(model, optimizer, loss, autocast_factory(device, config.bf16),
+                         config.transformer_train["grad_clip"])
 
 
 class CaptionFreeBackbone(FrozenTextBackbone):
@@ -518,9 +521,8 @@ def official_vq_step(official, config: BenchConfig, device: torch.device) -> Cal
     loss_fn = official.vq_loss(device)
     optimizer = adamw(model.parameters(), config.vq_train)
     features = vq_inputs(config, device)
-    autocast = autocast_factory(device, config.bf16)
-    return lambda: bench_reference.vq_training_step(model, loss_fn, optimizer, features, VQLossWeights(),
-                                                    config.vq_train["grad_clip"], autocast)
+    return training_step(model, optimizer, lambda: bench_reference.vq_loss(model, loss_fn, features, VQLossWeights()),
+                         autocast_factory(device, config.bf16), config.vq_train["grad_clip"])
 
 
 def official_transformer_step(official, config: BenchConfig, device: torch.device) -> Callable[[], torch.Tensor]:
@@ -529,9 +531,8 @@ def official_transformer_step(official, config: BenchConfig, device: torch.devic
     model = official.mask_transformer(config.transformer, config.transformer["num_codes"], device).train()
     optimizer = adamw(model.parameters(), config.transformer_train)
     ids, cond, lengths = transformer_inputs(config, config.transformer_batch_size, device)
-    autocast = autocast_factory(device, config.bf16)
-    return lambda: bench_reference.transformer_training_step(model, optimizer, ids, cond, lengths,
-                                                             config.transformer_train["grad_clip"], autocast)
+    return training_step(model, optimizer, lambda: bench_reference.transformer_loss(model, ids, cond, lengths),
+                         autocast_factory(device, config.bf16), config.transformer_train["grad_clip"])
 
 
 def official_sampler(official, config: BenchConfig, device: torch.device, batch: int) -> Callable[[], torch.Tensor]:

@@ -115,33 +115,17 @@ def flat_ids(ids: torch.Tensor) -> torch.Tensor:
     return rearrange(ids, "b n p t -> b (n p t)")
 
 
-def vq_training_step(model, loss_fn, optimizer, features: torch.Tensor, weights, grad_clip: float | None,
-                     autocast) -> torch.Tensor:
-    """One published VQ-VAE step: forward, the weighted geometric losses, backward, clip, AdamW."""
-    with autocast():
-        recon, commit, _ = model(features)
-        rec, explicit, vel, bone, geo, contact, _, _ = loss_fn.forward(features, recon)
-        loss = (rec + weights.commit * commit + weights.position * explicit + weights.velocity * vel
-                + weights.bone * bone + weights.geodesic * geo + weights.foot_contact * contact)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
-    return loss.detach()
+def vq_loss(model, loss_fn, features: torch.Tensor, weights) -> torch.Tensor:
+    """The published VQ-VAE's forward and its weighted geometric losses, as one scalar."""
+    recon, commit, _ = model(features)
+    rec, explicit, vel, bone, geo, contact, _, _ = loss_fn.forward(features, recon)
+    return (rec + weights.commit * commit + weights.position * explicit + weights.velocity * vel
+            + weights.bone * bone + weights.geodesic * geo + weights.foot_contact * contact)
 
 
-def transformer_training_step(model, optimizer, ids: torch.Tensor, cond: torch.Tensor, lengths_tokens: torch.Tensor,
-                              grad_clip: float | None, autocast) -> torch.Tensor:
-    """One published transformer step (masking, BERT corruption, step unroll) on our (b, 2, p, t) ids."""
-    with autocast():
-        loss = model(flat_ids(ids), cond, lengths_tokens)[0]
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
-    return loss.detach()
+def transformer_loss(model, ids: torch.Tensor, cond: torch.Tensor, lengths_tokens: torch.Tensor) -> torch.Tensor:
+    """The published transformer's loss (masking, BERT corruption, step unroll) on our (b, 2, p, t) ids."""
+    return model(flat_ids(ids), cond, lengths_tokens)[0]
 
 
 @torch.no_grad()

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from ..outputs.atomic import atomic_path
+from ..atomic import atomic_path
 
 from .datasets import clip_features
 from .source import DataSource

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from ..outputs.atomic import atomic_path
+from ..atomic import atomic_path
 from .attention import MultiheadAttention
 
 CLIP_WEIGHTS_NAME = "ViT-L-14-336px.pt"

@@ -5,13 +5,12 @@ one value per feature dimension. The same statistics serve both people of a pair
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..atomic import atomic_path
 
 MEAN_FILE = "global_mean.npy"
 STD_FILE = "global_std.npy"
@@ -20,31 +19,6 @@ STD_FILE = "global_std.npy"
 # dividing by a floor like 1e-8 would turn float noise, or any value unseen in training, into numbers of order
 # 1e8 that swamp every loss, while std 1 keeps it centred and at its raw, already small, scale.
 CONSTANT_STD_THRESHOLD = 1e-5
-
-
-def _atomic_save(path: Path, array: np.ndarray):
-    """Write ``array`` to ``path`` so that a reader sees the old file or the complete new one, never a part."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.save(file, array)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
-def _fsync_directory(directory: Path):
-    # makes the renames durable; not every platform can open a directory
-    with contextlib.suppress(OSError):
-        handle = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
 
 
 def _as_rows(chunk, index: int) -> np.ndarray:
@@ -148,9 +122,9 @@ class Normalizer:
         """Write ``global_mean.npy`` and ``global_std.npy`` into ``directory`` (created if missing), atomically."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        _atomic_save(directory / MEAN_FILE, self.mean)
-        _atomic_save(directory / STD_FILE, self.std)
-        _fsync_directory(directory)
+        for name, array in ((MEAN_FILE, self.mean), (STD_FILE, self.std)):
+            with atomic_path(directory / name, durable=True) as temporary:
+                np.save(temporary, array)
 
     @classmethod
     def load(cls, directory) -> "Normalizer":

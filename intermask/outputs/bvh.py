@@ -25,7 +25,7 @@ import numpy as np
 
 from ..motion.kinematics import forward_kinematics
 from ..motion.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, REST_OFFSETS
-from .atomic import write_text_atomic
+from ..atomic import write_text_atomic
 from .clip import as_people
 
 CHILDREN = tuple(tuple(c for c in range(NUM_JOINTS) if PARENTS[c] == j) for j in range(NUM_JOINTS))

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..motion.skeleton import HEAD_JOINT, KINEMATIC_CHAINS, LEFT_JOINTS, PELVIS_JOINT, RIGHT_JOINTS
-from .atomic import atomic_path
+from ..atomic import atomic_path
 from .clip import as_people, check_text
 
 PERSON_COLOURS = ((38, 110, 235), (235, 100, 30))  # person 1 blue, person 2 orange

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..motion.skeleton import BONES, HEAD_JOINT, LEFT_JOINTS, PARENTS, RIGHT_JOINTS
-from .atomic import write_text_atomic
+from ..atomic import write_text_atomic
 from .clip import as_people, check_text
 from .video import PERSON_COLOURS
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..motion.skeleton import NUM_JOINTS
-from .atomic import atomic_path, write_text_atomic
+from ..atomic import atomic_path, write_text_atomic
 from .bvh import load_bvh_joints, write_bvh
 from .clip import as_people, check_text
 from .video import render_video

@@ -24,13 +24,14 @@ import logging
 import math
 import os
 import pickle
-import secrets
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from intermask.atomic import atomic_path, temporaries
 
 logger = logging.getLogger(__name__)
 
@@ -136,26 +137,14 @@ def _same_value(old: Any, new: Any) -> bool:
 def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path:
     """Write `payload` to `path` atomically: either the old file or the complete new one is there, never half.
 
-    The bytes go to a temporary file in the same directory, are flushed and fsynced, then `os.replace`d
-    over `path`, and the directory entry is fsynced. On any error the temporary file is removed and the
+    The bytes go to a temporary file in the same directory, are fsynced, then `os.replace`d over `path`, and
+    the directory entry is fsynced (``intermask.atomic.atomic_path``). On any error the temporary file is removed and the
     previous checkpoint stays as it was. `format_version` is filled in; `config` is converted to plain data.
     """
     path = Path(path)
     payload = _checked_payload(payload, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    # os.open with mode 0o666 lets the umask decide permissions, as for any other file the run writes
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            torch.save(payload, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
+    with atomic_path(path, durable=True) as temporary:
+        torch.save(payload, temporary)
     return path
 
 
@@ -164,12 +153,9 @@ def remove_stale_temporaries(directory: str | os.PathLike, name: str | None = No
 
     Only call this while no other process is saving into the same directory.
     """
-    pattern = f".{name}.*.tmp" if name else ".*.tmp"
-    removed = []
-    for temporary in Path(directory).glob(pattern):
-        if temporary.is_file():
-            temporary.unlink(missing_ok=True)
-            removed.append(temporary)
+    removed = temporaries(directory, name)
+    for temporary in removed:
+        temporary.unlink(missing_ok=True)
     return removed
 
 
@@ -213,20 +199,6 @@ def _check_weights_only_safe(value: Any, where: str) -> None:
         f"{where}: {type(value).__module__}.{type(value).__name__} cannot be loaded with weights_only=True; "
         "store tensors, lists or plain numbers instead"
     )
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable; not possible on every platform (e.g. Windows), where it is skipped.
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def load_checkpoint(
