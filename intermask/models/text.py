@@ -84,7 +84,8 @@ class MiniLMBackbone(FrozenTextBackbone):
 
         model_dir = Path(model_dir) if model_dir is not None else minilm_model_dir()
         if not (model_dir / "config.json").is_file():
-            raise FileNotFoundError(f"MiniLMBackbone: no config.json in model folder {model_dir}")
+            source = f" (from ${MINILM_DIR_VARIABLE})" if os.environ.get(MINILM_DIR_VARIABLE) else ""
+            raise FileNotFoundError(f"MiniLMBackbone: no config.json in model folder {model_dir}{source}")
         self.name = f"all-MiniLM-L6-v2/{max_tokens}"
         self.max_tokens = max_tokens
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)

@@ -279,6 +279,7 @@ def build_trainer(cfg) -> Trainer:
     """A Trainer for ``cfg.kind`` with the configured data, model and schedule."""
     if cfg.kind not in BUILDERS:
         raise ConfigError(f"kind must be one of {sorted(BUILDERS)}, got {cfg.kind!r}")
+    time_limit = _minutes_to_seconds(cfg.train.get("time_limit_min"))  # checked before any data is read
     source = DataSource(cfg.data)
     source.ensure(progress=cfg.progress)
     task, train_set, val_set, collate_fn, (best_metric, best_mode) = BUILDERS[cfg.kind](cfg, source)
@@ -306,8 +307,12 @@ def build_trainer(cfg) -> Trainer:
                    val_every=train.val_every, ckpt_every=train.ckpt_every, preview_every=train.preview_every,
                    amp=train.amp, compile=bool(train.compile), device=cfg.device, resume=cfg.resume,
                    config=config, seed=int(cfg.seed), progress=bool(cfg.progress), best_metric=best_metric,
-                   best_mode=best_mode, time_limit=_minutes_to_seconds(train.get("time_limit_min")))
+                   best_mode=best_mode, time_limit=time_limit)
 
 
 def _minutes_to_seconds(minutes) -> float | None:
-    return None if minutes is None else float(minutes) * 60.0
+    if minutes is None:
+        return None
+    if not float(minutes) > 0:
+        raise ConfigError(f"train.time_limit_min must be a positive number of minutes or null, got {minutes}")
+    return float(minutes) * 60.0
