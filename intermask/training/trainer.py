@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
+from intermask.precision import resolve_amp
 from intermask.training.checkpoint import (
     BEST_NAME,
     LAST_NAME,
@@ -50,7 +51,6 @@ from intermask.training.checkpoint import (
     remove_stale_temporaries,
     save_checkpoint,
 )
-from intermask.precision import resolve_amp
 from intermask.training.schedule import build_scheduler
 
 logger = logging.getLogger(__name__)
