@@ -28,5 +28,9 @@ def resolve_amp(amp: str | bool | None, device: torch.device) -> torch.dtype | N
 
 def autocast(amp: str | bool | None, device: torch.device):
     """A context manager running its block under ``amp`` on ``device``."""
-    dtype = resolve_amp(amp, device)
+    return autocast_to(resolve_amp(amp, device), device)
+
+
+def autocast_to(dtype: torch.dtype | None, device: torch.device):
+    """A context manager running its block under autocast to ``dtype`` (a ``resolve_amp`` result; None: float32)."""
     return nullcontext() if dtype is None else torch.autocast(device_type=device.type, dtype=dtype)

@@ -71,6 +71,7 @@ from intermask.models.pipeline import InterMask
 from intermask.models.text import FrozenTextBackbone, TextEncoder
 from intermask.models.vqvae import MotionVQVAE
 from intermask.motion.layout import INTERHUMAN
+from intermask.precision import autocast
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -307,9 +308,7 @@ class PeakMemory:
 
 
 def autocast_factory(device: torch.device, bf16: bool) -> Callable[[], contextlib.AbstractContextManager]:
-    if not bf16:
-        return contextlib.nullcontext
-    return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return lambda: autocast("bf16" if bf16 else "off", device)
 
 
 def timing_summary(wall: list[float], cpu: list[float], items_per_call: int, unit: str) -> dict:

@@ -16,7 +16,6 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from ..atomic import atomic_path
-
 from .datasets import clip_features
 from .source import DataSource
 

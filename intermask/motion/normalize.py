@@ -121,7 +121,6 @@ class Normalizer:
     def save(self, directory) -> None:
         """Write ``global_mean.npy`` and ``global_std.npy`` into ``directory`` (created if missing), atomically."""
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         for name, array in ((MEAN_FILE, self.mean), (STD_FILE, self.std)):
             with atomic_path(directory / name, durable=True) as temporary:
                 np.save(temporary, array)

@@ -138,8 +138,8 @@ def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path
     """Write `payload` to `path` atomically: either the old file or the complete new one is there, never half.
 
     The bytes go to a temporary file in the same directory, are fsynced, then `os.replace`d over `path`, and
-    the directory entry is fsynced (``intermask.atomic.atomic_path``). On any error the temporary file is removed and the
-    previous checkpoint stays as it was. `format_version` is filled in; `config` is converted to plain data.
+    the directory entry is fsynced (``intermask.atomic.atomic_path``). On any error the temporary file is
+    removed and the previous checkpoint stays as it was. `format_version` is filled in; `config` is converted to plain data.
     """
     path = Path(path)
     payload = _checked_payload(payload, path)

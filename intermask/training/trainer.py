@@ -29,7 +29,7 @@ import os
 import random
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from intermask.precision import resolve_amp
+from intermask.precision import autocast_to, resolve_amp
 from intermask.training.checkpoint import (
     BEST_NAME,
     LAST_NAME,
@@ -780,9 +780,7 @@ class Trainer:
             self.task.model = self.model
 
     def _autocast(self):
-        if self.amp_dtype is None:
-            return nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+        return autocast_to(self.amp_dtype, self.device)
 
     def _gather(self, value: Any) -> list:
         if not self.context.is_distributed:
