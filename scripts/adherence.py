@@ -80,7 +80,7 @@ def generate_joints(model, texts: list[str], frames: list[int], seed: int, batch
         generator = torch.Generator(device=device).manual_seed(seed + batch)
         _, features = model.generate(chunk_texts, torch.tensor(chunk_frames, device=device), generator=generator,
                                      **(options or {}))
-        joints = model.joints(features).float().cpu().numpy()  # (batch, 2, frame, 22, 3)
+        joints = model.joints(features).cpu().numpy()  # (batch, 2, frame, 22, 3)
         motions.extend(joints[i, :, :length] for i, length in enumerate(chunk_frames))
     return motions
 
