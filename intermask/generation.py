@@ -16,11 +16,13 @@ sampling ignores ``temperature`` (the reference divides probabilities by it, whi
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from .models.intermask import AttentionMasks
 from .models.masking import FROZEN_SCORE, cosine_schedule, validity_grid
 
 
@@ -68,6 +70,38 @@ def categorical_sample(
     return flat_draw.view(probs.shape[:-1])
 
 
+def guided_predictor(
+    model,
+    cond: torch.Tensor | None,
+    lengths_tokens: torch.Tensor,
+    num_time: int,
+    cond_scale: float,
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function (b, 2, p, t) ids -> (b, 2, p, t, v) classifier-free guided logits l_u + s (l_c - l_u),
+    for maps of ``num_time`` token steps whose first ``lengths_tokens`` (b,) steps are valid.
+
+    The text condition and the attention masks are built once here, so each call is the network alone: no
+    checks and no host syncs, which keeps a decoding loop's GPU queue full. The conditional and null passes run
+    as one batch of 2b. ``cond=None`` is a single null pass; ``cond_scale == 1`` is a single conditional pass, so
+    it returns the conditional logits exactly. Logits are float32 whatever precision the model ran in (under
+    bf16 autocast, guidance amplifies rounding). ``ids`` must hold valid ids: ``model.forward`` checks them.
+    """
+    batch = lengths_tokens.shape[0]
+    if cond is None or cond_scale == 1:
+        condition = model.embed_condition(cond, batch)
+        masks = AttentionMasks.for_lengths(lengths_tokens, model.num_parts, num_time)
+        return lambda ids: model.logits(ids, condition, masks).float()
+
+    condition = model.embed_condition(torch.cat((cond, torch.zeros_like(cond))), 2 * batch)
+    masks = AttentionMasks.for_lengths(torch.cat((lengths_tokens, lengths_tokens)), model.num_parts, num_time)
+
+    def predict(ids: torch.Tensor) -> torch.Tensor:
+        cond_logits, null_logits = model.logits(torch.cat((ids, ids)), condition, masks).float().chunk(2)
+        return null_logits + cond_scale * (cond_logits - null_logits)
+
+    return predict
+
+
 def guided_logits(
     model,
     ids: torch.Tensor,
@@ -75,23 +109,9 @@ def guided_logits(
     lengths_tokens: torch.Tensor,
     cond_scale: float,
 ) -> torch.Tensor:
-    """Classifier-free guided logits l_u + s (l_c - l_u): (b, 2, p, t) ids -> (b, 2, p, t, v).
-
-    The conditional and null passes run as one batch of 2b. ``cond=None`` is a single null pass;
-    ``cond_scale == 1`` is a single conditional pass, so it returns the conditional logits exactly.
-    Logits are float32 whatever precision the model ran in (under bf16 autocast, guidance amplifies rounding).
-    """
-    if cond is None:
-        return model(ids, None, lengths_tokens).float()
-    if cond_scale == 1:
-        return model(ids, cond, lengths_tokens).float()
-    both = model(
-        torch.cat((ids, ids)),
-        torch.cat((cond, torch.zeros_like(cond))),
-        torch.cat((lengths_tokens, lengths_tokens)),
-    ).float()
-    cond_logits, null_logits = both.chunk(2)
-    return null_logits + cond_scale * (cond_logits - null_logits)
+    """Classifier-free guided logits of ``ids`` (b, 2, p, t) -> (b, 2, p, t, v), see ``guided_predictor``."""
+    lengths_tokens = model.check_inputs(ids, lengths_tokens)
+    return guided_predictor(model, cond, lengths_tokens, ids.shape[-1], cond_scale)(ids)
 
 
 def _check_request(model, cond, lengths_tokens, steps, temperature, num_time) -> None:
@@ -186,6 +206,7 @@ def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temp
     sample = gumbel_sample if gumbel else categorical_sample
     if parity and not gumbel:
         temperature = 1.0
+    predict = guided_predictor(model, cond, lengths_tokens, ids.shape[-1], cond_scale)
 
     for tau in torch.linspace(0, 1, steps, device=ids.device):
         num_masked = (cosine_schedule(tau) * num_to_decode).round().clamp(min=1)
@@ -194,7 +215,7 @@ def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temp
         flat_ids = flat_ids.masked_fill(is_mask, model.mask_id)
 
         step_ids = rearrange(flat_ids, "b (n p t) -> b n p t", n=2, p=num_parts)
-        logits = rearrange(guided_logits(model, step_ids, cond, lengths_tokens, cond_scale), "b n p t v -> b (n p t) v")
+        logits = rearrange(predict(step_ids), "b n p t v -> b (n p t) v")
         sampled = sample(top_k_filter(logits, topk_ratio), temperature, generator)
 
         flat_ids = torch.where(is_mask, sampled, flat_ids)

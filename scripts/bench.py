@@ -116,6 +116,9 @@ class BenchConfig:
     steps: int
     warmup: int
     bf16: bool
+    compile: bool  # torch.compile our training forward and our decoding network
+    cudnn_benchmark: bool  # let cuDNN time its convolution algorithms for our models
+    profile: str | None  # folder for torch.profiler tables of our calls
     workers: int
     clips: int
     tokenize_clips: int
@@ -193,7 +196,8 @@ def resolve_config(args: argparse.Namespace, device: torch.device) -> BenchConfi
         steps=args.steps if args.steps is not None else defaults["steps"],
         sample_repeats=args.sample_repeats or args.steps or defaults["steps"],
         warmup=args.warmup if args.warmup is not None else defaults["warmup"],
-        bf16=args.bf16, workers=args.workers if args.workers is not None else sizes["vq_train"]["workers"],
+        bf16=args.bf16, compile=args.compile, cudnn_benchmark=args.cudnn_benchmark,
+        profile=str(args.profile) if args.profile else None, workers=args.workers if args.workers is not None else sizes["vq_train"]["workers"],
         clips=args.clips, tokenize_clips=args.tokenize_clips, notes=notes,
     )
     check_config(config)
@@ -317,12 +321,31 @@ def timing_summary(wall: list[float], cpu: list[float], items_per_call: int, uni
             f"{unit}_per_s": items_per_call / median, "cpu_median_s": statistics.median(cpu), "cpu_all_s": cpu}
 
 
+def profile_calls(call: Callable[[], object], device: torch.device, path: Path, calls: int = 3) -> None:
+    """torch.profiler over ``calls`` calls: operators by total device (or CPU) time, and the call count, to a file."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as profiler:
+        for _ in range(calls):
+            call()
+        synchronize(device)
+    averages = profiler.key_averages()
+    sort_by = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    launches = sum(event.count for event in averages if event.key.startswith(("cuda", "cudaLaunch")))
+    path.write_text(f"{calls} calls; {sum(event.count for event in averages)} profiled events, "
+                    f"{launches} CUDA runtime calls\n" + averages.table(sort_by=sort_by, row_limit=40) + "\n")
+    print(f"wrote {path}")
+
+
 def measure(builds: dict[str, Callable[[], Callable[[], object]]], config: BenchConfig, device: torch.device,
-            items_per_call: int, unit: str, steps: int | None = None) -> dict[str, dict]:
+            items_per_call: int, unit: str, steps: int | None = None, label: str = "") -> dict[str, dict]:
     """Time the steps of each side ("ours", "official"): median of ``steps`` calls after ``config.warmup``.
 
     Each side is built (models, optimiser, inputs), warmed up and called once inside its own memory
     measurement; the remaining calls alternate between the sides, so a change in the machine's load hits both.
+    With ``config.profile``, our calls are then profiled into ``<profile>/<label>.txt``.
     """
     steps = steps or config.steps
     calls, wall, cpu, memory = {}, {}, {}, {}
@@ -336,6 +359,8 @@ def measure(builds: dict[str, Callable[[], Callable[[], object]]], config: Bench
             call_wall, call_cpu = time_calls(call, 1, 0, device)
             wall[side] += call_wall
             cpu[side] += call_cpu
+    if config.profile:
+        profile_calls(calls["ours"], device, Path(config.profile) / f"{label or unit}.txt")
     del calls
     _release_free_heap()
     return {side: {**timing_summary(wall[side], cpu[side], items_per_call, unit),
@@ -401,8 +426,40 @@ def peak_tflops(device: torch.device, bf16: bool, override: float | None) -> flo
 # ---- our models ---------------------------------------------------------------------------------------------
 
 
-def adamw(parameters, train: dict) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(parameters, lr=train["lr"], betas=train["betas"], weight_decay=train["weight_decay"])
+def adamw(parameters, train: dict, fused: bool | None = None) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(parameters, lr=train["lr"], betas=train["betas"], weight_decay=train["weight_decay"],
+                             fused=fused)
+
+
+def our_adamw(parameters, train: dict, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW as the Trainer builds it: the fused kernel on CUDA."""
+    return adamw(parameters, train, fused=True if device.type == "cuda" else None)
+
+
+@contextlib.contextmanager
+def cudnn_benchmark(enabled: bool):
+    """cuDNN's autotuner on (for our calls only, when ``--cudnn-benchmark``), restored afterwards."""
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = enabled or before
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
+
+
+def ours(config: BenchConfig, call: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+    """Our call under our switches (cuDNN autotuning)."""
+
+    def run() -> torch.Tensor:
+        with cudnn_benchmark(config.cudnn_benchmark):
+            return call()
+
+    return run
+
+
+def maybe_compile(module: torch.nn.Module, config: BenchConfig) -> torch.nn.Module:
+    """The module as the Trainer runs it with ``train.compile=true`` (--compile), else itself."""
+    return torch.compile(module) if config.compile else module
 
 
 def vq_inputs(config: BenchConfig, device: torch.device, seed: int = 0) -> torch.Tensor:
@@ -442,30 +499,34 @@ def training_step(model: torch.nn.Module, optimizer, loss: Callable[[], torch.Te
 def our_vq_step(config: BenchConfig, device: torch.device) -> Callable[[], torch.Tensor]:
     """The VQ task's training step as the Trainer runs it (autocast, loss, backward, clip, AdamW)."""
     model = MotionVQVAE(INTERHUMAN, **config.vq).to(device).train()
-    optimizer = adamw(model.parameters(), config.vq_train)
+    optimizer = our_adamw(model.parameters(), config.vq_train, device)
     features = vq_inputs(config, device)
     mean = torch.zeros(INTERHUMAN.dim, device=device)
     std = torch.ones(INTERHUMAN.dim, device=device)
+    forward = maybe_compile(model, config)
 
     def loss() -> torch.Tensor:
-        out = model(features)
+        out = forward(features)
         return vq_total_loss(out["recon"], features, out["commit_loss"], mean, std, INTERHUMAN)[0]
 
-    return training_step(model, optimizer, loss, autocast_factory(device, config.bf16), config.vq_train["grad_clip"])
+    return ours(config, training_step(model, optimizer, loss, autocast_factory(device, config.bf16),
+                                      config.vq_train["grad_clip"]))
 
 
 def our_transformer_step(config: BenchConfig, device: torch.device) -> Callable[[], torch.Tensor]:
     """The transformer task's training step on given text features (interaction masking 0.2, step unroll)."""
     model = InterMTransformer(**config.transformer).to(device).train()
-    optimizer = adamw(model.parameters(), config.transformer_train)
+    optimizer = our_adamw(model.parameters(), config.transformer_train, device)
     ids, cond, lengths = transformer_inputs(config, config.transformer_batch_size, device)
     generator = torch.Generator(device=device).manual_seed(0)
+    forward = maybe_compile(model, config)
 
     def loss() -> torch.Tensor:
-        return transformer_training_loss(model, ids, cond, lengths, generator, interaction_prob=0.2, unroll=True)[0]
+        return transformer_training_loss(forward, ids, cond, lengths, generator, interaction_prob=0.2,
+                                         unroll=True)[0]
 
-    return training_step(model, optimizer, loss, autocast_factory(device, config.bf16),
-                         config.transformer_train["grad_clip"])
+    return ours(config, training_step(model, optimizer, loss, autocast_factory(device, config.bf16),
+                                      config.transformer_train["grad_clip"]))
 
 
 class CaptionFreeBackbone(FrozenTextBackbone):
@@ -496,6 +557,9 @@ def our_pipeline(config: BenchConfig, device: torch.device) -> InterMask:
 def our_sampler(config: BenchConfig, device: torch.device, batch: int) -> Callable[[], torch.Tensor]:
     """``InterMask.generate`` from text features: iterative decoding with CFG, then the VQ decoder."""
     pipeline = our_pipeline(config, device)
+    if config.compile:
+        # the network the decoding loop calls; the loop's sampling and bookkeeping stay eager
+        pipeline.transformer.logits = torch.compile(pipeline.transformer.logits, dynamic=False)
     _, cond, lengths = transformer_inputs(config, batch, device)
     generator = torch.Generator(device=device).manual_seed(0)
     autocast = autocast_factory(device, config.bf16)
@@ -507,7 +571,7 @@ def our_sampler(config: BenchConfig, device: torch.device, batch: int) -> Callab
                            cond_scale=config.cond_scale, generator=generator)
             return pipeline.decode(ids)
 
-    return sample
+    return ours(config, sample)
 
 
 # ---- the published models -----------------------------------------------------------------------------------
@@ -555,7 +619,7 @@ def bench_vqvae(config: BenchConfig, device: torch.device, official=None) -> dic
     builds = {"ours": lambda: our_vq_step(config, device)}
     if official is not None:
         builds["official"] = lambda: official_vq_step(official, config, device)
-    result.update(measure(builds, config, device, batch, "samples"))
+    result.update(measure(builds, config, device, batch, "samples", label="vqvae"))
     if official is not None:
         compare(result)
     return result
@@ -571,7 +635,7 @@ def bench_transformer(config: BenchConfig, device: torch.device, official=None,
     builds = {"ours": lambda: our_transformer_step(config, device)}
     if official is not None:
         builds["official"] = lambda: official_transformer_step(official, config, device)
-    result.update(measure(builds, config, device, batch, "samples"))
+    result.update(measure(builds, config, device, batch, "samples", label="transformer"))
     result["ours"]["achieved_tflops"] = flops / result["ours"]["median_s"] / 1e12
     peak = peak_tflops(device, config.bf16, peak_tflops_override)
     result["peak_tflops"] = peak
@@ -589,7 +653,8 @@ def bench_sampling(config: BenchConfig, device: torch.device, official=None) -> 
         builds = {"ours": lambda: our_sampler(config, device, batch)}
         if official is not None:
             builds["official"] = lambda: official_sampler(official, config, device, batch)
-        result[name] = measure(builds, config, device, batch, "clips", steps=config.sample_repeats)
+        result[name] = measure(builds, config, device, batch, "clips", steps=config.sample_repeats,
+                               label=f"sampling_{name}")
         if official is not None:
             compare(result[name])
     return result
@@ -811,6 +876,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=None, help="VQ training window, frames (default 64)")
     parser.add_argument("--frames", type=int, default=None, help="clip length in frames (default 300)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast around forward passes")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile our training forward and decoding network (the official code runs eager)")
+    parser.add_argument("--cudnn-benchmark", action="store_true", help="cuDNN autotuning for our calls")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="also profile our calls of each timed section (torch.profiler) and write tables here")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the train config's)")
     parser.add_argument("--data", type=Path, default=None,

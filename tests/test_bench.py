@@ -106,3 +106,10 @@ def test_analytic_transformer_flops_equal_the_counted_matmuls_of_a_forward(bench
 def test_mfu_needs_a_known_peak(bench):
     assert bench.peak_tflops(torch.device("cpu"), bf16=True, override=None) is None
     assert bench.peak_tflops(torch.device("cpu"), bf16=False, override=50.0) == 50.0
+
+
+def test_profile_writes_an_operator_table_of_our_calls(bench, tmp_path):
+    bench.main([*TINY_RUN, "--which", "transformer", "--profile", str(tmp_path / "prof")])
+    table = (tmp_path / "prof" / "transformer.txt").read_text()
+    assert table.startswith("3 calls;")
+    assert "aten::mm" in table or "aten::addmm" in table  # the linear layers show up as operators

@@ -36,7 +36,7 @@ def tiny_model() -> InterMTransformer:
 
 
 class RecordingModel(torch.nn.Module):
-    """The transformer, keeping each input batch it was asked about."""
+    """The transformer, keeping each input batch its network was asked about."""
 
     def __init__(self, model: InterMTransformer):
         super().__init__()
@@ -44,9 +44,18 @@ class RecordingModel(torch.nn.Module):
         self.inputs = []
         for name in ("num_codes", "num_parts", "max_time", "text_dim", "mask_id", "pad_id", "sep_id"):
             setattr(self, name, getattr(model, name))
+        self.check_inputs = model.check_inputs
+        self.conditions = []
+
+    def embed_condition(self, cond, batch, *args, **kwargs):
+        self.conditions.append(None if cond is None else cond.clone())
+        return self.model.embed_condition(cond, batch, *args, **kwargs)
+
+    def logits(self, ids, condition, masks):
+        self.inputs.append(ids.clone())
+        return self.model.logits(ids, condition, masks)
 
     def forward(self, ids, cond=None, lengths_tokens=None, **kwargs):
-        self.inputs.append(ids.clone())
         return self.model(ids, cond, lengths_tokens, **kwargs)
 
 
@@ -151,6 +160,22 @@ def test_each_step_masks_the_cosine_scheduled_number_of_tokens():
             # only tokens sampled in the previous step can be masked again
             assert not (is_mask & ~previous).any()
         previous = is_mask
+
+
+def test_the_decoding_loop_embeds_the_text_once_and_runs_only_the_network_per_step():
+    model = RecordingModel(tiny_model())
+    cond = torch.randn(2, TEXT_DIM)
+    generate(model, cond, torch.tensor([6, 3]), steps=5, generator=seeded())
+    assert len(model.inputs) == 5  # one batched CFG pass per step ...
+    assert len(model.conditions) == 1  # ... all from one condition: the text and its null, embedded once
+    torch.testing.assert_close(model.conditions[0], torch.cat((cond, torch.zeros_like(cond))))
+
+
+def test_generate_rejects_text_features_with_nan():
+    cond = torch.randn(1, TEXT_DIM)
+    cond[0, 3] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        generate(tiny_model(), cond, torch.tensor([3]), steps=2, generator=seeded())
 
 
 def test_reaction_mode_never_changes_the_given_persons_tokens():

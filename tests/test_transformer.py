@@ -108,6 +108,18 @@ def block_input(model: InterMTransformer, num_time: int, lengths: torch.Tensor):
     return x, cond, masks
 
 
+def test_unpadded_batches_attend_without_masks_and_match_the_all_valid_masks():
+    model = with_active_modulation(tiny_model()).eval()
+    ids, cond = random_ids(2, 6), torch.randn(2, TEXT_DIM)
+    masks = AttentionMasks.for_lengths(torch.tensor([6, 6]), 5, 6)
+    assert masks.sequence is None and masks.temporal is None and masks.cross is None
+    all_valid = AttentionMasks.from_validity(validity_grid(torch.tensor([6, 6]), 5, 6))
+    condition = model.embed_condition(cond, 2)
+    torch.testing.assert_close(model(ids, cond), model.logits(ids, condition, all_valid), atol=1e-5, rtol=1e-5)
+    padded = AttentionMasks.for_lengths(torch.tensor([6, 4]), 5, 6)
+    assert padded.sequence.shape == (2, 61) and not bool(padded.temporal.all())
+
+
 def test_block_is_identity_at_init_because_adaln_gates_start_at_zero():
     model = tiny_model().eval()
     x, cond, masks = block_input(model, 7, torch.tensor([7, 3]))

@@ -75,11 +75,25 @@ class AdaLNModulation(nn.Module):
 
 @dataclass
 class AttentionMasks:
-    """Key-validity masks (True = may be attended to), all derived from one (b, n, p, t) validity grid."""
+    """Key-validity masks (True = may be attended to), all derived from one (b, n, p, t) validity grid.
 
-    sequence: torch.Tensor  # (b, 2pt+1): the joint self-attention; SEP is always valid
-    temporal: torch.Tensor  # ((b n p), t): each part row's time steps
-    cross: torch.Tensor  # ((b n), (p t)): the other person's tokens, for person n's queries
+    All three are None when nothing is padded: attention then runs unmasked, which lets SDPA pick its fused
+    (flash) kernels.
+    """
+
+    sequence: torch.Tensor | None  # (b, 2pt+1): the joint self-attention; SEP is always valid
+    temporal: torch.Tensor | None  # ((b n p), t): each part row's time steps
+    cross: torch.Tensor | None  # ((b n), (p t)): the other person's tokens, for person n's queries
+
+    @classmethod
+    def for_lengths(cls, lengths_tokens: torch.Tensor, num_parts: int, num_time: int) -> "AttentionMasks":
+        """Masks for (b,) valid token steps of maps t steps long; unmasked when every sample is full length.
+
+        Reads the lengths on the host once (a device sync), so build the masks once per batch, not per step.
+        """
+        if int(lengths_tokens.min()) >= num_time:
+            return cls(None, None, None)
+        return cls.from_validity(validity_grid(lengths_tokens, num_parts, num_time, NUM_PERSONS))
 
     @classmethod
     def from_validity(cls, valid: torch.Tensor) -> "AttentionMasks":
@@ -296,15 +310,30 @@ class InterMTransformer(nn.Module):
         force_null: use the null condition whatever ``cond`` is. generator: draws the condition drop.
         Returns logits (b, 2, p, t, num_codes).
         """
+        lengths_tokens = self.check_inputs(ids, lengths_tokens)
+        batch, _, _, num_time = ids.shape
+        masks = AttentionMasks.for_lengths(lengths_tokens, self.num_parts, num_time)
+        return self.logits(ids, self.embed_condition(cond, batch, force_null, generator), masks)
+
+    def check_inputs(self, ids: torch.Tensor, lengths_tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """Raise a clear ValueError unless ``ids`` (b, 2, p, t) and ``lengths_tokens`` (b,) fit this model;
+        return the lengths on the ids' device (all t when None)."""
         self._check_ids(ids)
         batch, _, _, num_time = ids.shape
         if lengths_tokens is None:
             lengths_tokens = torch.full((batch,), num_time, device=ids.device)
         lengths_tokens = lengths_tokens.to(ids.device)
         self._check_lengths(lengths_tokens, batch, num_time)
-        masks = AttentionMasks.from_validity(validity_grid(lengths_tokens, self.num_parts, num_time, NUM_PERSONS))
-        condition = self.embed_condition(cond, batch, force_null, generator)
+        return lengths_tokens
 
+    def logits(self, ids: torch.Tensor, condition: torch.Tensor, masks: AttentionMasks) -> torch.Tensor:
+        """The network alone, with no checks and no host syncs (``forward`` checks its inputs, then calls this).
+
+        ids: (b, 2, p, t) valid token ids; condition: (b, d) from ``embed_condition``; masks: from
+        ``AttentionMasks.for_lengths``. Returns logits (b, 2, p, t, num_codes). The decoding loop calls this
+        with inputs checked once, and it is the part worth ``torch.compile``.
+        """
+        batch, _, _, num_time = ids.shape
         persons = self.input_proj(self.token_emb(ids)) + self.position_code[:, :num_time]
         first, second = rearrange(persons, "b n p t d -> n b (p t) d")
         sep = self.input_proj(self.token_emb.weight[self.sep_id]).expand(batch, 1, -1)
