@@ -88,7 +88,7 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
     generator = torch.Generator(device=device).manual_seed(int(sample.seed))
     settings = dict(cond_scale=float(sample.cond_scale), temperature=float(sample.temperature),
                     topk_ratio=float(sample.topk_ratio), gumbel=bool(sample.gumbel), generator=generator,
-                    amp=str(sample.amp))
+                    amp=str(sample.amp), compile=sample.compile)
     meta = {"seed": int(sample.seed), "checkpoint": str(ckpt), "config": OmegaConf.to_container(sample, resolve=True)}
     out = Path(sample.out)
     results = {}

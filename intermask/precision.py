@@ -1,7 +1,11 @@
-"""Mixed precision, chosen by one setting everywhere: ``amp`` = "auto" | "bf16" | "off".
+"""How the models run on a device, chosen by two settings read by training, sampling and evaluation alike.
 
-"auto" means bf16 autocast on a CUDA device that supports it and float32 elsewhere; "bf16" asks for it on any
-device (on a CPU it is slower, but runs); "off" keeps float32. Training, sampling and evaluation all read it.
+``amp`` = "auto" | "bf16" | "off": "auto" means bf16 autocast on a CUDA device that supports it and float32
+elsewhere; "bf16" asks for it on any device (on a CPU it is slower, but runs); "off" keeps float32.
+
+``compile`` = "auto" | true | false: torch.compile. "auto" means on for CUDA, where fusing the transformer's
+many small elementwise operations pays for the compilation within the first minute, and off on a CPU, where
+compiling costs minutes and gains little.
 """
 from __future__ import annotations
 
@@ -34,3 +38,12 @@ def autocast(amp: str | bool | None, device: torch.device):
 def autocast_to(dtype: torch.dtype | None, device: torch.device):
     """A context manager running its block under autocast to ``dtype`` (a ``resolve_amp`` result; None: float32)."""
     return nullcontext() if dtype is None else torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def resolve_compile(setting: str | bool | None, device: torch.device) -> bool:
+    """Whether to torch.compile on ``device`` for a ``compile`` setting ("auto", True/False; None is False)."""
+    if isinstance(setting, bool) or setting is None:
+        return bool(setting)
+    if setting != "auto":
+        raise ValueError(f"compile must be 'auto', true or false, got {setting!r}")
+    return device.type == "cuda"

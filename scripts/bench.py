@@ -64,6 +64,7 @@ from torch.utils.data import Dataset
 
 from intermask.data.source import DataSource
 from intermask.generation import generate
+from intermask.models import attention
 from intermask.models.intermask import InterMTransformer
 from intermask.models.losses import VQLossWeights, vq_total_loss
 from intermask.models.masking import transformer_training_loss
@@ -119,6 +120,7 @@ class BenchConfig:
     compile: bool  # torch.compile our training forward and our decoding network
     cudnn_benchmark: bool  # let cuDNN time its convolution algorithms for our models
     profile: str | None  # folder for torch.profiler tables of our calls
+    short_attention_keys: int  # our attention's plain-product path up to this many keys (0: always SDPA)
     workers: int
     clips: int
     tokenize_clips: int
@@ -197,7 +199,9 @@ def resolve_config(args: argparse.Namespace, device: torch.device) -> BenchConfi
         sample_repeats=args.sample_repeats or args.steps or defaults["steps"],
         warmup=args.warmup if args.warmup is not None else defaults["warmup"],
         bf16=args.bf16, compile=args.compile, cudnn_benchmark=args.cudnn_benchmark,
-        profile=str(args.profile) if args.profile else None, workers=args.workers if args.workers is not None else sizes["vq_train"]["workers"],
+        profile=str(args.profile) if args.profile else None,
+        short_attention_keys=attention.SHORT_KEYS if args.short_attention_keys is None else args.short_attention_keys,
+        workers=args.workers if args.workers is not None else sizes["vq_train"]["workers"],
         clips=args.clips, tokenize_clips=args.tokenize_clips, notes=notes,
     )
     check_config(config)
@@ -411,6 +415,27 @@ def transformer_step_flops(batch: int, num_time: int, unroll: bool = True, **siz
     return 3 * passes * transformer_forward_flops(batch, num_time, **sizes)
 
 
+def vq_step_flops(config: BenchConfig) -> int:
+    """Matrix-product and convolution FLOPs of one VQ-VAE training step (forward and backward), counted by
+    torch's FlopCounterMode on one window on the CPU and scaled to the batch (every window costs the same)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = MotionVQVAE(INTERHUMAN, **config.vq).train()
+    window = torch.randn(1, config.window, INTERHUMAN.dim)
+    with FlopCounterMode(display=False) as counter:
+        model(window)["recon"].square().mean().backward()
+    return counter.get_total_flops() * config.vq_batch_size
+
+
+def add_utilization(result: dict, flops: int, device: torch.device, bf16: bool, override: float | None) -> None:
+    """Our achieved TFLOP/s for ``flops`` per step and, on a device of known peak, the model FLOP utilisation."""
+    result["flops_per_step"] = flops
+    result["ours"]["achieved_tflops"] = flops / result["ours"]["median_s"] / 1e12
+    peak = peak_tflops(device, bf16, override)
+    result["peak_tflops"] = peak
+    result["ours"]["mfu"] = result["ours"]["achieved_tflops"] / peak if peak else None
+
+
 def peak_tflops(device: torch.device, bf16: bool, override: float | None) -> float | None:
     if override is not None:
         return override
@@ -558,8 +583,8 @@ def our_sampler(config: BenchConfig, device: torch.device, batch: int) -> Callab
     """``InterMask.generate`` from text features: iterative decoding with CFG, then the VQ decoder."""
     pipeline = our_pipeline(config, device)
     if config.compile:
-        # the network the decoding loop calls; the loop's sampling and bookkeeping stay eager
-        pipeline.transformer.logits = torch.compile(pipeline.transformer.logits, dynamic=False)
+        # the network the decoding loop calls (as eval does); the loop's sampling and bookkeeping stay eager
+        pipeline.transformer.compile_logits(dynamic=False)
     _, cond, lengths = transformer_inputs(config, batch, device)
     generator = torch.Generator(device=device).manual_seed(0)
     autocast = autocast_factory(device, config.bf16)
@@ -612,7 +637,8 @@ def official_sampler(official, config: BenchConfig, device: torch.device, batch:
 # ---- sections -----------------------------------------------------------------------------------------------
 
 
-def bench_vqvae(config: BenchConfig, device: torch.device, official=None) -> dict:
+def bench_vqvae(config: BenchConfig, device: torch.device, official=None,
+                peak_tflops_override: float | None = None) -> dict:
     batch = config.vq_batch_size
     result = {"batch_size": batch, "window": config.window,
               "parameters": sum(p.numel() for p in MotionVQVAE(INTERHUMAN, **config.vq).parameters())}
@@ -620,6 +646,7 @@ def bench_vqvae(config: BenchConfig, device: torch.device, official=None) -> dic
     if official is not None:
         builds["official"] = lambda: official_vq_step(official, config, device)
     result.update(measure(builds, config, device, batch, "samples", label="vqvae"))
+    add_utilization(result, vq_step_flops(config), device, config.bf16, peak_tflops_override)
     if official is not None:
         compare(result)
     return result
@@ -628,18 +655,14 @@ def bench_vqvae(config: BenchConfig, device: torch.device, official=None) -> dic
 def bench_transformer(config: BenchConfig, device: torch.device, official=None,
                       peak_tflops_override: float | None = None) -> dict:
     batch = config.transformer_batch_size
-    flops = transformer_step_flops(batch, config.token_steps, **config.transformer)
     result = {"batch_size": batch, "token_steps": config.token_steps,
-              "parameters": sum(p.numel() for p in InterMTransformer(**config.transformer).parameters()),
-              "flops_per_step": flops}
+              "parameters": sum(p.numel() for p in InterMTransformer(**config.transformer).parameters())}
     builds = {"ours": lambda: our_transformer_step(config, device)}
     if official is not None:
         builds["official"] = lambda: official_transformer_step(official, config, device)
     result.update(measure(builds, config, device, batch, "samples", label="transformer"))
-    result["ours"]["achieved_tflops"] = flops / result["ours"]["median_s"] / 1e12
-    peak = peak_tflops(device, config.bf16, peak_tflops_override)
-    result["peak_tflops"] = peak
-    result["ours"]["mfu"] = result["ours"]["achieved_tflops"] / peak if peak else None
+    add_utilization(result, transformer_step_flops(batch, config.token_steps, **config.transformer), device,
+                    config.bf16, peak_tflops_override)
     if official is not None:
         compare(result)
     return result
@@ -818,15 +841,18 @@ def table_rows(results: dict, cpu_time: bool = False) -> list[tuple[str, str, st
         rows.append(("  peak memory", f"{ours['peak_memory_mb']:.0f} MB",
                      f"{official['peak_memory_mb']:.0f} MB" if official else "-", ""))
 
+    def achieved(ours: dict) -> None:
+        mfu = f", MFU {100 * ours['mfu']:.1f}%" if ours.get("mfu") is not None else ""
+        rows.append(("  achieved", f"{ours['achieved_tflops']:.3f} TFLOP/s{mfu}", "", ""))
+
     if "vqvae" in results:
         entry = results["vqvae"]
         timed(f"vqvae train step (batch {entry['batch_size']} x {entry['window']} frames)", entry, "samples")
+        achieved(entry["ours"])
     if "transformer" in results:
         entry = results["transformer"]
         timed(f"transformer train step (batch {entry['batch_size']}, T'={entry['token_steps']})", entry, "samples")
-        ours = entry["ours"]
-        mfu = f", MFU {100 * ours['mfu']:.1f}%" if ours.get("mfu") is not None else ""
-        rows.append(("  achieved", f"{ours['achieved_tflops']:.3f} TFLOP/s{mfu}", "", ""))
+        achieved(entry["ours"])
     if "sampling" in results:
         entry = results["sampling"]
         steps = f"{entry['frames']} frames, {entry['decoding_steps']} steps, CFG {entry['cond_scale']:g}"
@@ -879,6 +905,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile our training forward and decoding network (the official code runs eager)")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="cuDNN autotuning for our calls")
+    parser.add_argument("--short-attention-keys", type=int, default=None,
+                        help=f"our plain-product attention up to this many keys (default {attention.SHORT_KEYS}; "
+                             "0: fused SDPA everywhere)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="also profile our calls of each timed section (torch.profiler) and write tables here")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -907,6 +936,7 @@ def run(args: argparse.Namespace, command: str = "") -> dict:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
     config = resolve_config(args, device)
+    attention.SHORT_KEYS = config.short_attention_keys
     official = None
     if args.reference is not None:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -917,7 +947,7 @@ def run(args: argparse.Namespace, command: str = "") -> dict:
     results = {}
     with tempfile.TemporaryDirectory(prefix="intermask-bench-") as scratch:
         if "vqvae" in args.sections:
-            results["vqvae"] = bench_vqvae(config, device, official)
+            results["vqvae"] = bench_vqvae(config, device, official, args.peak_tflops)
         if "transformer" in args.sections:
             results["transformer"] = bench_transformer(config, device, official, args.peak_tflops)
         if "sampling" in args.sections:

@@ -55,8 +55,9 @@ def test_bench_tiny_run_prints_one_table_and_writes_every_section_to_json(bench,
         assert len(ours["all_s"]) == 2 and positive(ours["median_s"]) and positive(ours[f"{unit}_per_s"])
         assert ours["peak_memory_mb"] >= 0 and ours["memory_method"]
         assert "official" not in results[section] and "speedup" not in results[section]
-    assert results["transformer"]["flops_per_step"] > 0 and positive(results["transformer"]["ours"]["achieved_tflops"])
-    assert results["transformer"]["ours"]["mfu"] is None  # no known peak on a CPU
+    for section in ("vqvae", "transformer"):
+        assert results[section]["flops_per_step"] > 0 and positive(results[section]["ours"]["achieved_tflops"])
+        assert results[section]["ours"]["mfu"] is None  # no known peak on a CPU
 
     sampling = results["sampling"]
     assert (sampling["frames"], sampling["token_steps"], sampling["decoding_steps"]) == (32, 8, 2)
@@ -101,6 +102,17 @@ def test_analytic_transformer_flops_equal_the_counted_matmuls_of_a_forward(bench
         model(ids, torch.randn(3, 24), torch.tensor([6, 4, 5]))
     assert bench.transformer_forward_flops(3, 6, **sizes) == counter.get_total_flops()
     assert bench.transformer_step_flops(3, 6, **sizes) == 6 * counter.get_total_flops()
+
+
+def test_vq_step_flops_scale_one_counted_window_to_the_batch(bench):
+    from intermask.models.vqvae import MotionVQVAE
+    from intermask.motion.layout import INTERHUMAN
+
+    config = bench.resolve_config(bench.parse_args([*TINY_RUN, "--vq-batch-size", "3"]), torch.device("cpu"))
+    model = MotionVQVAE(INTERHUMAN, **config.vq).train()
+    with FlopCounterMode(display=False) as counter:
+        model(torch.randn(3, config.window, INTERHUMAN.dim))["recon"].square().mean().backward()
+    assert bench.vq_step_flops(config) == counter.get_total_flops() > 0
 
 
 def test_mfu_needs_a_known_peak(bench):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from intermask.precision import autocast, resolve_amp
+from intermask.precision import autocast, resolve_amp, resolve_compile
 
 CPU = torch.device("cpu")
 
@@ -23,3 +23,11 @@ def test_autocast_runs_matrix_products_in_the_chosen_precision():
 def test_unknown_precision_names_the_choices():
     with pytest.raises(ValueError, match="auto"):
         resolve_amp("fp16", CPU)
+
+
+def test_compile_auto_means_cuda_only_and_booleans_pass_through():
+    assert resolve_compile("auto", CPU) is False and resolve_compile("auto", torch.device("cuda")) is True
+    assert resolve_compile(True, CPU) is True and resolve_compile(False, torch.device("cuda")) is False
+    assert resolve_compile(None, CPU) is False
+    with pytest.raises(ValueError, match="auto"):
+        resolve_compile("sometimes", CPU)

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from intermask.models import attention as attention_module
 from intermask.models.attention import MultiheadAttention
 from intermask.models.intermask import (
     AdaLNModulation,
@@ -295,3 +296,35 @@ def test_out_of_vocabulary_ids_and_nan_text_raise_value_errors():
         model(ids.masked_fill(ids == ids[0, 0, 0, 0], 19))
     with pytest.raises(ValueError, match="NaN"):
         model(ids, torch.full((1, TEXT_DIM), float("nan")))
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_short_sequences_attend_through_plain_products_exactly_as_sdpa(masked, monkeypatch):
+    attention = MultiheadAttention(32, 4).eval()
+    query, context = torch.randn(6, 5, 32), torch.randn(6, 5, 32)
+    key_valid = torch.rand(6, 5) > 0.4 if masked else None
+    if key_valid is not None:
+        key_valid[:, 0] = True
+    plain = attention(query, context, key_valid)
+    monkeypatch.setattr(attention_module, "SHORT_KEYS", 0)  # everything through F.scaled_dot_product_attention
+    fused = attention(query, context, key_valid)
+    torch.testing.assert_close(plain, fused, atol=1e-5, rtol=1e-5)
+    if key_valid is not None:  # an invalid key changes nothing
+        changed = context.clone()
+        changed[~key_valid] = 100.0
+        monkeypatch.setattr(attention_module, "SHORT_KEYS", 16)
+        torch.testing.assert_close(attention(query, changed, key_valid), plain, atol=1e-5, rtol=1e-5)
+
+
+def test_compiled_logits_match_the_eager_network_and_leave_the_weights_alone():
+    model = with_active_modulation(tiny_model()).eval()
+    ids, cond = random_ids(2, 6), torch.randn(2, TEXT_DIM)
+    keys = list(model.state_dict())
+    with torch.no_grad():
+        eager = model(ids, cond, torch.tensor([6, 4]))
+        model.compile_logits(backend="eager")  # dynamo's tracing without code generation: quick on a CPU
+        compiled_logits = model.logits
+        model.compile_logits(backend="eager")
+        assert model.logits is compiled_logits, "compiling twice must not wrap twice"
+        torch.testing.assert_close(model(ids, cond, torch.tensor([6, 4])), eager)
+    assert list(model.state_dict()) == keys

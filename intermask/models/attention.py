@@ -10,6 +10,22 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+# Up to this many keys, attention runs as two plain batched products and a softmax: fused SDPA kernels tile
+# 64-128 keys per block, so on the Inter-M transformer's 5-part spatial attention they spend most of their
+# work on padding, while the plain products are tiny (and torch.compile fuses them).
+SHORT_KEYS = 16
+
+
+def short_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
+                    dropout_p: float) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) v on (b, h, l, d) tensors, as ``F.scaled_dot_product_attention`` computes it
+    (``attn_mask`` boolean, True = attend; dropout on the attention weights)."""
+    scores = torch.einsum("bhqd,bhkd->bhqk", q, k) * q.shape[-1] ** -0.5
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, float("-inf"))
+    weights = F.dropout(scores.softmax(dim=-1), p=dropout_p) if dropout_p > 0 else scores.softmax(dim=-1)
+    return torch.einsum("bhqk,bhkd->bhqd", weights, v)
+
 
 class MultiheadAttention(nn.Module):
     """Multi-head attention on batch-first tensors with one packed q/k/v projection.
@@ -60,12 +76,11 @@ class MultiheadAttention(nn.Module):
         attn_mask = None
         if key_valid is not None:
             attn_mask = rearrange(key_valid, "b k -> b 1 1 k")
-        out = F.scaled_dot_product_attention(
-            q, k, v,
-            attn_mask=attn_mask,
-            dropout_p=self.dropout if self.training else 0.0,
-            is_causal=causal,
-        )
+        dropout_p = self.dropout if self.training else 0.0
+        if k.shape[2] <= SHORT_KEYS and not causal:
+            out = short_attention(q, k, v, attn_mask, dropout_p)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal)
         return self.out_proj(rearrange(out, "b h l d -> b l (h d)"))
 
 

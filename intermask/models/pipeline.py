@@ -14,7 +14,7 @@ from torch import nn
 from ..generation import generate
 from .masking import transformer_training_loss
 from ..motion.layout import FeatureLayout
-from ..precision import autocast
+from ..precision import autocast, resolve_compile
 from .intermask import InterMTransformer
 from .text import CLIPBackbone, MiniLMBackbone, TextEncoder, TextFeatureCache
 from .vqvae import MotionVQVAE
@@ -131,15 +131,19 @@ class InterMask(nn.Module):
                  temperature: float = 1.0, topk_ratio: float = 0.9, gumbel: bool = False,
                  generator: torch.Generator | None = None, cache: TextFeatureCache | None = None,
                  given: torch.Tensor | None = None, given_person: int = 0,
-                 amp: str = "off") -> tuple[torch.Tensor, torch.Tensor]:
+                 amp: str = "off", compile: str | bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Interactions for ``texts`` (or the null condition when None) of ``lengths`` frames (b,).
 
         given: optional ids (b, part, step) of one person (``given_person``) whose tokens stay fixed: reaction
         generation. amp: "auto" | "bf16" | "off" (``intermask.precision``): bf16 autocast around the transformer
-        and the VQ decoder. Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step,
-        feature)); frames past 4 * (length // 4) are padding.
+        and the VQ decoder. compile: "auto" | True | False (``intermask.precision``): run the transformer through
+        torch.compile from this call on (the first call compiles; pays off over many batches).
+        Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step, feature)); frames past
+        4 * (length // 4) are padding.
         """
         device = self.mean.device
+        if resolve_compile(compile, device):
+            self.transformer.compile_logits()
         with autocast(amp, device):
             token_steps = self.check_lengths(lengths.to(device))
             cond = self.encode_text(texts, cache) if texts is not None else None

@@ -25,6 +25,7 @@ from ..models.text import TextFeatureCache
 from ..models.vqvae import MotionVQVAE
 from ..motion.layout import INTERHUMAN
 from ..motion.normalize import Normalizer
+from ..precision import resolve_compile
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .schedule import milestones_from_fractions
 from .trainer import Trainer, make_loader, unwrap_model
@@ -279,7 +280,12 @@ def build_trainer(cfg) -> Trainer:
     """A Trainer for ``cfg.kind`` with the configured data, model and schedule."""
     if cfg.kind not in BUILDERS:
         raise ConfigError(f"kind must be one of {sorted(BUILDERS)}, got {cfg.kind!r}")
-    time_limit = _minutes_to_seconds(cfg.train.get("time_limit_min"))  # checked before any data is read
+    # settings checked before any data is read
+    time_limit = _minutes_to_seconds(cfg.train.get("time_limit_min"))
+    try:
+        resolve_compile(cfg.train.get("compile"), torch.device("cpu"))
+    except ValueError as error:
+        raise ConfigError(f"train.{error}") from None
     source = DataSource(cfg.data)
     source.ensure(progress=cfg.progress)
     task, train_set, val_set, collate_fn, (best_metric, best_mode) = BUILDERS[cfg.kind](cfg, source)
@@ -305,7 +311,7 @@ def build_trainer(cfg) -> Trainer:
                    milestones=milestones_from_fractions(max_steps, list(train.milestones)),
                    gamma=float(train.gamma), grad_clip=train.grad_clip, log_every=train.log_every,
                    val_every=train.val_every, ckpt_every=train.ckpt_every, preview_every=train.preview_every,
-                   amp=train.amp, compile=bool(train.compile), device=cfg.device, resume=cfg.resume,
+                   amp=train.amp, compile=train.compile, device=cfg.device, resume=cfg.resume,
                    config=config, seed=int(cfg.seed), progress=bool(cfg.progress), best_metric=best_metric,
                    best_mode=best_mode, time_limit=time_limit)
 

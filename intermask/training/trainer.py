@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from intermask.precision import autocast_to, resolve_amp
+from intermask.precision import autocast_to, resolve_amp, resolve_compile
 from intermask.training.checkpoint import (
     BEST_NAME,
     LAST_NAME,
@@ -356,7 +356,7 @@ class Trainer:
         log_every, val_every, ckpt_every, preview_every: intervals in steps; None or 0 disables the
             periodic action (validation and the checkpoint still happen after the last step).
         amp: "auto" (bf16 autocast on CUDA when supported, fp32 otherwise), "bf16" or "off".
-        compile: wrap the training forward in torch.compile.
+        compile: wrap the training forward in torch.compile: True, False or "auto" (on for CUDA).
         device: "auto" (cuda:LOCAL_RANK when CUDA is available, else cpu) or a torch device.
         resume: "auto" continues from run_dir/last.pt when it exists, "never" starts fresh, a path resumes
             from that checkpoint.
@@ -388,7 +388,7 @@ class Trainer:
         ckpt_every: int | None = 1000,
         preview_every: int | None = None,
         amp: str | bool = "auto",
-        compile: bool = False,
+        compile: bool | str = False,
         device: str | torch.device = "auto",
         resume: str | os.PathLike = "auto",
         config: Any = None,
@@ -440,6 +440,7 @@ class Trainer:
         self.context = distributed_context()
         self.device = _resolve_device(device, self.context)
         self.amp_dtype = resolve_amp(amp, self.device)
+        self.compile = resolve_compile(self.compile, self.device)
         self.model: nn.Module = task.model  # the plain module, what checkpoints store
         _move_task(task, self.device)
 
