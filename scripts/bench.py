@@ -7,7 +7,8 @@ Usage:
 
 What is measured (``--which`` picks sections; all by default):
   vqvae        one VQ-VAE training step on (batch, window=64, 262) windows: forward, the weighted VQ losses,
-               backward, gradient clipping, AdamW. Median step time over --steps after --warmup, samples/s.
+               backward, gradient clipping, AdamW. Median step time over --steps after --warmup, samples/s,
+               and the achieved TFLOP/s (and MFU) from FLOPs counted by FlopCounterMode (``vq_step_flops``).
   transformer  one Inter-M training step on full-length token maps (batch, 2, 5, 75): masking, BERT
                corruption, forward, step-unroll forward, both cross-entropies, backward, AdamW. Also the achieved
                TFLOP/s from an analytic FLOP count (``transformer_step_flops``) and, on a CUDA device of known
@@ -39,8 +40,14 @@ It needs packages the project does not use, so run it from a throw-away environm
         --which vqvae,transformer,sampling --steps 5 --warmup 1 --vq-batch-size 4 --transformer-batch-size 2 \\
         --sample-batch-size 2 --sample-repeats 3
 
+Switches for before/after measurements of our side (the official code always runs as published): --compile
+(torch.compile of the training forward and of the decoding network, as ``train.compile`` / ``generation.compile``
+do on CUDA by default), --cudnn-benchmark (cuDNN autotuning), --short-attention-keys N (plain-product attention up
+to N keys; 0 sends every attention call to fused SDPA). --profile DIR also writes a torch.profiler table of our
+calls of each timed section (operators by device time).
+
 Examples:
-    python scripts/bench.py --device cuda --bf16 --json bench_h100.json
+    python scripts/bench.py --device cuda --bf16 --compile --json bench_h100.json
     python scripts/bench.py --size tiny --device cpu --which loader,tokenize
 """
 from __future__ import annotations
