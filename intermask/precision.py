@@ -4,8 +4,8 @@
 elsewhere; "bf16" asks for it on any device (on a CPU it is slower, but runs); "off" keeps float32.
 
 ``compile`` = "auto" | true | false: torch.compile. "auto" means on for CUDA, where fusing the transformer's
-many small elementwise operations pays for the compilation within the first minute, and off on a CPU, where
-compiling costs minutes and gains little.
+many small elementwise operations made its training step 1.7x and batched sampling 2.2x faster (H200, bf16), and
+off on a CPU, where compiling takes minutes and the matrix products it cannot speed up dominate.
 """
 from __future__ import annotations
 
