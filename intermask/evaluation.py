@@ -19,6 +19,7 @@ from .models.evaluator import InterCLIPEvaluator, interclip_motion_input
 from .models.pipeline import InterMask, build_text_encoder
 from .models.text import TextFeatureCache
 from .motion.layout import INTERHUMAN
+from .precision import check_settings
 from .atomic import write_text_atomic
 from .training.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 
@@ -169,6 +170,7 @@ def _checkpoint(value, cfg, kind: str, command: str) -> Path:
 
 def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     """Run the protocol as configured; returns the Markdown table and the files written."""
+    check_settings(cfg.generation, "generation")
     source = DataSource(cfg.data)
     check_exists(source)
     device = device_from(cfg.device)

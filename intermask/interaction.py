@@ -18,6 +18,7 @@ from .motion.canonical import canonicalize_person
 from .motion.features import joints_to_features
 from .motion.rotation import matrix_to_rot6d
 from .outputs.bvh import load_bvh_joints, solve_local_rotations
+from .precision import check_settings
 from .outputs.writer import load_joints, load_sidecar, write_result
 from .training.checkpoint import CheckpointError, resolve_checkpoint
 
@@ -79,6 +80,7 @@ def actor_tokens(model: InterMask, joints: np.ndarray, device: torch.device):
 
 def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
     """Generate every prompt x num_samples (or a reaction), write each result; returns {name: files}."""
+    check_settings(cfg.sample, "sample")
     device = device_from(cfg.device)
     ckpt = find_model_checkpoint(cfg)
     model = load_interaction_model(ckpt, device)

@@ -10,8 +10,11 @@ off on a CPU, where compiling takes minutes and the matrix products it cannot sp
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import Mapping
 
 import torch
+
+from .errors import ConfigError
 
 AMP_CHOICES = ("auto", "bf16", "off")
 
@@ -47,3 +50,13 @@ def resolve_compile(setting: str | bool | None, device: torch.device) -> bool:
     if setting != "auto":
         raise ValueError(f"compile must be 'auto', true or false, got {setting!r}")
     return device.type == "cuda"
+
+
+def check_settings(settings: Mapping, where: str) -> None:
+    """Raise ConfigError naming ``where.amp`` or ``where.compile`` when either value in ``settings`` is unknown,
+    so a run stops before it loads data or models."""
+    for name, resolve in (("amp", resolve_amp), ("compile", resolve_compile)):
+        try:
+            resolve(settings.get(name), torch.device("cpu"))
+        except ValueError as error:
+            raise ConfigError(f"{where}.{name}: {error}") from None

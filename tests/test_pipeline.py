@@ -128,6 +128,9 @@ def test_user_mistakes_get_one_clear_line_and_no_traceback(workspace, tmp_path):
     result = run("intermask.train", "vqvae", "train.compile=sometimes",
                  *data_args(workspace), cwd=workspace, expect_ok=False)
     assert result.returncode == 2 and "train.compile" in result.stderr and "Traceback" not in result.stderr
+    result = run("intermask.sample", "--text", "hello", "sample.compile=sometimes", *data_args(workspace),
+                 cwd=workspace, expect_ok=False)
+    assert result.returncode == 2 and "sample.compile" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_help_lists_config_groups_and_flags(workspace):

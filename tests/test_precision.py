@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from intermask.precision import autocast, resolve_amp, resolve_compile
+from intermask.errors import ConfigError
+from intermask.precision import autocast, check_settings, resolve_amp, resolve_compile
 
 CPU = torch.device("cpu")
 
@@ -31,3 +32,12 @@ def test_compile_auto_means_cuda_only_and_booleans_pass_through():
     assert resolve_compile(None, CPU) is False
     with pytest.raises(ValueError, match="auto"):
         resolve_compile("sometimes", CPU)
+
+
+def test_settings_are_checked_by_name_before_anything_runs():
+    check_settings({"amp": "auto", "compile": "auto"}, "generation")
+    check_settings({}, "sample")  # absent settings mean float32 and eager
+    with pytest.raises(ConfigError, match=r"generation\.compile"):
+        check_settings({"amp": "off", "compile": "sometimes"}, "generation")
+    with pytest.raises(ConfigError, match=r"train\.amp"):
+        check_settings({"amp": "fp8"}, "train")

@@ -25,7 +25,7 @@ from ..models.text import TextFeatureCache
 from ..models.vqvae import MotionVQVAE
 from ..motion.layout import INTERHUMAN
 from ..motion.normalize import Normalizer
-from ..precision import resolve_compile
+from ..precision import check_settings
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .schedule import milestones_from_fractions
 from .trainer import Trainer, make_loader, unwrap_model
@@ -282,10 +282,7 @@ def build_trainer(cfg) -> Trainer:
         raise ConfigError(f"kind must be one of {sorted(BUILDERS)}, got {cfg.kind!r}")
     # settings checked before any data is read
     time_limit = _minutes_to_seconds(cfg.train.get("time_limit_min"))
-    try:
-        resolve_compile(cfg.train.get("compile"), torch.device("cpu"))
-    except ValueError as error:
-        raise ConfigError(f"train.{error}") from None
+    check_settings(cfg.train, "train")
     source = DataSource(cfg.data)
     source.ensure(progress=cfg.progress)
     task, train_set, val_set, collate_fn, (best_metric, best_mode) = BUILDERS[cfg.kind](cfg, source)
