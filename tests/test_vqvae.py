@@ -290,3 +290,12 @@ def test_paper_size_model_has_the_published_parameter_count():
     with torch.no_grad():
         out = model(random_features(1, 8))
     assert out["codes"].shape == (1, 5, 2) and out["recon"].shape == (1, 8, LAYOUT.dim)
+
+
+def test_on_a_cpu_the_decoder_convolves_in_the_standard_layout():
+    model = small_model()
+    seen = []
+    model.decoder.from_code.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].is_contiguous()))
+    model(torch.randn(2, 16, LAYOUT.dim))  # the latent regrouped from code vectors arrives channels-last
+    model.decode(torch.randint(0, 8, (2, LAYOUT.num_parts, 4)))
+    assert seen == [True, True]

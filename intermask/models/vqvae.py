@@ -181,6 +181,10 @@ class MotionDecoder(nn.Module):
         self.graph2 = SkeletonGraphConv(width, layout.channels_per_joint, bones, joints, legacy=legacy_graph)
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        if latent.device.type == "cpu":
+            # a latent grid regrouped from code vectors is laid out channels-last, and convolutions keep the layout
+            # they are given; on a CPU their backward pass is faster in the standard layout (VQ-VAE step 5% faster)
+            latent = latent.contiguous()
         x = F.relu(self.from_code(latent))
         for stage, joints in zip(self.stages, self.joint_sizes):
             x = stage(x, size=(joints, 2 * x.shape[-1]))
