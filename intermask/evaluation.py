@@ -10,6 +10,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from .atomic import write_text_atomic
 from .cli import device_from
 from .data.datasets import Interactions, collate
 from .data.source import DataSource, check_exists
@@ -20,7 +21,6 @@ from .models.pipeline import InterMask, build_text_encoder
 from .models.text import TextFeatureCache
 from .motion.layout import INTERHUMAN
 from .precision import check_settings
-from .atomic import write_text_atomic
 from .training.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 
 log = logging.getLogger(__name__)

@@ -86,14 +86,14 @@ def guided_predictor(
     it returns the conditional logits exactly. Logits are float32 whatever precision the model ran in (under
     bf16 autocast, guidance amplifies rounding). ``ids`` must hold valid ids: ``model.forward`` checks them.
     """
-    batch = lengths_tokens.shape[0]
-    if cond is None or cond_scale == 1:
-        condition = model.embed_condition(cond, batch)
-        masks = AttentionMasks.for_lengths(lengths_tokens, model.num_parts, num_time)
+    guided = cond is not None and cond_scale != 1
+    if guided:  # the conditional and the null pass, stacked
+        cond = torch.cat((cond, torch.zeros_like(cond)))
+        lengths_tokens = torch.cat((lengths_tokens, lengths_tokens))
+    condition = model.embed_condition(cond, lengths_tokens.shape[0])
+    masks = AttentionMasks.for_lengths(lengths_tokens, model.num_parts, num_time)
+    if not guided:
         return lambda ids: model.logits(ids, condition, masks).float()
-
-    condition = model.embed_condition(torch.cat((cond, torch.zeros_like(cond))), 2 * batch)
-    masks = AttentionMasks.for_lengths(torch.cat((lengths_tokens, lengths_tokens)), model.num_parts, num_time)
 
     def predict(ids: torch.Tensor) -> torch.Tensor:
         cond_logits, null_logits = model.logits(torch.cat((ids, ids)), condition, masks).float().chunk(2)

@@ -18,8 +18,8 @@ from .motion.canonical import canonicalize_person
 from .motion.features import joints_to_features
 from .motion.rotation import matrix_to_rot6d
 from .outputs.bvh import load_bvh_joints, solve_local_rotations
-from .precision import check_settings
 from .outputs.writer import load_joints, load_sidecar, write_result
+from .precision import check_settings
 from .training.checkpoint import CheckpointError, resolve_checkpoint
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,9 @@ def short_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask
     scores = torch.einsum("bhqd,bhkd->bhqk", q, k) * q.shape[-1] ** -0.5
     if attn_mask is not None:
         scores = scores.masked_fill(~attn_mask, float("-inf"))
-    weights = F.dropout(scores.softmax(dim=-1), p=dropout_p) if dropout_p > 0 else scores.softmax(dim=-1)
+    weights = scores.softmax(dim=-1)
+    if dropout_p > 0:
+        weights = F.dropout(weights, p=dropout_p)
     return torch.einsum("bhqk,bhkd->bhqd", weights, v)
 
 
