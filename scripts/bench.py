@@ -80,6 +80,7 @@ from intermask.models.text import FrozenTextBackbone, TextEncoder
 from intermask.models.vqvae import MotionVQVAE
 from intermask.motion.layout import INTERHUMAN
 from intermask.precision import autocast
+from intermask.training.trainer import make_adamw
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -458,14 +459,14 @@ def peak_tflops(device: torch.device, bf16: bool, override: float | None) -> flo
 # ---- our models ---------------------------------------------------------------------------------------------
 
 
-def adamw(parameters, train: dict, fused: bool | None = None) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(parameters, lr=train["lr"], betas=train["betas"], weight_decay=train["weight_decay"],
-                             fused=fused)
+def adamw(parameters, train: dict) -> torch.optim.Optimizer:
+    """AdamW as the official code builds it."""
+    return torch.optim.AdamW(parameters, lr=train["lr"], betas=train["betas"], weight_decay=train["weight_decay"])
 
 
 def our_adamw(parameters, train: dict, device: torch.device) -> torch.optim.Optimizer:
-    """AdamW as the Trainer builds it: the fused kernel on CUDA."""
-    return adamw(parameters, train, fused=True if device.type == "cuda" else None)
+    """AdamW as the Trainer builds it."""
+    return make_adamw(parameters, train["lr"], train["betas"], train["weight_decay"], device)
 
 
 @contextlib.contextmanager

@@ -107,6 +107,13 @@ def unwrap_model(model: nn.Module) -> nn.Module:
             return model
 
 
+def make_adamw(parameters, lr: float, betas: Sequence[float], weight_decay: float,
+               device: torch.device) -> torch.optim.AdamW:
+    """The optimiser of every training run: AdamW, with its fused kernel on CUDA."""
+    return torch.optim.AdamW(parameters, lr=lr, betas=tuple(betas), weight_decay=weight_decay,
+                             fused=True if device.type == "cuda" else None)
+
+
 class NonFiniteLossError(ValueError):
     """The training loss became NaN or infinite; raised before a checkpoint could store the broken weights."""
 
@@ -445,10 +452,7 @@ class Trainer:
         _move_task(task, self.device)
 
         self.parameters = _trainable_parameters(task)
-        self.optimizer = torch.optim.AdamW(
-            self.parameters, lr=lr, betas=tuple(betas), weight_decay=weight_decay,
-            fused=True if self.device.type == "cuda" else None,
-        )
+        self.optimizer = make_adamw(self.parameters, lr, betas, weight_decay, self.device)
         self.scheduler = build_scheduler(self.optimizer, warmup_steps, milestones, gamma)
 
         self.step = 0  # optimizer steps completed
