@@ -3,10 +3,12 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from intermask.models.graph import SkeletonGraphConv, mean_adjacency
 from intermask.models.vqvae import (
-    MotionVQVAE, features_to_joint_grid, joint_grid_to_features, official_key_to_ours, official_state_dict_to_ours,
+    MotionVQVAE, UpStage, features_to_joint_grid, joint_grid_to_features, official_key_to_ours,
+    official_state_dict_to_ours, upsample2x_conv3x3,
 )
 from intermask.motion.layout import INTERHUMAN as LAYOUT
 
@@ -148,6 +150,35 @@ def test_decoder_explicit_upsample_size_equals_the_published_scale_factor():
     by_size = F.interpolate(latent, size=(11, 14), mode="nearest")
     by_factor = F.interpolate(latent, scale_factor=(2.2, 2), mode="nearest")
     assert torch.equal(by_size, by_factor)
+
+
+@pytest.mark.parametrize("size, bias", [((3, 5), True), ((1, 1), True), ((4, 6), False)])
+def test_folded_upsample_conv_equals_nearest_upsampling_then_the_convolution(size, bias):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(6, 7, 3, padding=1, bias=bias).double()
+    x = torch.randn(2, 6, *size, dtype=torch.float64, requires_grad=True)
+    expected = conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+    folded = upsample2x_conv3x3(x, conv)
+    assert folded.shape == expected.shape == (2, 7, 2 * size[0], 2 * size[1])
+    torch.testing.assert_close(folded, expected)
+    upstream = torch.randn_like(expected)
+    wanted = torch.autograd.grad(expected, [x, *conv.parameters()], upstream)
+    got = torch.autograd.grad(folded, [x, *conv.parameters()], upstream)
+    for a, b in zip(got, wanted):
+        torch.testing.assert_close(a, b)
+
+
+def test_up_stage_folds_exact_doublings_and_interpolates_the_rest(monkeypatch):
+    stage = UpStage(8, depth=1, dilation_growth=3, dropout=0.0).eval()
+    x = torch.randn(2, 8, 5, 6)
+    reference = {size: stage.conv(F.interpolate(stage.resnet(x), size=size, mode="nearest"))
+                 for size in [(10, 12), (11, 12)]}
+    calls = []
+    interpolate = F.interpolate
+    monkeypatch.setattr(F, "interpolate", lambda *a, **k: calls.append(k["size"]) or interpolate(*a, **k))
+    for size, expected in reference.items():
+        torch.testing.assert_close(stage(x, size=size), expected, rtol=1e-5, atol=1e-5)
+    assert calls == [(11, 12)]  # 5 -> 10 joints and 6 -> 12 steps never build the upsampled map
 
 
 def test_eval_encode_then_decode_is_deterministic_and_tokens_are_codebook_ids():
