@@ -43,7 +43,8 @@ It needs packages the project does not use, so run it from a throw-away environm
 Switches for before/after measurements of our side (the official code always runs as published): --compile
 (torch.compile of the training forward and of the decoding network, as ``train.compile`` / ``generation.compile``
 do on CUDA by default), --cudnn-benchmark (cuDNN autotuning), --short-attention-keys N (plain-product attention up
-to N keys; 0 sends every attention call to fused SDPA). --profile DIR also writes a torch.profiler table of our
+to N keys; 0 sends every attention call to fused SDPA, except training on a CPU, where dropout takes the plain
+path at any length). --profile DIR also writes a torch.profiler table of our
 calls of each timed section (operators by device time).
 
 Examples:
@@ -915,7 +916,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cudnn-benchmark", action="store_true", help="cuDNN autotuning for our calls")
     parser.add_argument("--short-attention-keys", type=int, default=None,
                         help=f"our plain-product attention up to this many keys (default {attention.SHORT_KEYS}; "
-                             "0: fused SDPA everywhere)")
+                             "0: fused SDPA everywhere but CPU training with dropout)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="also profile our calls of each timed section (torch.profiler) and write tables here")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")

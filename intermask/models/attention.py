@@ -10,22 +10,22 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from .dropout import Dropout, dropout
+
 # Up to this many keys, attention runs as two plain batched products and a softmax: fused SDPA kernels tile
 # 64-128 keys per block, so on the Inter-M transformer's 5-part spatial attention they spend most of their
 # work on padding, while the plain products are tiny (and torch.compile fuses them).
 SHORT_KEYS = 16
 
 
-def short_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
+def plain_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
                     dropout_p: float) -> torch.Tensor:
     """softmax(q k^T / sqrt(d)) v on (b, h, l, d) tensors, as ``F.scaled_dot_product_attention`` computes it
     (``attn_mask`` boolean, True = attend; dropout on the attention weights)."""
     scores = torch.einsum("bhqd,bhkd->bhqk", q, k) * q.shape[-1] ** -0.5
     if attn_mask is not None:
         scores = scores.masked_fill(~attn_mask, float("-inf"))
-    weights = scores.softmax(dim=-1)
-    if dropout_p > 0:
-        weights = F.dropout(weights, p=dropout_p)
+    weights = dropout(scores.softmax(dim=-1), dropout_p)
     return torch.einsum("bhqk,bhkd->bhqd", weights, v)
 
 
@@ -79,8 +79,10 @@ class MultiheadAttention(nn.Module):
         if key_valid is not None:
             attn_mask = rearrange(key_valid, "b k -> b 1 1 k")
         dropout_p = self.dropout if self.training else 0.0
-        if k.shape[2] <= SHORT_KEYS and not causal:
-            out = short_attention(q, k, v, attn_mask, dropout_p)
+        # on a CPU, SDPA with dropout falls back to these same products, but with a slower dropout mask
+        cpu_dropout = dropout_p > 0 and q.device.type == "cpu"
+        if (k.shape[2] <= SHORT_KEYS or cpu_dropout) and not causal:
+            out = plain_attention(q, k, v, attn_mask, dropout_p)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal)
         return self.out_proj(rearrange(out, "b h l d -> b l (h d)"))
@@ -94,7 +96,7 @@ class FeedForward(nn.Module):
         self.net = nn.Sequential(
             nn.Linear(dim, hidden_dim),
             nn.GELU(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(hidden_dim, dim),
         )
 

@@ -26,6 +26,8 @@ from einops import rearrange, repeat
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from .dropout import Dropout
+
 # the 15 part-of-speech classes of the matching network's one-hot text input, in checkpoint order
 POS_TAGS = (
     "VERB", "NOUN", "DET", "ADP", "NUM", "AUX", "PRON", "ADJ", "ADV",
@@ -130,7 +132,7 @@ class SinusoidalPositions(nn.Module):
 
     def __init__(self, dim: int, max_len: int, dropout: float):
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         # persistent because the released checkpoint stores the table
         self.register_buffer("pe", sinusoidal_table(max_len, dim))
 
@@ -291,10 +293,10 @@ class MovementConvEncoder(nn.Module):
         super().__init__()
         self.main = nn.Sequential(
             nn.Conv1d(input_dim, hidden_dim, 4, 2, 1),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.LeakyReLU(0.2),
             nn.Conv1d(hidden_dim, latent_dim, 4, 2, 1),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.LeakyReLU(0.2),
         )
         self.out_net = nn.Linear(latent_dim, latent_dim)

@@ -25,6 +25,7 @@ from einops import rearrange
 from torch import nn
 
 from .attention import FeedForward, MultiheadAttention
+from .dropout import Dropout
 from .masking import validity_grid
 
 NUM_PERSONS = 2
@@ -121,7 +122,7 @@ class InterMBlock(nn.Module):
         self.temporal_attn = MultiheadAttention(dim, heads, dropout)
         self.cross_attn = MultiheadAttention(dim, heads, dropout)
         self.person_ffn = FeedForward(dim, ff_dim, dropout)
-        self.residual_dropout = nn.Dropout(dropout)
+        self.residual_dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, masks: AttentionMasks) -> torch.Tensor:
         shift_attn, scale_attn, gate_attn, shift_ff, scale_ff, gate_ff = (
@@ -229,7 +230,7 @@ class InterMTransformer(nn.Module):
         self.token_emb = nn.Embedding(self.vocab_size, token_dim)
         self.input_proj = nn.Linear(token_dim, dim)
         self.register_buffer("position_code", sinusoid_2d(num_parts, max_time, dim), persistent=False)
-        self.input_dropout = nn.Dropout(dropout)
+        self.input_dropout = Dropout(dropout)
         self.text_projection = nn.Linear(text_dim, dim)
         self.blocks = nn.ModuleList(
             InterMBlock(dim, heads, ff_dim, dropout, num_parts, parity) for _ in range(depth)

@@ -37,6 +37,7 @@ from einops import rearrange
 from torch import nn
 
 from ..motion.layout import INTERHUMAN, FeatureLayout
+from .dropout import Dropout
 from .graph import SkeletonGraphConv
 from .quantizer import EMAQuantizer
 
@@ -101,7 +102,7 @@ class ResidualBlock(nn.Module):
         super().__init__()
         self.dilated_conv = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation)
         self.pointwise_conv = nn.Conv2d(channels, channels, 1)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.dropout(self.pointwise_conv(F.relu(self.dilated_conv(F.relu(x)))))
