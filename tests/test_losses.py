@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,3 +180,35 @@ def test_geometry_in_metres_measures_bones_on_denormalised_positions():
         bone_length_loss(pred_world, target_world, LAYOUT).item(), rel=1e-5)
     assert in_z_scores["bone"].item() == pytest.approx(bone_length_loss(pred, target, LAYOUT).item(), rel=1e-5)
     assert in_metres["bone"].item() != pytest.approx(in_z_scores["bone"].item())
+
+
+def test_vq_loss_settings_come_from_the_training_config(monkeypatch):
+    from intermask.errors import ConfigError
+    from intermask.models.vqvae import MotionVQVAE
+    from intermask.motion.normalize import Normalizer
+    from intermask.training import tasks
+    from intermask.training.tasks import VQTask, vq_loss_weights
+
+    assert vq_loss_weights({}) == VQLossWeights()
+    assert vq_loss_weights({"bone": 0}) == VQLossWeights(bone=0.0)
+    with pytest.raises(ConfigError, match=r"train.loss.weights: unknown term\(s\) \['bones'\]"):
+        vq_loss_weights({"bones": 1.0})
+
+    model = MotionVQVAE(LAYOUT, width=16, code_dim=8, num_codes=16, dropout=0.0)
+    normalizer = Normalizer(np.zeros(LAYOUT.dim), np.ones(LAYOUT.dim))
+    seen = []
+    monkeypatch.setattr(tasks, "vq_total_loss", lambda *args, **kwargs: seen.append((args[6], kwargs)) or
+                        vq_total_loss(*args, **kwargs))
+    task = VQTask(model, normalizer, weights=VQLossWeights(bone=0.0), geometry_in_metres=True)
+    task.training_step(torch.randn(2, 8, LAYOUT.dim), 0)
+    assert seen == [(VQLossWeights(bone=0.0), {"geometry_in_metres": True})]
+
+
+def test_the_training_config_starts_from_the_published_vq_loss():
+    from omegaconf import OmegaConf
+
+    from intermask.training.tasks import vq_loss_weights
+
+    loss = OmegaConf.load(Path(__file__).parents[1] / "configs" / "train" / "vqvae.yaml").loss
+    assert vq_loss_weights(loss.weights) == VQLossWeights()
+    assert loss.geometry_in_metres is False

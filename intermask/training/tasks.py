@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -46,9 +47,10 @@ class VQTask:
     kind = "vqvae"
 
     def __init__(self, model: MotionVQVAE, normalizer: Normalizer, weights: VQLossWeights = VQLossWeights(),
-                 preview_window: torch.Tensor | None = None):
+                 preview_window: torch.Tensor | None = None, geometry_in_metres: bool = False):
         self.model = model
         self.weights = weights
+        self.geometry_in_metres = geometry_in_metres
         self.mean, self.std = _tensor(normalizer.mean), _tensor(normalizer.std)
         self.preview_window = preview_window
 
@@ -60,7 +62,7 @@ class VQTask:
         out = self.model(batch)
         layout = unwrap_model(self.model).layout
         total, terms = vq_total_loss(out["recon"], batch, out["commit_loss"], self.mean, self.std, layout,
-                                     self.weights)
+                                     self.weights, geometry_in_metres=self.geometry_in_metres)
         return total, {**terms, "perplexity": out["perplexity"], "usage": out["usage"]}
 
     def validate(self, loader: Iterable) -> dict[str, float]:
@@ -210,12 +212,23 @@ def _text_backbone(cfg):
     return encoder, TextFeatureCache(encoder.backbone.name)
 
 
+def vq_loss_weights(weights) -> VQLossWeights:
+    """``train.loss.weights`` (any subset of the terms; the rest keep the published values) as VQLossWeights."""
+    known = [field.name for field in dataclasses.fields(VQLossWeights)]
+    unknown = sorted(set(weights) - set(known))
+    if unknown:
+        raise ConfigError(f"train.loss.weights: unknown term(s) {unknown}; the terms are {known}")
+    return VQLossWeights(**{name: float(value) for name, value in weights.items()})
+
+
 def build_vq(cfg, source: DataSource):
     normalizer = source.normalizer()
     model = MotionVQVAE(INTERHUMAN, **dict(cfg.model.vqvae))
     train_set = source.vq_windows("train", progress=cfg.progress)
     val_set = source.vq_windows("val", progress=cfg.progress)
-    task = VQTask(model, normalizer, preview_window=val_set[0])
+    loss = cfg.train.get("loss", {})
+    task = VQTask(model, normalizer, weights=vq_loss_weights(loss.get("weights", {})), preview_window=val_set[0],
+                  geometry_in_metres=bool(loss.get("geometry_in_metres", False)))
     return task, train_set, val_set, None, ("mpjpe_mm", "min")
 
 
