@@ -168,6 +168,11 @@ def test_folded_upsample_conv_equals_nearest_upsampling_then_the_convolution(siz
         torch.testing.assert_close(a, b)
 
 
+def test_folded_upsample_conv_rejects_other_convolutions():
+    with pytest.raises(ValueError, match="3x3 convolution with padding 1"):
+        upsample2x_conv3x3(torch.randn(1, 4, 3, 3), nn.Conv2d(4, 4, 3, padding=2, dilation=2))
+
+
 def test_up_stage_folds_exact_doublings_and_interpolates_the_rest(monkeypatch):
     stage = UpStage(8, depth=1, dilation_growth=3, dropout=0.0).eval()
     x = torch.randn(2, 8, 5, 6)

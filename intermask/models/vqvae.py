@@ -152,6 +152,10 @@ def upsample2x_conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     instead of 36 multiply-adds per input pixel and channel pair, the same numbers up to rounding, and
     gradients reach ``conv.weight`` through the folding.
     """
+    shape = (conv.kernel_size, conv.padding, conv.stride, conv.dilation, conv.groups)
+    if shape != ((3, 3), (1, 1), (1, 1), (1, 1), 1):
+        raise ValueError(f"upsample2x_conv3x3 needs a 3x3 convolution with padding 1, stride 1, dilation 1 and "
+                         f"one group, got kernel, padding, stride, dilation, groups = {shape}")
     kernel = _phase_taps(_phase_taps(conv.weight, -2), -1)  # (s, r, o, i, 2, 2)
     # With padding 1, output row j of a 2x2 convolution reads inputs (j-1, j): phase 0 of input row i is row i,
     # phase 1 is row i+1. Shuffled in the order (phase 1, phase 0), row j's phases land at 2j and 2j+1, so
