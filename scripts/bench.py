@@ -44,8 +44,8 @@ Switches for before/after measurements of our side (the official code always run
 (torch.compile of the training forward and of the decoding network, as ``train.compile`` / ``generation.compile``
 do on CUDA by default), --cudnn-benchmark (cuDNN autotuning), --short-attention-keys N (plain-product attention up
 to N keys; 0 sends every attention call to fused SDPA, except training on a CPU, where dropout takes the plain
-path at any length). --profile DIR also writes a torch.profiler table of our
-calls of each timed section (operators by device time).
+path at any length). --profile DIR also writes a torch.profiler table of our calls of each timed section
+(operators by device time).
 
 Examples:
     python scripts/bench.py --device cuda --bf16 --compile --json bench_h100.json
@@ -129,7 +129,7 @@ class BenchConfig:
     compile: bool  # torch.compile our training forward and our decoding network
     cudnn_benchmark: bool  # let cuDNN time its convolution algorithms for our models
     profile: str | None  # folder for torch.profiler tables of our calls
-    short_attention_keys: int  # our attention's plain-product path up to this many keys (0: always SDPA)
+    short_attention_keys: int  # our attention's plain-product path up to this many keys (0: SDPA but CPU dropout)
     workers: int
     clips: int
     tokenize_clips: int

@@ -2,11 +2,10 @@
 
 On a CPU, ``F.dropout`` draws its mask with ``bernoulli_``, which costs three times as much as drawing uniform
 numbers (6.8M elements, one thread: 86 ms against 28 ms; dropout forward and backward: 99 ms for ``F.dropout``
-against 58 ms for ``dropout`` below), and
-dropout on attention weights and hidden states was a sixth of a CPU training step of the Inter-M transformer.
-The mask below keeps each element with the same probability 1 - p (uniform float32 draws compared with p) and
-scales by 1 / (1 - p), as ``F.dropout`` does; on other devices ``F.dropout`` runs unchanged (CUDA's fused kernel
-is already fast).
+against 58 ms for ``dropout`` below), and dropout on attention weights and hidden states was a sixth of a CPU
+training step of the Inter-M transformer. The mask below keeps each element with the same probability 1 - p
+(uniform float32 draws compared with p) and scales by 1 / (1 - p), as ``F.dropout`` does; on other devices
+``F.dropout`` runs unchanged (CUDA's fused kernel is already fast).
 """
 from __future__ import annotations
 
