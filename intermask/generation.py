@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from .models.intermask import AttentionMasks
 from .models.masking import FROZEN_SCORE, cosine_schedule, validity_grid
 
 
@@ -80,8 +79,9 @@ def guided_predictor(
     """A function (b, 2, p, t) ids -> (b, 2, p, t, v) classifier-free guided logits l_u + s (l_c - l_u),
     for maps of ``num_time`` token steps whose first ``lengths_tokens`` (b,) steps are valid.
 
-    The text condition and the attention masks are built once here, so each call is the network alone: no
-    checks and no host syncs, which keeps a decoding loop's GPU queue full. The conditional and null passes run
+    The text condition and the length plan (attention masks, groups of similar length: ``LengthPlan``) are
+    built once here, so each call is the network alone: no checks and no host syncs, which keeps a decoding
+    loop's GPU queue full. The conditional and null passes run
     as one batch of 2b. ``cond=None`` is a single null pass; ``cond_scale == 1`` is a single conditional pass, so
     it returns the conditional logits exactly. Logits are float32 whatever precision the model ran in (under
     bf16 autocast, guidance amplifies rounding). ``ids`` must hold valid ids: ``model.forward`` checks them.
@@ -91,12 +91,12 @@ def guided_predictor(
         cond = torch.cat((cond, torch.zeros_like(cond)))
         lengths_tokens = torch.cat((lengths_tokens, lengths_tokens))
     condition = model.embed_condition(cond, lengths_tokens.shape[0])
-    masks = AttentionMasks.for_lengths(lengths_tokens, model.num_parts, num_time)
+    plan = model.length_plan(lengths_tokens, num_time)
     if not guided:
-        return lambda ids: model.logits(ids, condition, masks).float()
+        return lambda ids: model.planned_logits(ids, condition, plan).float()
 
     def predict(ids: torch.Tensor) -> torch.Tensor:
-        cond_logits, null_logits = model.logits(torch.cat((ids, ids)), condition, masks).float().chunk(2)
+        cond_logits, null_logits = model.planned_logits(torch.cat((ids, ids)), condition, plan).float().chunk(2)
         return null_logits + cond_scale * (cond_logits - null_logits)
 
     return predict

@@ -9,12 +9,14 @@ What is measured (``--which`` picks sections; all by default):
   vqvae        one VQ-VAE training step on (batch, window=64, 262) windows: forward, the weighted VQ losses,
                backward, gradient clipping, AdamW. Median step time over --steps after --warmup, samples/s,
                and the achieved TFLOP/s (and MFU) from FLOPs counted by FlopCounterMode (``vq_step_flops``).
-  transformer  one Inter-M training step on full-length token maps (batch, 2, 5, 75): masking, BERT
+  transformer  one Inter-M training step on token maps (batch, 2, 5, 75), full length or (--lengths dataset)
+               each sample as long as a random training clip, padded to 75 steps: masking, BERT
                corruption, forward, step-unroll forward, both cross-entropies, backward, AdamW. Also the achieved
                TFLOP/s from an analytic FLOP count (``transformer_step_flops``) and, on a CUDA device of known
                peak (or --peak-tflops), the MFU.
-  sampling     10-second two-person clips (300 frames, 75 token steps): 20 decoding steps with CFG 2, then the
-               VQ decoder for both persons. Latency at batch 1, clips/s at --sample-batch-size (64).
+  sampling     10-second two-person clips (300 frames, 75 token steps; --lengths dataset: clips as long as random
+               training clips): 20 decoding steps with CFG 2, then the VQ decoder for both persons. Latency at
+               batch 1, clips/s at --sample-batch-size (64).
   loader       DataLoader steps/s over real data (VQ windows; two-person interaction crops) against the same
                loader over an in-memory tensor of the same shape: the ratio is what reading and feature
                computation cost. The data is data/synthetic when it holds a dataset (or --data DIR), else a
@@ -44,7 +46,8 @@ Switches for before/after measurements of our side (the official code always run
 (torch.compile of the training forward and of the decoding network, as ``train.compile`` / ``generation.compile``
 do on CUDA by default), --cudnn-benchmark (cuDNN autotuning), --short-attention-keys N (plain-product attention up
 to N keys; 0 sends every attention call to fused SDPA, except training on a CPU, where dropout takes the plain
-path at any length). --profile DIR also writes a torch.profiler table of our calls of each timed section
+path at any length), --length-groups N (1: a batch of mixed lengths runs as one group cut to its longest sample,
+as before length groups). --profile DIR also writes a torch.profiler table of our calls of each timed section
 (operators by device time).
 
 Examples:
@@ -73,7 +76,7 @@ from torch.utils.data import Dataset
 from intermask.data.source import DataSource
 from intermask.generation import generate
 from intermask.models import attention
-from intermask.models.intermask import InterMTransformer
+from intermask.models.intermask import InterMTransformer, LengthPlan
 from intermask.models.losses import VQLossWeights, vq_total_loss
 from intermask.models.masking import transformer_training_loss
 from intermask.models.pipeline import InterMask
@@ -134,6 +137,8 @@ class BenchConfig:
     clips: int
     tokenize_clips: int
     notes: list[str] = field(default_factory=list)
+    # --lengths dataset: valid token steps of every training clip, drawn from for each sample (else: full length)
+    length_pool: list[int] = field(default_factory=list)
 
     @property
     def token_steps(self) -> int:
@@ -193,6 +198,8 @@ def resolve_config(args: argparse.Namespace, device: torch.device) -> BenchConfi
             return defaults[name]
         return paper_value
 
+    if args.length_groups is not None:
+        sizes["transformer"]["length_groups"] = args.length_groups
     given_vq = args.vq_batch_size if args.vq_batch_size is not None else args.batch_size
     given_transformer = args.transformer_batch_size if args.transformer_batch_size is not None else args.batch_size
     config = BenchConfig(
@@ -418,10 +425,18 @@ def transformer_forward_flops(batch: int, num_time: int, num_parts: int, token_d
     return batch * (embed + depth * block + head) + separator
 
 
-def transformer_step_flops(batch: int, num_time: int, unroll: bool = True, **sizes) -> int:
+def planned_forward_flops(lengths_tokens: torch.Tensor, num_time: int, length_groups: int = 1, **sizes) -> int:
+    """``transformer_forward_flops`` of a batch of (b,) valid lengths on maps of ``num_time`` steps, run as the
+    transformer runs it: in at most ``length_groups`` groups, each cut to its longest sample (``LengthPlan``)."""
+    plan = LengthPlan.for_lengths(lengths_tokens.cpu(), sizes["num_parts"], num_time, length_groups)
+    return sum(transformer_forward_flops(len(lengths_tokens) if group.index is None else len(group.index),
+                                         group.num_time, **sizes) for group in plan.groups)
+
+
+def transformer_step_flops(lengths_tokens: torch.Tensor, num_time: int, unroll: bool = True, **sizes) -> int:
     """Training-step FLOPs: backward costs twice the forward, and step unroll runs a second forward+backward."""
     passes = 2 if unroll else 1
-    return 3 * passes * transformer_forward_flops(batch, num_time, **sizes)
+    return 3 * passes * planned_forward_flops(lengths_tokens, num_time, **sizes)
 
 
 def vq_step_flops(config: BenchConfig) -> int:
@@ -503,13 +518,25 @@ def vq_inputs(config: BenchConfig, device: torch.device, seed: int = 0) -> torch
 
 
 def transformer_inputs(config: BenchConfig, batch: int, device: torch.device, seed: int = 0):
-    """Full-length token maps (batch, 2, parts, steps), text features (batch, text_dim) and lengths (batch,)."""
+    """Token maps (batch, 2, parts, steps), text features (batch, text_dim) and valid lengths (batch,): full
+    length, or with --lengths dataset each drawn from the clips' lengths (padded to ``steps`` as the published
+    data pipeline pads every clip)."""
     generator = torch.Generator().manual_seed(seed)
     size = config.transformer
     ids = torch.randint(size["num_codes"], (batch, 2, size["num_parts"], config.token_steps), generator=generator)
     cond = torch.randn(batch, size["text_dim"], generator=generator)
-    lengths = torch.full((batch,), config.token_steps, dtype=torch.long)
+    if config.length_pool:
+        pool = torch.tensor(config.length_pool)
+        lengths = pool[torch.randint(len(pool), (batch,), generator=generator)].clamp(1, config.token_steps)
+    else:
+        lengths = torch.full((batch,), config.token_steps, dtype=torch.long)
     return ids.to(device), cond.to(device), lengths.to(device)
+
+
+def clip_token_lengths(source: DataSource, frames: int) -> list[int]:
+    """Valid token steps of each training clip cut to ``frames`` + 1 frames (``frames`` feature rows)."""
+    return [max(min(clip.num_frames - 1, frames) // INTERHUMAN.time_downsample, 1)
+            for clip in source.clips("train", mirror=False)]
 
 
 def training_step(model: torch.nn.Module, optimizer, loss: Callable[[], torch.Tensor], autocast,
@@ -670,7 +697,10 @@ def bench_transformer(config: BenchConfig, device: torch.device, official=None,
     if official is not None:
         builds["official"] = lambda: official_transformer_step(official, config, device)
     result.update(measure(builds, config, device, batch, "samples", label="transformer"))
-    add_utilization(result, transformer_step_flops(batch, config.token_steps, **config.transformer), device,
+    lengths = transformer_inputs(config, batch, torch.device("cpu"))[2]
+    if config.length_pool:
+        result["lengths"] = lengths.tolist()
+    add_utilization(result, transformer_step_flops(lengths, config.token_steps, **config.transformer), device,
                     config.bf16, peak_tflops_override)
     if official is not None:
         compare(result)
@@ -687,6 +717,8 @@ def bench_sampling(config: BenchConfig, device: torch.device, official=None) -> 
             builds["official"] = lambda: official_sampler(official, config, device, batch)
         result[name] = measure(builds, config, device, batch, "clips", steps=config.sample_repeats,
                                label=f"sampling_{name}")
+        if config.length_pool:
+            result[name]["lengths"] = transformer_inputs(config, batch, torch.device("cpu"))[2].tolist()
         if official is not None:
             compare(result[name])
     return result
@@ -830,6 +862,13 @@ def device_name(device: torch.device) -> str:
     return f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
 
 
+def _spread(lengths: list[int]) -> str:
+    """Token lengths of a batch in a few characters: "31" or "mean 38 (12-72)"."""
+    if len(lengths) == 1:
+        return str(lengths[0])
+    return f"mean {sum(lengths) / len(lengths):.0f} ({min(lengths)}-{max(lengths)})"
+
+
 def _ms(result: dict) -> str:
     return f"{1000 * result['median_s']:.1f} ms"
 
@@ -860,13 +899,18 @@ def table_rows(results: dict, cpu_time: bool = False) -> list[tuple[str, str, st
         achieved(entry["ours"])
     if "transformer" in results:
         entry = results["transformer"]
-        timed(f"transformer train step (batch {entry['batch_size']}, T'={entry['token_steps']})", entry, "samples")
+        lengths = f", lengths {_spread(entry['lengths'])} of" if "lengths" in entry else ""
+        timed(f"transformer train step (batch {entry['batch_size']}{lengths} T'={entry['token_steps']})", entry,
+              "samples")
         achieved(entry["ours"])
     if "sampling" in results:
         entry = results["sampling"]
-        steps = f"{entry['frames']} frames, {entry['decoding_steps']} steps, CFG {entry['cond_scale']:g}"
+        latency_clip = (f"{_spread(entry['latency']['lengths'])} of {entry['token_steps']} token steps"
+                        if "lengths" in entry["latency"] else f"{entry['frames']} frames")
+        steps = f"{latency_clip}, {entry['decoding_steps']} steps, CFG {entry['cond_scale']:g}"
         timed(f"sampling latency, batch 1 ({steps})", entry["latency"], "clips")
-        timed(f"sampling throughput, batch {entry['throughput_batch_size']}", entry["throughput"], "clips")
+        lengths = f", lengths {_spread(entry['throughput']['lengths'])}" if "lengths" in entry["throughput"] else ""
+        timed(f"sampling throughput, batch {entry['throughput_batch_size']}{lengths}", entry["throughput"], "clips")
     if "loader" in results:
         for name, entry in results["loader"].items():
             rows.append((f"loader {name} (batch {entry['batch_size']}, {entry['workers']} workers), real data",
@@ -910,6 +954,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cond-scale", type=float, default=2.0)
     parser.add_argument("--window", type=int, default=None, help="VQ training window, frames (default 64)")
     parser.add_argument("--frames", type=int, default=None, help="clip length in frames (default 300)")
+    parser.add_argument("--lengths", default="full", choices=("full", "dataset"),
+                        help="valid token steps of the transformer and sampling batches: every sample --frames long, "
+                             "or each drawn from the training clips' lengths (the dataset of --data)")
+    parser.add_argument("--length-groups", type=int, default=None,
+                        help="our transformer runs a batch of mixed lengths as at most this many groups of similar "
+                             "length (default: the model config's; 1: the batch cut to its longest sample)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast around forward passes")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile our training forward and decoding network (the official code runs eager)")
@@ -954,20 +1004,27 @@ def run(args: argparse.Namespace, command: str = "") -> dict:
         official = OfficialCode(args.reference)
     torch.manual_seed(0)
     results = {}
+    data_origin = None
     with tempfile.TemporaryDirectory(prefix="intermask-bench-") as scratch:
+        if args.lengths == "dataset" or {"loader", "tokenize"} & set(args.sections):
+            source, data_origin = dataset_source(args.data, config.clips, Path(scratch))
+        if args.lengths == "dataset":
+            config.length_pool = clip_token_lengths(source, config.frames)
         if "vqvae" in args.sections:
             results["vqvae"] = bench_vqvae(config, device, official, args.peak_tflops)
         if "transformer" in args.sections:
             results["transformer"] = bench_transformer(config, device, official, args.peak_tflops)
         if "sampling" in args.sections:
             results["sampling"] = bench_sampling(config, device, official)
-        data_origin = None
-        if {"loader", "tokenize"} & set(args.sections):
-            source, data_origin = dataset_source(args.data, config.clips, Path(scratch))
-            if "loader" in args.sections:
-                results["loader"] = bench_loader(config, source)
-            if "tokenize" in args.sections:
-                results["tokenize"] = bench_tokenize(config, device, source)
+        if "loader" in args.sections:
+            results["loader"] = bench_loader(config, source)
+        if "tokenize" in args.sections:
+            results["tokenize"] = bench_tokenize(config, device, source)
+    settings = asdict(config)
+    pool = settings.pop("length_pool")
+    if pool:
+        settings["lengths"] = {"from": f"the training clips of the {data_origin}", "clips": len(pool),
+                               "mean_token_steps": sum(pool) / len(pool), "max_token_steps": max(pool)}
     return {
         "device": device_name(device),
         "device_type": device.type,
@@ -978,7 +1035,7 @@ def run(args: argparse.Namespace, command: str = "") -> dict:
         "command": command,
         "reference": str(args.reference) if args.reference else None,
         "data": data_origin,
-        "config": asdict(config),
+        "config": settings,
         "results": results,
     }
 

@@ -76,6 +76,22 @@ def test_bench_runs_only_the_sections_asked_for(bench, tmp_path):
     assert set(report["results"]) == {"transformer"} and report["data"] is None
 
 
+def test_bench_draws_each_sample_length_from_the_dataset_clips_for_both_sides(bench, tmp_path, capsys):
+    report = bench.main([*TINY_RUN, "--which", "transformer,sampling", "--lengths", "dataset",
+                         "--transformer-batch-size", "4", "--data", str(tmp_path / "data")])
+    pool = report["config"]["lengths"]
+    assert pool["clips"] >= 1 and 1 <= pool["mean_token_steps"] <= pool["max_token_steps"] <= 8
+    lengths = report["results"]["transformer"]["lengths"]
+    assert len(lengths) == 4 and all(1 <= length <= pool["max_token_steps"] for length in lengths)
+    # the same draw feeds ours and the official code: inputs come from one seeded function
+    config = bench.resolve_config(bench.parse_args([*TINY_RUN, "--transformer-batch-size", "4"]), torch.device("cpu"))
+    config.length_pool = [3, 5, 8]
+    first, second = (bench.transformer_inputs(config, 4, torch.device("cpu")) for _ in range(2))
+    assert all(torch.equal(a, b) for a, b in zip(first, second)) and set(first[2].tolist()) <= {3, 5, 8}
+    assert len(report["results"]["sampling"]["throughput"]["lengths"]) == 2
+    assert "lengths mean" in capsys.readouterr().out
+
+
 def test_bench_rejects_unknown_sections_and_odd_transformer_batches(bench):
     with pytest.raises(SystemExit):
         bench.parse_args(["--which", "vqvae,render"])
@@ -95,13 +111,20 @@ def test_paper_size_comes_from_the_configs_with_small_cpu_defaults(bench):
 def test_analytic_transformer_flops_equal_the_counted_matmuls_of_a_forward(bench):
     sizes = dict(num_codes=32, num_parts=5, max_time=8, token_dim=16, dim=32, depth=2, heads=2, ff_dim=48,
                  dropout=0.0, text_dim=24)
-    model = InterMTransformer(**sizes).eval()
-    ids = torch.randint(32, (3, 2, 5, 6))
-    # the math backend spells attention out as matrix products, which the counter sees
-    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        model(ids, torch.randn(3, 24), torch.tensor([6, 4, 5]))
-    assert bench.transformer_forward_flops(3, 6, **sizes) == counter.get_total_flops()
-    assert bench.transformer_step_flops(3, 6, **sizes) == 6 * counter.get_total_flops()
+    ids, lengths = torch.randint(32, (3, 2, 5, 6)), torch.tensor([6, 4, 5])
+    counted = {}
+    for groups in (1, 3):
+        model = InterMTransformer(**sizes, length_groups=groups).eval()
+        # the math backend spells attention out as matrix products, which the counter sees
+        with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+            model(ids, torch.randn(3, 24), lengths)
+        counted[groups] = counter.get_total_flops()
+        assert bench.planned_forward_flops(lengths, 6, length_groups=groups, **sizes) == counted[groups]
+        assert bench.transformer_step_flops(lengths, 6, length_groups=groups, **sizes) == 6 * counted[groups]
+    assert bench.transformer_forward_flops(3, 6, **sizes) == counted[1]
+    # three groups of one sample: 6 + 4 + 5 steps of work instead of 3 x 6
+    assert bench.transformer_forward_flops(1, 4, **sizes) + bench.transformer_forward_flops(1, 5, **sizes) \
+        + bench.transformer_forward_flops(1, 6, **sizes) == counted[3] < counted[1]
 
 
 def test_vq_step_flops_scale_one_counted_window_to_the_batch(bench):

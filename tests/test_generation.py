@@ -51,9 +51,12 @@ class RecordingModel(torch.nn.Module):
         self.conditions.append(None if cond is None else cond.clone())
         return self.model.embed_condition(cond, batch, *args, **kwargs)
 
-    def logits(self, ids, condition, masks):
+    def length_plan(self, lengths_tokens, num_time):
+        return self.model.length_plan(lengths_tokens, num_time)
+
+    def planned_logits(self, ids, condition, plan):
         self.inputs.append(ids.clone())
-        return self.model.logits(ids, condition, masks)
+        return self.model.planned_logits(ids, condition, plan)
 
     def forward(self, ids, cond=None, lengths_tokens=None, **kwargs):
         return self.model(ids, cond, lengths_tokens, **kwargs)
@@ -224,3 +227,13 @@ def test_generate_with_one_step_decodes_everything_at_once():
 def test_generate_rejects_bad_requests(lengths, cond_shape, steps, message):
     with pytest.raises(ValueError, match=message):
         generate(tiny_model(), torch.zeros(cond_shape), torch.tensor(lengths), steps=steps)
+
+
+def test_decoding_a_batch_of_mixed_lengths_in_groups_draws_the_tokens_of_the_padded_batch():
+    grouped, padded = tiny_model(), tiny_model()
+    padded.length_groups = 1
+    cond, lengths = torch.randn(4, TEXT_DIM, generator=seeded(2)), torch.tensor([6, 2, 5, 3])
+    assert len(grouped.length_plan(torch.cat((lengths, lengths)), 6).groups) > 1
+    fast = generate(grouped, cond, lengths, steps=4, generator=seeded(5))
+    slow = generate(padded, cond, lengths, steps=4, generator=seeded(5))
+    assert torch.equal(fast, slow)

@@ -11,6 +11,7 @@ from intermask.models.intermask import (
     AdaLNModulation,
     AttentionMasks,
     InterMTransformer,
+    LengthPlan,
     sinusoid_2d,
 )
 from intermask.models.masking import validity_grid
@@ -328,3 +329,65 @@ def test_compiled_logits_match_the_eager_network_and_leave_the_weights_alone():
         assert model.logits is compiled_logits, "compiling twice must not wrap twice"
         torch.testing.assert_close(model(ids, cond, torch.tensor([6, 4])), eager)
     assert list(model.state_dict()) == keys
+
+
+# ---- batches of mixed lengths: groups of similar length -----------------------------------------------------
+
+
+def padded_work(lengths: list[int], runs: list[list[int]]) -> int:
+    return sum(len(run) * max(lengths[i] for i in run) for run in runs)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_length_plan_splits_into_the_fewest_padded_steps_any_contiguous_split_gives(seed):
+    import itertools
+
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, 9, (7,), generator=generator)
+    for max_groups in (1, 2, 3):
+        plan = LengthPlan.for_lengths(lengths, 5, 8, max_groups)
+        runs = [list(range(7))] if plan.restore is None else [group.index.tolist() for group in plan.groups]
+        assert sorted(i for run in runs for i in run) == list(range(7)) and len(runs) <= max_groups
+        assert [group.num_time for group in plan.groups] == [int(lengths[run].max()) for run in runs]
+        # brute force over every split of the sorted batch into at most max_groups runs
+        order = sorted(range(7), key=lambda i: -int(lengths[i]))
+        best = min(
+            padded_work(lengths.tolist(), [order[a:b] for a, b in zip((0, *cuts), (*cuts, 7))])
+            for count in range(max_groups) for cuts in itertools.combinations(range(1, 7), count)
+        )
+        assert padded_work(lengths.tolist(), runs) == best
+
+
+def test_length_plan_keeps_one_group_when_splitting_saves_nothing():
+    plan = LengthPlan.for_lengths(torch.tensor([6, 6, 6]), 5, 8, max_groups=4)
+    assert plan.restore is None and plan.groups[0].num_time == 6 and plan.groups[0].masks.sequence is None
+    plan = LengthPlan.for_lengths(torch.tensor([8, 3, 8, 3]), 5, 8, max_groups=4)
+    assert [(group.index.tolist(), group.num_time) for group in plan.groups] == [([0, 2], 8), ([1, 3], 3)]
+    assert all(group.masks.sequence is None for group in plan.groups)  # each group is full length: no masks
+    with pytest.raises(ValueError, match="max_groups"):
+        LengthPlan.for_lengths(torch.tensor([3]), 5, 8, max_groups=0)
+
+
+def test_grouped_logits_equal_the_padded_batch_at_valid_steps():
+    grouped = with_active_modulation(tiny_model(length_groups=3))
+    padded = with_active_modulation(tiny_model(length_groups=1))
+    ids, cond, lengths = random_ids(5, 8), torch.randn(5, TEXT_DIM), torch.tensor([2, 8, 5, 1, 7])
+    plan = grouped.length_plan(lengths, 8)
+    assert len(plan.groups) == 3
+    with torch.no_grad():
+        fast, slow = grouped(ids, cond, lengths), padded(ids, cond, lengths)
+    valid = validity_grid(lengths, 5, 8)
+    torch.testing.assert_close(fast[valid], slow[valid], atol=1e-5, rtol=1e-5)
+    assert fast.shape == slow.shape and torch.isfinite(fast).all()
+
+
+def test_grouped_training_gradients_equal_the_padded_batch_ones():
+    models = [with_active_modulation(tiny_model(length_groups=groups)).train() for groups in (4, 1)]
+    ids, cond, lengths = random_ids(4, 8, seed=3), torch.randn(4, TEXT_DIM), torch.tensor([3, 8, 6, 2])
+    valid = validity_grid(lengths, 5, 8)
+    for model in models:
+        model.cond_drop_prob = 0.0
+        logits = model(ids, cond, lengths)
+        F.cross_entropy(logits[valid], ids[valid]).backward()
+    for (name, fast), slow in zip(models[0].named_parameters(), models[1].parameters()):
+        torch.testing.assert_close(fast.grad, slow.grad, atol=1e-5, rtol=1e-4, msg=name)

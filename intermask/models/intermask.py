@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -105,6 +106,80 @@ class AttentionMasks:
             temporal=rearrange(valid, "b n p t -> (b n p) t"),
             cross=rearrange(valid.flip(1), "b n p t -> (b n) (p t)"),
         )
+
+
+def _fewest_padded_steps(lengths: list[int], max_groups: int) -> list[int]:
+    """Split points of ``lengths`` (sorted longest first) into at most ``max_groups`` runs that minimise the
+    padded work sum(run size * its longest length); a split is made only where it saves work.
+
+    Returns the start index of every run after the first. Dynamic programming over the distinct lengths.
+    """
+    distinct, starts = np.unique(-np.asarray(lengths), return_index=True)  # longest first, first index of each
+    longest, starts = -distinct, np.append(starts, len(lengths))
+    # best[j][i]: least work for the first starts[i] samples in j runs; runs begin at a distinct length
+    best = np.full((max_groups + 1, len(longest) + 1), np.inf)
+    choice = np.zeros((max_groups + 1, len(longest) + 1), dtype=np.int64)
+    best[0, 0] = 0.0
+    for runs in range(1, max_groups + 1):
+        for end in range(1, len(longest) + 1):
+            work = best[runs - 1, :end] + (starts[end] - starts[:end]) * longest[:end]
+            choice[runs, end] = int(np.argmin(work))
+            best[runs, end] = work[choice[runs, end]]
+    runs = int(np.argmin(best[1:, -1])) + 1  # argmin takes the fewest runs on ties
+    splits, end = [], len(longest)
+    for level in range(runs, 0, -1):
+        end = int(choice[level, end])
+        splits.append(int(starts[end]))
+    return sorted(splits)[1:]
+
+
+@dataclass
+class LengthGroup:
+    """Samples of a batch that run together, cut to their longest length."""
+
+    index: torch.Tensor | None  # (g,) their places in the batch; None: the whole batch, in order
+    num_time: int
+    masks: AttentionMasks
+
+
+@dataclass
+class LengthPlan:
+    """How a batch of token maps of mixed lengths runs through the network: as a few groups of similar length,
+    each cut to its longest sample, instead of every sample padded to the longest of all.
+
+    Exact: no valid token attends to padding (attention over time or the whole sequence masks it; attention
+    across parts stays within one time step), so a valid token's logits do not depend on how much padding
+    follows it. Only the work changes. Logits at padded steps mean nothing (zeros past a group's longest sample).
+    """
+
+    groups: list[LengthGroup]
+    num_time: int
+    restore: torch.Tensor | None  # batch order from the groups' concatenated order; None: one group
+
+    @classmethod
+    @torch.compiler.disable  # host-side planning: a compiled caller runs it eagerly
+    def for_lengths(cls, lengths_tokens: torch.Tensor, num_parts: int, num_time: int,
+                    max_groups: int = 1) -> "LengthPlan":
+        """The plan for (b,) valid token steps of maps ``num_time`` steps long (reads the lengths on the host
+        once: build it once per batch). ``max_groups`` 1 is one group cut to the longest sample."""
+        if max_groups < 1:
+            raise ValueError(f"LengthPlan: max_groups must be at least 1, got {max_groups}")
+        lengths = lengths_tokens.tolist()
+        if max_groups == 1 or min(lengths) == max(lengths):
+            steps = max(lengths)
+            return cls([LengthGroup(None, steps, AttentionMasks.for_lengths(lengths_tokens, num_parts, steps))],
+                       num_time, None)
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        bounds = [0, *_fewest_padded_steps([lengths[i] for i in order], max_groups), len(order)]
+        device = lengths_tokens.device
+        order_tensor = torch.tensor(order, device=device)
+        groups = []
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            index = order_tensor[start:end]
+            steps = lengths[order[start]]
+            groups.append(LengthGroup(index, steps, AttentionMasks.for_lengths(lengths_tokens[index], num_parts,
+                                                                               steps)))
+        return cls(groups, num_time, torch.argsort(order_tensor))
 
 
 class InterMBlock(nn.Module):
@@ -213,13 +288,18 @@ class InterMTransformer(nn.Module):
         text_dim: int = 768,
         parity: bool = False,
         cond_drop_prob: float = 0.1,
+        length_groups: int = 4,
     ):
         super().__init__()
+        if length_groups < 1:
+            raise ValueError(f"InterMTransformer: length_groups must be at least 1, got {length_groups}")
         self.num_codes = num_codes
         self.num_parts = num_parts
         self.max_time = max_time
         self.text_dim = text_dim
         self.cond_drop_prob = cond_drop_prob
+        # a batch of mixed lengths runs as up to this many groups of similar length (``LengthPlan``)
+        self.length_groups = length_groups
         # also read by ``generation.generate``: a parity model is decoded as the reference implementation decodes
         self.parity = parity
         self.mask_id = num_codes
@@ -312,9 +392,33 @@ class InterMTransformer(nn.Module):
         Returns logits (b, 2, p, t, num_codes).
         """
         lengths_tokens = self.check_inputs(ids, lengths_tokens)
-        batch, _, _, num_time = ids.shape
-        masks = AttentionMasks.for_lengths(lengths_tokens, self.num_parts, num_time)
-        return self.logits(ids, self.embed_condition(cond, batch, force_null, generator), masks)
+        condition = self.embed_condition(cond, ids.shape[0], force_null, generator)
+        return self.planned_logits(ids, condition, self.length_plan(lengths_tokens, ids.shape[-1]))
+
+    def length_plan(self, lengths_tokens: torch.Tensor, num_time: int) -> LengthPlan:
+        """How ``planned_logits`` runs maps of ``num_time`` steps with (b,) valid lengths (one host sync)."""
+        return LengthPlan.for_lengths(lengths_tokens, self.num_parts, num_time, self.length_groups)
+
+    # under torch.compile the loop over groups runs eagerly and each ``logits`` call is compiled on its own, so a
+    # new number or length of groups does not recompile the caller
+    @torch.compiler.disable(recursive=False)
+    def planned_logits(self, ids: torch.Tensor, condition: torch.Tensor, plan: LengthPlan) -> torch.Tensor:
+        """``logits`` group by group of ``plan``: (b, 2, p, t) ids -> (b, 2, p, t, v)."""
+        if plan.restore is None:
+            (group,) = plan.groups
+            return self._padded(self.logits(ids[..., :group.num_time], condition, group.masks), plan.num_time)
+        parts = [
+            self._padded(self.logits(ids[group.index, ..., :group.num_time], condition[group.index], group.masks),
+                         plan.num_time)
+            for group in plan.groups
+        ]
+        return torch.cat(parts)[plan.restore]
+
+    @staticmethod
+    def _padded(logits: torch.Tensor, num_time: int) -> torch.Tensor:
+        """(b, 2, p, t', v) -> (b, 2, p, num_time, v), zeros after t'."""
+        missing = num_time - logits.shape[3]
+        return F.pad(logits, (0, 0, 0, missing)) if missing else logits
 
     def check_inputs(self, ids: torch.Tensor, lengths_tokens: torch.Tensor | None = None) -> torch.Tensor:
         """Raise a clear ValueError unless ``ids`` (b, 2, p, t) and ``lengths_tokens`` (b,) fit this model;
