@@ -81,10 +81,10 @@ def guided_predictor(
 
     The text condition and the length plan (attention masks, groups of similar length: ``LengthPlan``) are
     built once here, so each call is the network alone: no checks and no host syncs, which keeps a decoding
-    loop's GPU queue full. The conditional and null passes run
-    as one batch of 2b. ``cond=None`` is a single null pass; ``cond_scale == 1`` is a single conditional pass, so
-    it returns the conditional logits exactly. Logits are float32 whatever precision the model ran in (under
-    bf16 autocast, guidance amplifies rounding). ``ids`` must hold valid ids: ``model.forward`` checks them.
+    loop's GPU queue full. The conditional and null passes run as one batch of 2b (split into length groups
+    together). ``cond=None`` is a single null pass; ``cond_scale == 1`` is a single conditional pass, so it returns
+    the conditional logits exactly. Logits are float32 whatever precision the model ran in (under bf16 autocast,
+    guidance amplifies rounding). ``ids`` must hold valid ids: ``model.forward`` checks them.
     """
     guided = cond is not None and cond_scale != 1
     if guided:  # the conditional and the null pass, stacked

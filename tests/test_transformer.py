@@ -391,3 +391,14 @@ def test_grouped_training_gradients_equal_the_padded_batch_ones():
         F.cross_entropy(logits[valid], ids[valid]).backward()
     for (name, fast), slow in zip(models[0].named_parameters(), models[1].parameters()):
         torch.testing.assert_close(fast.grad, slow.grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_a_compiled_training_forward_runs_length_groups_like_the_eager_one():
+    """As the Trainer compiles it on CUDA: planning stays eager, each group's network call is traced."""
+    model = with_active_modulation(tiny_model()).eval()
+    compiled = torch.compile(model, backend="eager")
+    ids, cond, lengths = random_ids(4, 8), torch.randn(4, TEXT_DIM), torch.tensor([8, 8, 3, 3])
+    assert len(model.length_plan(lengths, 8).groups) == 2
+    valid = validity_grid(lengths, 5, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(ids, cond, lengths)[valid], model(ids, cond, lengths)[valid])
