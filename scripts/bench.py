@@ -52,6 +52,7 @@ as before length groups). --profile DIR also writes a torch.profiler table of ou
 
 Examples:
     python scripts/bench.py --device cuda --bf16 --compile --json bench_h100.json
+    python scripts/bench.py --device cpu --threads 1 --which transformer --lengths dataset --transformer-batch-size 8
     python scripts/bench.py --size tiny --device cpu --which loader,tokenize
 """
 from __future__ import annotations
