@@ -282,6 +282,7 @@ def test_condition_drop_zeroes_the_text_feature_in_training_only():
         ((2, 2, 5, 5), [6, 5], (2, TEXT_DIM), "lengths_tokens"),
         ((2, 2, 5, 5), [5], (2, TEXT_DIM), "lengths_tokens"),
         ((2, 2, 5, 5), [5, 5], (2, 7), "cond must be"),
+        ((0, 2, 5, 5), [], (0, TEXT_DIM), "empty batch"),
     ],
 )
 def test_bad_inputs_raise_value_errors(ids_shape, lengths, cond_shape, message):

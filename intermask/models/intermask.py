@@ -356,6 +356,8 @@ class InterMTransformer(nn.Module):
             raise ValueError(
                 f"InterMTransformer: ids must be (batch, {NUM_PERSONS}, {self.num_parts}, time), got {tuple(ids.shape)}"
             )
+        if ids.shape[0] == 0:
+            raise ValueError("InterMTransformer: empty batch: ids holds no sample")
         if ids.dtype.is_floating_point or ids.dtype == torch.bool:
             raise ValueError(f"InterMTransformer: ids must be integer token ids, got dtype {ids.dtype}")
         if not 1 <= ids.shape[3] <= self.max_time:
