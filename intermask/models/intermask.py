@@ -88,12 +88,14 @@ class AttentionMasks:
     cross: torch.Tensor | None  # ((b n), (p t)): the other person's tokens, for person n's queries
 
     @classmethod
-    def for_lengths(cls, lengths_tokens: torch.Tensor, num_parts: int, num_time: int) -> "AttentionMasks":
+    def for_lengths(cls, lengths_tokens: torch.Tensor, num_parts: int, num_time: int,
+                    shortest: int | None = None) -> "AttentionMasks":
         """Masks for (b,) valid token steps of maps t steps long; unmasked when every sample is full length.
 
-        Reads the lengths on the host once (a device sync), so build the masks once per batch, not per step.
+        Reads the lengths on the host once (a device sync) unless ``shortest``, their minimum, is given, so build
+        the masks once per batch, not per step.
         """
-        if int(lengths_tokens.min()) >= num_time:
+        if (int(lengths_tokens.min()) if shortest is None else shortest) >= num_time:
             return cls(None, None, None)
         return cls.from_validity(validity_grid(lengths_tokens, num_parts, num_time, NUM_PERSONS))
 
@@ -167,8 +169,8 @@ class LengthPlan:
         lengths = lengths_tokens.tolist()
         if max_groups == 1 or min(lengths) == max(lengths):
             steps = max(lengths)
-            return cls([LengthGroup(None, steps, AttentionMasks.for_lengths(lengths_tokens, num_parts, steps))],
-                       num_time, None)
+            masks = AttentionMasks.for_lengths(lengths_tokens, num_parts, steps, shortest=min(lengths))
+            return cls([LengthGroup(None, steps, masks)], num_time, None)
         order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
         bounds = [0, *_fewest_padded_steps([lengths[i] for i in order], max_groups), len(order)]
         device = lengths_tokens.device
@@ -176,9 +178,9 @@ class LengthPlan:
         groups = []
         for start, end in zip(bounds[:-1], bounds[1:]):
             index = order_tensor[start:end]
-            steps = lengths[order[start]]
-            groups.append(LengthGroup(index, steps, AttentionMasks.for_lengths(lengths_tokens[index], num_parts,
-                                                                               steps)))
+            steps, shortest = lengths[order[start]], lengths[order[end - 1]]  # longest first
+            masks = AttentionMasks.for_lengths(lengths_tokens[index], num_parts, steps, shortest=shortest)
+            groups.append(LengthGroup(index, steps, masks))
         return cls(groups, num_time, torch.argsort(order_tensor))
 
 
@@ -406,15 +408,13 @@ class InterMTransformer(nn.Module):
     @torch.compiler.disable(recursive=False)
     def planned_logits(self, ids: torch.Tensor, condition: torch.Tensor, plan: LengthPlan) -> torch.Tensor:
         """``logits`` group by group of ``plan``: (b, 2, p, t) ids -> (b, 2, p, t, v)."""
-        if plan.restore is None:
-            (group,) = plan.groups
-            return self._padded(self.logits(ids[..., :group.num_time], condition, group.masks), plan.num_time)
-        parts = [
-            self._padded(self.logits(ids[group.index, ..., :group.num_time], condition[group.index], group.masks),
-                         plan.num_time)
-            for group in plan.groups
-        ]
-        return torch.cat(parts)[plan.restore]
+        parts = []
+        for group in plan.groups:
+            group_ids, group_condition = (ids, condition) if group.index is None else (ids[group.index],
+                                                                                       condition[group.index])
+            logits = self.logits(group_ids[..., :group.num_time], group_condition, group.masks)
+            parts.append(self._padded(logits, plan.num_time))
+        return parts[0] if plan.restore is None else torch.cat(parts)[plan.restore]
 
     @staticmethod
     def _padded(logits: torch.Tensor, num_time: int) -> torch.Tensor:
