@@ -631,7 +631,7 @@ def our_sampler(config: BenchConfig, device: torch.device, batch: int) -> Callab
         with autocast():
             ids = generate(pipeline.transformer, cond, lengths, steps=config.sample_steps,
                            cond_scale=config.cond_scale, generator=generator)
-            return pipeline.decode(ids)
+            return pipeline.decode(ids, lengths)
 
     return ours(config, sample)
 

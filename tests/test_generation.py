@@ -237,3 +237,23 @@ def test_decoding_a_batch_of_mixed_lengths_in_groups_draws_the_tokens_of_the_pad
     fast = generate(grouped, cond, lengths, steps=4, generator=seeded(5))
     slow = generate(padded, cond, lengths, steps=4, generator=seeded(5))
     assert torch.equal(fast, slow)
+
+
+def test_a_generated_clip_is_decoded_from_its_own_tokens_only():
+    from intermask.models.official import WidthOnlyBackbone
+    from intermask.models.pipeline import InterMask
+    from intermask.models.text import TextEncoder
+    from intermask.models.vqvae import MotionVQVAE
+
+    torch.manual_seed(0)
+    vq = MotionVQVAE(width=16, code_dim=24, num_codes=NUM_CODES, depth=1)
+    vq.quantizer.set_codebook(torch.randn(NUM_CODES, 24))
+    text = TextEncoder(WidthOnlyBackbone(TEXT_DIM), num_layers=1, heads=2, ff_dim=16)
+    model = InterMask(vq, tiny_model(), text, torch.zeros(vq.layout.dim), torch.ones(vq.layout.dim)).eval()
+    lengths = torch.tensor([32, 12, 20])  # frames: 8, 3 and 5 token steps
+    ids, features = model.generate(None, lengths, steps=3, generator=seeded(0))
+    assert features.shape == (3, 2, 32, vq.layout.dim)
+    for row, frames in enumerate(lengths.tolist()):
+        alone = model.decode(ids[row:row + 1, :, :, :frames // 4])[0]
+        torch.testing.assert_close(features[row, :, :frames], alone, rtol=1e-5, atol=1e-6)
+        assert (features[row, :, frames:] == 0).all()

@@ -247,6 +247,32 @@ def test_encode_with_lengths_uses_only_valid_frames_and_pads_the_rest():
     assert not torch.equal(model.encode(garbage)[1, :, :5], codes[1, :, :5])
 
 
+def test_decode_with_lengths_decodes_each_sample_alone_and_zeroes_the_rest():
+    model = small_model().eval()
+    model.quantizer.set_codebook(torch.randn(SMALL["num_codes"], SMALL["code_dim"]))
+    codes = torch.randint(0, SMALL["num_codes"], (4, 5, 8), generator=torch.Generator().manual_seed(0))
+    lengths = torch.tensor([8, 3, 5, 3])
+    features = model.decode(codes, lengths)
+    assert features.shape == (4, 32, LAYOUT.dim)
+    for row, length in enumerate(lengths.tolist()):
+        alone = model.decode(codes[row:row + 1, :, :length])[0]
+        torch.testing.assert_close(features[row, :4 * length], alone, rtol=1e-5, atol=1e-6)
+        assert (features[row, 4 * length:] == 0).all()
+    garbage = codes.clone()
+    garbage[1, :, 3:] = 0  # what lies past a sample's length must not shape its last frames
+    torch.testing.assert_close(model.decode(garbage, lengths), features)
+    # without lengths, the padding does reach the valid frames: the reason decode takes lengths
+    assert not torch.allclose(model.decode(codes)[1, :12], features[1, :12], atol=1e-4)
+
+
+def test_decode_rejects_lengths_outside_the_token_grid():
+    model = small_model().eval()
+    codes = torch.zeros(2, 5, 4, dtype=torch.long)
+    for lengths in (torch.tensor([4, 5]), torch.tensor([0, 2]), torch.tensor([2.0, 2.0]), torch.tensor([2])):
+        with pytest.raises(ValueError, match="lengths_tokens"):
+            model.decode(codes, lengths)
+
+
 def test_encode_rejects_lengths_longer_than_the_clip():
     model = small_model().eval()
     with pytest.raises(ValueError, match="lengths"):

@@ -111,10 +111,15 @@ class InterMask(nn.Module):
         return rearrange(ids, "(b n) p t -> b n p t", b=batch)
 
     @torch.no_grad()
-    def decode(self, ids: torch.Tensor) -> torch.Tensor:
-        """ids (b, 2, part, step) -> normalised features (b, 2, 4 step, feature); pads decode as a zero latent."""
+    def decode(self, ids: torch.Tensor, lengths_tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """ids (b, 2, part, step) -> normalised features (b, 2, 4 step, feature).
+
+        With ``lengths_tokens`` (b,), each clip is decoded from its valid steps only (``MotionVQVAE.decode``) and
+        frames past them are zero; without, the whole grid is decoded and pads act as a zero latent.
+        """
         batch = ids.shape[0]
-        features = self.vq.decode(rearrange(ids, "b n p t -> (b n) p t"))
+        people_lengths = None if lengths_tokens is None else lengths_tokens.repeat_interleave(2)
+        features = self.vq.decode(rearrange(ids, "b n p t -> (b n) p t"), people_lengths)
         return rearrange(features, "(b n) f c -> b n f c", b=batch)
 
     def check_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
@@ -138,8 +143,9 @@ class InterMask(nn.Module):
         generation. amp: "auto" | "bf16" | "off" (``intermask.precision``): bf16 autocast around the transformer
         and the VQ decoder. compile: "auto" | True | False (``intermask.precision``): run the transformer through
         torch.compile from this call on (the first call compiles; pays off over many batches).
-        Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step, feature)); frames past
-        4 * (length // 4) are padding.
+        Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step, feature)); each clip is
+        decoded from its own tokens only, so it does not depend on the rest of the batch, and frames past
+        4 * (length // 4) are zero.
         """
         device = self.mean.device
         if resolve_compile(compile, device):
@@ -158,7 +164,7 @@ class InterMask(nn.Module):
                 ids = generate(self.transformer, cond, token_steps, steps=steps, cond_scale=cond_scale,
                                temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, fixed_ids=fixed,
                                fixed_person=fixed_person, generator=generator)
-            features = self.decode(ids)
+            features = self.decode(ids, token_steps)
         return ids, features.float()
 
     def joints(self, features: torch.Tensor) -> torch.Tensor:

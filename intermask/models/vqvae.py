@@ -346,12 +346,42 @@ class MotionVQVAE(nn.Module):
             codes[rows, :, :steps] = self._encode_all(features[rows, :steps * step])
         return codes
 
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """Features (b, 4 t', feature) of tokens ``codes`` (b, parts, t'); ids >= num_codes act as a zero latent."""
-        if codes.ndim != 3 or codes.shape[1] != self.layout.num_parts or codes.shape[2] == 0:
-            raise ValueError(f"codes must be (batch, {self.layout.num_parts}, steps > 0), got {tuple(codes.shape)}")
+    def _decode_all(self, codes: torch.Tensor) -> torch.Tensor:
         latent = rearrange(self.quantizer.decode(codes), "b p t d -> b d p t")
         return joint_grid_to_features(self.decoder(latent), self.layout)
+
+    def decode(self, codes: torch.Tensor, lengths_tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """Features (b, 4 t', feature) of tokens ``codes`` (b, parts, t'); ids >= num_codes act as a zero latent.
+
+        With ``lengths_tokens`` (b,) in token steps, each sample is decoded from its first valid steps only, as
+        ``encode`` does: the decoder's receptive field reaches across many steps, so decoding a short sample
+        padded to a batch's longest would let the padding shape its last frames, and its motion would depend on
+        the other samples in the batch. Samples of equal length are decoded together; frames past a sample's
+        4 * length are zero.
+        """
+        if codes.ndim != 3 or codes.shape[1] != self.layout.num_parts or codes.shape[2] == 0:
+            raise ValueError(f"codes must be (batch, {self.layout.num_parts}, steps > 0), got {tuple(codes.shape)}")
+        if lengths_tokens is None:
+            return self._decode_all(codes)
+        batch, steps = codes.shape[0], codes.shape[2]
+        lengths_tokens = torch.as_tensor(lengths_tokens, device=codes.device)
+        if lengths_tokens.shape != (batch,) or lengths_tokens.dtype.is_floating_point:
+            raise ValueError(f"lengths_tokens must be ({batch},) integers, got {tuple(lengths_tokens.shape)} "
+                             f"{lengths_tokens.dtype}")
+        valid = lengths_tokens.tolist()
+        if min(valid) < 1 or max(valid) > steps:
+            raise ValueError(f"lengths_tokens must lie in [1, {steps}] token steps, got {valid}")
+        step = self.layout.time_downsample
+        if min(valid) == steps:
+            return self._decode_all(codes)
+        features = None
+        for length in sorted(set(valid)):
+            rows = (lengths_tokens == length).nonzero(as_tuple=True)[0]
+            decoded = self._decode_all(codes[rows, :, :length])
+            if features is None:
+                features = decoded.new_zeros(batch, steps * step, decoded.shape[-1])
+            features[rows, :length * step] = decoded
+        return features
 
 
 # ---- plain-data config and official checkpoints ---------------------------------------------------------
