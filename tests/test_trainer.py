@@ -23,7 +23,7 @@ from intermask.training.schedule import (
     milestones_from_fractions,
     warmup_steps_from_epoch,
 )
-from intermask.training.trainer import EpochSampler, NonFiniteLossError, Task, make_loader, unwrap_model
+from intermask.training.trainer import EpochSampler, NonFiniteLossError, Task, make_adamw, make_loader, unwrap_model
 
 REPO = Path(__file__).resolve().parents[1]
 HELPER = REPO / "tests" / "helpers" / "tiny_train.py"
@@ -355,3 +355,32 @@ def test_two_process_gloo_run_completes_with_one_writer_and_a_loadable_checkpoin
     assert saved["epoch"] == 2 and saved["batch_in_epoch"] == 2
     model = nn.Linear(4, 1)
     model.load_state_dict(saved["model"])
+
+
+def test_adamw_runs_its_fused_kernel_on_a_cpu_and_takes_the_reference_step():
+    torch.manual_seed(0)
+    weights = [torch.randn(7, 5, requires_grad=True), torch.randn(5, requires_grad=True)]
+    reference = [w.detach().clone().requires_grad_() for w in weights]
+    fused = make_adamw(weights, 1e-2, (0.9, 0.99), 1e-2, torch.device("cpu"))
+    plain = torch.optim.AdamW(reference, lr=1e-2, betas=(0.9, 0.99), weight_decay=1e-2, foreach=False)
+    assert fused.param_groups[0]["fused"] is True
+    for step in range(3):
+        grads = [torch.randn_like(w) for w in weights]
+        for params, optimizer in ((weights, fused), (reference, plain)):
+            for w, g in zip(params, grads):
+                w.grad = g.clone()
+            optimizer.step()
+    for w, r in zip(weights, reference):
+        torch.testing.assert_close(w, r, rtol=1e-6, atol=1e-6)
+
+
+def test_a_run_resumed_from_a_checkpoint_of_another_optimizer_kernel_keeps_its_own(tmp_path):
+    tiny.build_trainer(tmp_path, 4, ckpt_every=100).fit()
+    saved = load_checkpoint(tmp_path / "last.pt", kind="regression")
+    for group in saved["optimizer"]["param_groups"]:  # as written by a version that ran the for-each kernel
+        group["fused"], group["foreach"] = None, None
+    save_checkpoint(tmp_path / "last.pt", saved)
+    resumed = tiny.build_trainer(tmp_path, 6, ckpt_every=100)
+    resumed.fit()
+    assert resumed.resume_info.step == 4
+    assert all(group["fused"] is True for group in resumed.optimizer.param_groups)

@@ -109,9 +109,10 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 
 def make_adamw(parameters, lr: float, betas: Sequence[float], weight_decay: float,
                device: torch.device) -> torch.optim.AdamW:
-    """The optimiser of every training run: AdamW, with its fused kernel on CUDA."""
+    """The optimiser of every training run: AdamW, with its fused kernel on CUDA and on a CPU (one pass over each
+    parameter instead of a dozen: 0.04 s instead of 0.20 s per step for the paper-size VQ-VAE on one core)."""
     return torch.optim.AdamW(parameters, lr=lr, betas=tuple(betas), weight_decay=weight_decay,
-                             fused=True if device.type == "cuda" else None)
+                             fused=True if device.type in ("cuda", "cpu") else None)
 
 
 class NonFiniteLossError(ValueError):
@@ -698,6 +699,14 @@ class Trainer:
             save_checkpoint(self.run_dir / name, payload)
         self._barrier()
 
+    def _with_this_runs_kernels(self, state: dict) -> dict:
+        """An optimizer state dict whose groups keep this run's kernel choice (fused, foreach): loading restores
+        the saved groups' settings, so a checkpoint written on another device or by an older version would
+        otherwise bring its kernel along."""
+        groups = [{**saved, "fused": mine.get("fused"), "foreach": mine.get("foreach")}
+                  for saved, mine in zip(state["param_groups"], self.optimizer.param_groups)]
+        return {**state, "param_groups": groups}
+
     def _resume_from_checkpoint(self) -> bool:
         path = self._resume_path()
         if path is None:
@@ -709,7 +718,7 @@ class Trainer:
             raise CheckpointError(f"{path}: its weights do not fit this model: {str(error).strip()}") from error
         if checkpoint.get("optimizer") is None or checkpoint.get("scheduler") is None:
             raise CheckpointError(f"{path}: holds no optimizer/scheduler state, so training cannot resume from it")
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.optimizer.load_state_dict(self._with_this_runs_kernels(checkpoint["optimizer"]))
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         self.step = int(checkpoint["step"])
         self.epoch = int(checkpoint.get("epoch", 0))
