@@ -47,8 +47,9 @@ Switches for before/after measurements of our side (the official code always run
 do on CUDA by default), --cudnn-benchmark (cuDNN autotuning), --short-attention-keys N (plain-product attention up
 to N keys; 0 sends every attention call to fused SDPA, except training on a CPU, where dropout takes the plain
 path at any length), --length-groups N (1: a batch of mixed lengths runs as one group cut to its longest sample,
-as before length groups). --profile DIR also writes a torch.profiler table of our calls of each timed section
-(operators by device time).
+as before length groups), --channels-last (our VQ-VAE's convolutions in the channels-last layout, cuDNN's own for
+bf16; not the default anywhere until measured: on this project's CPU it was slower). --profile DIR also writes a
+torch.profiler table of our calls of each timed section (operators by device time).
 
 Examples:
     python scripts/bench.py --device cuda --bf16 --compile --json bench_h100.json
@@ -132,6 +133,7 @@ class BenchConfig:
     bf16: bool
     compile: bool  # torch.compile our training forward and our decoding network
     cudnn_benchmark: bool  # let cuDNN time its convolution algorithms for our models
+    channels_last: bool  # our VQ-VAE's weights (hence its convolutions' activations) in the channels-last layout
     profile: str | None  # folder for torch.profiler tables of our calls
     short_attention_keys: int  # our attention's plain-product path up to this many keys (0: SDPA but CPU dropout)
     workers: int
@@ -215,7 +217,7 @@ def resolve_config(args: argparse.Namespace, device: torch.device) -> BenchConfi
         steps=args.steps if args.steps is not None else defaults["steps"],
         sample_repeats=args.sample_repeats or args.steps or defaults["steps"],
         warmup=args.warmup if args.warmup is not None else defaults["warmup"],
-        bf16=args.bf16, compile=args.compile, cudnn_benchmark=args.cudnn_benchmark,
+        bf16=args.bf16, compile=args.compile, cudnn_benchmark=args.cudnn_benchmark, channels_last=args.channels_last,
         profile=str(args.profile) if args.profile else None,
         short_attention_keys=attention.SHORT_KEYS if args.short_attention_keys is None else args.short_attention_keys,
         workers=args.workers if args.workers is not None else sizes["vq_train"]["workers"],
@@ -512,6 +514,12 @@ def maybe_compile(module: torch.nn.Module, config: BenchConfig) -> torch.nn.Modu
     return torch.compile(module) if config.compile else module
 
 
+def vq_layout(model: MotionVQVAE, config: BenchConfig) -> MotionVQVAE:
+    """The VQ-VAE with its 4-d weights channels-last under --channels-last (convolutions then keep that layout for
+    their activations), else unchanged."""
+    return model.to(memory_format=torch.channels_last) if config.channels_last else model
+
+
 def vq_inputs(config: BenchConfig, device: torch.device, seed: int = 0) -> torch.Tensor:
     """Normalised-looking single-person windows (batch, window, 262), identical for every implementation."""
     generator = torch.Generator().manual_seed(seed)
@@ -560,7 +568,7 @@ def training_step(model: torch.nn.Module, optimizer, loss: Callable[[], torch.Te
 
 def our_vq_step(config: BenchConfig, device: torch.device) -> Callable[[], torch.Tensor]:
     """The VQ task's training step as the Trainer runs it (autocast, loss, backward, clip, AdamW)."""
-    model = MotionVQVAE(INTERHUMAN, **config.vq).to(device).train()
+    model = vq_layout(MotionVQVAE(INTERHUMAN, **config.vq).to(device).train(), config)
     optimizer = our_adamw(model.parameters(), config.vq_train, device)
     features = vq_inputs(config, device)
     mean = torch.zeros(INTERHUMAN.dim, device=device)
@@ -613,6 +621,7 @@ def our_pipeline(config: BenchConfig, device: torch.device) -> InterMask:
     text_encoder = TextEncoder(CaptionFreeBackbone(config.transformer["text_dim"]), num_layers=int(text["layers"]),
                                heads=int(text["heads"]), ff_dim=int(text["ff_dim"]), dropout=float(text["dropout"]))
     pipeline = InterMask(vq, transformer, text_encoder, torch.zeros(INTERHUMAN.dim), torch.ones(INTERHUMAN.dim))
+    vq_layout(pipeline.vq, config)
     return pipeline.to(device).eval()
 
 
@@ -965,6 +974,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile our training forward and decoding network (the official code runs eager)")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="cuDNN autotuning for our calls")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="our VQ-VAE in the channels-last layout (cuDNN's own for bf16 convolutions)")
     parser.add_argument("--short-attention-keys", type=int, default=None,
                         help=f"our plain-product attention up to this many keys (default {attention.SHORT_KEYS}; "
                              "0: fused SDPA everywhere but CPU training with dropout)")

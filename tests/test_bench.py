@@ -148,3 +148,16 @@ def test_profile_writes_an_operator_table_of_our_calls(bench, tmp_path):
     table = (tmp_path / "prof" / "transformer.txt").read_text()
     assert table.startswith("3 calls;")
     assert "aten::mm" in table or "aten::addmm" in table  # the linear layers show up as operators
+
+
+def test_channels_last_switch_converts_our_vq_and_computes_the_same_step(bench, tmp_path):
+    report = bench.main([*TINY_RUN, "--which", "vqvae,sampling", "--channels-last"])
+    assert report["config"]["channels_last"] is True and positive(report["results"]["vqvae"]["ours"]["median_s"])
+    config = bench.resolve_config(bench.parse_args([*TINY_RUN, "--channels-last"]), torch.device("cpu"))
+    torch.manual_seed(0)
+    model = bench.MotionVQVAE(bench.INTERHUMAN, **config.vq).eval()
+    features = bench.vq_inputs(config, torch.device("cpu"))
+    standard = model(features)["recon"]
+    converted = bench.vq_layout(model, config)
+    assert converted.decoder.refine.weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(converted(features)["recon"], standard, rtol=1e-4, atol=1e-5)
