@@ -11,7 +11,9 @@ step are frozen for good. Given tokens (reaction mode) and padding never change.
 Parity decoding (``parity=True``, the default for a transformer built with ``parity=True``) reproduces the
 reference implementation's two conventions: confidence ties, which the two persons' identical first step
 makes common, are broken by torch's default (unstable) sort rather than by position, and multinomial
-sampling ignores ``temperature`` (the reference divides probabilities by it, which normalisation undoes).
+sampling ignores ``temperature`` (the reference divides probabilities by it, which normalisation undoes); it
+also draws over the whole filtered vocabulary, as the reference does, so that a seed gives the reference's
+tokens. Otherwise the draw runs over the k kept codes only (``sample_top_k``): the same distribution, less work.
 """
 from __future__ import annotations
 
@@ -67,6 +69,23 @@ def categorical_sample(
     else:
         flat_draw = torch.multinomial(flat, 1, generator=generator)
     return flat_draw.view(probs.shape[:-1])
+
+
+def sample_top_k(
+    logits: torch.Tensor, ratio: float, temperature: float = 1.0, gumbel: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Draw from softmax(top_k_filter(logits, ratio) / temperature) over the last axis: (..., v) -> (...).
+
+    The same distribution as filtering and then sampling over the whole vocabulary, computed on the k kept logits
+    only (103 of 1024 at ratio 0.9): no full-width filtered copy, and the softmax and the draw run over k values.
+    The random draws differ from those of the whole-vocabulary samplers, which the parity decoding keeps.
+    """
+    if not 0.0 <= ratio < 1.0:
+        raise ValueError(f"sample_top_k: ratio must be in [0, 1), got {ratio}")
+    values, indices = logits.topk(math.ceil((1.0 - ratio) * logits.shape[-1]), dim=-1)
+    picked = (gumbel_sample if gumbel else categorical_sample)(values, temperature, generator)
+    return indices.gather(-1, picked.unsqueeze(-1)).squeeze(-1)
 
 
 def guided_predictor(
@@ -203,9 +222,15 @@ def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temp
     flat_ids = rearrange(ids, "b n p t -> b (n p t)").masked_fill(flat_decode, model.mask_id)
     scores = torch.where(flat_decode, 0.0, FROZEN_SCORE)
     num_to_decode = flat_decode.sum(dim=-1)
-    sample = gumbel_sample if gumbel else categorical_sample
-    if parity and not gumbel:
-        temperature = 1.0
+    if parity:  # the published sampler: filter the whole vocabulary, then draw over it
+        whole_vocabulary = gumbel_sample if gumbel else categorical_sample
+        temperature = temperature if gumbel else 1.0
+
+        def sample(logits):
+            return whole_vocabulary(top_k_filter(logits, topk_ratio), temperature, generator)
+    else:
+        def sample(logits):
+            return sample_top_k(logits, topk_ratio, temperature, gumbel, generator)
     predict = guided_predictor(model, cond, lengths_tokens, ids.shape[-1], cond_scale)
 
     for tau in torch.linspace(0, 1, steps, device=ids.device):
@@ -216,7 +241,7 @@ def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temp
 
         step_ids = rearrange(flat_ids, "b (n p t) -> b n p t", n=2, p=num_parts)
         logits = rearrange(predict(step_ids), "b n p t v -> b (n p t) v")
-        sampled = sample(top_k_filter(logits, topk_ratio), temperature, generator)
+        sampled = sample(logits)
 
         flat_ids = torch.where(is_mask, sampled, flat_ids)
         confidence = logits.float().softmax(dim=-1).gather(-1, rearrange(sampled, "b l -> b l 1"))

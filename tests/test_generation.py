@@ -9,6 +9,7 @@ from intermask.generation import (
     generate_reaction,
     guided_logits,
     gumbel_sample,
+    sample_top_k,
     top_k_filter,
 )
 from intermask.models.intermask import InterMTransformer
@@ -86,6 +87,22 @@ def test_samplers_draw_from_softmax_of_logits_over_temperature(sampler):
         draws = sampler(logits, temperature, seeded(1))
         frequencies = torch.bincount(draws, minlength=3).float() / draws.numel()
         torch.testing.assert_close(frequencies, torch.softmax(logits[0] / temperature, -1), atol=0.015, rtol=0)
+
+
+@pytest.mark.parametrize("gumbel", [False, True], ids=["multinomial", "gumbel"])
+def test_top_k_sampling_draws_from_the_softmax_of_the_kept_logits_only(gumbel):
+    row = torch.tensor([0.5, 2.0, -1.0, 1.0, 3.0, 0.0, -2.0, 1.5])
+    logits = row.expand(40000, 8)
+    kept = row.topk(4).indices  # ratio 0.5 of 8 codes keeps 4
+    for temperature in (1.0, 2.0):
+        draws = sample_top_k(logits, 0.5, temperature, gumbel, seeded(2))
+        frequencies = torch.bincount(draws, minlength=8).float() / draws.numel()
+        expected = torch.softmax(top_k_filter(row[None], 0.5)[0] / temperature, -1)
+        torch.testing.assert_close(frequencies, expected, atol=0.012, rtol=0)
+        assert set(draws.unique().tolist()) == set(kept.tolist())
+    assert torch.equal(sample_top_k(logits[:3], 0.5, 0.0, gumbel), torch.full((3,), 4))
+    with pytest.raises(ValueError, match="ratio"):
+        sample_top_k(logits, 1.0)
 
 
 def test_cfg_scale_one_returns_the_conditional_logits_exactly():
