@@ -27,15 +27,20 @@ from einops import rearrange
 from .models.masking import FROZEN_SCORE, cosine_schedule, validity_grid
 
 
-def top_k_filter(logits: torch.Tensor, ratio: float) -> torch.Tensor:
-    """Keep the ceil((1 - ratio) * v) largest logits along the last axis, set the rest to -inf.
+def _kept_logits(logits: torch.Tensor, ratio: float, caller: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ceil((1 - ratio) * v) largest logits along the last axis and their indices.
 
     ``ratio`` is the fraction of the vocabulary filtered away: 0.9 over 1024 codes keeps 103.
     """
     if not 0.0 <= ratio < 1.0:
-        raise ValueError(f"top_k_filter: ratio must be in [0, 1), got {ratio}")
-    k = math.ceil((1.0 - ratio) * logits.shape[-1])
-    values, indices = logits.topk(k, dim=-1)
+        raise ValueError(f"{caller}: ratio must be in [0, 1), got {ratio}")
+    return logits.topk(math.ceil((1.0 - ratio) * logits.shape[-1]), dim=-1)
+
+
+def top_k_filter(logits: torch.Tensor, ratio: float) -> torch.Tensor:
+    """Keep the ceil((1 - ratio) * v) largest logits along the last axis, set the rest to -inf (``ratio``: the
+    fraction filtered away)."""
+    values, indices = _kept_logits(logits, ratio, "top_k_filter")
     return torch.full_like(logits, float("-inf")).scatter(-1, indices, values)
 
 
@@ -81,9 +86,7 @@ def sample_top_k(
     only (103 of 1024 at ratio 0.9): no full-width filtered copy, and the softmax and the draw run over k values.
     The random draws differ from those of the whole-vocabulary samplers, which the parity decoding keeps.
     """
-    if not 0.0 <= ratio < 1.0:
-        raise ValueError(f"sample_top_k: ratio must be in [0, 1), got {ratio}")
-    values, indices = logits.topk(math.ceil((1.0 - ratio) * logits.shape[-1]), dim=-1)
+    values, indices = _kept_logits(logits, ratio, "sample_top_k")
     picked = (gumbel_sample if gumbel else categorical_sample)(values, temperature, generator)
     return indices.gather(-1, picked.unsqueeze(-1)).squeeze(-1)
 

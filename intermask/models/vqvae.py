@@ -30,6 +30,7 @@ The published weights were trained with the graph-batching quirk, so load them w
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -229,6 +230,27 @@ class MotionDecoder(nn.Module):
         return self.graph2(F.relu(self.graph1(x)))
 
 
+# ---- per-sample lengths ---------------------------------------------------------------------------------
+
+
+def _checked_lengths(lengths, batch: int, low: int, high: int, name: str, unit: str,
+                    device: torch.device) -> torch.Tensor:
+    """``lengths`` as a (batch,) integer tensor on ``device``, each in [low, high] ``unit``, or a ValueError."""
+    lengths = torch.as_tensor(lengths, device=device)
+    if lengths.shape != (batch,) or lengths.dtype.is_floating_point:
+        raise ValueError(f"{name} must be ({batch},) integers, got {tuple(lengths.shape)} {lengths.dtype}")
+    values = lengths.tolist()
+    if min(values) < low or max(values) > high:
+        raise ValueError(f"{name} must lie in [{low}, {high}] {unit}, got {values}")
+    return lengths
+
+
+def _rows_by_length(lengths: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+    """(length, indices of the samples of that length) for each distinct length, shortest first."""
+    for length in lengths.unique().tolist():
+        yield length, (lengths == length).nonzero(as_tuple=True)[0]
+
+
 # ---- the model ------------------------------------------------------------------------------------------
 
 
@@ -329,21 +351,14 @@ class MotionVQVAE(nn.Module):
         if lengths is None:
             return self._encode_all(features)
         batch, time = features.shape[:2]
-        lengths = torch.as_tensor(lengths, device=features.device)
-        if lengths.shape != (batch,) or lengths.dtype.is_floating_point:
-            raise ValueError(f"lengths must be ({batch},) integers, got {tuple(lengths.shape)} {lengths.dtype}")
-        if int(lengths.min()) < 0 or int(lengths.max()) > time:
-            raise ValueError(f"lengths must lie in [0, {time}] frames, got {lengths.tolist()}")
+        lengths = _checked_lengths(lengths, batch, 0, time, "lengths", "frames", features.device)
         step = self.layout.time_downsample
         pad_id = self.pad_id if pad_id is None else pad_id
         codes = torch.full((batch, self.layout.num_parts, time // step), pad_id, dtype=torch.long,
                            device=features.device)
-        valid_steps = lengths // step
-        for steps in valid_steps.unique().tolist():
-            if steps == 0:
-                continue
-            rows = (valid_steps == steps).nonzero(as_tuple=True)[0]
-            codes[rows, :, :steps] = self._encode_all(features[rows, :steps * step])
+        for steps, rows in _rows_by_length(lengths // step):
+            if steps > 0:
+                codes[rows, :, :steps] = self._encode_all(features[rows, :steps * step])
         return codes
 
     def _decode_all(self, codes: torch.Tensor) -> torch.Tensor:
@@ -364,19 +379,14 @@ class MotionVQVAE(nn.Module):
         if lengths_tokens is None:
             return self._decode_all(codes)
         batch, steps = codes.shape[0], codes.shape[2]
-        lengths_tokens = torch.as_tensor(lengths_tokens, device=codes.device)
-        if lengths_tokens.shape != (batch,) or lengths_tokens.dtype.is_floating_point:
-            raise ValueError(f"lengths_tokens must be ({batch},) integers, got {tuple(lengths_tokens.shape)} "
-                             f"{lengths_tokens.dtype}")
-        valid = lengths_tokens.tolist()
-        if min(valid) < 1 or max(valid) > steps:
-            raise ValueError(f"lengths_tokens must lie in [1, {steps}] token steps, got {valid}")
-        step = self.layout.time_downsample
-        if min(valid) == steps:
+        lengths_tokens = _checked_lengths(lengths_tokens, batch, 1, steps, "lengths_tokens", "token steps",
+                                         codes.device)
+        groups = list(_rows_by_length(lengths_tokens))
+        if groups[0][0] == steps:  # every sample full length
             return self._decode_all(codes)
+        step = self.layout.time_downsample
         features = None
-        for length in sorted(set(valid)):
-            rows = (lengths_tokens == length).nonzero(as_tuple=True)[0]
+        for length, rows in groups:
             decoded = self._decode_all(codes[rows, :, :length])
             if features is None:
                 features = decoded.new_zeros(batch, steps * step, decoded.shape[-1])
