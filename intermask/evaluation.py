@@ -13,15 +13,18 @@ import torch
 from .atomic import write_text_atomic
 from .cli import device_from
 from .data.datasets import Interactions, collate
+from .data.interx import OBTAIN as OBTAIN_INTERX
+from .data.interx import InterXInteractions
 from .data.source import DataSource, check_exists
-from .errors import ConfigError
+from .errors import ConfigError, DatasetError
 from .metrics.protocol import MODEL_ROW, EvalBatch, ProtocolConfig, evaluate, format_table, results_to_json
-from .models.evaluator import InterCLIPEvaluator, interclip_motion_input
+from .models.evaluator import (GloVe, InterCLIPEvaluator, InterXMatchingEvaluator, interclip_motion_input,
+                               prepare_interx_motion)
 from .models.pipeline import InterMask, build_text_encoder
 from .models.text import TextFeatureCache
 from .motion.layout import INTERHUMAN
 from .precision import check_settings
-from .training.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
+from .training.checkpoint import CheckpointError, load_checkpoint, peek_kind, resolve_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +61,16 @@ class CLIPTokenFeatures(torch.nn.Module):
 
 @dataclass
 class TextMotionEvaluator:
-    """A trained evaluator with its frozen text backbone and a caption cache."""
+    """A trained evaluator with its frozen text backbone and a caption cache.
+
+    It reads an item's caption (``text_key``) and two-person features (batch, 2, frame, 262).
+    """
 
     model: InterCLIPEvaluator
     backbone: torch.nn.Module
     cache: TextFeatureCache
+    text_key = "text"
+    format = "interhuman"
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device) -> "TextMotionEvaluator":
@@ -91,9 +99,58 @@ class TextMotionEvaluator:
         return self.model.encode_motion(motion, lengths.to(device))
 
 
-def _joints(raw: torch.Tensor) -> torch.Tensor:
-    """Raw features (..., frame, feature) -> positions (..., frame, joint, 3)."""
-    return raw[..., INTERHUMAN.position].unflatten(-1, (-1, 3))
+@dataclass
+class InterXTextMotionEvaluator:
+    """Inter-X's text–motion matching network with its GloVe vectors.
+
+    It reads an item's caption tokens (``text_key``: "word/POS" strings, cropped to ``max_tokens``) and the
+    pair's motion (batch, frame, 56, 12).
+    """
+
+    model: InterXMatchingEvaluator
+    glove: GloVe
+    max_tokens: int = 35
+    text_key = "tokens"
+    format = "interx"
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device, glove_dir: str | Path,
+             vip_words: dict | None = None, max_tokens: int = 35) -> "InterXTextMotionEvaluator":
+        payload = load_checkpoint(path, kind="matching_evaluator")
+        model = InterXMatchingEvaluator(**payload["config"]["model_config"]["evaluator"])
+        model.load_state_dict(payload["model"])
+        try:
+            glove = GloVe(glove_dir, vip_words={tag: list(words) for tag, words in dict(vip_words or {}).items()})
+        except FileNotFoundError as error:
+            raise DatasetError(f"{error}. Inter-X's evaluator reads the word vectors of its glove/ folder "
+                               f"(data.eval.glove). {OBTAIN_INTERX}") from error
+        if glove.dim != model.word_dim:
+            raise ConfigError(f"{glove_dir}: {glove.dim}-d word vectors, the evaluator {path} reads "
+                              f"{model.word_dim}-d ones")
+        return cls(model.to(device).eval(), glove, int(max_tokens))
+
+    @torch.no_grad()
+    def embed_text(self, tokens: list[list[str]]) -> torch.Tensor:
+        device = self.model.text_encoder.pos_emb.weight.device
+        words, onehots, lengths = zip(*(self.glove.encode(t, self.max_tokens) for t in tokens))
+        return self.model.encode_text(torch.from_numpy(np.stack(words)).to(device),
+                                      torch.from_numpy(np.stack(onehots)).to(device),
+                                      torch.tensor(lengths, device=device))
+
+    @torch.no_grad()
+    def embed_motion(self, motion: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The pair's motion (batch, frame, 56, 12) -> (batch, dim)."""
+        device = self.model.text_encoder.pos_emb.weight.device
+        return self.model.encode_motion(prepare_interx_motion(motion).to(device), lengths.to(device))
+
+
+def load_text_motion_evaluator(path: str | Path, device: torch.device, data_cfg):
+    """The evaluator a checkpoint holds: InterCLIP-style ("evaluator") or Inter-X's ("matching_evaluator")."""
+    if peek_kind(path) == "matching_evaluator":
+        evaluation = data_cfg.get("eval", {})
+        return InterXTextMotionEvaluator.load(path, device, evaluation.get("glove", Path(data_cfg["root"]) / "glove"),
+                                              evaluation.get("vip_words"), evaluation.get("max_tokens", 35))
+    return TextMotionEvaluator.load(path, device)
 
 
 def protocol_config(cfg) -> tuple[ProtocolConfig, int | None]:
@@ -111,7 +168,8 @@ def protocol_config(cfg) -> tuple[ProtocolConfig, int | None]:
 class EvaluationRun:
     """Streams of ground-truth and generated test batches for the protocol."""
 
-    def __init__(self, dataset: Interactions, evaluator: TextMotionEvaluator, model: InterMask | None,
+    def __init__(self, dataset: Interactions | InterXInteractions,
+                 evaluator: TextMotionEvaluator | InterXTextMotionEvaluator, model: InterMask | None,
                  batch_size: int, generation: dict, device: torch.device, max_items: int | None = None,
                  progress: bool = False):
         self.dataset, self.evaluator, self.model = dataset, evaluator, model
@@ -128,7 +186,8 @@ class EvaluationRun:
 
     def ground_truth(self, rng: np.random.Generator) -> Iterator[EvalBatch]:
         for batch in self._batches(rng):
-            yield EvalBatch(batch["text"], batch["motion"], batch["length"], _joints(batch["motion"]))
+            yield EvalBatch(batch[self.evaluator.text_key], batch["motion"], batch["length"],
+                            self.dataset.joints(batch["motion"]))
 
     def _generate(self, texts: list[str], lengths: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw generated features (batch, 2, frame, feature) and their lengths (frames, multiples of 4)."""
@@ -143,7 +202,7 @@ class EvaluationRun:
     def generated(self, rng: np.random.Generator) -> Iterator[EvalBatch]:
         for batch in self._batches(rng):
             raw, frames = self._generate(batch["text"], batch["length"], int(rng.integers(2**31)))
-            yield EvalBatch(batch["text"], raw, frames, _joints(raw))
+            yield EvalBatch(batch[self.evaluator.text_key], raw, frames, self.dataset.joints(raw))
 
     def multimodality(self, rng: np.random.Generator, num_texts: int, num_samples: int) -> np.ndarray:
         picks = rng.choice(len(self.dataset), size=num_texts, replace=num_texts > len(self.dataset))
@@ -159,13 +218,12 @@ class EvaluationRun:
         return self.evaluator.embed_text(list(batch.text)), self.evaluator.embed_motion(batch.motion, batch.lengths)
 
 
-def _checkpoint(value, cfg, kind: str, command: str) -> Path:
+def _checkpoint(value, cfg, kind: str, how: str) -> Path:
     try:
         return resolve_checkpoint(value, Path(cfg.runs_root) / cfg.data.name if value == "latest" else cfg.runs_root,
                                   kind=kind)
     except CheckpointError as error:
-        raise CheckpointError(f"{error}. No {kind} checkpoint for {cfg.data.name!r}: train one with "
-                              f"`{command}` (or run `make demo`), or pass its path") from error
+        raise CheckpointError(f"{error}. No {kind} checkpoint for {cfg.data.name!r}: {how}") from error
 
 
 def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
@@ -175,14 +233,22 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     check_exists(source)
     device = device_from(cfg.device)
     protocol, max_items = protocol_config(cfg)
-    evaluator_path = _checkpoint(cfg.evaluator_ckpt, cfg, "evaluator",
-                                 f"python -m intermask.train evaluator data={cfg.data.name}")
-    evaluator = TextMotionEvaluator.load(evaluator_path, device)
+    evaluator_kind = cfg.data.eval.get("evaluator_kind", "evaluator")
+    how = (f"train one with `python -m intermask.train evaluator data={cfg.data.name}` (or run `make demo`), or "
+           f"pass its path" if evaluator_kind == "evaluator" else
+           "convert the published one (`python -m intermask.convert official_dir=...`) and pass evaluator_ckpt=PATH")
+    evaluator_path = _checkpoint(cfg.evaluator_ckpt, cfg, evaluator_kind, how)
+    evaluator = load_text_motion_evaluator(evaluator_path, device, cfg.data)
+    if evaluator.format != source.format:
+        raise ConfigError(f"the evaluator {evaluator_path} reads {evaluator.format} motion, data={cfg.data.name} "
+                          f"is {source.format}")
     model = None
     model_path = None
     if cfg.ckpt is not None:
+        source.require_trainable("evaluating a model (ckpt=...)")
         model_path = _checkpoint(cfg.ckpt, cfg, "transformer",
-                                 f"python -m intermask.train transformer data={cfg.data.name}")
+                                 f"train one with `python -m intermask.train transformer data={cfg.data.name}` "
+                                 f"(or run `make demo`), or pass its path")
         model = load_interaction_model(model_path, device)
     dataset = source.interactions(cfg.split, normalized=False, seed=int(protocol.seed), mirror=False)
     if max_items is not None and max_items < protocol.batch_size:

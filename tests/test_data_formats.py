@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.fake_data import random_person, write_clip
+from helpers.fake_data import random_person, write_clip, write_interx
 
 from intermask.data import interhuman, interx
 from intermask.data.datasets import ClipSampling, Interactions, MotionWindows, collate, fit_normalizer
@@ -90,24 +90,6 @@ def test_vq_windows_cover_each_person_with_stride(tmp_path, rng):
     assert windows[0].shape == (32, 262)
 
 
-def write_interx(root: Path, rng, lengths={"G001T000A000R000": 40, "G001T000A000R001": 30, "G001T000A000R002": 10}):
-    import h5py
-
-    (root / "motions").mkdir(parents=True)
-    (root / "splits").mkdir()
-    (root / "texts_processed").mkdir()
-    raw = {}
-    with h5py.File(root / "motions" / "train.h5", "w") as f:
-        for clip_id, frames in lengths.items():
-            data = rng.uniform(-1, 1, (frames, 56, 6)).astype(np.float32)
-            f.create_dataset(clip_id, data=data)
-            raw[clip_id] = data
-            (root / "texts_processed" / f"{clip_id}.txt").write_text(
-                "one person pushes the other.#one/NUM person/NOUN#0.0#0.0\nthey fight#they/PRON#nan#nan\n")
-    (root / "splits" / "train.txt").write_text("\n".join(lengths) + "\n")
-    return raw
-
-
 def test_interx_reader_builds_the_smpl_representation(tmp_path, rng):
     raw = write_interx(tmp_path, rng)
     clips = interx.load_split(tmp_path, "train", min_frames=24)
@@ -120,16 +102,23 @@ def test_interx_reader_builds_the_smpl_representation(tmp_path, rng):
     assert np.all(clip.motion[-1, 55, 9:12] == 0)
     expected = matrix_to_rot6d(axis_angle_to_matrix(source[:, :55, 3:6].astype(np.float64)))
     np.testing.assert_allclose(clip.motion[:, :55, 6:12], expected, atol=1e-5)
-    assert clip.texts == ("one person pushes the other.", "they fight")
+    assert clip.texts == ("one person pushes the other.", "they fight", "the left one waves")
+    assert clip.tokens[1] == ("they/PRON", "fight/VERB")
 
 
-def test_interx_crops_are_multiples_of_four_and_padded(tmp_path, rng):
+def test_interx_crops_are_multiples_of_four_and_padded_and_carry_their_captions_tokens(tmp_path, rng):
     write_interx(tmp_path, rng)
-    dataset = interx.InterXInteractions(interx.load_split(tmp_path, "train"), max_frames=32)
-    for epoch in range(4):
+    clips = interx.load_split(tmp_path, "train")
+    dataset = interx.InterXInteractions(clips, max_frames=32)
+    drawn = set()
+    for epoch in range(12):
         dataset.set_epoch(epoch)
         item = dataset[0]
         assert item["motion"].shape == (32, 56, 12) and item["length"] % 4 == 0 and item["length"] <= 32
+        # the evaluator reads the tokens, a model the caption: both of the same description
+        assert item["tokens"] == list(clips[0].tokens[clips[0].texts.index(item["text"])])
+        drawn.add(item["text"])
+    assert len(drawn) > 1
 
 
 def test_interx_errors_name_the_missing_piece(tmp_path, rng):
@@ -138,4 +127,7 @@ def test_interx_errors_name_the_missing_piece(tmp_path, rng):
     write_interx(tmp_path, rng)
     (tmp_path / "texts_processed" / "G001T000A000R000.txt").write_text("caption#tok#1.5#3.0\n")
     with pytest.raises(DatasetError, match="time tags"):
+        interx.load_split(tmp_path, "train")
+    (tmp_path / "texts_processed" / "G001T000A000R000.txt").write_text("a caption#a caption#0#0\n")
+    with pytest.raises(DatasetError, match=r"G001T000A000R000\.txt:1: expected space-separated 'word/POS'"):
         interx.load_split(tmp_path, "train")

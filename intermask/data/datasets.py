@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 
 from ..errors import DatasetError
 from ..motion.canonical import pair_to_features
+from ..motion.layout import INTERHUMAN
 from ..motion.normalize import Normalizer
 from .interhuman import RawClip
 
@@ -111,6 +112,11 @@ class Interactions(Dataset):
         padded[:, :length] = motion
         return {"motion": torch.from_numpy(padded), "length": length,
                 "text": clip.texts[int(rng.integers(len(clip.texts)))], "texts": list(clip.texts), "name": clip.name}
+
+    @staticmethod
+    def joints(raw: torch.Tensor) -> torch.Tensor:
+        """Raw (not normalised) features (..., frame, 262) -> joint positions (..., frame, 22, 3)."""
+        return raw[..., INTERHUMAN.position].unflatten(-1, (-1, 3))
 
 
 def collate(items: list[dict]) -> dict:

@@ -38,24 +38,28 @@ def _require(path: Path, what: str) -> Path:
     return path
 
 
-def read_captions(path: Path) -> tuple[str, ...]:
-    """Captions of a ``texts_processed`` file; the time tags must be 0 or NaN (the whole clip)."""
-    captions = []
+def read_descriptions(path: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(caption, its "word/POS" tokens) of each line of a ``texts_processed`` file; the time tags must be 0 or
+    NaN (the whole clip). The tokens are what Inter-X's evaluator reads; the caption is what a model reads."""
+    descriptions = []
     for number, line in enumerate(_require(path, "Inter-X descriptions").read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         fields = line.strip().split("#")
         if len(fields) != 4:
             raise DatasetError(f"{path}:{number}: expected 'caption#tokens#start#end', got {line.strip()!r}")
-        caption, _tokens, start, end = fields
+        caption, tokens, start, end = fields
         for tag in (start, end):
             value = float(tag) if tag.strip() else 0.0
             if not (math.isnan(value) or value == 0.0):
                 raise DatasetError(f"{path}:{number}: time tags other than 0/NaN are not supported, got {tag!r}")
-        captions.append(caption.strip())
-    if not captions:
+        tokens = tuple(tokens.split())
+        if not tokens or not all("/" in token for token in tokens):
+            raise DatasetError(f"{path}:{number}: expected space-separated 'word/POS' tokens, got {fields[1]!r}")
+        descriptions.append((caption.strip(), tokens))
+    if not descriptions:
         raise DatasetError(f"{path} holds no description")
-    return tuple(captions)
+    return tuple(descriptions)
 
 
 def person_representation(axis_angle: np.ndarray) -> np.ndarray:
@@ -73,6 +77,7 @@ class InterXClip:
     name: str
     motion: np.ndarray  # (frame, 56, 12): person 1 channels 0:6, person 2 channels 6:12
     texts: tuple[str, ...]
+    tokens: tuple[tuple[str, ...], ...]  # the "word/POS" tokens of each caption, in the same order
 
 
 def load_split(root: str | Path, split: str, min_frames: int = 24, max_source_frames: int = 1000,
@@ -101,7 +106,9 @@ def load_split(root: str | Path, split: str, min_frames: int = 24, max_source_fr
             if not (min_frames <= len(raw) < max_source_frames):
                 continue
             motion = np.concatenate([person_representation(raw[..., :3]), person_representation(raw[..., 3:])], -1)
-            clips.append(InterXClip(clip_id, motion, read_captions(root / "texts_processed" / f"{clip_id}.txt")))
+            descriptions = read_descriptions(root / "texts_processed" / f"{clip_id}.txt")
+            clips.append(InterXClip(clip_id, motion, tuple(caption for caption, _ in descriptions),
+                                    tuple(tokens for _, tokens in descriptions)))
     if not clips:
         raise DatasetError(f"{root}/{split}: no clip of {min_frames}..{max_source_frames - 1} frames")
     return clips
@@ -111,7 +118,8 @@ class InterXInteractions(Dataset):
     """Items of the Inter-X text-to-motion protocol: a crop whose length is a multiple of 4 (one unit shorter with
     probability 1/3) at a random start, truncated or zero-padded to ``max_frames``.
 
-    Item: ``motion`` (max_frames, 56, 12) float32, ``length``, ``text``, ``texts``, ``name``.
+    Item: ``motion`` (max_frames, 56, 12) float32, ``length``, ``text`` (a random caption), ``tokens`` (that
+    caption's "word/POS" tokens), ``texts``, ``name``.
     """
 
     unit = 4
@@ -135,6 +143,11 @@ class InterXInteractions(Dataset):
         start = int(rng.integers(0, len(clip.motion) - length + 1))
         motion = np.zeros((self.max_frames, *clip.motion.shape[1:]), dtype=np.float32)
         motion[:length] = clip.motion[start:start + length]
-        return {"motion": torch.from_numpy(motion), "length": length,
-                "text": clip.texts[int(rng.integers(len(clip.texts)))], "texts": list(clip.texts),
-                "name": clip.name}
+        caption = int(rng.integers(len(clip.texts)))
+        return {"motion": torch.from_numpy(motion), "length": length, "text": clip.texts[caption],
+                "tokens": list(clip.tokens[caption]), "texts": list(clip.texts), "name": clip.name}
+
+    @staticmethod
+    def joints(motion: torch.Tensor) -> None:
+        """Joint positions of Inter-X motion need the SMPL-X body model, which is not read here: none."""
+        return None

@@ -12,12 +12,14 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError, DatasetError
 from ..motion.normalize import Normalizer
-from . import interhuman
+from . import interhuman, interx
 from .datasets import ClipSampling, Interactions, MotionWindows, fit_normalizer
 
 log = logging.getLogger(__name__)
 
-READERS = {"interhuman": interhuman.load_split}
+READERS = {"interhuman": interhuman.load_split, "interx": interx.load_split}
+# the formats whose features this project's VQ-VAE, transformer and evaluator train on
+TRAINABLE = ("interhuman",)
 
 
 @dataclass
@@ -46,19 +48,36 @@ class DataSource:
                              progress=progress)
         return self.root
 
-    def clips(self, split: str, mirror: bool | None = None, progress: bool = False):
-        """Raw clips of a split; training clips get mirrored copies when the config asks for them."""
+    @property
+    def format(self) -> str:
         fmt = self.cfg.get("format", "interhuman")
         if fmt not in READERS:
             raise ConfigError(f"data.format={fmt!r} has no reader here; known formats: {sorted(READERS)}")
+        return fmt
+
+    def clips(self, split: str, mirror: bool | None = None, progress: bool = False):
+        """Raw clips of a split; training clips get mirrored copies when the config asks for them."""
+        fmt = self.format
         self.ensure(progress)
         if mirror is None:
             mirror = bool(self.cfg.get("mirror", False)) and split == "train"
-        return READERS[fmt](self.root, split, min_frames=int(self.cfg.get("min_frames", 15)), mirror=mirror,
-                            progress=progress)
+        limits = {"min_frames": int(self.cfg.get("min_frames", 15))}
+        if "max_source_frames" in self.cfg:
+            limits["max_source_frames"] = int(self.cfg["max_source_frames"])
+        return READERS[fmt](self.root, split, mirror=mirror, progress=progress, **limits)
+
+    def require_trainable(self, what: str) -> None:
+        """A clear stop where ``what`` needs features this project's models are built for."""
+        if self.format not in TRAINABLE:
+            raise ConfigError(
+                f"{what} is not available for data={self.name}: the VQ-VAE, the transformer and the evaluator "
+                f"trained here use the InterHuman feature layout (22 joints, 262 features), and Inter-X's SMPL-X "
+                f"representation is not wired into them yet. Ground-truth evaluation of Inter-X works: "
+                f"python -m intermask.eval --dataset interx ckpt=null evaluator_ckpt=<converted finest.tar>")
 
     def normalizer(self) -> Normalizer:
         """Stored statistics, computed from the (mirror-augmented) train split on first use."""
+        self.require_trainable("normalisation statistics (and so training)")
         self.ensure()
         return interhuman.normalizer_for(self.root, lambda: fit_normalizer(self.clips("train")))
 
@@ -72,8 +91,14 @@ class DataSource:
                             "canonical"), random_order=random_order, seed=seed)
 
     def interactions(self, split: str, normalized: bool = True, seed: int = 0, mirror: bool | None = None,
-                     progress: bool = False) -> Interactions:
-        """Two-person items; ``normalized=False`` gives the raw features the evaluator reads."""
+                     progress: bool = False) -> Interactions | interx.InterXInteractions:
+        """Two-person items; ``normalized=False`` gives the raw features the evaluator reads (Inter-X's are
+        never normalised)."""
+        if self.format == "interx":
+            if normalized:
+                self.require_trainable("normalised Inter-X items")
+            return interx.InterXInteractions(self.clips(split, progress=progress),
+                                             max_frames=int(self.cfg["max_frames"]), seed=seed)
         clips = self.clips(split, mirror=mirror, progress=progress)
         return Interactions(clips, self.sampling(seed), self.normalizer() if normalized else None)
 

@@ -297,6 +297,7 @@ def build_trainer(cfg) -> Trainer:
     time_limit = _minutes_to_seconds(cfg.train.get("time_limit_min"))
     check_settings(cfg.train, "train")
     source = DataSource(cfg.data)
+    source.require_trainable(f"python -m intermask.train {cfg.kind}")
     source.ensure(progress=cfg.progress)
     task, train_set, val_set, collate_fn, (best_metric, best_mode) = BUILDERS[cfg.kind](cfg, source)
     train = cfg.train

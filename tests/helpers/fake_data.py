@@ -1,4 +1,5 @@
-"""Tiny datasets in the official InterHuman on-disk layout, built from FK motions, for tests."""
+"""Tiny datasets in the official InterHuman and Inter-X on-disk layouts, for tests."""
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +52,39 @@ def write_dataset(root: Path, rng, num_clips=24, frames=(70, 130)):
     (root / "split" / "test.txt").write_text("\n".join(ids[num_clips - third:]) + "\n")
     (root / "ignore_list.txt").write_text("")
     return ids
+
+
+INTERX_DESCRIPTIONS = ("one person pushes the other.#one/NUM person/NOUN push/VERB other/ADJ#0.0#0.0",
+                       "they fight#they/PRON fight/VERB#nan#nan",
+                       "the left one waves#left/ADJ one/NUM wave/VERB#0#0")
+
+
+def write_interx(root: Path, rng, lengths=None, split="train"):
+    """Inter-X layout: ``motions/<split>.h5`` of random (frame, 56, 6) arrays, split file, three descriptions per
+    clip (``INTERX_DESCRIPTIONS``). Returns {clip id: array}."""
+    import h5py
+
+    lengths = lengths or {"G001T000A000R000": 40, "G001T000A000R001": 30, "G001T000A000R002": 10}
+    for folder in ("motions", "splits", "texts_processed"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    raw = {}
+    with h5py.File(root / "motions" / f"{split}.h5", "w") as f:
+        for clip_id, frames in lengths.items():
+            data = rng.uniform(-1, 1, (frames, 56, 6)).astype(np.float32)
+            f.create_dataset(clip_id, data=data)
+            raw[clip_id] = data
+            (root / "texts_processed" / f"{clip_id}.txt").write_text("\n".join(INTERX_DESCRIPTIONS) + "\n")
+    (root / "splits" / f"{split}.txt").write_text("\n".join(lengths) + "\n")
+    return raw
+
+
+def write_glove(folder: Path, words=("unk", "sos", "eos", "person", "push", "fight", "left", "wave"), dim=8):
+    """GloVe files as Inter-X ships them (``hhi_vab_{data.npy,words.pkl,idx.pkl}``), seeded vectors."""
+    folder.mkdir(parents=True, exist_ok=True)
+    vectors = np.random.default_rng(0).standard_normal((len(words), dim)).astype(np.float32)
+    np.save(folder / "hhi_vab_data.npy", vectors)
+    with open(folder / "hhi_vab_words.pkl", "wb") as f:
+        pickle.dump(list(words), f)
+    with open(folder / "hhi_vab_idx.pkl", "wb") as f:
+        pickle.dump({w: i for i, w in enumerate(words)}, f)
+    return folder
