@@ -121,6 +121,27 @@ def test_interx_crops_are_multiples_of_four_and_padded_and_carry_their_captions_
     assert len(drawn) > 1
 
 
+def test_interx_crops_a_long_clip_whole_then_keeps_its_first_frames(tmp_path, rng):
+    write_interx(tmp_path, rng, {"G001T000A000R000": 600, "G001T000A000R001": 30})
+    long, short = interx.load_split(tmp_path, "train")
+    dataset = interx.InterXInteractions([long, short], max_frames=150)
+    starts = set()
+    for epoch in range(30):
+        dataset.set_epoch(epoch)
+        item = dataset[0]
+        assert item["length"] == 150
+        start = next(s for s in range(600 - 149) if np.array_equal(item["motion"].numpy(), long.motion[s:s + 150]))
+        starts.add(start)
+        # a crop of 30 frames (or 28, one unit shorter): its last frame's root velocity is zero, the rest is the clip's
+        item = dataset[1]
+        crop = item["motion"][:item["length"]].numpy()
+        assert item["length"] in (24, 28)
+        assert np.all(crop[-1, 55, 3:6] == 0) and np.all(crop[-1, 55, 9:12] == 0)
+        assert any(np.array_equal(crop[:-1], short.motion[s:s + len(crop) - 1]) for s in range(31 - len(crop)))
+    # the published loader crops the whole multiple-of-4 length (596 or 600 frames) first: starts 0..4
+    assert starts <= set(range(5)) and len(starts) > 1
+
+
 def test_interx_errors_name_the_missing_piece(tmp_path, rng):
     with pytest.raises(DatasetError, match=r"splits/train\.txt"):
         interx.load_split(tmp_path, "train")

@@ -58,11 +58,23 @@ def test_random_masking_never_masks_padding_and_follows_the_cosine_ratio():
     valid[:, 40:] = False
     mask = random_masking(valid, seeded())
     assert not mask[:, 40:].any()
-    # the ratio applies to the padded length: E[cos(pi tau / 2)] = 2 / pi
+    # the ratio applies to each sample's valid tokens: E[cos(pi tau / 2)] = 2 / pi
     full = random_masking(torch.ones(batch, num_tokens, dtype=torch.bool), seeded(1))
     assert full.sum(dim=1).min() >= 1
     assert full.float().mean().item() == pytest.approx(2 / math.pi, abs=0.02)
-    assert mask.float().sum().item() / full.float().sum().item() == pytest.approx(0.8, abs=0.03)
+    assert mask[:, :40].float().mean().item() == pytest.approx(2 / math.pi, abs=0.02)
+
+
+def test_a_samples_mask_count_depends_on_its_own_length_only_not_on_padding():
+    # the same draws of tau: 30 valid tokens padded to 40 or to 750 mask the same number, round(ratio * 30)
+    counts = []
+    for padded in (40, 750):
+        valid = torch.zeros(500, padded, dtype=torch.bool)
+        valid[:, :30] = True
+        counts.append(random_masking(valid, seeded(5)).sum(dim=1))
+    assert torch.equal(counts[0], counts[1])
+    ratios = torch.cos(torch.rand(500, generator=seeded(5)) * math.pi / 2)
+    assert torch.equal(counts[0], (ratios * 30).round().clamp(min=1).long())
 
 
 def test_random_masking_is_reproducible_with_a_seeded_generator():
@@ -119,19 +131,28 @@ def test_unroll_remask_keeps_the_least_confident_mask_tokens_and_fills_the_rest_
     corrupted = corrupted.masked_fill(is_mask_token, MASK_ID)
     logits = torch.randn(2, num_tokens, NUM_CODES, generator=seeded(1)) * 3
 
-    new_ids, filled = unroll_remask(logits, corrupted, is_mask_token)
+    valid = torch.ones(2, num_tokens, dtype=torch.bool)
+    valid[1, 200:] = False  # sample 1 holds 200 valid tokens
+    new_ids, filled = unroll_remask(logits, corrupted, is_mask_token, valid)
 
     assert not (filled & ~is_mask_token).any()
     assert torch.equal(new_ids[~filled], corrupted[~filled])
     assert torch.equal(new_ids[filled], logits.argmax(-1)[filled])
     confidence = logits.softmax(-1).max(-1).values
-    for sample in range(2):
-        ratio = is_mask_token[sample].float().mean()
+    for sample, num_valid in enumerate((400, 200)):
+        ratio = is_mask_token[sample].sum().item() / num_valid
         next_time = min(math.acos(ratio) / (math.pi / 2) + 1 / 21, 1.0)
-        expected_kept = max(1, round(math.cos(math.pi * next_time / 2) * num_tokens))
+        expected_kept = max(1, round(math.cos(math.pi * next_time / 2) * num_valid))
         still_masked = is_mask_token[sample] & ~filled[sample]
         assert still_masked.sum().item() == expected_kept
         assert confidence[sample][still_masked].max() <= confidence[sample][filled[sample]].min()
+    # sample 1 padded further (as in a batch with a longer partner) unrolls the same way
+    pad = 550
+    padded = [torch.cat([x[1:], torch.zeros_like(x[1:, :pad])], dim=1) for x in (corrupted, is_mask_token, valid)]
+    padded_logits = torch.cat([logits[1:], logits[1:, :pad]], dim=1)
+    padded_ids, padded_filled = unroll_remask(padded_logits, *padded)
+    assert torch.equal(padded_filled[0, :num_tokens], filled[1]) and not padded_filled[0, num_tokens:].any()
+    assert torch.equal(padded_ids[0, :num_tokens], new_ids[1])
 
 
 def test_masked_token_loss_is_cross_entropy_and_accuracy_over_masked_positions_only():

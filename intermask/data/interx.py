@@ -116,7 +116,9 @@ def load_split(root: str | Path, split: str, min_frames: int = 24, max_source_fr
 
 class InterXInteractions(Dataset):
     """Items of the Inter-X text-to-motion protocol: a crop whose length is a multiple of 4 (one unit shorter with
-    probability 1/3) at a random start, truncated or zero-padded to ``max_frames``.
+    probability 1/3) at a random start, then truncated to its first ``max_frames`` frames or zero-padded to them.
+    As in the published loader, the root velocity of the crop's last frame is zero (it is computed after
+    cropping), and a long clip is cropped whole first, so its items start within its first 8 frames.
 
     Item: ``motion`` (max_frames, 56, 12) float32, ``length``, ``text`` (a random caption), ``tokens`` (that
     caption's "word/POS" tokens), ``texts``, ``name``.
@@ -139,10 +141,14 @@ class InterXInteractions(Dataset):
         units = len(clip.motion) // self.unit
         if units > 1 and rng.random() < 1 / 3:
             units -= 1
-        length = min(units * self.unit, self.max_frames)
-        start = int(rng.integers(0, len(clip.motion) - length + 1))
+        crop = units * self.unit
+        start = int(rng.integers(0, len(clip.motion) - crop + 1))
+        length = min(crop, self.max_frames)
         motion = np.zeros((self.max_frames, *clip.motion.shape[1:]), dtype=np.float32)
         motion[:length] = clip.motion[start:start + length]
+        if crop <= self.max_frames:  # the crop's last frame has no next frame to move to
+            motion[crop - 1, NUM_ROTATIONS, 3:6] = 0
+            motion[crop - 1, NUM_ROTATIONS, 9:12] = 0
         caption = int(rng.integers(len(clip.texts)))
         return {"motion": torch.from_numpy(motion), "length": length, "text": clip.texts[caption],
                 "tokens": list(clip.tokens[caption]), "texts": list(clip.texts), "name": clip.name}

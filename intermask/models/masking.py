@@ -54,17 +54,20 @@ def _bernoulli(like: torch.Tensor, prob: float, generator: torch.Generator | Non
 def random_masking(valid: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Per-sample cosine-scheduled random mask: (b, N) valid bool -> (b, N) bool, True = masked.
 
-    Each sample draws tau ~ U(0, 1) and masks round(cos(pi tau / 2) * N) positions (at least one) chosen
-    uniformly over the padded length N; positions that are padding are then dropped from the mask, so the
-    realised ratio over valid tokens is the scheduled one only in expectation.
+    Each sample draws tau ~ U(0, 1) and masks round(cos(pi tau / 2) * V) of its V valid positions (at least one),
+    chosen uniformly among them. The count follows the sample's own length, as decoding's schedule does, so a
+    sample's mask depends neither on how far the batch is padded nor on the other samples in it. (The published
+    code counts round(ratio * N) over the padded length N and drops the padded picks: the same ratio in
+    expectation, a wider spread for short samples.)
     """
     if valid.ndim != 2:
         raise ValueError(f"random_masking: valid must be (batch, tokens), got {tuple(valid.shape)}")
     batch, num_tokens = valid.shape
     ratio = cosine_schedule(_uniform((batch,), valid.device, generator))
-    num_masked = (ratio * num_tokens).round().clamp(min=1)
-    # a random permutation per sample: a position is masked when its rank falls below the count
-    ranks = _uniform((batch, num_tokens), valid.device, generator).argsort(dim=-1).argsort(dim=-1)
+    num_masked = (ratio * valid.sum(dim=-1)).round().clamp(min=1)
+    # a random order of each sample's valid positions (padding sorts last): masked when the rank is below the count
+    noise = _uniform((batch, num_tokens), valid.device, generator).masked_fill(~valid, 2.0)
+    ranks = noise.argsort(dim=-1).argsort(dim=-1)
     return (ranks < rearrange(num_masked, "b -> b 1")) & valid
 
 
@@ -118,21 +121,26 @@ def unroll_remask(
     logits: torch.Tensor,
     corrupted_ids: torch.Tensor,
     is_mask_token: torch.Tensor,
+    valid: torch.Tensor,
     schedule_steps: int = UNROLL_SCHEDULE_STEPS,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One decoding step taken from the training prediction (step unroll), without gradient.
 
-    logits: (b, N, v) from the first pass; corrupted_ids, is_mask_token: (b, N).
-    The [MASK] fraction r (over the padded length N) gives schedule time acos(r)/(pi/2); one step later,
-    round(cos(pi tau'/2) * N) lowest-confidence tokens stay masked, every other [MASK] token takes the arg-max
-    prediction. Returns (ids for the second pass, filled) where ``filled`` marks the [MASK] positions that were
-    given a prediction; they leave the loss.
+    logits: (b, N, v) from the first pass; corrupted_ids, is_mask_token, valid: (b, N).
+    A sample's [MASK] fraction r over its V valid tokens gives schedule time acos(r)/(pi/2); one step later,
+    round(cos(pi tau'/2) * V) lowest-confidence tokens stay masked (decoding's count for a sample of that length),
+    every other [MASK] token takes the arg-max prediction. Returns (ids for the second pass, filled) where
+    ``filled`` marks the [MASK] positions that were given a prediction; they leave the loss. (The published code
+    measures r and the count over the padded length, so its short samples unroll as if late in the schedule.)
     """
-    num_tokens = corrupted_ids.shape[-1]
+    if not (corrupted_ids.shape == is_mask_token.shape == valid.shape):
+        raise ValueError(f"unroll_remask: corrupted_ids {tuple(corrupted_ids.shape)}, is_mask_token "
+                         f"{tuple(is_mask_token.shape)} and valid {tuple(valid.shape)} must agree")
     logits = logits.detach()
-    ratio = is_mask_token.float().mean(dim=-1)
+    num_valid = valid.sum(dim=-1).clamp(min=1)
+    ratio = is_mask_token.sum(dim=-1) / num_valid
     next_time = (inverse_cosine_schedule(ratio) + 1 / (schedule_steps + 1)).clamp(max=1.0)
-    num_remasked = (cosine_schedule(next_time) * num_tokens).round().clamp(min=1)
+    num_remasked = (cosine_schedule(next_time) * num_valid).round().clamp(min=1)
 
     confidence, predicted = logits.softmax(dim=-1).max(dim=-1)
     confidence = confidence.masked_fill(~is_mask_token, FROZEN_SCORE)
@@ -217,6 +225,7 @@ def transformer_training_loss(
             rearrange(logits, "b n p t v -> b (n p t) v"),
             rearrange(corrupted, "b n p t -> b (n p t)"),
             rearrange(is_mask_token, "b n p t -> b (n p t)"),
+            rearrange(valid, "b n p t -> b (n p t)"),
         )
         unrolled, filled = (rearrange(x, "b (n p t) -> b n p t", n=2, p=num_parts) for x in (unrolled, filled))
         unroll_logits = model(unrolled, cond, lengths_tokens, generator=generator)
