@@ -64,6 +64,17 @@ def test_r_precision_counts_the_rank_of_each_texts_own_motion():
     np.testing.assert_array_equal(r_precision(text, motion, top_k=2), [0, 2])
 
 
+def test_r_precision_counts_ties_by_expectation_so_a_collapsed_model_scores_chance(rng):
+    # every motion identical: each text's own motion ties with all 32, so k of 32 hits in expectation
+    text = rng.normal(size=(32, 8))
+    motion = np.repeat(rng.normal(size=(1, 8)), 32, axis=0)
+    np.testing.assert_allclose(r_precision(text, motion, top_k=3), [1.0, 2.0, 3.0])
+    # text 0 (at 0): its own motion (1) and the other (-1) tie at distance 1 -> half a hit at k=1, one at k=2;
+    # text 1 (at 100): the other motion is closer -> a miss at k=1, a hit at k=2
+    np.testing.assert_allclose(r_precision(np.array([[0.0], [100.0]]), np.array([[1.0], [-1.0]]), top_k=2),
+                               [0.5, 2.0])
+
+
 def test_r_precision_of_random_embeddings_is_k_over_batch_size(rng):
     batch, batches = 32, 400
     hits = sum(r_precision(rng.normal(size=(batch, 8)), rng.normal(size=(batch, 8))) for _ in range(batches))

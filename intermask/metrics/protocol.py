@@ -132,7 +132,7 @@ def _run_pass(batches: Iterable[EvalBatch], embed_fn: Callable, cfg: ProtocolCon
 
 def _row(run: _Pass, reference_stats, cfg: ProtocolConfig, rng: np.random.Generator) -> dict:
     """Text–motion metrics of one pass (and its physical metrics when present)."""
-    hits = np.zeros(cfg.top_k, dtype=np.int64)
+    hits = np.zeros(cfg.top_k)
     for start in range(0, len(run.text_emb), cfg.batch_size):
         chunk = slice(start, start + cfg.batch_size)
         hits += r_precision(run.text_emb[chunk], run.motion_emb[chunk], cfg.top_k)

@@ -42,17 +42,22 @@ def euclidean_distance_matrix(a, b) -> np.ndarray:
 def r_precision(text_emb, motion_emb, top_k: int = 3) -> np.ndarray:
     """Hits of each text's own motion among its k nearest motions of the batch, for k = 1..top_k.
 
-    text_emb, motion_emb: (batch, dim), row i of each is a pair. Returns counts (top_k,); divide by the
-    number of texts for R-precision. A text's rank is the number of motions strictly closer than its own,
-    so ties count in its favour. The value depends on the batch size (96 on InterHuman, 32 on Inter-X).
+    text_emb, motion_emb: (batch, dim), row i of each is a pair. Returns counts (top_k,) as floats; divide by the
+    number of texts for R-precision. Motions at exactly the own motion's distance (identical embeddings, as a
+    collapsed model produces) are ranked in random order, counted by expectation: with c motions strictly closer
+    and m at the same distance (the own one included), a hit at k counts min(max((k - c) / m, 0), 1). So ties
+    neither reward nor punish, and identical embeddings score chance (k / batch). The value depends on the batch
+    size (96 on InterHuman, 32 on Inter-X).
     """
     text_emb, motion_emb = _as_pairs(text_emb, motion_emb)
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     distances = euclidean_distance_matrix(text_emb, motion_emb)
     own = np.diag(distances)[:, None]
-    rank = (distances < own).sum(axis=1)  # (text,)
-    return np.array([(rank < k).sum() for k in range(1, top_k + 1)], dtype=np.int64)
+    closer = (distances < own).sum(axis=1)[:, None]  # (text, 1)
+    tied = (distances == own).sum(axis=1)[:, None]  # the own motion included, so >= 1
+    k = np.arange(1, top_k + 1)[None, :]
+    return np.clip((k - closer) / tied, 0.0, 1.0).sum(axis=0)
 
 
 def matching_score(text_emb, motion_emb) -> float:

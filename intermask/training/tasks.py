@@ -18,6 +18,7 @@ from ..data.datasets import collate
 from ..data.source import DataSource
 from ..data.tokens import TokenInteractions, load_or_build_tokens
 from ..errors import ConfigError
+from ..metrics.text_motion import r_precision
 from ..models.evaluator import InterCLIPEvaluator, interclip_motion_input
 from ..models.intermask import InterMTransformer
 from ..models.losses import VQLossWeights, vq_total_loss
@@ -194,12 +195,11 @@ class EvaluatorTask:
         loss_sum = 0.0
         for batch in loader:
             text_emb, motion_emb = self._embed(model, batch)
-            distances = torch.cdist(text_emb.float(), motion_emb.float())
-            ranks = (distances < distances.diagonal()[:, None]).sum(-1)
-            hits1 += int((ranks < 1).sum())
-            hits3 += int((ranks < 3).sum())
-            total += len(ranks)
-            loss_sum += float(model.contrastive_loss(text_emb, motion_emb)) * len(ranks)
+            hits = r_precision(text_emb.float().cpu().numpy(), motion_emb.float().cpu().numpy(), top_k=3)
+            hits1 += float(hits[0])
+            hits3 += float(hits[2])
+            total += len(text_emb)
+            loss_sum += float(model.contrastive_loss(text_emb, motion_emb)) * len(text_emb)
         return {"top1": hits1 / max(total, 1), "top3": hits3 / max(total, 1), "val_loss": loss_sum / max(total, 1)}
 
 
