@@ -212,3 +212,20 @@ def test_the_training_config_starts_from_the_published_vq_loss():
     loss = OmegaConf.load(Path(__file__).parents[1] / "configs" / "train" / "vqvae.yaml").loss
     assert vq_loss_weights(loss.weights) == VQLossWeights()
     assert loss.geometry_in_metres is False
+
+
+def test_a_bf16_autocast_step_gets_float32_losses_and_finite_gradients():
+    # in bf16 the geodesic clamp 1 - 1e-7 rounds to 1, where acos's gradient is infinite: NaN from the first step
+    from intermask.models.vqvae import MotionVQVAE
+
+    torch.manual_seed(0)
+    model = MotionVQVAE(width=16, code_dim=16, num_codes=32, dropout=0.0)
+    target = torch.randn(2, 16, LAYOUT.dim)
+    mean, std = torch.zeros(LAYOUT.dim), torch.ones(LAYOUT.dim)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(target)
+        total, terms = vq_total_loss(out["recon"], target, out["commit_loss"], mean, std, LAYOUT)
+    assert out["recon"].dtype == torch.bfloat16  # the network itself did run in bf16
+    assert total.dtype == torch.float32 and all(value.dtype == torch.float32 for value in terms.values())
+    total.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

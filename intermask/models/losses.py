@@ -138,18 +138,23 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
     ``geometry_in_metres`` measures bone lengths and rotations on de-normalised features instead of z-scores
     (z-scored positions are not a rigid skeleton); off by default to match the published weights.
     Returns ``(total, terms)``; ``terms`` maps each loss name to its detached, unweighted value.
+    The losses are computed in float32 even inside a bf16 autocast region: in bf16 the geodesic clamp 1 - 1e-7
+    rounds to 1, where acos has an infinite gradient (NaN from the first step), and metre positions of a few
+    metres round to centimetres, coarser than the foot-contact threshold.
     """
-    denormalize = denormalizer(mean, std)
-    geometric_pred, geometric_target = ((denormalize(pred), denormalize(target)) if geometry_in_metres
-                                        else (pred, target))
-    terms = {
-        "reconstruction": reconstruction_loss(pred, target, layout),
-        "commit": commit_loss,
-        "position": position_loss(pred, target, layout),
-        "velocity": velocity_loss(pred, target, layout),
-        "bone": bone_length_loss(geometric_pred, geometric_target, layout),
-        "geodesic": geodesic_loss(geometric_pred, geometric_target, layout),
-        "foot_contact": foot_contact_loss(pred, target, layout, denormalize),
-    }
-    total = sum(getattr(weights, name) * value for name, value in terms.items())
+    with torch.autocast(pred.device.type, enabled=False):
+        pred, target, commit_loss = pred.float(), target.float(), commit_loss.float()
+        denormalize = denormalizer(mean.float(), std.float())
+        geometric_pred, geometric_target = ((denormalize(pred), denormalize(target)) if geometry_in_metres
+                                            else (pred, target))
+        terms = {
+            "reconstruction": reconstruction_loss(pred, target, layout),
+            "commit": commit_loss,
+            "position": position_loss(pred, target, layout),
+            "velocity": velocity_loss(pred, target, layout),
+            "bone": bone_length_loss(geometric_pred, geometric_target, layout),
+            "geodesic": geodesic_loss(geometric_pred, geometric_target, layout),
+            "foot_contact": foot_contact_loss(pred, target, layout, denormalize),
+        }
+        total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, {name: value.detach() for name, value in terms.items()}
