@@ -280,3 +280,17 @@ def test_flat_token_order_is_person_then_part_then_time():
     valid = validity_grid(torch.tensor([3]), 5, 3)
     flat = rearrange(valid, "b n p t -> b (n p t)")
     assert flat[0, :3].all() and flat[0, 15:18].all()
+
+
+def test_the_training_task_draws_masks_per_rank_and_step_so_ranks_differ_and_a_resume_repeats_them(monkeypatch):
+    from intermask.training.tasks import TransformerTask
+
+    task = TransformerTask(model=None, text_cache=None, seed=3)
+
+    def draws(rank, step):
+        monkeypatch.setenv("RANK", str(rank))
+        return torch.rand(8, generator=task.masking_generator(torch.device("cpu"), step))
+
+    assert torch.equal(draws(0, 5), draws(0, 5))  # a resumed step 5 draws what step 5 drew
+    assert not torch.equal(draws(0, 5), draws(1, 5))  # another rank, other masks
+    assert not torch.equal(draws(0, 5), draws(0, 6))

@@ -30,7 +30,7 @@ from ..motion.normalize import Normalizer
 from ..precision import check_settings
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .schedule import milestones_from_fractions
-from .trainer import Trainer, make_loader, unwrap_model
+from .trainer import Trainer, distributed_context, make_loader, unwrap_model
 
 log = logging.getLogger(__name__)
 
@@ -129,12 +129,18 @@ class TransformerTask:
         """Token maps cut to the batch's longest sample: padding steps cost attention and teach nothing."""
         return batch["ids"][..., : int(batch["length_tokens"].max())]
 
-    def training_step(self, batch: dict, step: int):
-        device = batch["ids"].device
+    def masking_generator(self, device: torch.device, step: int) -> torch.Generator:
+        """The generator of ``step``'s masking draws on this process, seeded by (seed, rank, step): each rank of a
+        multi-GPU run draws its own masks, and a resumed run draws the masks it would have drawn."""
         if self.generator is None or self.generator.device != device:
-            self.generator = torch.Generator(device=device).manual_seed(self.seed)
+            self.generator = torch.Generator(device=device)
+        rank = distributed_context().rank
+        return self.generator.manual_seed(int(np.random.SeedSequence([self.seed, rank, step]).generate_state(1)[0]))
+
+    def training_step(self, batch: dict, step: int):
+        generator = self.masking_generator(batch["ids"].device, step)
         frozen, eot = self._frozen_text(batch["text"])
-        return self.model(self._trimmed(batch), frozen, eot, batch["length_tokens"], generator=self.generator,
+        return self.model(self._trimmed(batch), frozen, eot, batch["length_tokens"], generator=generator,
                           interaction_mask_prob=self.interaction_mask_prob, step_unroll=self.step_unroll)
 
     def validate(self, loader: Iterable) -> dict[str, float]:
@@ -152,14 +158,6 @@ class TransformerTask:
                 sums[name] = sums.get(name, 0.0) + float(value)
             batches += 1
         return {f"val_{name}": total / max(batches, 1) for name, total in sums.items()}
-
-    def extra_state(self) -> dict:
-        return {"generator": self.generator.get_state() if self.generator is not None else torch.empty(0)}
-
-    def load_extra_state(self, state: dict) -> None:
-        if state.get("generator") is not None and state["generator"].numel():
-            self.generator = torch.Generator(device=unwrap_model(self.model).mean.device)
-            self.generator.set_state(state["generator"])
 
 
 # --------------------------------------------------------------------------------------------- evaluator
