@@ -83,7 +83,8 @@ class TextMotionEvaluator:
             backbone = CLIPTokenFeatures(model)
         else:
             backbone = build_text_encoder(config["text_encoder"]).backbone.to(device)
-        return cls(model, backbone, TextFeatureCache(backbone.name))
+        # float32: the evaluator reads the backbone's features unrounded, as the published evaluation does
+        return cls(model, backbone, TextFeatureCache(backbone.name, dtype=torch.float32))
 
     @torch.no_grad()
     def embed_text(self, texts: list[str]) -> torch.Tensor:

@@ -249,8 +249,8 @@ def test_eval_loads_the_converted_interclip_with_its_own_clip_token_features(con
         lambda texts, context_length, truncate: torch.stack([token_ids[t] for t in texts]))})
     monkeypatch.setitem(sys.modules, "clip", fake_clip)
     text = loaded.embed_text(list(token_ids))
-    # the caption cache keeps frozen features in half precision
-    torch.testing.assert_close(text, expected["text_emb"], atol=1e-4, rtol=0)
+    # evaluation caches the frozen features in float32, so the embeddings are the official ones
+    torch.testing.assert_close(text, expected["text_emb"], atol=1e-6, rtol=0)
     motion = rearrange(inputs["motions"], "b t (n c) -> b n t c", n=2)
     torch.testing.assert_close(loaded.embed_motion(motion, inputs["lengths"]),
                                expected["motion_emb"], atol=1e-5, rtol=0)
