@@ -17,7 +17,7 @@ from .data.interx import OBTAIN as OBTAIN_INTERX
 from .data.interx import InterXInteractions
 from .data.source import DataSource, check_exists
 from .errors import ConfigError, DatasetError
-from .metrics.protocol import MODEL_ROW, EvalBatch, ProtocolConfig, evaluate, format_table, results_to_json
+from .metrics.protocol import EvalBatch, ProtocolConfig, evaluate, format_table, results_to_json
 from .models.evaluator import (GloVe, InterCLIPEvaluator, InterXMatchingEvaluator, interclip_motion_input,
                                prepare_interx_motion)
 from .models.pipeline import InterMask, build_text_encoder
@@ -256,10 +256,8 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
         raise ConfigError(f"protocol.quick.max_items={max_items} is below one evaluation batch "
                           f"({protocol.batch_size})")
     run = EvaluationRun(dataset, evaluator, model, protocol.batch_size, dict(cfg.generation), device, max_items)
-    results = evaluate(protocol, run.ground_truth, run.generated if model else run.ground_truth, run.embed,
+    results = evaluate(protocol, run.ground_truth, run.generated if model else None, run.embed,
                        run.multimodality if model else None, progress=True)
-    if model is None:
-        del results["rows"][MODEL_ROW]
     table = format_table(results)
     header = (f"{cfg.data.name} {cfg.split} split, {protocol.replications} replications, batch "
               f"{protocol.batch_size}; evaluator {evaluator_path}; model {model_path or '(ground truth only)'}")

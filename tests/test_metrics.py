@@ -227,6 +227,20 @@ def test_protocol_without_joints_or_mm_leaves_those_metrics_empty():
     assert rows["model"]["R@3"] is not None
 
 
+def test_protocol_without_a_model_measures_the_same_ground_truth_row_and_nothing_else():
+    gt_fn, gen_fn, mm_fn = toy_world()
+    calls = []
+
+    def counted_gt(rng):
+        calls.append(1)
+        return gt_fn(rng)
+
+    alone = evaluate(SMALL, counted_gt, None, embed, mm_fn, progress=False)
+    assert list(alone["rows"]) == ["ground truth"] and len(calls) == 2 * SMALL.replications
+    with_model = evaluate(SMALL, gt_fn, gen_fn, embed, mm_fn, progress=False)
+    assert alone["rows"]["ground truth"] == with_model["rows"]["ground truth"]
+
+
 def test_protocol_refuses_a_pass_shorter_than_one_batch():
     gt_fn, gen_fn, _ = toy_world(items=10)
     with pytest.raises(ValueError, match="fewer than one evaluation batch"):

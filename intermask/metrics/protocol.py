@@ -144,27 +144,29 @@ def _row(run: _Pass, reference_stats, cfg: ProtocolConfig, rng: np.random.Genera
     return row
 
 
-def evaluate(protocol_cfg: ProtocolConfig, gt_batches_fn: Callable, gen_batches_fn: Callable, embed_fn: Callable,
-             mm_fn: Callable | None = None, progress: bool = True) -> dict:
+def evaluate(protocol_cfg: ProtocolConfig, gt_batches_fn: Callable, gen_batches_fn: Callable | None,
+             embed_fn: Callable, mm_fn: Callable | None = None, progress: bool = True) -> dict:
     """Run ``replications`` seeded replications; see the module docstring for the callables.
 
     Returns {"rows": {row: {metric: (mean, ci) or None}}, "replications": {row: {metric: [values]}},
     "config": dict}, rows "ground truth" and "model", metrics in ``metric_names`` order (MModality and
-    physical metrics None where not measured; the ground-truth row has no MModality).
+    physical metrics None where not measured; the ground-truth row has no MModality). Without
+    ``gen_batches_fn`` only the ground-truth row is measured (its numbers are the same either way).
     """
     cfg = protocol_cfg
-    per_replication = {GT_ROW: {}, MODEL_ROW: {}}
+    per_replication = {GT_ROW: {}, MODEL_ROW: {}} if gen_batches_fn is not None else {GT_ROW: {}}
     for seeds in tqdm(np.random.SeedSequence(cfg.seed).spawn(cfg.replications), desc="evaluation replications",
                       disable=not progress):
         gt_rng, reference_rng, gen_rng, gt_div_rng, gen_div_rng, mm_rng, mm_pair_rng = (
             np.random.default_rng(s) for s in seeds.spawn(7))
         ground_truth = _run_pass(gt_batches_fn(gt_rng), embed_fn, cfg, "ground-truth pass")
         reference = _run_pass(gt_batches_fn(reference_rng), embed_fn, cfg, "reference ground-truth pass")
-        generated = _run_pass(gen_batches_fn(gen_rng), embed_fn, cfg, "generated pass")
         reference_stats = activation_statistics(cfg.emb_scale * reference.motion_emb)
-        rows = {GT_ROW: _row(ground_truth, reference_stats, cfg, gt_div_rng),
-                MODEL_ROW: _row(generated, reference_stats, cfg, gen_div_rng)}
-        if mm_fn is not None:
+        rows = {GT_ROW: _row(ground_truth, reference_stats, cfg, gt_div_rng)}
+        if gen_batches_fn is not None:
+            generated = _run_pass(gen_batches_fn(gen_rng), embed_fn, cfg, "generated pass")
+            rows[MODEL_ROW] = _row(generated, reference_stats, cfg, gen_div_rng)
+        if mm_fn is not None and gen_batches_fn is not None:
             mm_emb = _to_numpy(mm_fn(mm_rng, cfg.mm_num_texts, cfg.mm_num_samples))
             if mm_emb.ndim != 3 or mm_emb.shape[:2] != (cfg.mm_num_texts, cfg.mm_num_samples):
                 raise ValueError(f"mm_fn: expected ({cfg.mm_num_texts}, {cfg.mm_num_samples}, dim) embeddings, "
@@ -178,7 +180,7 @@ def evaluate(protocol_cfg: ProtocolConfig, gt_batches_fn: Callable, gen_batches_
         row: {metric: mean_confidence_interval(per_replication[row][metric])
               if metric in per_replication[row] else None
               for metric in metric_names(cfg.top_k)}
-        for row in (GT_ROW, MODEL_ROW)
+        for row in per_replication
     }
     return {"rows": summary, "replications": per_replication, "config": asdict(cfg)}
 
