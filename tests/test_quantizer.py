@@ -182,3 +182,48 @@ def test_batch_usage_and_running_usage_count_the_codes_used():
     assert quantizer.running_usage() == pytest.approx(0.75)
     quantizer.reset_running_usage()
     assert quantizer.running_usage() == 0.0
+
+
+DDP_WORKER = """
+import sys, torch, torch.distributed as dist
+from intermask.models.quantizer import EMAQuantizer
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+torch.manual_seed(rank)  # each process initialises from its own batch and its own random picks
+quantizer = EMAQuantizer(num_codes=8, code_dim=4, stochastic=False).train()
+batches = torch.randn(2, 2, 20, 4, generator=torch.Generator().manual_seed(7))  # (rank, step, vector, dim)
+quantizer.initialize(batches[rank, 0])
+initial = quantizer.codebook.clone()
+quantizer(batches[rank, 1])
+torch.save({"initial": initial, "code_sum": quantizer.code_sum, "code_count": quantizer.code_count}, sys.argv[1])
+dist.destroy_process_group()
+"""
+
+
+def test_in_a_two_process_run_the_codebook_follows_both_processes_batches(tmp_path):
+    import subprocess
+    import sys
+
+    from test_trainer import free_port, subprocess_env
+
+    script = tmp_path / "worker.py"
+    script.write_text(DDP_WORKER)
+    port = str(free_port())
+    processes = [subprocess.Popen([sys.executable, str(script), str(tmp_path / f"rank{rank}.pt")],
+                                  env=subprocess_env(MASTER_ADDR="127.0.0.1", MASTER_PORT=port, RANK=str(rank),
+                                                     WORLD_SIZE="2"), stderr=subprocess.PIPE)
+                 for rank in range(2)]
+    for process in processes:
+        _, stderr = process.communicate(timeout=90)
+        assert process.returncode == 0, stderr.decode()[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(2)]
+    # one starting codebook (the first process's), then the same EMA statistics everywhere ...
+    assert torch.equal(ranks[0]["initial"], ranks[1]["initial"])
+    assert torch.equal(ranks[0]["code_sum"], ranks[1]["code_sum"])
+    # ... those of one process updating on both processes' batches together
+    batches = torch.randn(2, 2, 20, 4, generator=torch.Generator().manual_seed(7))
+    single = EMAQuantizer(num_codes=8, code_dim=4, stochastic=False).train()
+    single.set_codebook(ranks[0]["initial"])
+    single(batches[:, 1].reshape(-1, 4))
+    torch.testing.assert_close(single.code_sum, ranks[0]["code_sum"])
+    torch.testing.assert_close(single.code_count, ranks[0]["code_count"])

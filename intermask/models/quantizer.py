@@ -12,8 +12,13 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def gumbel_noise(like: torch.Tensor) -> torch.Tensor:
@@ -77,8 +82,14 @@ class EMAQuantizer(nn.Module):
 
     @torch.no_grad()
     def initialize(self, vectors: torch.Tensor) -> None:
-        """Fill the codebook from a batch of vectors (vector, dim) and start the EMA from it."""
-        self.set_codebook(self._pick_vectors(vectors.float()))
+        """Fill the codebook from a batch of vectors (vector, dim) and start the EMA from it.
+
+        In a multi-process run every process starts from the first process's codebook.
+        """
+        codebook = self._pick_vectors(vectors.float())
+        if _distributed():
+            dist.broadcast(codebook, src=0)
+        self.set_codebook(codebook)
 
     @torch.no_grad()
     def set_codebook(self, codebook: torch.Tensor) -> None:
@@ -92,8 +103,17 @@ class EMAQuantizer(nn.Module):
 
     @torch.no_grad()
     def _ema_update(self, vectors: torch.Tensor, codes: torch.Tensor, batch_counts: torch.Tensor) -> None:
-        """Move every live code to the EMA mean of its assignments; revive dead ones (count < 1)."""
+        """Move every live code to the EMA mean of its assignments; revive dead ones (count < 1).
+
+        In a multi-process run the assignments of all processes' batches are summed first, so the codebook follows
+        the whole global batch (each process would otherwise average its own, and data-parallel training keeps
+        only the first process's buffers).
+        """
         batch_sum = torch.zeros_like(self.code_sum).index_add_(0, codes, vectors)
+        if _distributed():
+            batch_counts = batch_counts.clone()
+            dist.all_reduce(batch_sum)
+            dist.all_reduce(batch_counts)
         self.code_sum.mul_(self.decay).add_(batch_sum, alpha=1 - self.decay)
         self.code_count.mul_(self.decay).add_(batch_counts, alpha=1 - self.decay)
         alive = (self.code_count >= 1.0).unsqueeze(1)
