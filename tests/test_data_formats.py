@@ -152,3 +152,18 @@ def test_interx_errors_name_the_missing_piece(tmp_path, rng):
     (tmp_path / "texts_processed" / "G001T000A000R000.txt").write_text("a caption#a caption#0#0\n")
     with pytest.raises(DatasetError, match=r"G001T000A000R000\.txt:1: expected space-separated 'word/POS'"):
         interx.load_split(tmp_path, "train")
+
+
+def test_statistics_that_cannot_be_written_into_the_root_say_where_the_published_ones_come_from(tmp_path, rng,
+                                                                                              monkeypatch):
+    from intermask.motion.normalize import Normalizer
+
+    write_interhuman(tmp_path, rng)
+    clips = interhuman.load_split(tmp_path, "train", min_frames=15)
+
+    def read_only(self, root):
+        raise PermissionError(13, "Permission denied", str(root / "global_mean.npy"))
+
+    monkeypatch.setattr(Normalizer, "save", read_only)
+    with pytest.raises(DatasetError, match=r"cannot write .*global_mean\.npy.*data/stats/global_\{mean,std\}\.npy"):
+        interhuman.normalizer_for(tmp_path, lambda: fit_normalizer(clips))

@@ -159,5 +159,12 @@ def normalizer_for(root: str | Path, compute) -> Normalizer:
     """The dataset's normaliser: loaded from the root, or computed by ``compute()`` and saved there first."""
     root = Path(root)
     if not ((root / "global_mean.npy").is_file() and (root / "global_std.npy").is_file()):
-        compute().save(root)
+        normalizer = compute()
+        try:
+            normalizer.save(root)
+        except OSError as error:
+            raise DatasetError(
+                f"cannot write the normalisation statistics global_mean.npy / global_std.npy into {root} ({error}); "
+                f"make it writable, or copy the published ones there (the official code's "
+                f"data/stats/global_{{mean,std}}.npy, which the published checkpoints were trained with)") from error
     return Normalizer.load(root)
