@@ -361,3 +361,10 @@ def test_on_a_cpu_the_decoder_convolves_in_the_standard_layout():
     model(torch.randn(2, 16, LAYOUT.dim))  # the latent regrouped from code vectors arrives channels-last
     model.decode(torch.randint(0, 8, (2, LAYOUT.num_parts, 4)))
     assert seen == [True, True]
+
+
+def test_an_empty_batch_with_lengths_encodes_and_decodes_to_empty_tensors():
+    model = small_model().eval()
+    empty = torch.zeros(0, dtype=torch.long)
+    assert model.encode(torch.zeros(0, 16, LAYOUT.dim), empty).shape == (0, LAYOUT.num_parts, 4)
+    assert model.decode(torch.zeros(0, LAYOUT.num_parts, 4, dtype=torch.long), empty).shape == (0, 16, LAYOUT.dim)

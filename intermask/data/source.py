@@ -81,10 +81,15 @@ class DataSource:
         self.ensure()
         return interhuman.normalizer_for(self.root, lambda: fit_normalizer(self.clips("train")))
 
-    def vq_windows(self, split: str, progress: bool = False) -> MotionWindows:
+    def vq_windows(self, split: str, progress: bool = False, multiple_of: int = 1) -> MotionWindows:
+        """Single-person windows of ``data.vq.window`` frames every ``data.vq.stride``; the window must be a
+        positive multiple of ``multiple_of`` (the VQ-VAE's time downsampling)."""
         vq = self.cfg.get("vq", {})
-        return MotionWindows(self.clips(split, progress=progress), self.normalizer(),
-                             window=int(vq.get("window", 64)), stride=int(vq.get("stride", 10)))
+        window, stride = int(vq.get("window", 64)), int(vq.get("stride", 10))
+        if window < 1 or stride < 1 or window % multiple_of:
+            raise ConfigError(f"data.vq.window={window} must be a positive multiple of {multiple_of} and "
+                              f"data.vq.stride={stride} positive")
+        return MotionWindows(self.clips(split, progress=progress), self.normalizer(), window=window, stride=stride)
 
     def sampling(self, seed: int = 0, random_order: bool = True) -> ClipSampling:
         return ClipSampling(max_frames=int(self.cfg["max_frames"]), person_order=self.cfg.get("person_order",

@@ -240,7 +240,7 @@ def _checked_lengths(lengths, batch: int, low: int, high: int, name: str, unit: 
     if lengths.shape != (batch,) or lengths.dtype.is_floating_point:
         raise ValueError(f"{name} must be ({batch},) integers, got {tuple(lengths.shape)} {lengths.dtype}")
     values = lengths.tolist()
-    if min(values) < low or max(values) > high:
+    if values and (min(values) < low or max(values) > high):
         raise ValueError(f"{name} must lie in [{low}, {high}] {unit}, got {values}")
     return lengths
 
@@ -382,7 +382,7 @@ class MotionVQVAE(nn.Module):
         lengths_tokens = _checked_lengths(lengths_tokens, batch, 1, steps, "lengths_tokens", "token steps",
                                          codes.device)
         groups = list(_rows_by_length(lengths_tokens))
-        if groups[0][0] == steps:  # every sample full length
+        if not groups or groups[0][0] == steps:  # no sample, or every sample full length
             return self._decode_all(codes)
         step = self.layout.time_downsample
         features = None

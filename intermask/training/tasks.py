@@ -222,8 +222,9 @@ def vq_loss_weights(weights) -> VQLossWeights:
 def build_vq(cfg, source: DataSource):
     normalizer = source.normalizer()
     model = MotionVQVAE(INTERHUMAN, **dict(cfg.model.vqvae))
-    train_set = source.vq_windows("train", progress=cfg.progress)
-    val_set = source.vq_windows("val", progress=cfg.progress)
+    step = model.layout.time_downsample
+    train_set = source.vq_windows("train", progress=cfg.progress, multiple_of=step)
+    val_set = source.vq_windows("val", progress=cfg.progress, multiple_of=step)
     loss = cfg.train.get("loss", {})
     task = VQTask(model, normalizer, weights=vq_loss_weights(loss.get("weights", {})), preview_window=val_set[0],
                   geometry_in_metres=bool(loss.get("geometry_in_metres", False)))
