@@ -33,6 +33,7 @@ VOCAB_SIZE = 64  # stand-in CLIP vocabulary; the end-of-text token is the larges
 CLIP_WIDTH = 768
 NUM_JOINTS = 22
 FEATURE_DIM = 262
+INTERX_ROWS = 56  # Inter-X's per-person rows: 55 SMPL-X joint rotations and the root translation
 
 
 # ---- seeded weights --------------------------------------------------------------------------------------
@@ -163,30 +164,35 @@ INTERCLIP_CFG = dict(NAME="InterCLIP", NUM_LAYERS=2, NUM_HEADS=8, DROPOUT=0.1, I
                      FF_SIZE=64, ACTIVATION="gelu")
 
 
-def vq_fixture(commit: str) -> dict:
+def vq_fixture(commit: str, dataset: str = "interhuman") -> dict:
+    """The InterHuman VQ-VAE (graph layers, (batch, time, 262) features) or, with ``dataset="interx"``, the
+    Inter-X one (strided convolutions over 56 rows of 6 channels, (batch, time, 56, 6) features)."""
     from models.vq.model import RVQVAE
 
-    opt = Namespace(joints_num=NUM_JOINTS, **VQ_OPT)
-    vq = RVQVAE(opt, 12, opt.nb_code, opt.code_dim, opt.output_emb_width, opt.down_t, opt.stride_t, opt.width,
-                opt.depth, opt.dilation_growth_rate, opt.vq_act, opt.vq_norm)
+    joints, channels, frame_shape = ((NUM_JOINTS, 12, (FEATURE_DIM,)) if dataset == "interhuman" else
+                                     (INTERX_ROWS, 6, (INTERX_ROWS, 6)))
+    vq_opt = {**VQ_OPT, "dataset_name": dataset}
+    opt = Namespace(joints_num=joints, **vq_opt)
+    vq = RVQVAE(opt, channels, opt.nb_code, opt.code_dim, opt.output_emb_width, opt.down_t, opt.stride_t,
+                opt.width, opt.depth, opt.dilation_growth_rate, opt.vq_act, opt.vq_norm)
     codebook_key = "quantizer.layers.0.codebook"
     recipes = fill_seeded(vq, 1000, keep={codebook_key})
     vq.eval()
     with torch.no_grad():
         # codes taken from encoder outputs, as the official initialisation takes them from a batch
-        calibration = seeded_normal((4, 32, FEATURE_DIM), 1)
+        calibration = seeded_normal((4, 32, *frame_shape), 1)
         latents = vq.encoder(vq.preprocess(calibration))
         vectors = latents.flatten(2).transpose(1, 2).reshape(-1, opt.code_dim)
         picks = torch.randperm(vectors.shape[0], generator=torch.Generator().manual_seed(2))[:opt.nb_code]
         vq.quantizer.layers[0].codebook = vectors[picks] + seeded_normal((opt.nb_code, opt.code_dim), 3, std=0.01)
 
-        features = seeded_normal((3, 16, FEATURE_DIM), 4)
+        features = seeded_normal((3, 16, *frame_shape), 4)
         codes, _ = vq.encode(features)
         recon, _, _ = vq(features)
         decoded = vq.forward_decoder(codes)
     fixture = {
         "official_commit": commit,
-        "opt": VQ_OPT,
+        "opt": vq_opt,
         "checkpoint": {"vq_model": packed(vq.state_dict(), recipes), "ep": 7, "total_it": 700},
         "inputs": {"features": features},
         "outputs": {"codes": codes[..., 0], "recon": recon, "decoded": decoded},
@@ -364,6 +370,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     fixtures = {
         "vqvae.pt": vq_fixture(args.commit),
+        "vqvae_interx.pt": vq_fixture(args.commit, "interx"),
         "transformer.pt": transformer_fixture(args.commit, stand_in),
         "interclip.pt": interclip_fixture(args.commit, stand_in),
         "interx_matching.pt": interx_fixture(args.commit),

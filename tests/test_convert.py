@@ -22,7 +22,7 @@ from intermask.models.evaluator import (InterCLIPEvaluator, InterXMatchingEvalua
 from intermask.models.intermask import InterMTransformer
 from intermask.models.masking import validity_grid
 from intermask.models.pipeline import InterMask
-from intermask.models.vqvae import MotionVQVAE, official_key_to_ours
+from intermask.models.vqvae import MotionVQVAE
 from intermask.training.checkpoint import CheckpointError, load_checkpoint
 from intermask.training.tasks import load_vq
 
@@ -50,7 +50,8 @@ def load_fixture(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def golden():
-    return {name: load_fixture(f"{name}.pt") for name in ("vqvae", "transformer", "interclip", "interx_matching")}
+    return {name: load_fixture(f"{name}.pt")
+            for name in ("vqvae", "vqvae_interx", "transformer", "interclip", "interx_matching")}
 
 
 def official_checkpoint(golden, name: str) -> dict:
@@ -379,18 +380,35 @@ def test_evaluator_conversions_name_the_offending_key(golden):
         official.convert_interx_matching(matching)
 
 
-def test_the_inter_x_vq_without_graph_layers_is_refused_by_name(golden):
-    state = {key: value for key, value in official_checkpoint(golden, "vqvae")["vq_model"].items()
-             if "gcn_layer" not in key}
-    with pytest.raises(official.OfficialCheckpointError, match="Inter-X VQ-VAE"):
-        official.convert_vq({"net": state})
+def test_converted_inter_x_vq_gives_the_official_tokens_reconstruction_and_decoding(golden):
+    fixture = golden["vqvae_interx"]
+    config, state = official.convert_vq(official_checkpoint(golden, "vqvae_interx"), fixture["opt"])
+    assert config["graph"] is False and config["layout"]["joint_sizes"] == [56, 18, 5]
+    vq = MotionVQVAE.from_config(config)
+    vq.load_state_dict(state, strict=True)
+    vq.eval()
+    # the official model reads (batch, time, 56 rows, 6 channels); this one the same rows flattened per frame
+    features, expected = fixture["inputs"]["features"].flatten(2), fixture["outputs"]
+    with torch.no_grad():
+        codes = vq.encode(features)
+        recon = vq(features)["recon"].unflatten(-1, (56, 6))
+        decoded = vq.decode(codes).unflatten(-1, (56, 6))
+    assert torch.equal(rearrange(codes, "b p t -> b (p t)"), expected["codes"])
+    torch.testing.assert_close(recon, expected["recon"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(decoded, expected["decoded"], atol=1e-5, rtol=0)
 
 
-def test_vq_key_table_renames_as_the_vqvae_module_does_and_reads_both_ways(golden):
-    table = official.vq_key_table(num_stages=2)
-    for key in golden["vqvae"]["checkpoint"]["vq_model"]:
+def test_a_vq_whose_options_name_the_other_dataset_is_refused(golden):
+    with pytest.raises(official.OfficialCheckpointError, match="dataset 'interx'.*interhuman model"):
+        official.convert_vq(official_checkpoint(golden, "vqvae"), {**golden["vqvae"]["opt"], "dataset_name": "interx"})
+
+
+@pytest.mark.parametrize("name,graph", [("vqvae", True), ("vqvae_interx", False)])
+def test_vq_key_table_reads_both_ways_over_a_whole_checkpoint(golden, name, graph):
+    table = official.vq_key_table(num_stages=2, graph=graph)
+    for key in golden[name]["checkpoint"]["vq_model"]:
         ours = table.to_ours(key)
-        assert ours == official_key_to_ours(key) and table.to_official(ours) == key
+        assert ours is not None and table.to_official(ours) == key
 
 
 def test_transformer_key_table_reads_both_ways_over_a_whole_checkpoint(golden):

@@ -7,17 +7,18 @@ from torch import nn
 
 from intermask.models.graph import SkeletonGraphConv, mean_adjacency
 from intermask.models.vqvae import (
-    MotionVQVAE, UpStage, features_to_joint_grid, joint_grid_to_features, official_key_to_ours,
-    official_state_dict_to_ours, upsample2x_conv3x3,
+    MotionVQVAE, UpStage, features_to_joint_grid, joint_grid_to_features, upsample2x_conv3x3,
 )
+from intermask.models.official import OfficialCheckpointError, convert_vq, vq_key_table
 from intermask.motion.layout import INTERHUMAN as LAYOUT
+from intermask.motion.layout import INTERX
 
 SMALL = dict(width=32, code_dim=16, num_codes=64)
 
 
-def small_model(**kwargs) -> MotionVQVAE:
+def small_model(layout=LAYOUT, **kwargs) -> MotionVQVAE:
     torch.manual_seed(0)
-    return MotionVQVAE(LAYOUT, **{**SMALL, **kwargs})
+    return MotionVQVAE(layout, **{**SMALL, **kwargs})
 
 
 def random_features(batch, time, seed=0):
@@ -302,39 +303,50 @@ def test_config_is_plain_data_of_the_constructor_arguments():
     assert MotionVQVAE.from_config(config).layout == LAYOUT
 
 
-def official_keys(num_stages=2, depth=2):
-    """Key names of the published VQ-VAE checkpoint (encoder/decoder ``model`` Sequentials)."""
-    graph = ["lin.weight", "lin.bias", "lin_l.weight", "lin_l.bias", "lin_r.weight"]
+def official_keys(num_stages=2, depth=2, graph=True):
+    """Key names of a published VQ-VAE checkpoint (encoder/decoder ``model`` Sequentials): the InterHuman model
+    with graph layers, or the Inter-X one with an input convolution and ReLU first and an output convolution last."""
+    lins = ["lin.weight", "lin.bias", "lin_l.weight", "lin_l.bias", "lin_r.weight"]
     conv = ["weight", "bias"]
     block = [f"conv{c}.{p}" for c in (1, 2) for p in conv]
-    keys = [f"{side}.gcn_layer{n}.{g}" for side in ("encoder", "decoder") for n in (1, 2) for g in graph]
+    first = 0 if graph else 2
+    if graph:
+        keys = [f"{side}.gcn_layer{n}.{g}" for side in ("encoder", "decoder") for n in (1, 2) for g in lins]
+    else:
+        keys = [f"encoder.model.0.{p}" for p in conv] + [f"decoder.model.{4 + num_stages}.{p}" for p in conv]
     for i in range(num_stages):
-        keys += [f"encoder.model.{i}.0.{p}" for p in conv]
-        keys += [f"encoder.model.{i}.1.model.{k}.{b}" for k in range(depth) for b in block]
+        keys += [f"encoder.model.{first + i}.0.{p}" for p in conv]
+        keys += [f"encoder.model.{first + i}.1.model.{k}.{b}" for k in range(depth) for b in block]
         keys += [f"decoder.model.{2 + i}.0.model.{k}.{b}" for k in range(depth) for b in block]
         keys += [f"decoder.model.{2 + i}.2.{p}" for p in conv]
-    keys += [f"encoder.model.{num_stages}.{p}" for p in conv]
+    keys += [f"encoder.model.{first + num_stages}.{p}" for p in conv]
     keys += [f"decoder.model.0.{p}" for p in conv] + [f"decoder.model.{2 + num_stages}.{p}" for p in conv]
     return keys + ["quantizer.layers.0.codebook"]
 
 
-def test_official_checkpoint_keys_map_one_to_one_onto_the_model():
-    model = small_model(legacy_graph=True)
+@pytest.mark.parametrize("layout,graph", [(LAYOUT, True), (INTERX, False)])
+def test_official_checkpoint_keys_map_one_to_one_onto_the_model(layout, graph):
+    model = small_model(legacy_graph=graph, graph=graph, layout=layout)
     ours = model.state_dict()
-    keys = official_keys()
-    mapped_names = official_state_dict_to_ours({key: torch.zeros(1) for key in keys})
-    assert set(mapped_names) == set(ours)
-    # same tensors under the official names, mapped back, load strictly and restart the EMA from the codebook
-    by_official = {key: torch.randn_like(ours[official_key_to_ours(key)]) for key in keys}
-    model.load_state_dict(official_state_dict_to_ours(by_official), strict=True)
+    table = vq_key_table(2, graph)
+    keys = official_keys(graph=graph)
+    mapped = {table.to_ours(key) for key in keys}
+    assert mapped == set(ours) - {"quantizer.code_sum", "quantizer.code_count", "quantizer.initialized"}
+    # the same tensors under the official names convert strictly, and the EMA restarts from the codebook
+    by_official = {key: torch.randn_like(ours[table.to_ours(key)]) for key in keys}
+    config, state = convert_vq({"vq_model": by_official})
+    assert config["graph"] is graph and config["layout"] == layout.to_dict() and config["width"] == SMALL["width"]
+    model = MotionVQVAE.from_config(config)
+    model.load_state_dict(state, strict=True)
+    stage = 2 - 2 * graph  # the Inter-X encoder's stages follow its input convolution and ReLU
     assert torch.equal(model.encoder.stages[1].resnet.blocks[0].pointwise_conv.weight,
-                       by_official["encoder.model.1.1.model.0.conv2.weight"])
+                       by_official[f"encoder.model.{stage + 1}.1.model.0.conv2.weight"])
     assert torch.equal(model.decoder.refine.bias, by_official["decoder.model.4.bias"])
     assert torch.equal(model.quantizer.codebook, by_official["quantizer.layers.0.codebook"])
     assert bool(model.quantizer.initialized)
     assert torch.equal(model.quantizer.code_count, torch.ones(SMALL["num_codes"]))
-    with pytest.raises(KeyError, match="unknown"):
-        official_state_dict_to_ours({"unknown.weight": torch.zeros(1)})
+    with pytest.raises(OfficialCheckpointError, match="unknown.weight"):
+        convert_vq({"vq_model": {**by_official, "unknown.weight": torch.zeros(1)}})
 
 
 def test_paper_size_model_has_the_published_parameter_count():

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..motion.layout import INTERHUMAN
+from ..motion.layout import INTERHUMAN, INTERX
 from .evaluator import InterCLIPEvaluator, InterXMatchingEvaluator, interclip_state_dict
 from .intermask import InterMTransformer
 from .pipeline import InterMask
@@ -105,17 +105,24 @@ def _attention_rules(official: str, ours: str) -> list[tuple[str, str]]:
             (f"{official}.out_proj.{{p}}", f"{ours}.out_proj.{{p}}")]
 
 
-def vq_key_table(num_stages: int = 2) -> KeyTable:
-    """Official VQ-VAE keys <-> ``MotionVQVAE`` keys, for ``num_stages`` down-sampling stages."""
-    rules = [("encoder.gcn_layer{g}.{lin}.{p}", "encoder.graph{g}.{lin}.{p}"),
-             ("decoder.gcn_layer{g}.{lin}.{p}", "decoder.graph{g}.{lin}.{p}"),
-             ("decoder.model.0.{p}", "decoder.from_code.{p}"),
-             (f"encoder.model.{num_stages}.{{p}}", "encoder.to_code.{p}"),
+def vq_key_table(num_stages: int = 2, graph: bool = True) -> KeyTable:
+    """Official VQ-VAE keys <-> ``MotionVQVAE`` keys, for ``num_stages`` down-sampling stages, with skeleton graph
+    layers (InterHuman) or with plain input and output convolutions (``graph=False``, Inter-X)."""
+    # without graph layers the encoder starts with a convolution and a ReLU, which shift its stages by two
+    first = 0 if graph else 2
+    rules = [("decoder.model.0.{p}", "decoder.from_code.{p}"),
+             (f"encoder.model.{first + num_stages}.{{p}}", "encoder.to_code.{p}"),
              (f"decoder.model.{2 + num_stages}.{{p}}", "decoder.refine.{p}"),
              ("quantizer.layers.0.codebook", "quantizer.codebook")]
+    if graph:
+        rules += [("encoder.gcn_layer{g}.{lin}.{p}", "encoder.graph{g}.{lin}.{p}"),
+                  ("decoder.gcn_layer{g}.{lin}.{p}", "decoder.graph{g}.{lin}.{p}")]
+    else:  # after the decoder's refining convolution and its ReLU
+        rules += [("encoder.model.0.{p}", "encoder.input_conv.{p}"),
+                  (f"decoder.model.{4 + num_stages}.{{p}}", "decoder.output_conv.{p}")]
     for stage in range(num_stages):
         # the decoder's stages sit after its input convolution and ReLU, hence 2 + stage
-        encoder, decoder = f"encoder.model.{stage}", f"decoder.model.{2 + stage}"
+        encoder, decoder = f"encoder.model.{first + stage}", f"decoder.model.{2 + stage}"
         ours_encoder, ours_decoder = f"encoder.stages.{stage}", f"decoder.stages.{stage}"
         rules += [(f"{encoder}.0.{{p}}", f"{ours_encoder}.downsample.{{p}}"),
                   (f"{decoder}.2.{{p}}", f"{ours_decoder}.conv.{{p}}")]
@@ -226,13 +233,19 @@ def _entry(checkpoint: Mapping, names: tuple[str, ...], what: str) -> Mapping:
 
 
 def vq_config_from_official(state: Mapping, opt: Mapping | None = None) -> dict:
-    """``MotionVQVAE`` config of an official VQ-VAE state dict; ``opt`` is its run's option file (opt.txt)."""
+    """``MotionVQVAE`` config of an official VQ-VAE state dict; ``opt`` is its run's option file (opt.txt).
+
+    Graph layers mark the InterHuman model (22 joints x 12 channels); without them it is the Inter-X one
+    (56 rows x 6 channels, strided convolutions over the rows).
+    """
     opt = dict(opt or {})
     what = "official VQ-VAE"
-    if "encoder.gcn_layer1.lin_l.weight" not in state:
-        raise OfficialCheckpointError(
-            f"{what}: no graph layers (encoder.gcn_layer1.*): this is the Inter-X VQ-VAE (56 joints, strided "
-            f"joint convolutions), which MotionVQVAE does not implement")
+    graph = "encoder.gcn_layer1.lin_l.weight" in state
+    layout = INTERHUMAN if graph else INTERX
+    dataset = "interhuman" if graph else "interx"
+    if opt.get("dataset_name", dataset) != dataset:
+        raise OfficialCheckpointError(f"{what}: its options name dataset {opt['dataset_name']!r}, but its layers are "
+                                      f"those of the {dataset} model")
     if int(opt.get("num_quantizers", 1)) != 1 or "quantizer.layers.1.codebook" in state:
         raise OfficialCheckpointError(f"{what}: only a single quantiser layer is supported "
                                       f"(num_quantizers={opt.get('num_quantizers')})")
@@ -240,17 +253,20 @@ def vq_config_from_official(state: Mapping, opt: Mapping | None = None) -> dict:
         raise OfficialCheckpointError(f"{what}: only vq_act=relu without vq_norm is supported, got "
                                       f"vq_act={opt.get('vq_act')} vq_norm={opt.get('vq_norm')}")
     num_stages = _count(state, r"encoder\.model\.(\d+)\.0\.weight")
-    if num_stages != len(INTERHUMAN.joint_sizes) - 1:
-        raise OfficialCheckpointError(f"{what}: {num_stages} down-sampling stages, the InterHuman layout needs "
-                                      f"{len(INTERHUMAN.joint_sizes) - 1}")
+    if num_stages != len(layout.joint_sizes) - 1:
+        raise OfficialCheckpointError(f"{what}: {num_stages} down-sampling stages, its layout needs "
+                                      f"{len(layout.joint_sizes) - 1}")
+    first_stage = 0 if graph else 2
     codebook = _require(state, "quantizer.layers.0.codebook", what)
-    return dict(layout=INTERHUMAN.to_dict(),
-                width=int(_require(state, "encoder.gcn_layer1.lin_l.weight", what).shape[0]),
+    width_key = "encoder.gcn_layer1.lin_l.weight" if graph else "encoder.model.0.weight"
+    return dict(layout=layout.to_dict(),
+                width=int(_require(state, width_key, what).shape[0]),
                 code_dim=int(codebook.shape[1]), num_codes=int(codebook.shape[0]),
-                depth=_count(state, r"encoder\.model\.0\.1\.model\.(\d+)\.conv1\.weight"),
+                depth=_count(state, rf"encoder\.model\.{first_stage}\.1\.model\.(\d+)\.conv1\.weight"),
                 dilation_growth=int(opt.get("dilation_growth_rate", 3)), dropout=OFFICIAL_VQ_DROPOUT,
-                legacy_graph=True, decay=float(opt.get("mu", 0.99)),
-                gumbel_temperature=OFFICIAL_VQ_GUMBEL_TEMPERATURE, stochastic_assignment=True, legacy_reset=True)
+                legacy_graph=graph, decay=float(opt.get("mu", 0.99)),
+                gumbel_temperature=OFFICIAL_VQ_GUMBEL_TEMPERATURE, stochastic_assignment=True, legacy_reset=True,
+                graph=graph)
 
 
 def _with_fresh_ema(ours: dict) -> dict:
@@ -269,10 +285,10 @@ def convert_vq(checkpoint: Mapping, opt: Mapping | None = None) -> tuple[dict, d
     """An official VQ-VAE checkpoint (``vq_model`` or ``net`` entry) -> (MotionVQVAE config, state dict)."""
     state = _entry(checkpoint, ("vq_model", "net"), "official VQ-VAE checkpoint")
     config = vq_config_from_official(state, opt)
-    num_stages = len(INTERHUMAN.joint_sizes) - 1
+    num_stages = len(config["layout"]["joint_sizes"]) - 1
     shapes = _shapes_of(lambda: MotionVQVAE.from_config(config), "official VQ-VAE")
     expected = {key: shape for key, shape in shapes.items() if key not in _EMA_KEYS}
-    ours = convert_strictly(state, vq_key_table(num_stages), expected, "official VQ-VAE")
+    ours = convert_strictly(state, vq_key_table(num_stages, config["graph"]), expected, "official VQ-VAE")
     return config, _with_fresh_ema(ours)
 
 

@@ -10,26 +10,13 @@
 Axis names used in the shapes below: b batch, c channel, j joint, p part (a row of the latent grid),
 t time (frames or latent steps), d code dimension.
 
-Official checkpoint keys map onto ours as follows (``official_state_dict_to_ours`` does it), with S the number
-of down-sampling stages (2), i < S the stage and k the residual block:
-
-    encoder.gcn_layer{1,2}.*                   -> encoder.graph{1,2}.*
-    encoder.model.{i}.0.*                      -> encoder.stages.{i}.downsample.*
-    encoder.model.{i}.1.model.{k}.conv1.*      -> encoder.stages.{i}.resnet.blocks.{k}.dilated_conv.*
-    encoder.model.{i}.1.model.{k}.conv2.*      -> encoder.stages.{i}.resnet.blocks.{k}.pointwise_conv.*
-    encoder.model.{S}.*                        -> encoder.to_code.*
-    decoder.model.0.*                          -> decoder.from_code.*
-    decoder.model.{2+i}.0.model.{k}.conv{1,2}  -> decoder.stages.{i}.resnet.blocks.{k}.{dilated,pointwise}_conv
-    decoder.model.{2+i}.2.*                    -> decoder.stages.{i}.conv.*
-    decoder.model.{2+S}.*                      -> decoder.refine.*
-    decoder.gcn_layer{1,2}.*                   -> decoder.graph{1,2}.*
-    quantizer.layers.0.codebook                -> quantizer.codebook (EMA sums/counts restarted from it)
-
-The published weights were trained with the graph-batching quirk, so load them with ``legacy_graph=True``.
+The InterHuman model reads the grid through two skeleton graph convolutions and writes it through two more; the
+Inter-X model (``graph=False``) uses one 3x3 convolution at each end and strided convolutions over its 56 rows.
+Official checkpoints convert through ``official.vq_key_table`` / ``official.convert_vq``; the published InterHuman
+weights were trained with the graph-batching quirk, so they load with ``legacy_graph=True``.
 """
 from __future__ import annotations
 
-import re
 from typing import Iterator
 
 import torch
@@ -45,51 +32,66 @@ from .quantizer import EMAQuantizer
 # ---- feature <-> joint grid ---------------------------------------------------------------------------
 
 
+def _grid_placement(layout: FeatureLayout) -> list[tuple[slice, int, slice]]:
+    """(feature slice, rows, grid slice (rows, channels)) of each of the layout's grid blocks."""
+    placement, channel = [], 0
+    for start, stop, channels, first_row in layout.grid_blocks:
+        rows = (stop - start) // channels
+        placement.append((slice(start, stop), rows, (slice(first_row, first_row + rows),
+                                                     slice(channel, channel + channels))))
+        channel += channels
+    return placement
+
+
 def check_vq_layout(layout: FeatureLayout) -> None:
     """The VQ-VAE's assumptions about a layout, checked once with a clear message."""
-    joints = layout.num_joints
-    sizes = {"position": (layout.position, 3 * joints), "velocity": (layout.velocity, 3 * joints),
-             "rotation": (layout.rotation, 6 * (joints - 1))}
-    for name, (part, expected) in sizes.items():
-        if part.stop - part.start != expected:
-            raise ValueError(f"layout.{name} spans {part.stop - part.start} dims, expected {expected} "
-                             f"for {joints} joints")
-    if layout.channels_per_joint != 12:
-        raise ValueError(f"layout.channels_per_joint must be 12 (pos 3 | vel 3 | rot6d 6), "
-                         f"got {layout.channels_per_joint}")
+    joints, channel = layout.num_joints, 0
+    for start, stop, channels, first_row in layout.grid_blocks:
+        block = f"layout.grid_blocks entry {(start, stop, channels, first_row)}"
+        if not (0 <= start < stop <= layout.dim) or channels < 1 or (stop - start) % channels:
+            raise ValueError(f"{block}: features {start}:{stop} of {layout.dim} must split into rows of {channels}")
+        if not 0 <= first_row <= joints - (stop - start) // channels:
+            raise ValueError(f"{block}: its {(stop - start) // channels} rows from row {first_row} pass the "
+                             f"{joints} joints")
+        channel += channels
+    if channel != layout.channels_per_joint:
+        raise ValueError(f"layout.grid_blocks fill {channel} channels, layout.channels_per_joint is "
+                         f"{layout.channels_per_joint}")
     sizes = tuple(layout.joint_sizes)
     if sizes[0] != joints or sizes[-1] != layout.num_parts:
         raise ValueError(f"layout.joint_sizes {sizes} must run from num_joints={joints} "
                          f"to num_parts={layout.num_parts}")
+    kernel, stride = layout.joint_kernel, layout.joint_stride
     for before, after in zip(sizes, sizes[1:]):
-        if before // 2 != after:  # what a kernel-4, stride-2, padding-1 convolution produces
-            raise ValueError(f"layout.joint_sizes {sizes}: each stride-2 stage maps n joints to n // 2, "
-                             f"but {before} -> {after}")
+        if (before + 2 - kernel) // stride + 1 != after:
+            raise ValueError(f"layout.joint_sizes {sizes}: a kernel-{kernel}, stride-{stride}, padding-1 "
+                             f"convolution maps {before} joints to {(before + 2 - kernel) // stride + 1}, not {after}")
     if layout.time_downsample != 2 ** (len(sizes) - 1):
         raise ValueError(f"layout.time_downsample={layout.time_downsample} must be 2 ** stages "
                          f"= {2 ** (len(sizes) - 1)} for joint_sizes {sizes}")
+    upsampled = layout.upsampled_joint_sizes
+    if len(upsampled) != len(sizes) - 1 or upsampled[-1] != joints:
+        raise ValueError(f"layout.decoder_joint_sizes {upsampled} must hold one size per stage "
+                         f"({len(sizes) - 1}) and end at num_joints={joints}")
 
 
 def features_to_joint_grid(features: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
-    """(b, t, feature) -> (b, 12, j, t): per joint [position 3 | velocity 3 | 6D rotation 6].
-
-    The root has no local rotation in the features, so its rotation channels are zero; contacts are dropped.
-    """
-    position = rearrange(features[..., layout.position], "b t (j c) -> b t j c", c=3)
-    velocity = rearrange(features[..., layout.velocity], "b t (j c) -> b t j c", c=3)
-    rotation = rearrange(features[..., layout.rotation], "b t (j c) -> b t j c", c=6)
-    root_rotation = rotation.new_zeros(rotation[:, :, :1].shape)
-    grid = torch.cat([position, velocity, torch.cat([root_rotation, rotation], dim=2)], dim=-1)
+    """(b, t, feature) -> (b, channel, joint, t), filled by the layout's grid blocks (InterHuman: per joint
+    [position 3 | velocity 3 | 6D rotation 6]; the root has no local rotation, so its rotation channels are zero;
+    contacts are dropped)."""
+    grid = features.new_zeros(*features.shape[:2], layout.num_joints, layout.channels_per_joint)
+    for feature_slice, rows, (row_slice, channel_slice) in _grid_placement(layout):
+        grid[:, :, row_slice, channel_slice] = features[..., feature_slice].unflatten(-1, (rows, -1))
     return rearrange(grid, "b t j c -> b c j t")
 
 
 def joint_grid_to_features(grid: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
-    """(b, 12, j, t) -> (b, t, feature). The root rotation channels are discarded, foot contacts are zero."""
+    """(b, channel, joint, t) -> (b, t, feature). Grid cells outside the blocks (the root rotation channels)
+    are discarded; features outside them (foot contacts) are zero."""
     grid = rearrange(grid, "b c j t -> b t j c")
     features = grid.new_zeros(*grid.shape[:2], layout.dim)
-    features[..., layout.position] = rearrange(grid[..., 0:3], "b t j c -> b t (j c)")
-    features[..., layout.velocity] = rearrange(grid[..., 3:6], "b t j c -> b t (j c)")
-    features[..., layout.rotation] = rearrange(grid[:, :, 1:, 6:12], "b t j c -> b t (j c)")
+    for feature_slice, _, (row_slice, channel_slice) in _grid_placement(layout):
+        features[..., feature_slice] = grid[:, :, row_slice, channel_slice].flatten(-2)
     return features
 
 
@@ -124,11 +126,13 @@ class ResidualStack(nn.Module):
 
 
 class DownStage(nn.Module):
-    """Halve joints and time with a kernel-4 stride-2 convolution, then refine with a residual stack."""
+    """Shrink the joints (kernel ``joint_kernel``, stride ``joint_stride``) and halve time (kernel 4, stride 2) with
+    one padding-1 convolution, then refine with a residual stack."""
 
-    def __init__(self, width: int, depth: int, dilation_growth: int, dropout: float):
+    def __init__(self, width: int, depth: int, dilation_growth: int, dropout: float, joint_kernel: int = 4,
+                 joint_stride: int = 2):
         super().__init__()
-        self.downsample = nn.Conv2d(width, width, 4, stride=2, padding=1)
+        self.downsample = nn.Conv2d(width, width, (joint_kernel, 4), stride=(joint_stride, 2), padding=1)
         self.resnet = ResidualStack(width, depth, dilation_growth, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -185,38 +189,53 @@ class UpStage(nn.Module):
 
 
 class MotionEncoder(nn.Module):
-    """(b, 12, j, t) -> (b, code_dim, parts, t / 2^stages)."""
+    """(b, channel, j, t) -> (b, code_dim, parts, t / 2^stages).
+
+    The input layer is two skeleton graph convolutions (``graph``, InterHuman) or one 3x3 convolution (Inter-X).
+    """
 
     def __init__(self, layout: FeatureLayout, width: int, code_dim: int, depth: int, dilation_growth: int,
-                 dropout: float, legacy_graph: bool):
+                 dropout: float, legacy_graph: bool, graph: bool = True):
         super().__init__()
-        joints, bones = layout.num_joints, layout.bones
-        self.graph1 = SkeletonGraphConv(layout.channels_per_joint, width, bones, joints, legacy=legacy_graph)
-        self.graph2 = SkeletonGraphConv(width, width, bones, joints, legacy=legacy_graph)
-        self.stages = nn.ModuleList(DownStage(width, depth, dilation_growth, dropout)
-                                    for _ in layout.joint_sizes[1:])
+        joints, bones, channels = layout.num_joints, layout.bones, layout.channels_per_joint
+        if graph:
+            self.graph1 = SkeletonGraphConv(channels, width, bones, joints, legacy=legacy_graph)
+            self.graph2 = SkeletonGraphConv(width, width, bones, joints, legacy=legacy_graph)
+        else:
+            self.input_conv = nn.Conv2d(channels, width, 3, padding=1)
+        self.graph = graph
+        self.stages = nn.ModuleList(DownStage(width, depth, dilation_growth, dropout, layout.joint_kernel,
+                                              layout.joint_stride) for _ in layout.joint_sizes[1:])
         self.to_code = nn.Conv2d(width, code_dim, 3, padding=1)
 
     def forward(self, grid: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.graph2(F.relu(self.graph1(grid))))
+        if self.graph:
+            x = F.relu(self.graph2(F.relu(self.graph1(grid))))
+        else:
+            x = F.relu(self.input_conv(grid))
         for stage in self.stages:
             x = stage(x)
         return self.to_code(x)
 
 
 class MotionDecoder(nn.Module):
-    """(b, code_dim, parts, t') -> (b, 12, j, t' * 2^stages), upsampling joints through ``joint_sizes``."""
+    """(b, code_dim, parts, t') -> (b, channel, j, t' * 2^stages), upsampling joints through the layout's
+    ``upsampled_joint_sizes``; the output layer is two skeleton graph convolutions (``graph``) or a 3x3 one."""
 
     def __init__(self, layout: FeatureLayout, width: int, code_dim: int, depth: int, dilation_growth: int,
-                 dropout: float, legacy_graph: bool):
+                 dropout: float, legacy_graph: bool, graph: bool = True):
         super().__init__()
-        joints, bones = layout.num_joints, layout.bones
-        self.joint_sizes = tuple(reversed(layout.joint_sizes))[1:]  # e.g. (11, 22)
+        joints, bones, channels = layout.num_joints, layout.bones, layout.channels_per_joint
+        self.joint_sizes = layout.upsampled_joint_sizes  # e.g. (11, 22)
         self.from_code = nn.Conv2d(code_dim, width, 3, padding=1)
         self.stages = nn.ModuleList(UpStage(width, depth, dilation_growth, dropout) for _ in self.joint_sizes)
         self.refine = nn.Conv2d(width, width, 3, padding=1)
-        self.graph1 = SkeletonGraphConv(width, width, bones, joints, legacy=legacy_graph)
-        self.graph2 = SkeletonGraphConv(width, layout.channels_per_joint, bones, joints, legacy=legacy_graph)
+        if graph:
+            self.graph1 = SkeletonGraphConv(width, width, bones, joints, legacy=legacy_graph)
+            self.graph2 = SkeletonGraphConv(width, channels, bones, joints, legacy=legacy_graph)
+        else:
+            self.output_conv = nn.Conv2d(width, channels, 3, padding=1)
+        self.graph = graph
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         if latent.device.type == "cpu":
@@ -227,7 +246,9 @@ class MotionDecoder(nn.Module):
         for stage, joints in zip(self.stages, self.joint_sizes):
             x = stage(x, size=(joints, 2 * x.shape[-1]))
         x = F.relu(self.refine(x))
-        return self.graph2(F.relu(self.graph1(x)))
+        if self.graph:
+            return self.graph2(F.relu(self.graph1(x)))
+        return self.output_conv(x)
 
 
 # ---- per-sample lengths ---------------------------------------------------------------------------------
@@ -264,22 +285,24 @@ class MotionVQVAE(nn.Module):
         depth, dilation_growth: residual blocks per stage and their dilation growth (dilations [3, 1]).
         dropout: dropout inside each residual block.
         legacy_graph: reproduce the published graph-batching quirk (only to run published weights).
+        graph: skeleton graph convolutions as the encoder's input and the decoder's output layers (InterHuman);
+            False: one 3x3 convolution each (Inter-X, whose rows are no single skeleton graph).
         decay, gumbel_temperature, stochastic_assignment, legacy_reset: see ``EMAQuantizer``.
     """
 
     def __init__(self, layout: FeatureLayout = INTERHUMAN, width: int = 512, code_dim: int = 512,
                  num_codes: int = 1024, depth: int = 2, dilation_growth: int = 3, dropout: float = 0.2,
                  legacy_graph: bool = False, decay: float = 0.99, gumbel_temperature: float = 0.5,
-                 stochastic_assignment: bool = True, legacy_reset: bool = False):
+                 stochastic_assignment: bool = True, legacy_reset: bool = False, graph: bool = True):
         super().__init__()
         check_vq_layout(layout)
         self.layout = layout
         self.config = dict(layout=layout.to_dict(), width=width, code_dim=code_dim,
                            num_codes=num_codes, depth=depth, dilation_growth=dilation_growth, dropout=dropout,
                            legacy_graph=legacy_graph, decay=decay, gumbel_temperature=gumbel_temperature,
-                           stochastic_assignment=stochastic_assignment, legacy_reset=legacy_reset)
+                           stochastic_assignment=stochastic_assignment, legacy_reset=legacy_reset, graph=graph)
         trunk = dict(width=width, code_dim=code_dim, depth=depth, dilation_growth=dilation_growth,
-                     dropout=dropout, legacy_graph=legacy_graph)
+                     dropout=dropout, legacy_graph=legacy_graph, graph=graph)
         self.encoder = MotionEncoder(layout, **trunk)
         self.quantizer = EMAQuantizer(num_codes, code_dim, decay=decay, gumbel_temperature=gumbel_temperature,
                                       stochastic=stochastic_assignment, legacy_reset=legacy_reset)
@@ -392,52 +415,3 @@ class MotionVQVAE(nn.Module):
                 features = decoded.new_zeros(batch, steps * step, decoded.shape[-1])
             features[rows, :length * step] = decoded
         return features
-
-
-# ---- plain-data config and official checkpoints ---------------------------------------------------------
-
-
-_CONV_NAMES = {"conv1": "dilated_conv", "conv2": "pointwise_conv"}
-
-
-def _official_rules(num_stages: int):
-    return [
-        (r"encoder\.gcn_layer([12])\.(.+)", lambda m: f"encoder.graph{m[1]}.{m[2]}"),
-        (r"encoder\.model\.(\d+)\.0\.(weight|bias)", lambda m: f"encoder.stages.{m[1]}.downsample.{m[2]}"),
-        (r"encoder\.model\.(\d+)\.1\.model\.(\d+)\.(conv[12])\.(weight|bias)",
-         lambda m: f"encoder.stages.{m[1]}.resnet.blocks.{m[2]}.{_CONV_NAMES[m[3]]}.{m[4]}"),
-        (rf"encoder\.model\.{num_stages}\.(weight|bias)", lambda m: f"encoder.to_code.{m[1]}"),
-        (r"decoder\.model\.0\.(weight|bias)", lambda m: f"decoder.from_code.{m[1]}"),
-        (r"decoder\.model\.(\d+)\.0\.model\.(\d+)\.(conv[12])\.(weight|bias)",
-         lambda m: f"decoder.stages.{int(m[1]) - 2}.resnet.blocks.{m[2]}.{_CONV_NAMES[m[3]]}.{m[4]}"),
-        (r"decoder\.model\.(\d+)\.2\.(weight|bias)", lambda m: f"decoder.stages.{int(m[1]) - 2}.conv.{m[2]}"),
-        (rf"decoder\.model\.{2 + num_stages}\.(weight|bias)", lambda m: f"decoder.refine.{m[1]}"),
-        (r"decoder\.gcn_layer([12])\.(.+)", lambda m: f"decoder.graph{m[1]}.{m[2]}"),
-        (r"quantizer\.layers\.0\.codebook", lambda m: "quantizer.codebook"),
-    ]
-
-
-def official_key_to_ours(key: str, num_stages: int = 2) -> str:
-    """This module's name for an official VQ-VAE checkpoint key (see the module docstring).
-
-    Raises ``KeyError`` for a key with no learned counterpart here, so nothing is dropped silently.
-    """
-    for pattern, rename in _official_rules(num_stages):
-        match = re.fullmatch(pattern, key)
-        if match:
-            return rename(match)
-    raise KeyError(f"official VQ-VAE key {key!r} has no counterpart in MotionVQVAE")
-
-
-def official_state_dict_to_ours(state_dict: dict, num_stages: int = 2) -> dict:
-    """Rename an official VQ-VAE state dict to this module's keys.
-
-    The EMA sums and counts, which the official checkpoint does not store, restart from its codebook.
-    """
-    ours = {official_key_to_ours(key, num_stages): value for key, value in state_dict.items()}
-    if "quantizer.codebook" in ours:
-        codebook = ours["quantizer.codebook"]
-        ours["quantizer.code_sum"] = codebook.clone()
-        ours["quantizer.code_count"] = torch.ones(codebook.shape[0], dtype=codebook.dtype)
-        ours["quantizer.initialized"] = torch.tensor(True)
-    return ours

@@ -30,11 +30,20 @@ class FeatureLayout:
     foot_velocity_limit: float = skeleton.FOOT_VELOCITY_LIMIT
     # the VQ-VAE's per-joint token: position 3 | velocity 3 | 6D rotation 6 (root rotation zero-filled)
     channels_per_joint: int = 12
+    # how a frame's features fill that (joint row, channel) grid: blocks (start, stop, channels, first_row), each
+    # feature slice start:stop read as (rows, channels) and put at rows first_row.. in the next free channels;
+    # grid cells no block fills are zero (the root's rotation), features no block holds decode as zero (contacts)
+    grid_blocks: tuple = ((0, 66, 3, 0), (66, 132, 3, 0), (132, 258, 6, 1))
     # the token grid: joints pooled to ``num_parts`` rows, time downsampled by ``time_downsample``
     num_parts: int = 5
     time_downsample: int = 4
-    # joint-axis sizes after each VQ down-sampling stage (the decoder upsamples back through them)
+    # joint-axis sizes after each VQ down-sampling stage, made by convolutions of kernel ``joint_kernel``, stride
+    # ``joint_stride`` and padding 1 along the joints (kernel 4, stride 2 along time)
     joint_sizes: tuple = field(default=(22, 11, 5))
+    joint_kernel: int = 4
+    joint_stride: int = 2
+    # joint-axis sizes after each decoder upsampling (None: ``joint_sizes`` backwards)
+    decoder_joint_sizes: tuple | None = None
 
     def to_dict(self) -> dict:
         """Plain data for checkpoints and JSON: slices become [start, stop], tuples become lists."""
@@ -64,8 +73,25 @@ class FeatureLayout:
         return self.contact.stop
 
     @property
+    def upsampled_joint_sizes(self) -> tuple:
+        """Joint-axis sizes after each decoder upsampling, e.g. (11, 22)."""
+        if self.decoder_joint_sizes is not None:
+            return tuple(self.decoder_joint_sizes)
+        return tuple(reversed(self.joint_sizes))[1:]
+
+    @property
     def bones(self) -> tuple:
         return tuple((c[i], c[i + 1]) for c in self.chains for i in range(len(c) - 1))
 
 
 INTERHUMAN = FeatureLayout()
+
+# Inter-X's "smpl" representation, per person (frame, 56, 6) flattened row-major to 336 features: rows 0..54 the
+# 6D rotations of the SMPL-X joints (0 root, 1..21 body, 22..24 jaw and eyes, 25..54 hands), row 55 the root
+# translation and its velocity. Its VQ-VAE convolves the 56 rows directly (kernel 6, stride 3: 56 -> 18 -> 5 rows)
+# and upsamples 5 -> 17 -> 56. Positions exist only through the SMPL-X body model, which is not read here; the
+# skeleton fields describe the 22 body joints the rows start with.
+INTERX = FeatureLayout(
+    num_joints=56, position=slice(0, 0), velocity=slice(0, 0), rotation=slice(0, 330), contact=slice(336, 336),
+    channels_per_joint=6, grid_blocks=((0, 336, 6, 0),), joint_sizes=(56, 18, 5), joint_kernel=6, joint_stride=3,
+    decoder_joint_sizes=(17, 56))
