@@ -29,6 +29,7 @@ import torch
 from .cli import UsageError, front, positional, quote, run
 from .errors import ConfigError
 from .models import official
+from .motion.layout import FeatureLayout
 from .training.checkpoint import CheckpointError, check_payload, save_checkpoint
 
 log = logging.getLogger("intermask.convert")
@@ -158,10 +159,9 @@ def vq_payload(checkpoint: Mapping, source: Path, opt: Mapping | None = None) ->
 
 
 def transformer_payload(checkpoint: Mapping, source: Path, opt: Mapping | None, vq: Mapping,
-                        mean: torch.Tensor, std: torch.Tensor, max_frames: int = official.OFFICIAL_MAX_FRAMES,
-                        ) -> dict:
+                        mean: torch.Tensor | None, std: torch.Tensor | None, max_frames: int | None = None) -> dict:
     """A "transformer" payload (``evaluation.load_interaction_model`` reads it) from an official transformer
-    checkpoint, the converted VQ-VAE payload ``vq`` and the normalisation statistics."""
+    checkpoint, the converted VQ-VAE payload ``vq`` and the normalisation statistics (None for Inter-X)."""
     config, state = official.convert_transformer(checkpoint, opt, vq["config"]["model_config"], vq["model"], mean,
                                                  std, max_frames)
     config["vq_checkpoint"] = vq["config"]["official"]["file"]
@@ -203,7 +203,7 @@ def _options_beside(path: Path) -> dict | None:
 
 
 def load_official(path: str | os.PathLike, trust_pickle: bool = False, *, vq_path: str | os.PathLike | None = None,
-                  stats_dir: str | os.PathLike | None = None, max_frames: int = official.OFFICIAL_MAX_FRAMES) -> dict:
+                  stats_dir: str | os.PathLike | None = None, max_frames: int | None = None) -> dict:
     """Read a published checkpoint (or one of ours) into a payload as ``load_checkpoint`` returns it.
 
     The format is detected from the file's entries. A transformer also needs its VQ-VAE and the normalisation
@@ -231,16 +231,26 @@ def load_official(path: str | os.PathLike, trust_pickle: bool = False, *, vq_pat
             raise ConfigError(f"{path}: cannot tell which VQ-VAE this transformer uses (no opt.txt with vq_name "
                               f"beside its model/ folder); pass vq_path")
         vq_path = run_dir.parent / str(opt["vq_name"]) / "model" / "best_fid.tar"
-    if stats_dir is None:
-        if run_dir is None:
-            raise ConfigError(f"{path}: cannot find the normalisation statistics; pass stats_dir")
-        stats_dir = run_dir.parents[2] / STATS_DIR  # run_dir is <checkout>/checkpoints/<dataset>/<name>
     vq = load_official(vq_path, trust_pickle)
     if vq["kind"] != "vqvae":
         raise CheckpointError(f"{vq_path}: a VQ-VAE checkpoint expected, got a {vq['kind']!r} checkpoint")
-    stats_dir = Path(stats_dir)
-    mean, std = (read_statistics(stats_dir / f"global_{name}.npy") for name in ("mean", "std"))
+    if stats_dir is None and _normalized(vq):
+        if run_dir is None:
+            raise ConfigError(f"{path}: cannot find the normalisation statistics; pass stats_dir")
+        stats_dir = run_dir.parents[2] / STATS_DIR  # run_dir is <checkout>/checkpoints/<dataset>/<name>
+    mean, std = _statistics(vq, stats_dir)
     return transformer_payload(checkpoint, path, opt, vq, mean, std, max_frames)
+
+
+def _normalized(vq: Mapping) -> bool:
+    return FeatureLayout.from_dict(vq["config"]["model_config"]["layout"]).normalized
+
+
+def _statistics(vq: Mapping, stats_dir: str | os.PathLike | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The published ``global_{mean,std}.npy`` for a VQ-VAE whose features are normalised, else (None, None)."""
+    if not _normalized(vq):
+        return None, None
+    return tuple(read_statistics(Path(stats_dir) / f"global_{name}.npy") for name in ("mean", "std"))
 
 
 # ---- a whole checkout -----------------------------------------------------------------------------------------
@@ -253,7 +263,7 @@ def _tar_name(which: str) -> str:
 def convert_official_dir(official_dir: str | os.PathLike, out: str | os.PathLike, dataset: str = "interhuman",
                          name: str = "trans_default", which: str = "best_fid", vq_which: str = "best_fid",
                          evaluators: bool = True, trust_pickle: bool = False,
-                         max_frames: int = official.OFFICIAL_MAX_FRAMES) -> dict[str, Path]:
+                         max_frames: int | None = None) -> dict[str, Path]:
     """Convert a checkout's transformer (with its VQ-VAE) and, with ``evaluators``, whichever evaluators it
     holds. Returns {"vqvae": path, "transformer": path, ["evaluator": path], ["interx_evaluator": path]}."""
     root, out = Path(official_dir), Path(out)
@@ -270,7 +280,7 @@ def convert_official_dir(official_dir: str | os.PathLike, out: str | os.PathLike
         raise ConfigError(f"{run_dir / 'opt.txt'}: no vq_name, so the VQ-VAE of this transformer is unknown")
     vq_path = run_dir.parent / str(opt["vq_name"]) / "model" / _tar_name(vq_which)
     vq = vq_payload(read_official_file(vq_path, trust_pickle), vq_path, _options_beside(vq_path))
-    mean, std = (read_statistics(root / STATS_DIR / f"global_{stat}.npy") for stat in ("mean", "std"))
+    mean, std = _statistics(vq, root / STATS_DIR)
     transformer = transformer_payload(read_official_file(transformer_path, trust_pickle), transformer_path, opt, vq,
                                       mean, std, max_frames)
     written = {"vqvae": save_checkpoint(out / VQ_FILE, vq)}
@@ -302,7 +312,8 @@ def job(cfg) -> dict[str, Path]:
         raise UsageError("which checkout? python -m intermask.convert official_dir=PATH out=DIR")
     written = convert_official_dir(cfg.official_dir, cfg.out, dataset=cfg.dataset, name=cfg.name, which=cfg.which,
                                    vq_which=cfg.vq_which, evaluators=bool(cfg.evaluators),
-                                   trust_pickle=bool(cfg.trust_pickle), max_frames=int(cfg.max_frames))
+                                   trust_pickle=bool(cfg.trust_pickle),
+                                   max_frames=None if cfg.max_frames is None else int(cfg.max_frames))
     log.info("written:\n%s", "\n".join(f"  {kind:16s} {path}" for kind, path in written.items()))
     return written
 

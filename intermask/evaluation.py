@@ -191,14 +191,15 @@ class EvaluationRun:
                             self.dataset.joints(batch["motion"]))
 
     def _generate(self, texts: list[str], lengths: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw generated features (batch, 2, frame, feature) and their lengths (frames, multiples of 4)."""
+        """Generated motion in the dataset's item format (raw: not normalised) and its lengths (frames, multiples
+        of 4)."""
         generator = torch.Generator(device=self.device).manual_seed(seed)
         frames = lengths - lengths % self.model.frames_per_token
         _, features = self.model.generate(texts, frames, generator=generator, **self.generation)
         raw = self.model.denormalize(features).cpu()
         steps = torch.arange(raw.shape[2])
         raw = raw * (steps[None, None, :, None] < frames[:, None, None, None])  # zero past each length
-        return raw, frames
+        return self.dataset.from_people(raw), frames
 
     def generated(self, rng: np.random.Generator) -> Iterator[EvalBatch]:
         for batch in self._batches(rng):
@@ -243,15 +244,17 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     if evaluator.format != source.format:
         raise ConfigError(f"the evaluator {evaluator_path} reads {evaluator.format} motion, data={cfg.data.name} "
                           f"is {source.format}")
+    dataset = source.interactions(cfg.split, normalized=False, seed=int(protocol.seed), mirror=False)
     model = None
     model_path = None
     if cfg.ckpt is not None:
-        source.require_trainable("evaluating a model (ckpt=...)")
         model_path = _checkpoint(cfg.ckpt, cfg, "transformer",
                                  f"train one with `python -m intermask.train transformer data={cfg.data.name}` "
                                  f"(or run `make demo`), or pass its path")
         model = load_interaction_model(model_path, device)
-    dataset = source.interactions(cfg.split, normalized=False, seed=int(protocol.seed), mirror=False)
+        if model.layout != dataset.layout:
+            raise ConfigError(f"the model {model_path} generates {model.layout.dim} features per person, "
+                              f"data={cfg.data.name} holds {dataset.layout.dim}: a model of another dataset")
     if max_items is not None and max_items < protocol.batch_size:
         raise ConfigError(f"protocol.quick.max_items={max_items} is below one evaluation batch "
                           f"({protocol.batch_size})")

@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from .cli import UsageError, device_from
 from .data.interhuman import read_clip
+from .errors import ConfigError
 from .data.source import DataSource
 from .evaluation import load_interaction_model
 from .models.pipeline import InterMask
@@ -84,6 +85,10 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
     device = device_from(cfg.device)
     ckpt = find_model_checkpoint(cfg)
     model = load_interaction_model(ckpt, device)
+    if not model.layout.has_positions:
+        raise ConfigError(f"{ckpt}: this model's features hold no joint positions (Inter-X's SMPL-X rotations need "
+                          f"the SMPL-X body model, which is not wired in), so its motions cannot be written as "
+                          f"joints, video or BVH; evaluate it with python -m intermask.eval --dataset interx ckpt=...")
     sample = cfg.sample
     fps = model.layout.fps
     texts = prompts(sample)

@@ -398,6 +398,38 @@ def test_converted_inter_x_vq_gives_the_official_tokens_reconstruction_and_decod
     torch.testing.assert_close(decoded, expected["decoded"], atol=1e-5, rtol=0)
 
 
+def test_an_inter_x_transformer_converts_without_statistics_for_150_frames(golden):
+    # the published Inter-X transformer is the same network on the Inter-X VQ-VAE's tokens: the fixture's
+    # transformer fits the Inter-X VQ fixture (same codebook size and width)
+    vq_config, vq_state = official.convert_vq(official_checkpoint(golden, "vqvae_interx"),
+                                              golden["vqvae_interx"]["opt"])
+    checkpoint, opt = official_checkpoint(golden, "transformer"), golden["transformer"]["opt"]
+    config, state = official.convert_transformer(checkpoint, opt, vq_config, vq_state, None, None)
+    assert config["feature_dim"] == 336 and config["transformer"]["max_time"] == 150 // 4
+    model = interaction_model({"config": {"model_config": config}, "model": state})
+    assert torch.equal(model.mean, torch.zeros(336)) and torch.equal(model.std, torch.ones(336))
+    stats = golden["transformer"]["stats"]
+    with pytest.raises(official.OfficialCheckpointError, match="take no normalisation statistics"):
+        official.convert_transformer(checkpoint, opt, vq_config, vq_state, torch.zeros(336), torch.ones(336))
+    interhuman_vq = official.convert_vq(official_checkpoint(golden, "vqvae"), golden["vqvae"]["opt"])
+    with pytest.raises(official.OfficialCheckpointError, match="take a normalisation mean and std"):
+        official.convert_transformer(checkpoint, opt, *interhuman_vq, None, None)
+    assert official.convert_transformer(checkpoint, opt, *interhuman_vq, stats["mean"], stats["std"])[0][
+        "transformer"]["max_time"] == 300 // 4
+
+
+def test_convert_entry_point_converts_an_inter_x_checkout_without_statistics(golden, tmp_path):
+    runs = tmp_path / "InterMask" / "checkpoints" / "interx"
+    for run, kind in (("vq_default", "vqvae_interx"), ("trans_default", "transformer")):
+        write_options(runs / run / "opt.txt", {**golden[kind]["opt"], "dataset_name": "interx"})
+        (runs / run / "model").mkdir(parents=True)
+        torch.save(official_checkpoint(golden, kind), runs / run / "model" / "best_fid.tar")
+    written = convert.convert_official_dir(tmp_path / "InterMask", tmp_path / "out", dataset="interx")
+    assert set(written) == {"vqvae", "transformer"}  # no data/stats needed, no evaluator in this checkout
+    config = load_checkpoint(written["transformer"], kind="transformer")["config"]["model_config"]
+    assert config["feature_dim"] == 336 and config["transformer"]["max_time"] == 37 and config["vq"]["graph"] is False
+
+
 def test_a_vq_whose_options_name_the_other_dataset_is_refused(golden):
     with pytest.raises(official.OfficialCheckpointError, match="dataset 'interx'.*interhuman model"):
         official.convert_vq(official_checkpoint(golden, "vqvae"), {**golden["vqvae"]["opt"], "dataset_name": "interx"})

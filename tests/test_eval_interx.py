@@ -1,5 +1,6 @@
 """Ground-truth evaluation on the Inter-X layout with Inter-X's matching evaluator (GloVe tokens, 56x12 motion)."""
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -10,7 +11,13 @@ from hydra import compose, initialize_config_dir
 from intermask import eval as eval_entry
 from intermask.errors import ConfigError, DatasetError
 from intermask.evaluation import EvaluationRun, InterXTextMotionEvaluator, evaluate_from_config
+from intermask.data.interx import InterXInteractions
 from intermask.models.evaluator import GloVe, InterXMatchingEvaluator, prepare_interx_motion
+from intermask.models.intermask import InterMTransformer
+from intermask.models.pipeline import InterMask
+from intermask.models.text import FrozenTextBackbone, TextEncoder
+from intermask.models.vqvae import MotionVQVAE
+from intermask.motion.layout import INTERHUMAN, INTERX
 from intermask.training.checkpoint import save_checkpoint
 
 from test_cli import CONFIG_DIR
@@ -80,9 +87,68 @@ def test_eval_of_interx_ground_truth_writes_the_table_without_physical_metrics(i
     assert "MM Dist" in table and paths[0].read_text().endswith(table.split("\n\n", 1)[1] + "\n")
 
 
-def test_interx_stops_clearly_where_it_is_not_wired(interx_root, tmp_path):
-    with pytest.raises(ConfigError, match="Inter-X's SMPL-X representation is not wired"):
-        evaluate_from_config(config(interx_root, "ckpt=some/transformer.pt"))
+class CaptionHash(FrozenTextBackbone):
+    """Stand-in frozen text features: fixed random numbers per caption, nothing to load."""
+
+    feature_dim, name = 12, "caption_hash"
+
+    def __init__(self):
+        super().__init__()
+        self.freeze()
+
+    def forward(self, texts):
+        features = [torch.randn(4, self.feature_dim, generator=torch.Generator().manual_seed(zlib.crc32(t.encode())))
+                    for t in texts]
+        return torch.stack(features), torch.full((len(texts),), 3)
+
+
+def tiny_model(layout=INTERX):
+    """An untrained text-to-interaction model on ``layout`` (the Inter-X VQ-VAE without graph layers)."""
+    torch.manual_seed(0)
+    vq = MotionVQVAE(layout, width=16, code_dim=24, num_codes=16, depth=1, graph=layout is not INTERX)
+    vq.quantizer.set_codebook(torch.randn(16, 24))
+    transformer = InterMTransformer(num_codes=16, num_parts=5, max_time=150 // 4, token_dim=24, dim=32, depth=1,
+                                    heads=2, ff_dim=64, dropout=0.1, text_dim=CaptionHash.feature_dim)
+    text = TextEncoder(CaptionHash(), num_layers=1, heads=2, ff_dim=16)
+    return InterMask(vq, transformer, text, torch.zeros(layout.dim), torch.ones(layout.dim)).eval()
+
+
+def test_two_peoples_inter_x_features_become_the_pairs_rows_with_person_1_first():
+    raw = torch.randn(2, 2, 8, 336)
+    pair = InterXInteractions.from_people(raw)
+    assert pair.shape == (2, 8, 56, 12)
+    torch.testing.assert_close(pair[..., :6], raw[:, 0].unflatten(-1, (56, 6)))
+    torch.testing.assert_close(pair[..., 6:], raw[:, 1].unflatten(-1, (56, 6)))
+
+
+def test_eval_of_a_model_on_interx_gives_the_evaluator_its_generations_as_pairs(interx_root, monkeypatch):
+    import intermask.evaluation as evaluation
+
+    model, seen = tiny_model(), []
+    embed_motion = InterXTextMotionEvaluator.embed_motion
+
+    def spy(self, motion, lengths):
+        seen.append((tuple(motion.shape), lengths.tolist()))
+        return embed_motion(self, motion, lengths)
+
+    monkeypatch.setattr(evaluation, "load_interaction_model", lambda path, device: model)
+    monkeypatch.setattr(InterXTextMotionEvaluator, "embed_motion", spy)
+    checkpoint = interx_root.parent / "transformer.pt"
+    checkpoint.write_bytes(b"")  # stands for the converted published model, which the patch above replaces
+    table, paths = evaluate_from_config(config(interx_root, f"ckpt={checkpoint}", "protocol.quick.mm_num_texts=2",
+                                               "protocol.quick.mm_num_samples=3", "protocol.quick.mm_pairs=2"))
+    rows = json.loads(paths[1].read_text())["rows"]
+    assert set(rows) == {"ground truth", "model"} and np.isfinite(rows["model"]["MModality"]["mean"])
+    assert all(shape[-2:] == (56, 12) for shape, _ in seen)
+    # generated clips are cut to whole token steps (the evaluator reads 4 * floor(L / 4) frames)
+    assert all(length % 4 == 0 for _, lengths in seen for length in lengths)
+    # a model of the other dataset is refused by name
+    monkeypatch.setattr(evaluation, "load_interaction_model", lambda path, device: tiny_model(INTERHUMAN))
+    with pytest.raises(ConfigError, match="262 features per person, data=interx holds 336"):
+        evaluate_from_config(config(interx_root, f"ckpt={checkpoint}"))
+
+
+def test_a_missing_glove_file_is_named_with_where_it_comes_from(interx_root):
     (interx_root / "glove" / "hhi_vab_idx.pkl").unlink()
     with pytest.raises(DatasetError, match=r"glove/hhi_vab_idx\.pkl.*data\.eval\.glove"):
         evaluate_from_config(config(interx_root))
@@ -94,5 +160,20 @@ def test_training_on_interx_stops_before_reading_data(interx_root):
 
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=train_entry.translate(["vqvae"]) + ["data=interx", f"data.root={interx_root}"])
-    with pytest.raises(ConfigError, match="python -m intermask.train vqvae is not available for data=interx"):
+    with pytest.raises(ConfigError, match="python -m intermask.train vqvae is not available for data=interx.*SMPL-X"):
         build_trainer(cfg)
+
+
+def test_sampling_an_inter_x_model_says_why_its_motion_cannot_be_written(tmp_path, monkeypatch):
+    import intermask.interaction as interaction
+    from intermask import sample as sample_entry
+
+    monkeypatch.setattr(interaction, "load_interaction_model", lambda path, device: tiny_model())
+    checkpoint = tmp_path / "transformer.pt"
+    checkpoint.write_bytes(b"")
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("sample", overrides=sample_entry.translate(["--text", "two people hug"])
+                      + [f"ckpt={checkpoint}", f"sample.out={tmp_path / 'out'}"])
+    with pytest.raises(ConfigError, match="no joint positions.*SMPL-X body model"):
+        interaction.sample_from_config(cfg)
+    assert not (tmp_path / "out").exists()

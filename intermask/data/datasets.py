@@ -113,6 +113,13 @@ class Interactions(Dataset):
         return {"motion": torch.from_numpy(padded), "length": length,
                 "text": clip.texts[int(rng.integers(len(clip.texts)))], "texts": list(clip.texts), "name": clip.name}
 
+    layout = INTERHUMAN  # the per-person features a model of this data reads and writes
+
+    @staticmethod
+    def from_people(raw: torch.Tensor) -> torch.Tensor:
+        """Two people's raw features (batch, 2, frame, 262) as items hold them: unchanged."""
+        return raw
+
     @staticmethod
     def joints(raw: torch.Tensor) -> torch.Tensor:
         """Raw (not normalised) features (..., frame, 262) -> joint positions (..., frame, 22, 3)."""

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from einops import rearrange
 from torch.utils.data import Dataset
 
 from ..errors import DatasetError
+from ..motion.layout import INTERX
 from ..motion.rotation import axis_angle_to_matrix, matrix_to_rot6d
 from .interhuman import SPLITS, read_id_list
 
@@ -152,6 +154,14 @@ class InterXInteractions(Dataset):
         caption = int(rng.integers(len(clip.texts)))
         return {"motion": torch.from_numpy(motion), "length": length, "text": clip.texts[caption],
                 "tokens": list(clip.tokens[caption]), "texts": list(clip.texts), "name": clip.name}
+
+    layout = INTERX  # a person's (56, 6) rows flattened to 336 features, as Inter-X's VQ-VAE reads them
+
+    @staticmethod
+    def from_people(raw: torch.Tensor) -> torch.Tensor:
+        """Two people's features (batch, 2, frame, 336) as items hold them: (batch, frame, 56, 12), person 1 in
+        channels 0:6, person 2 in 6:12."""
+        return rearrange(raw, "b n f (row c) -> b f row (n c)", row=ROWS)
 
     @staticmethod
     def joints(motion: torch.Tensor) -> None:

@@ -67,13 +67,14 @@ class DataSource:
         return READERS[fmt](self.root, split, mirror=mirror, progress=progress, **limits)
 
     def require_trainable(self, what: str) -> None:
-        """A clear stop where ``what`` needs features this project's models are built for."""
+        """A clear stop where ``what`` needs training on data whose models this project does not train."""
         if self.format not in TRAINABLE:
             raise ConfigError(
-                f"{what} is not available for data={self.name}: the VQ-VAE, the transformer and the evaluator "
-                f"trained here use the InterHuman feature layout (22 joints, 262 features), and Inter-X's SMPL-X "
-                f"representation is not wired into them yet. Ground-truth evaluation of Inter-X works: "
-                f"python -m intermask.eval --dataset interx ckpt=null evaluator_ckpt=<converted finest.tar>")
+                f"{what} is not available for data={self.name}: training here covers the InterHuman feature layout "
+                f"(22 joints, 262 features); Inter-X's VQ-VAE losses need joint positions through the SMPL-X body "
+                f"model, which is not wired in yet. Inter-X evaluates (its ground truth, and models converted from "
+                f"the published Inter-X checkpoints): python -m intermask.eval --dataset interx ckpt=... "
+                f"evaluator_ckpt=<converted finest.tar>")
 
     def normalizer(self) -> Normalizer:
         """Stored statistics, computed from the (mirror-augmented) train split on first use."""

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..motion.layout import INTERHUMAN, INTERX
+from ..motion.layout import INTERHUMAN, INTERX, FeatureLayout
 from .evaluator import InterCLIPEvaluator, InterXMatchingEvaluator, interclip_state_dict
 from .intermask import InterMTransformer
 from .pipeline import InterMask
@@ -50,7 +50,9 @@ from .vqvae import MotionVQVAE
 
 # what the official code fixes rather than its option files
 OFFICIAL_NUM_PARTS = 5
-OFFICIAL_MAX_FRAMES = 300  # InterHuman clips are cropped to 300 frames: 75 token steps
+# the longest motion a published transformer was trained on: InterHuman crops 300 frames (75 token steps),
+# Inter-X 150 (37 whole token steps)
+OFFICIAL_MAX_FRAMES = {"interhuman": 300, "interx": 150}
 OFFICIAL_VQ_DROPOUT = 0.2
 OFFICIAL_VQ_GUMBEL_TEMPERATURE = 0.5
 OFFICIAL_TEXT_HEADS = 8
@@ -330,7 +332,7 @@ def text_encoder_from_config(config: Mapping) -> TextEncoder:
 
 
 def transformer_config_from_official(state: Mapping, opt: Mapping | None = None,
-                                     max_frames: int = OFFICIAL_MAX_FRAMES) -> dict:
+                                     max_frames: int = OFFICIAL_MAX_FRAMES["interhuman"]) -> dict:
     """``InterMTransformer`` keyword arguments of an official transformer state dict and its opt.txt."""
     opt = dict(opt or {})
     what = "official transformer"
@@ -366,19 +368,35 @@ def _position_frequency_check(dim: int) -> Callable[[torch.Tensor], None]:
     return check
 
 
+def official_dataset(vq_config: Mapping) -> str:
+    """"interhuman" or "interx": the dataset a converted VQ-VAE's layout belongs to."""
+    return "interx" if FeatureLayout.from_dict(vq_config["layout"]) == INTERX else "interhuman"
+
+
 def convert_transformer(checkpoint: Mapping, opt: Mapping | None, vq_config: Mapping, vq_state: Mapping,
-                        mean: torch.Tensor, std: torch.Tensor, max_frames: int = OFFICIAL_MAX_FRAMES,
+                        mean: torch.Tensor | None, std: torch.Tensor | None, max_frames: int | None = None,
                         ) -> tuple[dict, dict]:
     """An official transformer checkpoint with its converted VQ-VAE and normalisation statistics
-    -> (``InterMask.build`` config, ``InterMask`` state dict)."""
+    -> (``InterMask.build`` config, ``InterMask`` state dict).
+
+    Features the VQ-VAE's layout does not normalise (Inter-X) take no statistics (``mean``/``std`` None).
+    ``max_frames`` defaults to the length the published model of that dataset was trained on.
+    """
     state = _entry(checkpoint, ("t2m_transformer", "trans"), "official transformer checkpoint")
-    transformer = transformer_config_from_official(state, opt, max_frames)
+    layout = FeatureLayout.from_dict(vq_config["layout"])
+    transformer = transformer_config_from_official(
+        state, opt, max_frames or OFFICIAL_MAX_FRAMES[official_dataset(vq_config)])
     text_encoder = text_encoder_config_from_official(state)
     if transformer["num_codes"] != vq_config["num_codes"] or transformer["token_dim"] != vq_config["code_dim"]:
         raise OfficialCheckpointError(
             f"official transformer: {transformer['num_codes']} codes of width {transformer['token_dim']} do not "
             f"match the VQ-VAE's {vq_config['num_codes']} codes of width {vq_config['code_dim']}")
-    feature_dim = INTERHUMAN.dim
+    feature_dim = layout.dim
+    if (mean is None) != (std is None) or (mean is not None) != layout.normalized:
+        needed = "a normalisation mean and std" if layout.normalized else "no normalisation statistics"
+        raise OfficialCheckpointError(f"official transformer: the features of its VQ-VAE take {needed}")
+    if mean is None:
+        mean, std = torch.zeros(feature_dim), torch.ones(feature_dim)
     for name, stat in (("mean", mean), ("std", std)):
         if _shape(stat) != (feature_dim,):
             raise OfficialCheckpointError(f"normalisation {name} has shape {_shape(stat)}, expected ({feature_dim},)")

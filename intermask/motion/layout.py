@@ -44,6 +44,8 @@ class FeatureLayout:
     joint_stride: int = 2
     # joint-axis sizes after each decoder upsampling (None: ``joint_sizes`` backwards)
     decoder_joint_sizes: tuple | None = None
+    # whether models read these features z-scored by the dataset's statistics (Inter-X's are used as they are)
+    normalized: bool = True
 
     def to_dict(self) -> dict:
         """Plain data for checkpoints and JSON: slices become [start, stop], tuples become lists."""
@@ -73,6 +75,11 @@ class FeatureLayout:
         return self.contact.stop
 
     @property
+    def has_positions(self) -> bool:
+        """Whether the features hold joint positions (Inter-X's reach them only through the SMPL-X body model)."""
+        return self.position.stop > self.position.start
+
+    @property
     def upsampled_joint_sizes(self) -> tuple:
         """Joint-axis sizes after each decoder upsampling, e.g. (11, 22)."""
         if self.decoder_joint_sizes is not None:
@@ -94,4 +101,4 @@ INTERHUMAN = FeatureLayout()
 INTERX = FeatureLayout(
     num_joints=56, position=slice(0, 0), velocity=slice(0, 0), rotation=slice(0, 330), contact=slice(336, 336),
     channels_per_joint=6, grid_blocks=((0, 336, 6, 0),), joint_sizes=(56, 18, 5), joint_kernel=6, joint_stride=3,
-    decoder_joint_sizes=(17, 56))
+    decoder_joint_sizes=(17, 56), normalized=False)
