@@ -8,7 +8,7 @@ from helpers.fake_data import random_person, write_clip, write_interx
 from intermask.data import interhuman, interx
 from intermask.data.datasets import ClipSampling, Interactions, MotionWindows, collate, fit_normalizer
 from intermask.errors import DatasetError
-from intermask.motion.rotation import axis_angle_to_matrix, matrix_to_rot6d
+from intermask.motion.rotation import axis_angle_to_matrix
 
 
 def write_interhuman(root: Path, rng, lengths={"a": 40, "b": 70, "c": 12, "d": 90}, ignore=("d",)):
@@ -100,8 +100,10 @@ def test_interx_reader_builds_the_smpl_representation(tmp_path, rng):
     np.testing.assert_allclose(clip.motion[:, 55, 0:3], source[:, 55, 0:3], atol=1e-6)  # person 1 translation
     np.testing.assert_allclose(clip.motion[:-1, 55, 9:12], np.diff(source[:, 55, 3:6], axis=0), atol=1e-5)
     assert np.all(clip.motion[-1, 55, 9:12] == 0)
-    expected = matrix_to_rot6d(axis_angle_to_matrix(source[:, :55, 3:6].astype(np.float64)))
-    np.testing.assert_allclose(clip.motion[:, :55, 6:12], expected, atol=1e-5)
+    # Inter-X's 6D is the rotation matrix's first two rows (pytorch3d's convention), not InterHuman's two columns
+    matrices = axis_angle_to_matrix(source[:, :55, 3:6].astype(np.float64))
+    np.testing.assert_allclose(clip.motion[:, :55, 6:9], matrices[..., 0, :], atol=1e-5)
+    np.testing.assert_allclose(clip.motion[:, :55, 9:12], matrices[..., 1, :], atol=1e-5)
     assert clip.texts == ("one person pushes the other.", "they fight", "the left one waves")
     assert clip.tokens[1] == ("they/PRON", "fight/VERB")
 

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 
 from ..errors import DatasetError
 from ..motion.layout import INTERX
-from ..motion.rotation import axis_angle_to_matrix, matrix_to_rot6d
+from ..motion.rotation import axis_angle_to_matrix
 from .interhuman import SPLITS, read_id_list
 
 OBTAIN = ("Inter-X is distributed by its authors (github.com/liangxuy/Inter-X, 'Dataset Download'); unpack it and "
@@ -64,9 +64,16 @@ def read_descriptions(path: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(descriptions)
 
 
+def matrix_to_rows_6d(matrix: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) -> (..., 6): the matrix's first two rows, one after the other, as Inter-X's loader (and so its
+    evaluator and the published Inter-X models) writes 6D rotations. InterHuman's features hold the first two
+    columns instead (``rotation.matrix_to_rot6d``)."""
+    return matrix[..., :2, :].reshape(*matrix.shape[:-2], 6)
+
+
 def person_representation(axis_angle: np.ndarray) -> np.ndarray:
     """(frame, 56, 3) axis-angle rows + translation row -> (frame, 56, 6) "smpl" representation."""
-    rotations = matrix_to_rot6d(axis_angle_to_matrix(axis_angle[:, :NUM_ROTATIONS].astype(np.float64)))
+    rotations = matrix_to_rows_6d(axis_angle_to_matrix(axis_angle[:, :NUM_ROTATIONS].astype(np.float64)))
     translation = axis_angle[:, NUM_ROTATIONS]
     velocity = np.zeros_like(translation)
     velocity[:-1] = translation[1:] - translation[:-1]
