@@ -64,6 +64,22 @@ def test_bvh_round_trip_from_positions_only_is_within_1mm(clip, tmp_path):
         assert np.abs(bvh.load_bvh_joints(path) - joints[person]).max() < MILLIMETRE
 
 
+def test_bvh_round_trip_of_a_body_shaped_unlike_the_rest_pose_is_within_1mm(rng, tmp_path):
+    # hips wider and lower, collars and neck leaning: the children of the pelvis and of spine3 point elsewhere
+    # relative to each other than in REST_OFFSETS, which no rotation of the rest directions can match
+    offsets = REST_OFFSETS.copy()
+    offsets[1] += [0.03, -0.04, 0.01]
+    offsets[2] += [-0.03, -0.04, 0.01]
+    offsets[12] += [0.0, -0.02, 0.03]
+    offsets[13] += [0.02, 0.03, -0.02]
+    offsets[14] += [-0.01, 0.02, 0.02]
+    rotations = axis_angle_to_matrix(rng.normal(0.0, 0.3, size=(24, 22, 3)))
+    root = np.stack([np.linspace(0, 1, 24), np.full(24, 0.95), np.zeros(24)], axis=-1)
+    joints = forward_kinematics(root, rotations, offsets)
+    path = bvh.write_bvh(tmp_path / "body.bvh", joints)
+    assert np.abs(bvh.load_bvh_joints(path) - joints).max() < MILLIMETRE
+
+
 def test_bvhio_reads_our_bvh_files_back_to_the_same_positions(clip, tmp_path):
     bvhio = pytest.importorskip("bvhio")
     joints, rotations = clip

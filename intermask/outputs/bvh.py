@@ -131,14 +131,36 @@ def matrix_to_euler_zxy(matrix: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- skeleton and inverse kinematics
 
 def clip_offsets(joints: np.ndarray) -> np.ndarray:
-    """Offsets (joint, 3) for one person's clip (frame, joint, 3): mean bone lengths along REST_OFFSETS directions."""
+    """Offsets (joint, 3) for one person's clip (frame, joint, 3): the clip's mean bone lengths, along REST_OFFSETS
+    directions except below a joint with several children (pelvis, spine3).
+
+    Those children's directions relative to each other are the clip's own body shape, which no rotation of the
+    rest directions can match: they are measured instead, as their mean direction in the parent's frame fitted
+    with the rest directions. So a clip with rigid bones round-trips through the BVH exactly, whatever its body.
+    """
     joints = as_people(joints, "joints", max_people=1)[0]
     bones = joints[:, 1:] - joints[:, list(PARENTS[1:])]
     lengths = np.linalg.norm(bones, axis=-1).mean(axis=0)
     directions, _ = _unit(REST_OFFSETS[1:])
     offsets = np.zeros((NUM_JOINTS, 3))
     offsets[1:] = directions * lengths[:, None]
+    global_rotations = _global_rotations(solve_local_rotations(joints, offsets))
+    for joint, children in enumerate(CHILDREN):
+        if len(children) > 1:
+            observed = joints[:, list(children)] - joints[:, joint, None]  # (frame, child, 3), world frame
+            in_joint_frame = np.einsum("fji,fcj->fci", global_rotations[:, joint], observed).mean(axis=0)
+            unit, _ = _unit(in_joint_frame)
+            offsets[list(children)] = unit * lengths[[child - 1 for child in children], None]
     return offsets
+
+
+def _global_rotations(local: np.ndarray) -> np.ndarray:
+    """Local rotations (frame, joint, 3, 3) -> global ones, composed down the kinematic tree."""
+    global_rotations = np.empty_like(local)
+    for joint in range(NUM_JOINTS):  # parents come before children in SMPL order
+        parent = PARENTS[joint]
+        global_rotations[:, joint] = local[:, joint] if parent < 0 else global_rotations[:, parent] @ local[:, joint]
+    return global_rotations
 
 
 def solve_local_rotations(joints: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
