@@ -318,3 +318,15 @@ def test_viewer_page_embeds_the_clip_and_keeps_the_caption_inert(clip):
     assert np.abs(stored - joints).max() <= 0.0005 + 1e-9
     for element in ('id="scrub"', 'id="play"', 'id="speed"', 'id="caption"', "window.viewer"):
         assert element in page
+
+
+def test_a_bvh_of_motion_whose_bones_stretch_warns_how_far_it_is_from_the_joints(clip, tmp_path, caplog):
+    joints, _ = clip
+    stretched = joints.copy()
+    stretched[:, ::2, 18:] *= 1.05  # the forearms and hands move away from the body every other frame
+    with caplog.at_level("WARNING"):
+        write_result(tmp_path, "rigid", joints, "two people", {}, formats=("bvh",))
+    assert not caplog.records
+    with caplog.at_level("WARNING"):
+        write_result(tmp_path, "stretched", stretched, "two people", {}, formats=("bvh",))
+    assert "stretched_person1.bvh" in caplog.text and "cm from the .npy" in caplog.text

@@ -7,6 +7,7 @@ needed to reproduce the result.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,12 @@ from .bvh import load_bvh_joints, write_bvh
 from .clip import as_people, check_text
 from .video import render_video
 from .viewer import write_viewer
+
+log = logging.getLogger(__name__)
+
+# a BVH skeleton has one length per bone; motion whose bones stretch (generated motion does) comes back this far
+# off before the difference is worth a warning
+BVH_WARNING_METRES = 0.02
 
 FORMATS = ("npy", "mp4", "gif", "bvh", "html")
 SIDECAR_VERSION = 1
@@ -108,8 +115,12 @@ def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=No
     if "bvh" in formats:
         for person in range(joints.shape[0]):
             person_rotations = None if rotations is None else rotations[person]
-            written[f"bvh_person{person + 1}"] = write_bvh(
-                out_dir / f"{name}_person{person + 1}.bvh", joints[person], person_rotations, fps)
+            path = write_bvh(out_dir / f"{name}_person{person + 1}.bvh", joints[person], person_rotations, fps)
+            written[f"bvh_person{person + 1}"] = path
+            error = float(np.abs(load_bvh_joints(path) - joints[person]).max())
+            if error > BVH_WARNING_METRES:
+                log.warning("%s: its skeleton keeps each bone at the clip's mean length, and this motion's bones "
+                            "stretch, so its joints lie up to %.1f cm from the .npy's", path, 100 * error)
     if "html" in formats:
         written["html"] = write_viewer(base.with_suffix(".html"), joints, text, fps)
     return written
