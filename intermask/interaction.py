@@ -30,6 +30,17 @@ def slug(text: str, limit: int = 48) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:limit] or "interaction"
 
 
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``, ... when an earlier result of this run already has it (prompts that
+    share their first words, or one prompt given twice), so no result overwrites another."""
+    unique, count = name, 1
+    while unique in taken:
+        count += 1
+        unique = f"{name}_{count}"
+    taken.add(unique)
+    return unique
+
+
 def find_model_checkpoint(cfg) -> Path:
     try:
         if cfg.ckpt == "latest":
@@ -57,6 +68,8 @@ def prompts(sample_cfg) -> list[str]:
 def reaction_source(path: str | Path, person: int) -> np.ndarray:
     """The given person's joints (frame, 22, 3) from a result .npy (one or two people) or a .bvh."""
     path = Path(path)
+    if person not in (0, 1):
+        raise UsageError(f"--reaction-person {person}: 0 (the first person of the file) or 1 (the second)")
     if not path.is_file():
         raise UsageError(f"--reaction-to {path}: file not found")
     joints = load_bvh_joints(path) if path.suffix.lower() == ".bvh" else load_joints(path)
@@ -69,7 +82,11 @@ def actor_tokens(model: InterMask, joints: np.ndarray, device: torch.device):
     """Tokens (1, part, step) of a person given by joint positions, with the canonical frame they live in."""
     canonical, frame = canonicalize_person(joints)
     rot6d = matrix_to_rot6d(solve_local_rotations(canonical)[:, 1:])
-    features = joints_to_features(canonical, rot6d)[: model.max_frames]
+    features = joints_to_features(canonical, rot6d)
+    if len(features) > model.max_frames:
+        log.warning("the given motion has %d frames and the model generates at most %d: the reaction covers its "
+                    "first %d frames", len(joints), model.max_frames, model.max_frames)
+        features = features[: model.max_frames]
     length = len(features) - len(features) % model.frames_per_token
     if length < model.frames_per_token:
         raise UsageError(f"the given motion has {len(joints)} frames; at least {model.frames_per_token + 1} needed")
@@ -114,8 +131,8 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
             world[0] = given[:length]  # the given motion exactly as it came in
             name = f"reaction_{slug(text or Path(sample.reaction_to).stem)}_{k}"
             results[name] = write_result(out, name, world, text or "(reaction without text)",
-                                         {**meta, "reaction_to": str(sample.reaction_to)}, formats=sample.formats,
-                                         fps=fps)
+                                         {**meta, "reaction_to": str(sample.reaction_to),
+                                          "reaction_frames": [0, length]}, formats=sample.formats, fps=fps)
         return results
     if not texts:
         raise UsageError('no prompt: give --text "..." (repeatable) or --texts-file FILE')
@@ -124,8 +141,9 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
     batch = [text for text in texts for _ in range(int(sample.num_samples))]
     _, features = model.generate(batch, torch.full((len(batch),), frames), steps=int(sample.steps), **settings)
     joints = model.joints(features).cpu().numpy()
+    taken: set[str] = set()
     for k, text in enumerate(batch):
-        name = f"{slug(text)}_{k % int(sample.num_samples)}"
+        name = unique_name(f"{slug(text)}_{k % int(sample.num_samples)}", taken)
         results[name] = write_result(out, name, joints[k], text, {**meta, "length_frames": frames},
                                      formats=sample.formats, fps=fps)
     return results

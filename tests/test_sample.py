@@ -1,0 +1,62 @@
+"""`python -m intermask.sample` on an untrained stand-in model: result names, reaction inputs."""
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+import intermask.interaction as interaction
+from intermask import sample as sample_entry
+from intermask.cli import UsageError
+from intermask.motion.layout import INTERHUMAN
+from intermask.outputs.writer import load_sidecar
+
+from test_cli import CONFIG_DIR
+from test_eval_interx import tiny_model
+
+
+def sample_config(tmp_path, *args, overrides=()):
+    checkpoint = tmp_path / "transformer.pt"
+    checkpoint.write_bytes(b"")  # stands for a trained model, which the tests' patch replaces
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        return compose("sample", overrides=sample_entry.translate(list(args)) + [
+            f"ckpt={checkpoint}", f"sample.out={tmp_path / 'out'}", "sample.formats=[npy]", "sample.steps=2",
+            *overrides])
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    monkeypatch.setattr(interaction, "load_interaction_model", lambda path, device: tiny_model(INTERHUMAN))
+
+
+def test_prompts_that_share_their_first_words_or_repeat_keep_every_result(tmp_path, stand_in):
+    long_start = "the first person walks up to the second person and "
+    texts = [long_start + "waves", long_start + "kicks them", "two people hug", "two people hug"]
+    cfg = sample_config(tmp_path, *[arg for text in texts for arg in ("--text", text)], "--length", "1")
+    results = interaction.sample_from_config(cfg)
+    assert len(results) == 4
+    assert sorted(load_sidecar(files["npy"])["text"] for files in results.values()) == sorted(texts)
+    assert {"two_people_hug_0", "two_people_hug_0_2"} <= set(results)
+
+
+def test_a_reaction_names_a_person_of_the_file_and_a_long_input_is_cut_with_a_warning(tmp_path, stand_in, caplog):
+    joints = tiny_motion(frames=160)  # the stand-in model generates at most 148 frames
+    source = tmp_path / "given.npy"
+    np.save(source, joints)
+    with pytest.raises(UsageError, match="--reaction-person 2: 0 .* or 1"):
+        interaction.sample_from_config(sample_config(tmp_path, "--reaction-to", str(source),
+                                                     overrides=["sample.reaction_person=2"]))
+    with caplog.at_level("WARNING"):
+        results = interaction.sample_from_config(sample_config(tmp_path, "--reaction-to", str(source)))
+    assert "has 160 frames and the model generates at most 148" in caplog.text
+    (files,) = results.values()
+    assert load_sidecar(files["npy"])["reaction_frames"] == [0, 148]
+    np.testing.assert_allclose(np.load(files["npy"])[0], joints[0, :148], atol=1e-6)
+
+
+def tiny_motion(frames):
+    """Two people walking side by side: (2, frame, 22, 3) joints of the rest skeleton."""
+    from intermask.motion.kinematics import forward_kinematics
+    from intermask.motion.skeleton import REST_OFFSETS
+
+    root = np.stack([np.zeros(frames), np.full(frames, 0.93), np.linspace(0, 2, frames)], axis=-1)
+    person = forward_kinematics(root, np.tile(np.eye(3), (frames, 22, 1, 1)), REST_OFFSETS)
+    return np.stack([person, person + [1.0, 0.0, 0.0]]).astype(np.float32)
