@@ -1,4 +1,5 @@
 """The real-dataset readers, on tiny datasets written in each official on-disk format."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,19 @@ def test_vq_window_settings_are_checked_before_any_data_is_read(tmp_path, vq):
     source = DataSource({"name": "interhuman", "root": str(tmp_path), "format": "interhuman", "vq": vq})
     with pytest.raises(ConfigError, match=r"data\.vq\.window=\d+ must be a positive multiple of 4"):
         source.vq_windows("train", multiple_of=4)
+
+
+def test_a_synthetic_dataset_of_another_generator_version_is_used_with_a_warning(tmp_path, caplog):
+    from intermask.data.source import DataSource
+    from intermask.data.synthetic import GENERATOR_VERSION
+
+    (tmp_path / "motions_processed").mkdir()
+    source = DataSource({"name": "synthetic", "root": str(tmp_path), "generate": {"num_clips": 4, "seed": 0}})
+    (tmp_path / "meta.json").write_text(json.dumps({"version": GENERATOR_VERSION}))
+    with caplog.at_level("WARNING"):
+        assert source.ensure(progress=False) == tmp_path
+    assert not caplog.records
+    (tmp_path / "meta.json").write_text(json.dumps({"version": "0.9"}))
+    with caplog.at_level("WARNING"):
+        source.ensure(progress=False)
+    assert f"version 0.9 of the synthetic generator, this code writes version {GENERATOR_VERSION}" in caplog.text

@@ -307,6 +307,10 @@ def test_chase_keeps_the_chaser_behind_and_turns_the_stated_way(clips):
             assert speed > 2.7
         final = np.linalg.norm(runner_pose[-1, 0] - chaser_pose[-1, 0])
         assert final < 1.0 if clip.params["outcome"] == "caught" else final > 2.0
+        if clip.params["outcome"] == "caught":  # "catches them by the shoulder": a hand reaches a shoulder
+            reach = min(np.linalg.norm(chaser_pose[-24:, wrist] - runner_pose[-24:, shoulder], axis=-1).min()
+                        for wrist in (20, 21) for shoulder in (16, 17))
+            assert reach < 0.1
 
 
 def test_circling_turns_the_stated_way_seen_from_above(clips):

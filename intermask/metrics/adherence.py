@@ -383,7 +383,7 @@ def _pass_by(text: str) -> list[Claim]:
 
 
 def _sneak(text: str) -> list[Claim]:
-    role = _first_role(text, [rf"{PERSON} (?:sneaks|creeps|tiptoes|approaches)\b"])
+    role = _first_role(text, [rf"{PERSON} (?:sneaks|creeps|steals|tiptoes|approaches)\b"])
     if role is None:
         return []
     shoulder = re.search(r"\b(left|right) shoulder\b", text)

@@ -509,7 +509,7 @@ def chase(rng) -> Scene:
     start, delay, ease_in, ease_out = rng.uniform(0.2, 0.5), rng.uniform(0.2, 0.4), 0.7, 0.9
     stop = start + run_time + 0.5 * (ease_in + ease_out)
     runner_distance = speed * run_time
-    final_gap = 0.75 * scales.mean() if outcome == "caught" else start_gap + rng.uniform(1.0, 2.0)
+    final_gap = 0.42 * scales.mean() if outcome == "caught" else start_gap + rng.uniform(1.0, 2.0)
     chaser_distance = runner_distance + start_gap - final_gap
     end = stop + (rng.uniform(0.6, 1.0) if outcome == "caught" else rng.uniform(0.3, 0.6))
     t = frame_times(frames_until(end))

@@ -186,7 +186,7 @@ def _strike(p):
         "blocks": "[blocks with both arms|raises both arms to block|blocks the blow with their forearms]" if punch
         else "[blocks the kick with both arms|blocks low with crossed arms]",
         "dodges": "[dodges by leaning aside|leans out of the way|sways aside to dodge]" if punch
-        else "[steps back to dodge|jumps back out of reach|dodges by stepping back]",
+        else "[steps back to dodge|backs out of reach|dodges by stepping back]",
         "ducks": "[ducks under the punch|ducks to avoid the blow|ducks down]",
     }[p["defense"]]
     slots["defense"] = defense
@@ -294,7 +294,7 @@ def _sneak(p):
     else:
         slots["act"] = "[startles them|scares them|throws up their arms to scare them]"
     return slots, [
-        "{A} [sneaks|creeps|tiptoes] up behind {B} and {act}; {B} turns around",
+        "{A} [sneaks|creeps|steals] up behind {B} and {act}; {B} turns around",
         "{B} is standing still when {A} [sneaks|creeps] up from behind and {act}, making {B} turn around",
         "[quietly|carefully|stealthily], {A} approaches {B} from behind [in a crouch|hunched over], then {act}, "
         "and {B} turns around",
