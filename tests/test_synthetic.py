@@ -267,6 +267,21 @@ def test_push_contact_is_made_with_the_stated_hands_and_the_other_staggers_back(
         assert backward > (0.25 if clip.params["force"] == "gently" else 0.6)
 
 
+def test_a_blocked_kick_meets_the_blocking_forearms(clips):
+    blocked = [clip for clip in of_family(clips, "strike") + [generate_clip(6 + 16 * k, seed=2) for k in range(6)]
+               if clip.params["attack"] == "kick" and clip.params["defense"] == "blocks"]
+    assert blocked
+    for clip in blocked:
+        attacker = 0 if clip.params["attacker"] == "first" else 1
+        foot = clip.joints[attacker, :, 10 if clip.params["side"] == "left" else 11]
+        defender = clip.joints[1 - attacker]
+        elbows, wrists = defender[:, [18, 19]], defender[:, [20, 21]]
+        along = np.clip((((foot[:, None] - elbows) * (wrists - elbows)).sum(-1)
+                         / ((wrists - elbows) ** 2).sum(-1)), 0.0, 1.0)
+        closest = np.linalg.norm(foot[:, None] - (elbows + along[..., None] * (wrists - elbows)), axis=-1).min()
+        assert closest < 0.25  # the kick lands on a forearm instead of stopping a foot or more short
+
+
 def test_strike_uses_the_stated_limb(clips):
     for clip in of_family(clips, "strike"):
         side = stated(clip.captions, SIDES)

@@ -430,7 +430,10 @@ def strike(rng) -> Scene:
         scales = scales[::-1]
     actor_scale, defender_scale = scales
     mean_scale = scales.mean()
-    gap = (rng.uniform(0.85, 0.98) if attack == "punch" else rng.uniform(1.15, 1.3)) * mean_scale
+    # a blocked kick goes to the midsection and lands on the forearms; a dodged one aims low, out of reach once the
+    # defender steps back
+    gap = (rng.uniform(0.85, 0.98) if attack == "punch" else
+           rng.uniform(0.98, 1.05) if defense == "blocks" else rng.uniform(1.15, 1.3)) * mean_scale
     strike_time = rng.uniform(0.9, 1.4)
     end = strike_time + rng.uniform(1.2, 1.8)
     t = frame_times(frames_until(end))
@@ -461,7 +464,9 @@ def strike(rng) -> Scene:
         facing = np.array([0.0, 1.0])
         foot_xz = planted[[0, 2]]
         chamber = lift(foot_xz + 0.25 * actor_scale * facing, 0.45 * actor_scale)
-        extended = lift(np.array([foot_xz[0] * 0.4, foot_xz[1]]) + 0.72 * actor_scale * facing, 0.62 * actor_scale)
+        kick_height = 0.95 if defense == "blocks" else 0.62
+        extended = lift(np.array([foot_xz[0] * 0.4, foot_xz[1]]) + 0.72 * actor_scale * facing,
+                        kick_height * actor_scale)
         times = strike_time + np.array([-0.45, -0.15, 0.0, 0.25, 0.6])
         target = keyframes(t, times, np.stack([planted, chamber, extended, chamber, planted]))
         kicking = window(t, times[0] - 0.05, times[0], times[-1], times[-1] + 0.05)
@@ -469,7 +474,7 @@ def strike(rng) -> Scene:
         actor.lean -= 0.2 * window(t, times[0], times[1], times[3], times[4])
     defend = window(t, strike_time - 0.35, strike_time - 0.08, strike_time + 0.3, strike_time + 0.8)
     if defense == "blocks":
-        pose = np.array([-0.12, 0.1, 0.28]) if attack == "punch" else np.array([-0.14, -0.32, 0.3])
+        pose = np.array([-0.12, 0.1, 0.28]) if attack == "punch" else np.array([-0.14, -0.45, 0.33])
         for arm_side in SIDES:
             defender.arms[arm_side].pose.add(pose, defend)
             defender.arms[arm_side].pole.add(ELBOW_DOWN, defend)

@@ -28,7 +28,8 @@ from ...motion.canonical import yup_to_zup
 from ...motion.rotation import matrix_to_rot6d
 from .clips import FAMILY_NAMES, SyntheticClip, generate_clip
 
-# 1.1: a caught runner is reached by the chaser's hand; no caption says "tiptoes" or "jumps back"
+# 1.1: a caught runner is reached by the chaser's hand, a blocked kick meets the forearms; no caption says
+# "tiptoes" or "jumps back"
 GENERATOR_VERSION = "1.1"
 NUM_STORED_JOINTS = 62
 NUM_STORED_ROTATIONS = 51
