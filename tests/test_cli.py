@@ -66,3 +66,40 @@ def test_demo_experiment_trains_each_model_briefly_on_its_own_small_dataset(kind
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         full = compose("train", overrides=[f"kind={kind}", f"train={kind}", "experiment=synthetic"])
     assert full.data.root == "data/synthetic" and full.data.generate.num_clips == 4000
+
+
+def test_a_mistyped_experiment_is_an_error_not_the_paper_sizes():
+    from hydra.errors import MissingConfigException
+
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        assert compose("train").experiment_name == "paper"
+        with pytest.raises(MissingConfigException, match="experiment/tinyy"):
+            compose("train", overrides=["experiment=tinyy"])
+
+
+def test_one_seed_builds_one_model(tmp_path):
+    import torch
+
+    from intermask import train as train_entry
+    from intermask.training.tasks import build_trainer
+
+    weights = []
+    for run in range(2):
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose("train", overrides=train_entry.translate(["vqvae"]) + [
+                "experiment=tiny", f"data.root={tmp_path / 'data'}", "data.generate.num_clips=24", "progress=false",
+                f"runs_root={tmp_path / 'runs'}", f"hydra.run.dir={tmp_path / f'run{run}'}", "train.max_steps=1",
+                "seed=11"])
+        cfg = compose_free(cfg, tmp_path / f"run{run}")
+        model = build_trainer(cfg).task.model
+        weights.append({k: v.clone() for k, v in model.state_dict().items()})
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+
+
+def compose_free(cfg, run_dir):
+    """The composed config with ``run_dir`` resolved (no Hydra job is running in a test)."""
+    from omegaconf import OmegaConf
+
+    OmegaConf.set_struct(cfg, False)
+    cfg.run_dir = str(run_dir)
+    return cfg

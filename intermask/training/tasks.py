@@ -30,7 +30,7 @@ from ..motion.normalize import Normalizer
 from ..precision import check_settings
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .schedule import milestones_from_fractions
-from .trainer import Trainer, distributed_context, make_loader, unwrap_model
+from .trainer import Trainer, distributed_context, make_loader, seed_everything, unwrap_model
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +298,9 @@ def build_trainer(cfg) -> Trainer:
     source = DataSource(cfg.data)
     source.require_trainable(f"python -m intermask.train {cfg.kind}")
     source.ensure(progress=cfg.progress)
+    # the models' initial weights (and the VQ-VAE's preview window) come from the global generators: seed them
+    # first, so that one seed gives one run
+    seed_everything(int(cfg.seed))
     task, train_set, val_set, collate_fn, (best_metric, best_mode) = BUILDERS[cfg.kind](cfg, source)
     train = cfg.train
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
