@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -49,8 +50,14 @@ def split_flags(argv: Sequence[str], flags: dict[str, str], repeatable: Sequence
 
 
 def quote(value: str) -> str:
-    """A Hydra override value holding arbitrary text (commas, quotes, brackets) as one string."""
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    """A Hydra override value holding arbitrary text (commas, quotes, brackets, backslashes, ``${...}``) as one
+    string that reads back unchanged.
+
+    In a quoted override a backslash escapes only a quote, ``${`` or the closing quote, so only backslashes right
+    before those are doubled; quotes and interpolations are escaped, so a prompt is never resolved as config.
+    """
+    escaped = re.sub(r"\\+(?='|\$\{)|\\+$", lambda match: 2 * match.group(0), value)
+    escaped = escaped.replace("'", "\\'").replace("${", "\\${")
     return f"'{escaped}'"
 
 
