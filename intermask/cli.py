@@ -110,11 +110,20 @@ def front(main: Callable[[list[str]], None]) -> Callable[[], None]:
 
 
 def device_from(name: str):
+    """``device=``: "auto" (CUDA when torch sees a GPU, else the CPU), "cpu", "cuda" or "cuda:N"."""
     import torch
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise UsageError(f"device={name!r} is no device; use auto, cpu, cuda or cuda:N") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"device={name} but this torch sees no CUDA GPU; use device=auto or device=cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UsageError(f"device={name} but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return device
 
 
 # Hydra's own flags that take the next argument as their value

@@ -18,4 +18,6 @@ def user_facing_errors() -> tuple[type[BaseException], ...]:
     """Every error type reported to a user as one line: the project's own and bad-input errors of lower layers."""
     from .training.checkpoint import CheckpointError
 
-    return (IntermaskError, CheckpointError, FileNotFoundError, ValueError)
+    # a path that exists but is the wrong kind of thing, or cannot be written, is the user's to fix too
+    path_errors = (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
+    return (IntermaskError, CheckpointError, FileNotFoundError, ValueError, *path_errors)

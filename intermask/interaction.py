@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 
@@ -107,6 +108,9 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
                           f"the SMPL-X body model, which is not wired in), so its motions cannot be written as "
                           f"joints, video or BVH; evaluate it with python -m intermask.eval --dataset interx ckpt=...")
     sample = cfg.sample
+    for name in ("cond_scale", "temperature", "topk_ratio"):
+        if not math.isfinite(float(sample[name])):
+            raise UsageError(f"sample.{name}={sample[name]}: a finite number is needed")
     fps = model.layout.fps
     texts = prompts(sample)
     generator = torch.Generator(device=device).manual_seed(int(sample.seed))
@@ -137,6 +141,8 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
     if not texts:
         raise UsageError('no prompt: give --text "..." (repeatable) or --texts-file FILE')
     seconds = float(sample.length) if sample.length is not None else float(cfg.data.typical_seconds)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(f"--length {sample.length}: the length of the interaction in seconds, a positive number")
     frames = int(round(seconds * fps))
     batch = [text for text in texts for _ in range(int(sample.num_samples))]
     _, features = model.generate(batch, torch.full((len(batch),), frames), steps=int(sample.steps), **settings)

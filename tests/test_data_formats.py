@@ -196,3 +196,15 @@ def test_a_synthetic_dataset_of_another_generator_version_is_used_with_a_warning
     with caplog.at_level("WARNING"):
         source.ensure(progress=False)
     assert f"version 0.9 of the synthetic generator, this code writes version {GENERATOR_VERSION}" in caplog.text
+
+
+def test_a_data_root_that_is_a_file_stops_with_one_line(tmp_path):
+    from intermask.errors import user_facing_errors
+
+    root = tmp_path / "not_a_folder"
+    root.write_text("x")
+    from intermask.data.source import DataSource
+
+    source = DataSource({"name": "synthetic", "root": str(root), "generate": {"num_clips": 4, "seed": 0}})
+    with pytest.raises(user_facing_errors()):
+        source.ensure(progress=False)

@@ -60,3 +60,27 @@ def tiny_motion(frames):
     root = np.stack([np.zeros(frames), np.full(frames, 0.93), np.linspace(0, 2, frames)], axis=-1)
     person = forward_kinematics(root, np.tile(np.eye(3), (frames, 22, 1, 1)), REST_OFFSETS)
     return np.stack([person, person + [1.0, 0.0, 0.0]]).astype(np.float32)
+
+
+@pytest.mark.parametrize("args,overrides,message", [
+    (("--length", "inf"), (), "--length inf: the length of the interaction in seconds"),
+    (("--length", "-2"), (), "--length -2"),
+    ((), ("sample.cond_scale=nan",), "sample.cond_scale=nan: a finite number"),
+])
+def test_impossible_sample_numbers_stop_with_one_line(tmp_path, stand_in, args, overrides, message):
+    with pytest.raises(UsageError, match=message):
+        interaction.sample_from_config(sample_config(tmp_path, "--text", "two people hug", *args,
+                                                     overrides=overrides))
+
+
+def test_a_device_this_machine_lacks_is_a_usage_error():
+    import torch
+
+    from intermask.cli import device_from
+
+    assert device_from("cpu") == torch.device("cpu")
+    with pytest.raises(UsageError, match="device='gpu' is no device"):
+        device_from("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="device=cuda but this torch sees no CUDA GPU"):
+            device_from("cuda")
