@@ -629,3 +629,14 @@ def test_the_command_line_writes_a_dataset(tmp_path):
     assert cli_main([f"out={tmp_path / 'cli'}", "num_clips=4", "seed=2"]) == 0
     meta = json.loads((tmp_path / "cli" / "meta.json").read_text())
     assert meta["num_clips"] == 4 and meta["seed"] == 2
+
+
+def test_a_generation_killed_before_it_cleaned_up_leaves_no_staging_folder_behind(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    abandoned = tmp_path / f"data.tmp-{int(dead.stdout)}"  # as a SIGKILLed generation leaves it
+    (abandoned / "annots").mkdir(parents=True)
+    generate_dataset(tmp_path / "data", num_clips=3, seed=0, progress=False)
+    assert not abandoned.exists() and (tmp_path / "data" / "meta.json").is_file()

@@ -16,6 +16,7 @@ computes them from the train split on first use.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections import Counter
@@ -27,6 +28,8 @@ from tqdm import tqdm
 from ...motion.canonical import yup_to_zup
 from ...motion.rotation import matrix_to_rot6d
 from .clips import FAMILY_NAMES, SyntheticClip, generate_clip
+
+log = logging.getLogger(__name__)
 
 # 1.1: a caught runner is reached by the chaser's hand, a blocked kick meets the forearms; no caption says
 # "tiptoes" or "jumps back"
@@ -102,6 +105,25 @@ def _move_into_place(staging: Path, root: Path, overwrite: bool) -> None:
         os.replace(staging, root)
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _remove_abandoned_staging(root: Path) -> None:
+    """Delete ``<root>.tmp-<pid>`` folders of generations whose process is gone (killed before it could clean up)."""
+    for staging in root.parent.glob(f"{root.name}.tmp-*"):
+        pid = staging.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            log.info("removing %s, left by an interrupted generation", staging)
+            shutil.rmtree(staging, ignore_errors=True)
+
+
 def generate_dataset(root, num_clips: int = 4000, seed: int = 0, progress: bool = True, workers: int = 1,
                      overwrite: bool = False) -> Path:
     """Generate ``num_clips`` clips with ``seed`` into ``root`` (InterHuman layout) and return ``root``.
@@ -118,6 +140,7 @@ def generate_dataset(root, num_clips: int = 4000, seed: int = 0, progress: bool 
     if root.exists() and any(root.iterdir()) and not overwrite:
         raise FileExistsError(f"{root} exists and is not empty; choose another folder or pass overwrite=True")
     root.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_staging(root)
     staging = root.with_name(f"{root.name}.tmp-{os.getpid()}")
     if staging.exists():
         shutil.rmtree(staging)
