@@ -283,9 +283,11 @@ def test_flat_token_order_is_person_then_part_then_time():
 
 
 def test_the_training_task_draws_masks_per_rank_and_step_so_ranks_differ_and_a_resume_repeats_them(monkeypatch):
+    from intermask.motion.layout import INTERHUMAN
     from intermask.training.tasks import TransformerTask
+    from test_eval_interx import tiny_model
 
-    task = TransformerTask(model=None, text_cache=None, seed=3)
+    task = TransformerTask(tiny_model(INTERHUMAN), text_cache=None, seed=3)
 
     def draws(rank, step):
         monkeypatch.setenv("RANK", str(rank))
@@ -294,3 +296,21 @@ def test_the_training_task_draws_masks_per_rank_and_step_so_ranks_differ_and_a_r
     assert torch.equal(draws(0, 5), draws(0, 5))  # a resumed step 5 draws what step 5 drew
     assert not torch.equal(draws(0, 5), draws(1, 5))  # another rank, other masks
     assert not torch.equal(draws(0, 5), draws(0, 6))
+
+
+def test_resuming_a_transformer_run_on_another_vq_vae_stops(tmp_path):
+    import torch
+
+    from intermask.motion.layout import INTERHUMAN
+    from intermask.training.checkpoint import CheckpointError
+    from intermask.training.tasks import TransformerTask
+    from test_eval_interx import tiny_model
+
+    saved = TransformerTask(tiny_model(INTERHUMAN), text_cache=None).extra_state()
+    TransformerTask(tiny_model(INTERHUMAN), text_cache=None).load_extra_state(saved)  # the same tokenizer: fine
+    TransformerTask(tiny_model(INTERHUMAN), text_cache=None).load_extra_state({"generator": torch.empty(0)})
+    retrained = tiny_model(INTERHUMAN)
+    with torch.no_grad():
+        retrained.vq.quantizer.codebook.add_(0.01)  # the VQ-VAE run went on and wrote a new last.pt
+    with pytest.raises(CheckpointError, match="trained on another VQ-VAE than the one vq_ckpt gives now"):
+        TransformerTask(retrained, text_cache=None).load_extra_state(saved)

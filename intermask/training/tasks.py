@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -28,7 +29,7 @@ from ..models.vqvae import MotionVQVAE
 from ..motion.layout import INTERHUMAN
 from ..motion.normalize import Normalizer
 from ..precision import check_settings
-from .checkpoint import load_checkpoint, resolve_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from .schedule import milestones_from_fractions
 from .trainer import Trainer, distributed_context, make_loader, seed_everything, unwrap_model
 
@@ -116,6 +117,20 @@ class TransformerTask:
         self.step_unroll = step_unroll
         self.seed = seed
         self.generator: torch.Generator | None = None
+        # the tokenizer the token cache was built with; a resumed run must have been trained on the same one
+        self.vq_digest = weights_digest(model.vq)
+
+    def extra_state(self) -> dict:
+        return {"vq_digest": self.vq_digest}
+
+    def load_extra_state(self, state: dict) -> None:
+        saved = state.get("vq_digest")  # absent from checkpoints written before it was recorded
+        if saved is not None and saved != self.vq_digest:
+            vq_path = unwrap_model(self.model).config.get("vq_checkpoint")
+            raise CheckpointError(
+                f"this run was trained on another VQ-VAE than the one vq_ckpt gives now ({vq_path}): its tokens "
+                f"would not be the ones the saved transformer learnt. Resume with vq_ckpt= set to the run's original "
+                f"VQ-VAE, or start a new run (resume=never, or another hydra.run.dir)")
 
     def parameters(self):
         return [p for p in self.model.parameters() if p.requires_grad]
@@ -229,6 +244,15 @@ def build_vq(cfg, source: DataSource):
     task = VQTask(model, normalizer, weights=vq_loss_weights(loss.get("weights", {})), preview_window=val_set[0],
                   geometry_in_metres=bool(loss.get("geometry_in_metres", False)))
     return task, train_set, val_set, None, ("mpjpe_mm", "min")
+
+
+def weights_digest(module: nn.Module) -> str:
+    """A short digest of a module's state dict (names and values): equal exactly when the weights are equal."""
+    digest = hashlib.sha256()
+    for name, value in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def load_vq(path: Path) -> MotionVQVAE:
