@@ -160,6 +160,28 @@ def test_unreadable_files_raise_checkpoint_error_naming_the_file_and_the_problem
         load_checkpoint(path)
 
 
+def test_damaged_bytes_inside_a_tensor_are_caught_by_their_crc(tmp_path):
+    payload = training_payload()
+    path = save_checkpoint(tmp_path / "last.pt", payload)
+    raw = bytearray(path.read_bytes())
+    # tensors are stored uncompressed: change one value of the model's weight in place, as a bad disk or copy would
+    stored = payload["model"]["weight"].numpy().tobytes()
+    start = raw.find(stored)
+    assert start > 0
+    raw[start + 1] ^= 0x10
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match=r"last\.pt: corrupt checkpoint: record .* fails its CRC check"):
+        load_checkpoint(path)
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_naming_the_weight(tmp_path):
+    payload = training_payload()
+    payload["model"]["weight"][0, 0] = float("nan")
+    path = save_checkpoint(tmp_path / "last.pt", payload)
+    with pytest.raises(CheckpointError, match="weight 'weight' holds NaN or infinite values"):
+        load_checkpoint(path)
+
+
 def test_missing_file_raises_checkpoint_error(tmp_path):
     with pytest.raises(CheckpointError, match=r"nowhere\.pt.*not found"):
         load_checkpoint(tmp_path / "nowhere.pt")

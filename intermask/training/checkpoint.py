@@ -219,7 +219,30 @@ def load_checkpoint(
         ) from error
     except (RuntimeError, EOFError, KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
         raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({_first_line(error)})") from error
-    return check_payload(payload, path, kind)
+    _check_stored_bytes(path)
+    payload = check_payload(payload, path, kind)
+    _check_finite_weights(payload, path)
+    return payload
+
+
+def _check_stored_bytes(path: Path) -> None:
+    """Every record's CRC-32, which torch writes but does not check on loading: damaged bytes inside a tensor would
+    otherwise load as silently wrong weights."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise CheckpointError(f"{path}: corrupt checkpoint ({_first_line(error)})") from error
+    if damaged is not None:
+        raise CheckpointError(f"{path}: corrupt checkpoint: record {damaged!r} fails its CRC check (damaged on disk "
+                              f"or in a copy)")
+
+
+def _check_finite_weights(payload: dict, path: Path) -> None:
+    model = payload["model"]
+    for key, value in model.items() if isinstance(model, dict) else ():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{path}: weight {key!r} holds NaN or infinite values")
 
 
 def check_payload(payload: Any, path: str | os.PathLike, kind: str | None = None) -> dict:
