@@ -90,6 +90,13 @@ def guarded(task: Callable) -> Callable:
                 raise
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
+        except KeyboardInterrupt:
+            if os.environ.get("INTERMASK_DEBUG"):
+                raise
+            # files are written whole or not at all, so what is on disk is the last complete checkpoint or output
+            print("interrupted: nothing half-written is left; a training run resumes from its last checkpoint when "
+                  "the same command is run again", file=sys.stderr)
+            sys.exit(130)
 
     return wrapper
 

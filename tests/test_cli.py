@@ -108,3 +108,16 @@ def compose_free(cfg, run_dir):
     OmegaConf.set_struct(cfg, False)
     cfg.run_dir = str(run_dir)
     return cfg
+
+
+def test_ctrl_c_ends_a_command_with_one_line_and_exit_code_130(capsys):
+    from intermask.cli import guarded
+
+    def interrupted(cfg):
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as stop:
+        guarded(interrupted)(None)
+    assert stop.value.code == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted:") and "resumes from its last checkpoint" in err and len(err.splitlines()) == 1
