@@ -269,3 +269,17 @@ def test_format_mean_ci_keeps_a_significant_digit_of_small_intervals():
 def test_protocol_config_rejects_nonsense():
     with pytest.raises(ValueError, match="batch_size"):
         ProtocolConfig(batch_size=0)
+
+
+def test_the_reference_pass_feeds_fid_only_not_the_physical_metrics(monkeypatch):
+    from intermask.metrics import protocol
+
+    gt_fn, gen_fn, _ = toy_world(with_joints=True)
+    measured = []
+    add_batch = protocol.PhysicalMetrics.add_batch
+    monkeypatch.setattr(protocol.PhysicalMetrics, "add_batch",
+                        lambda self, joints, lengths: measured.append(len(joints)) or add_batch(self, joints, lengths))
+    batches_per_pass = sum(1 for _ in gt_fn(np.random.default_rng(0)))
+    evaluate(SMALL, gt_fn, gen_fn, embed, progress=False)
+    # per replication: the ground-truth pass and the generated pass, not the reference pass
+    assert len(measured) == 2 * batches_per_pass * SMALL.replications

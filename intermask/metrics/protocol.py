@@ -105,7 +105,9 @@ class _Pass:
     physical: dict | None
 
 
-def _run_pass(batches: Iterable[EvalBatch], embed_fn: Callable, cfg: ProtocolConfig, name: str) -> _Pass:
+def _run_pass(batches: Iterable[EvalBatch], embed_fn: Callable, cfg: ProtocolConfig, name: str,
+              physical_metrics: bool = True) -> _Pass:
+    """Embeddings of a pass, and its physical metrics when its batches carry joints and ``physical_metrics``."""
     texts, motions = [], []
     physical = PhysicalMetrics(cfg.fps)
     with_joints = None
@@ -120,14 +122,14 @@ def _run_pass(batches: Iterable[EvalBatch], embed_fn: Callable, cfg: ProtocolCon
             with_joints = batch.joints is not None
         if with_joints != (batch.joints is not None):
             raise ValueError(f"{name}: some batches carry joints and others do not")
-        if with_joints:
+        if with_joints and physical_metrics:
             physical.add_batch(_to_numpy(batch.joints), _to_numpy(batch.lengths).astype(np.int64))
     items = sum(len(t) for t in texts)
     kept = items // cfg.batch_size * cfg.batch_size
     if kept == 0:
         raise ValueError(f"{name}: {items} items, fewer than one evaluation batch of {cfg.batch_size}")
     return _Pass(np.concatenate(texts)[:kept], np.concatenate(motions)[:kept],
-                 physical.result() if with_joints else None)
+                 physical.result() if with_joints and physical_metrics else None)
 
 
 def _row(run: _Pass, reference_stats, cfg: ProtocolConfig, rng: np.random.Generator) -> dict:
@@ -160,7 +162,9 @@ def evaluate(protocol_cfg: ProtocolConfig, gt_batches_fn: Callable, gen_batches_
         gt_rng, reference_rng, gen_rng, gt_div_rng, gen_div_rng, mm_rng, mm_pair_rng = (
             np.random.default_rng(s) for s in seeds.spawn(7))
         ground_truth = _run_pass(gt_batches_fn(gt_rng), embed_fn, cfg, "ground-truth pass")
-        reference = _run_pass(gt_batches_fn(reference_rng), embed_fn, cfg, "reference ground-truth pass")
+        # the reference pass only gives FID its statistics: no row, so no physical metrics
+        reference = _run_pass(gt_batches_fn(reference_rng), embed_fn, cfg, "reference ground-truth pass",
+                              physical_metrics=False)
         reference_stats = activation_statistics(cfg.emb_scale * reference.motion_emb)
         rows = {GT_ROW: _row(ground_truth, reference_stats, cfg, gt_div_rng)}
         if gen_batches_fn is not None:
