@@ -56,7 +56,7 @@ def quote(value: str) -> str:
     In a quoted override a backslash escapes only a quote, ``${`` or the closing quote, so only backslashes right
     before those are doubled; quotes and interpolations are escaped, so a prompt is never resolved as config.
     """
-    escaped = re.sub(r"\\+(?='|\$\{)|\\+$", lambda match: 2 * match.group(0), value)
+    escaped = re.sub(r"\\+(?='|\$\{)|\\+\Z", lambda match: 2 * match.group(0), value)
     escaped = escaped.replace("'", "\\'").replace("${", "\\${")
     return f"'{escaped}'"
 
@@ -114,23 +114,6 @@ def front(main: Callable[[list[str]], None]) -> Callable[[], None]:
             sys.exit(2)
 
     return wrapper
-
-
-def device_from(name: str):
-    """``device=``: "auto" (CUDA when torch sees a GPU, else the CPU), "cpu", "cuda" or "cuda:N"."""
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise UsageError(f"device={name!r} is no device; use auto, cpu, cuda or cuda:N") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device={name} but this torch sees no CUDA GPU; use device=auto or device=cpu")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise UsageError(f"device={name} but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
-    return device
 
 
 # Hydra's own flags that take the next argument as their value

@@ -11,11 +11,10 @@ import numpy as np
 import torch
 
 from .atomic import write_text_atomic
-from .cli import device_from
 from .data.datasets import Interactions, collate
 from .data.interx import OBTAIN as OBTAIN_INTERX
 from .data.interx import InterXInteractions
-from .data.source import DataSource, check_exists
+from .data.source import TRAINABLE, DataSource, check_exists
 from .errors import ConfigError, DatasetError
 from .metrics.protocol import EvalBatch, ProtocolConfig, evaluate, format_table, results_to_json
 from .models.evaluator import (GloVe, InterCLIPEvaluator, InterXMatchingEvaluator, interclip_motion_input,
@@ -23,7 +22,7 @@ from .models.evaluator import (GloVe, InterCLIPEvaluator, InterXMatchingEvaluato
 from .models.pipeline import InterMask, build_text_encoder
 from .models.text import TextFeatureCache
 from .motion.layout import INTERHUMAN
-from .precision import check_settings
+from .precision import check_settings, resolve_device
 from .training.checkpoint import CheckpointError, load_checkpoint, peek_kind, resolve_checkpoint
 
 log = logging.getLogger(__name__)
@@ -233,7 +232,7 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     check_settings(cfg.generation, "generation")
     source = DataSource(cfg.data)
     check_exists(source)
-    device = device_from(cfg.device)
+    device = resolve_device(cfg.device)
     protocol, max_items = protocol_config(cfg)
     evaluator_kind = cfg.data.eval.get("evaluator_kind", "evaluator")
     how = (f"train one with `python -m intermask.train evaluator data={cfg.data.name}` (or run `make demo`), or "
@@ -248,9 +247,11 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     model = None
     model_path = None
     if cfg.ckpt is not None:
-        model_path = _checkpoint(cfg.ckpt, cfg, "transformer",
-                                 f"train one with `python -m intermask.train transformer data={cfg.data.name}` "
-                                 f"(or run `make demo`), or pass its path")
+        how = (f"train one with `python -m intermask.train transformer data={cfg.data.name}` (or run `make demo`), "
+               f"or pass its path" if source.format in TRAINABLE else
+               f"convert a published one (`python -m intermask.convert official_dir=... dataset={cfg.data.name} "
+               f"name=<run>`) and pass ckpt=PATH, or ckpt=null for the ground truth alone")
+        model_path = _checkpoint(cfg.ckpt, cfg, "transformer", how)
         model = load_interaction_model(model_path, device)
         if model.layout != dataset.layout:
             raise ConfigError(f"the model {model_path} generates {model.layout.dim} features per person, "

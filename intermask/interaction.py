@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from .cli import UsageError, device_from
+from .cli import UsageError
 from .data.interhuman import read_clip
-from .errors import ConfigError
 from .data.source import DataSource
+from .errors import ConfigError
 from .evaluation import load_interaction_model
 from .models.pipeline import InterMask
 from .motion.canonical import canonicalize_person
@@ -21,7 +21,7 @@ from .motion.features import joints_to_features
 from .motion.rotation import matrix_to_rot6d
 from .outputs.bvh import load_bvh_joints, solve_local_rotations
 from .outputs.writer import load_joints, load_sidecar, write_result
-from .precision import check_settings
+from .precision import check_settings, resolve_device
 from .training.checkpoint import CheckpointError, resolve_checkpoint
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def actor_tokens(model: InterMask, joints: np.ndarray, device: torch.device):
 def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
     """Generate every prompt x num_samples (or a reaction), write each result; returns {name: files}."""
     check_settings(cfg.sample, "sample")
-    device = device_from(cfg.device)
+    device = resolve_device(cfg.device)
     ckpt = find_model_checkpoint(cfg)
     model = load_interaction_model(ckpt, device)
     if not model.layout.has_positions:

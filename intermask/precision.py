@@ -1,4 +1,6 @@
-"""How the models run on a device, chosen by two settings read by training, sampling and evaluation alike.
+"""How the models run on a device, chosen by settings read by training, sampling and evaluation alike.
+
+``device`` = "auto" | "cpu" | "cuda" | "cuda:N": "auto" means CUDA when torch sees a GPU, else the CPU.
 
 ``amp`` = "auto" | "bf16" | "off": "auto" means bf16 autocast on a CUDA device that supports it and float32
 elsewhere; "bf16" asks for it on any device (on a CPU it is slower, but runs); "off" keeps float32.
@@ -17,6 +19,23 @@ import torch
 from .errors import ConfigError
 
 AMP_CHOICES = ("auto", "bf16", "off")
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """The device ``name`` means on this machine; a name that is no device, or a GPU it lacks, is a ConfigError."""
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ConfigError(f"device={name!r} is no device; use auto, cpu, cuda or cuda:N") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={name} but this torch sees no CUDA GPU; use device=auto or device=cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"device={name} but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return device
 
 
 def resolve_amp(amp: str | bool | None, device: torch.device) -> torch.dtype | None:

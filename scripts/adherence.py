@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from intermask.cli import device_from
 from intermask.data.interhuman import check_root, ignored_ids, read_clip, split_ids
 from intermask.errors import user_facing_errors
 from intermask.metrics.adherence import KINDS, adherence
+from intermask.precision import resolve_device
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.ckpt is not None:
         from intermask.evaluation import load_interaction_model
 
-        model = load_interaction_model(args.ckpt, device_from(args.device))
+        model = load_interaction_model(args.ckpt, resolve_device(args.device))
         lengths = {clip.name: generation_frames(clip.num_frames, model.max_frames, model.frames_per_token)
                    for clip in clips}
         samples = [{**item, "sample": k} for item in items for k in range(args.samples_per_text)]

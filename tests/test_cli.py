@@ -23,7 +23,8 @@ def test_sample_flags_become_overrides_and_texts_survive_quotes_and_commas():
     assert list(cfg.sample.texts) == ["it's here, [now]", "b"]
     assert cfg.sample.length == 4 and cfg.sample.gumbel is True and cfg.ckpt == "x"
     # what a shell passes through reads back unchanged: backslashes, ${...}, quotes next to them
-    texts = ["a ${oc.env:HOME} b", "${x}", "back\\slash", "ends\\", "q\\'x", "\\${x}", "x\\\\y", "c:\\dir\\"]
+    texts = ["a ${oc.env:HOME} b", "${x}", "back\\slash", "ends\\", "q\\'x", "\\${x}", "x\\\\y", "c:\\dir\\",
+             "two lines\\\n"]
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("sample", overrides=sample.translate([arg for text in texts for arg in ("--text", text)]))
     assert list(cfg.sample.texts) == texts

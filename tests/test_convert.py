@@ -403,7 +403,10 @@ def test_an_inter_x_transformer_converts_without_statistics_for_150_frames(golde
     # transformer fits the Inter-X VQ fixture (same codebook size and width)
     vq_config, vq_state = official.convert_vq(official_checkpoint(golden, "vqvae_interx"),
                                               golden["vqvae_interx"]["opt"])
-    checkpoint, opt = official_checkpoint(golden, "transformer"), golden["transformer"]["opt"]
+    checkpoint = official_checkpoint(golden, "transformer")
+    opt = {**golden["transformer"]["opt"], "dataset_name": "interx"}
+    with pytest.raises(official.OfficialCheckpointError, match="options name dataset 'interhuman'.*the interx one"):
+        official.convert_transformer(checkpoint, golden["transformer"]["opt"], vq_config, vq_state, None, None)
     config, state = official.convert_transformer(checkpoint, opt, vq_config, vq_state, None, None)
     assert config["feature_dim"] == 336 and config["transformer"]["max_time"] == 150 // 4
     model = interaction_model({"config": {"model_config": config}, "model": state})
@@ -412,9 +415,10 @@ def test_an_inter_x_transformer_converts_without_statistics_for_150_frames(golde
     with pytest.raises(official.OfficialCheckpointError, match="take no normalisation statistics"):
         official.convert_transformer(checkpoint, opt, vq_config, vq_state, torch.zeros(336), torch.ones(336))
     interhuman_vq = official.convert_vq(official_checkpoint(golden, "vqvae"), golden["vqvae"]["opt"])
+    interhuman_opt = golden["transformer"]["opt"]
     with pytest.raises(official.OfficialCheckpointError, match="take a normalisation mean and std"):
-        official.convert_transformer(checkpoint, opt, *interhuman_vq, None, None)
-    assert official.convert_transformer(checkpoint, opt, *interhuman_vq, stats["mean"], stats["std"])[0][
+        official.convert_transformer(checkpoint, interhuman_opt, *interhuman_vq, None, None)
+    assert official.convert_transformer(checkpoint, interhuman_opt, *interhuman_vq, stats["mean"], stats["std"])[0][
         "transformer"]["max_time"] == 300 // 4
 
 

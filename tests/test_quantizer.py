@@ -195,7 +195,8 @@ batches = torch.randn(2, 2, 20, 4, generator=torch.Generator().manual_seed(7))  
 quantizer.initialize(batches[rank, 0])
 initial = quantizer.codebook.clone()
 quantizer(batches[rank, 1])
-torch.save({"initial": initial, "code_sum": quantizer.code_sum, "code_count": quantizer.code_count}, sys.argv[1])
+torch.save({"initial": initial, "code_sum": quantizer.code_sum, "code_count": quantizer.code_count,
+            "codebook": quantizer.codebook}, sys.argv[1])
 dist.destroy_process_group()
 """
 
@@ -220,6 +221,7 @@ def test_in_a_two_process_run_the_codebook_follows_both_processes_batches(tmp_pa
     # one starting codebook (the first process's), then the same EMA statistics everywhere ...
     assert torch.equal(ranks[0]["initial"], ranks[1]["initial"])
     assert torch.equal(ranks[0]["code_sum"], ranks[1]["code_sum"])
+    assert torch.equal(ranks[0]["codebook"], ranks[1]["codebook"])  # dead codes revived alike
     # ... those of one process updating on both processes' batches together
     batches = torch.randn(2, 2, 20, 4, generator=torch.Generator().manual_seed(7))
     single = EMAQuantizer(num_codes=8, code_dim=4, stochastic=False).train()

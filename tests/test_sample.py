@@ -73,14 +73,26 @@ def test_impossible_sample_numbers_stop_with_one_line(tmp_path, stand_in, args, 
                                                      overrides=overrides))
 
 
-def test_a_device_this_machine_lacks_is_a_usage_error():
+def test_a_device_this_machine_lacks_is_one_line_everywhere(tmp_path, monkeypatch):
     import torch
 
-    from intermask.cli import device_from
+    from intermask import train as train_entry
+    from intermask.errors import ConfigError
+    from intermask.precision import resolve_device
+    from intermask.training.tasks import build_trainer
 
-    assert device_from("cpu") == torch.device("cpu")
-    with pytest.raises(UsageError, match="device='gpu' is no device"):
-        device_from("gpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ConfigError, match="device='gpu' is no device"):
+        resolve_device("gpu")
     if not torch.cuda.is_available():
-        with pytest.raises(UsageError, match="device=cuda but this torch sees no CUDA GPU"):
-            device_from("cuda")
+        with pytest.raises(ConfigError, match="device=cuda but this torch sees no CUDA GPU"):
+            resolve_device("cuda")
+    # the trainer resolves its device the same way (a ConfigError is reported as one line)
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=train_entry.translate(["vqvae"]) + [
+            "experiment=tiny", f"data.root={tmp_path / 'data'}", "data.generate.num_clips=24", "progress=false",
+            f"hydra.run.dir={tmp_path / 'run'}", "device=gpu"])
+    from test_cli import compose_free
+
+    with pytest.raises(ConfigError, match="device='gpu' is no device"):
+        build_trainer(compose_free(cfg, tmp_path / "run"))

@@ -368,9 +368,16 @@ def _position_frequency_check(dim: int) -> Callable[[torch.Tensor], None]:
     return check
 
 
-def official_dataset(vq_config: Mapping) -> str:
-    """"interhuman" or "interx": the dataset a converted VQ-VAE's layout belongs to."""
-    return "interx" if FeatureLayout.from_dict(vq_config["layout"]) == INTERX else "interhuman"
+def official_dataset(vq_config: Mapping, opt: Mapping | None = None) -> str:
+    """"interhuman" or "interx": the dataset of a published transformer, as its VQ-VAE's grid tells (Inter-X's has
+    56 rows); options (``opt``) naming another dataset are an error."""
+    rows = FeatureLayout.from_dict(vq_config["layout"]).num_joints
+    from_grid = "interx" if rows == INTERX.num_joints else "interhuman"
+    named = dict(opt or {}).get("dataset_name")
+    if named is not None and named != from_grid:
+        raise OfficialCheckpointError(f"official transformer: its options name dataset {named!r}, but its VQ-VAE is "
+                                      f"the {from_grid} one")
+    return from_grid
 
 
 def convert_transformer(checkpoint: Mapping, opt: Mapping | None, vq_config: Mapping, vq_state: Mapping,
@@ -385,7 +392,7 @@ def convert_transformer(checkpoint: Mapping, opt: Mapping | None, vq_config: Map
     state = _entry(checkpoint, ("t2m_transformer", "trans"), "official transformer checkpoint")
     layout = FeatureLayout.from_dict(vq_config["layout"])
     transformer = transformer_config_from_official(
-        state, opt, max_frames or OFFICIAL_MAX_FRAMES[official_dataset(vq_config)])
+        state, opt, max_frames or OFFICIAL_MAX_FRAMES[official_dataset(vq_config, opt)])
     text_encoder = text_encoder_config_from_official(state)
     if transformer["num_codes"] != vq_config["num_codes"] or transformer["token_dim"] != vq_config["code_dim"]:
         raise OfficialCheckpointError(

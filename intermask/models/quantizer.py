@@ -119,6 +119,8 @@ class EMAQuantizer(nn.Module):
         alive = (self.code_count >= 1.0).unsqueeze(1)
         means = self.code_sum / self.code_count.clamp_min(1e-12).unsqueeze(1)
         self.codebook.copy_(torch.where(alive, means, self._pick_vectors(vectors)))
+        if _distributed():  # dead codes were revived from each process's own batch: adopt the first process's
+            dist.broadcast(self.codebook, src=0)
 
     # ---- assignment -----------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from ..models.text import TextFeatureCache
 from ..models.vqvae import MotionVQVAE
 from ..motion.layout import INTERHUMAN
 from ..motion.normalize import Normalizer
-from ..precision import check_settings
+from ..precision import check_settings, resolve_device
 from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from .schedule import milestones_from_fractions
 from .trainer import Trainer, distributed_context, make_loader, seed_everything, unwrap_model
@@ -235,9 +235,10 @@ def vq_loss_weights(weights) -> VQLossWeights:
 
 
 def build_vq(cfg, source: DataSource):
-    normalizer = source.normalizer()
     model = MotionVQVAE(INTERHUMAN, **dict(cfg.model.vqvae))
     step = model.layout.time_downsample
+    source.vq_window(multiple_of=step)  # settings checked before the statistics are fitted over the train split
+    normalizer = source.normalizer()
     train_set = source.vq_windows("train", progress=cfg.progress, multiple_of=step)
     val_set = source.vq_windows("val", progress=cfg.progress, multiple_of=step)
     loss = cfg.train.get("loss", {})
@@ -285,7 +286,7 @@ def build_transformer(cfg, source: DataSource):
               "feature_dim": vq.layout.dim, "vq_checkpoint": str(vq_path)}
     model = InterMask(vq, InterMTransformer(**transformer_kwargs), text_encoder, _tensor(normalizer.mean),
                       _tensor(normalizer.std), config)
-    device = torch.device("cuda" if torch.cuda.is_available() and cfg.device in ("auto", "cuda") else "cpu")
+    device = resolve_device(cfg.device)
     token_dir = Path(cfg.run_dir) / "tokens"
     sets = {split: TokenInteractions(load_or_build_tokens(model, source, split, token_dir, vq_path, device,
                                                           progress=cfg.progress),

@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from intermask.precision import autocast_to, resolve_amp, resolve_compile
+from intermask.precision import autocast_to, resolve_amp, resolve_compile, resolve_device
 from intermask.training.checkpoint import (
     BEST_NAME,
     LAST_NAME,
@@ -835,7 +835,7 @@ def _check_task(task: Any) -> None:
 def _resolve_device(device: str | torch.device, context: DistributedContext) -> torch.device:
     if isinstance(device, str) and device == "auto":
         device = f"cuda:{context.local_rank}" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    device = resolve_device(device)
     if device.type == "cuda":
         if device.index is None:
             device = torch.device("cuda", context.local_rank if context.is_distributed else 0)
