@@ -1,23 +1,19 @@
 """Ground-truth evaluation on the Inter-X layout with Inter-X's matching evaluator (GloVe tokens, 56x12 motion)."""
 import json
-import zlib
 
 import numpy as np
 import pytest
 import torch
 from helpers.fake_data import write_glove, write_interx
+from helpers.stand_in import tiny_model
 from hydra import compose, initialize_config_dir
 
 from intermask import eval as eval_entry
+from intermask.data.interx import InterXInteractions
 from intermask.errors import ConfigError, DatasetError
 from intermask.evaluation import EvaluationRun, InterXTextMotionEvaluator, evaluate_from_config
-from intermask.data.interx import InterXInteractions
 from intermask.models.evaluator import GloVe, InterXMatchingEvaluator, prepare_interx_motion
-from intermask.models.intermask import InterMTransformer
-from intermask.models.pipeline import InterMask
-from intermask.models.text import FrozenTextBackbone, TextEncoder
-from intermask.models.vqvae import MotionVQVAE
-from intermask.motion.layout import INTERHUMAN, INTERX
+from intermask.motion.layout import INTERHUMAN
 from intermask.training.checkpoint import save_checkpoint
 
 from test_cli import CONFIG_DIR
@@ -85,32 +81,6 @@ def test_eval_of_interx_ground_truth_writes_the_table_without_physical_metrics(i
     assert row["penetration_ratio"] is None and row["jitter"] is None  # no joints without the SMPL-X model
     assert results["evaluator"].endswith("interx_evaluator.pt") and results["model"] is None
     assert "MM Dist" in table and paths[0].read_text().endswith(table.split("\n\n", 1)[1] + "\n")
-
-
-class CaptionHash(FrozenTextBackbone):
-    """Stand-in frozen text features: fixed random numbers per caption, nothing to load."""
-
-    feature_dim, name = 12, "caption_hash"
-
-    def __init__(self):
-        super().__init__()
-        self.freeze()
-
-    def forward(self, texts):
-        features = [torch.randn(4, self.feature_dim, generator=torch.Generator().manual_seed(zlib.crc32(t.encode())))
-                    for t in texts]
-        return torch.stack(features), torch.full((len(texts),), 3)
-
-
-def tiny_model(layout=INTERX):
-    """An untrained text-to-interaction model on ``layout`` (the Inter-X VQ-VAE without graph layers)."""
-    torch.manual_seed(0)
-    vq = MotionVQVAE(layout, width=16, code_dim=24, num_codes=16, depth=1, graph=layout is not INTERX)
-    vq.quantizer.set_codebook(torch.randn(16, 24))
-    transformer = InterMTransformer(num_codes=16, num_parts=5, max_time=150 // 4, token_dim=24, dim=32, depth=1,
-                                    heads=2, ff_dim=64, dropout=0.1, text_dim=CaptionHash.feature_dim)
-    text = TextEncoder(CaptionHash(), num_layers=1, heads=2, ff_dim=16)
-    return InterMask(vq, transformer, text, torch.zeros(layout.dim), torch.ones(layout.dim)).eval()
 
 
 def test_two_peoples_inter_x_features_become_the_pairs_rows_with_person_1_first():

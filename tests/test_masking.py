@@ -285,7 +285,7 @@ def test_flat_token_order_is_person_then_part_then_time():
 def test_the_training_task_draws_masks_per_rank_and_step_so_ranks_differ_and_a_resume_repeats_them(monkeypatch):
     from intermask.motion.layout import INTERHUMAN
     from intermask.training.tasks import TransformerTask
-    from test_eval_interx import tiny_model
+    from helpers.stand_in import tiny_model
 
     task = TransformerTask(tiny_model(INTERHUMAN), text_cache=None, seed=3)
 
@@ -304,7 +304,7 @@ def test_resuming_a_transformer_run_on_another_vq_vae_stops(tmp_path):
     from intermask.motion.layout import INTERHUMAN
     from intermask.training.checkpoint import CheckpointError
     from intermask.training.tasks import TransformerTask
-    from test_eval_interx import tiny_model
+    from helpers.stand_in import tiny_model
 
     saved = TransformerTask(tiny_model(INTERHUMAN), text_cache=None).extra_state()
     TransformerTask(tiny_model(INTERHUMAN), text_cache=None).load_extra_state(saved)  # the same tokenizer: fine

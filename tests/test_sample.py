@@ -10,7 +10,7 @@ from intermask.motion.layout import INTERHUMAN
 from intermask.outputs.writer import load_sidecar
 
 from test_cli import CONFIG_DIR
-from test_eval_interx import tiny_model
+from helpers.stand_in import tiny_model
 
 
 def sample_config(tmp_path, *args, overrides=()):

@@ -518,7 +518,6 @@ def chase(rng) -> Scene:
     chaser_distance = runner_distance + start_gap - final_gap
     end = stop + (rng.uniform(0.6, 1.0) if outcome == "caught" else rng.uniform(0.3, 0.6))
     t = frame_times(frames_until(end))
-    frames = len(t)
     total = start_gap + runner_distance + 1.0
     if turn == "straight":
         route = Route((0.0, 0.0), 0.0, [("line", total)])

@@ -1,0 +1,36 @@
+"""Untrained stand-in text-to-interaction models for tests that need a model but not a trained one."""
+import zlib
+
+import torch
+
+from intermask.models.intermask import InterMTransformer
+from intermask.models.pipeline import InterMask
+from intermask.models.text import FrozenTextBackbone, TextEncoder
+from intermask.models.vqvae import MotionVQVAE
+from intermask.motion.layout import INTERX
+
+
+class CaptionHash(FrozenTextBackbone):
+    """Stand-in frozen text features: fixed random numbers per caption, nothing to load."""
+
+    feature_dim, name = 12, "caption_hash"
+
+    def __init__(self):
+        super().__init__()
+        self.freeze()
+
+    def forward(self, texts):
+        features = [torch.randn(4, self.feature_dim, generator=torch.Generator().manual_seed(zlib.crc32(t.encode())))
+                    for t in texts]
+        return torch.stack(features), torch.full((len(texts),), 3)
+
+
+def tiny_model(layout=INTERX):
+    """An untrained text-to-interaction model on ``layout`` (the Inter-X VQ-VAE without graph layers)."""
+    torch.manual_seed(0)
+    vq = MotionVQVAE(layout, width=16, code_dim=24, num_codes=16, depth=1, graph=layout is not INTERX)
+    vq.quantizer.set_codebook(torch.randn(16, 24))
+    transformer = InterMTransformer(num_codes=16, num_parts=5, max_time=150 // 4, token_dim=24, dim=32, depth=1,
+                                    heads=2, ff_dim=64, dropout=0.1, text_dim=CaptionHash.feature_dim)
+    text = TextEncoder(CaptionHash(), num_layers=1, heads=2, ff_dim=16)
+    return InterMask(vq, transformer, text, torch.zeros(layout.dim), torch.ones(layout.dim)).eval()
