@@ -19,7 +19,7 @@ from .models.pipeline import InterMask
 from .motion.canonical import canonicalize_person
 from .motion.features import joints_to_features
 from .motion.rotation import matrix_to_rot6d
-from .outputs.bvh import load_bvh_joints, solve_local_rotations
+from .outputs.bvh import load_bvh_joints, read_bvh, solve_local_rotations
 from .outputs.writer import load_joints, load_sidecar, write_result
 from .precision import check_settings, resolve_device
 from .training.checkpoint import CheckpointError, resolve_checkpoint
@@ -155,19 +155,40 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
     return results
 
 
+def bvh_pair(path: Path) -> tuple[np.ndarray, str, float]:
+    """Joints (person, frame, 22, 3) of a BVH file, with its partner when it is one of a result's
+    ``<name>_person{1,2}.bvh`` files and the other exists; the result's name; the frame rate."""
+    match = re.fullmatch(r"(.+)_person([12])", path.stem)
+    paths = [path]
+    if match:
+        partner = path.with_name(f"{match[1]}_person{3 - int(match[2])}{path.suffix}")
+        paths = sorted([path, partner] if partner.is_file() else [path], key=lambda p: p.stem)
+    people = [load_bvh_joints(p) for p in paths]
+    if len({len(person) for person in people}) > 1:
+        raise UsageError(f"{paths[0]} and {paths[1]} hold different numbers of frames "
+                         f"({len(people[0])} and {len(people[1])})")
+    return np.stack(people), match[1] if match else path.stem, 1.0 / read_bvh(path).frame_time
+
+
 def render_from_config(cfg) -> dict[str, Path]:
-    """Write a joints file (or a dataset clip, as stored) in every output format."""
+    """Write a joints file, a BVH (with its partner person), or a dataset clip as stored, in every output format."""
     if not cfg.input:
-        raise UsageError("what to render? python -m intermask.render PATH.npy (or a clip name of data.root)")
+        raise UsageError("what to render? python -m intermask.render PATH.npy (or a .bvh, or a clip name of data.root)")
     path = Path(cfg.input)
-    if path.suffix == ".npy":
+    fps = float(cfg.data.fps)
+    if path.suffix.lower() in (".npy", ".bvh"):
         if not path.is_file():
             raise UsageError(f"{path}: file not found")
-        joints = load_joints(path)
-        text = cfg.text or (load_sidecar(path).get("text") if path.with_suffix(".json").is_file() else None)
-        name = path.stem
+        if path.suffix.lower() == ".npy":
+            joints, name = load_joints(path), path.stem
+        else:
+            joints, name, fps = bvh_pair(path)
+        sidecar = load_sidecar(path.with_name(f"{name}.json")) if path.with_name(f"{name}.json").is_file() else {}
+        text = cfg.text or sidecar.get("text")
+        fps = float(sidecar.get("fps", fps))
     else:
         source = DataSource(cfg.data)
         clip = read_clip(source.ensure(), str(cfg.input))
         joints, text, name = clip.joints, cfg.text or clip.texts[0], clip.name
-    return write_result(cfg.out, name, joints, text or name, {"source": str(cfg.input)}, formats=cfg.formats)
+    return write_result(cfg.out, name, joints, text or name, {"source": str(cfg.input)}, formats=cfg.formats,
+                        fps=fps)

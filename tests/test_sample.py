@@ -96,3 +96,17 @@ def test_a_device_this_machine_lacks_is_one_line_everywhere(tmp_path, monkeypatc
 
     with pytest.raises(ConfigError, match="device='gpu' is no device"):
         build_trainer(compose_free(cfg, tmp_path / "run"))
+
+
+def test_render_takes_a_results_bvh_with_its_partner_and_sidecar(tmp_path):
+    from intermask import render as render_entry
+    from intermask.outputs.writer import write_result
+
+    joints = tiny_motion(frames=40)
+    write_result(tmp_path / "result", "hug_0", joints, "two people hug", {}, formats=("npy", "bvh"), fps=20)
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("render", overrides=render_entry.translate([str(tmp_path / "result" / "hug_0_person2.bvh")])
+                      + [f"out={tmp_path / 'rendered'}", "formats=[npy]"])
+    files = interaction.render_from_config(cfg)
+    np.testing.assert_allclose(np.load(files["npy"]), joints, atol=1e-3)  # both people, in order
+    assert load_sidecar(files["npy"])["text"] == "two people hug" and load_sidecar(files["npy"])["fps"] == 20
