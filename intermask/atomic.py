@@ -41,6 +41,17 @@ def temporaries(directory, name: str | None = None) -> list[Path]:
     return sorted(path for path in Path(directory).glob(pattern) if path.is_file())
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs on this machine (a file it left behind may still be in use)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def write_text_atomic(path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically. Returns the path."""
     path = Path(path)

@@ -632,11 +632,15 @@ def test_the_command_line_writes_a_dataset(tmp_path):
 
 
 def test_a_generation_killed_before_it_cleaned_up_leaves_no_staging_folder_behind(tmp_path):
+    import socket
     import subprocess
     import sys
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    abandoned = tmp_path / f"data.tmp-{int(dead.stdout)}"  # as a SIGKILLed generation leaves it
+    # as a SIGKILLed generation leaves it on this machine
+    abandoned = tmp_path / f"data.tmp-{socket.gethostname()}-{int(dead.stdout)}"
+    elsewhere = tmp_path / f"data.tmp-another-host-{int(dead.stdout)}"  # another machine's, on a shared file system
+    elsewhere.mkdir()
     (abandoned / "annots").mkdir(parents=True)
     generate_dataset(tmp_path / "data", num_clips=3, seed=0, progress=False)
-    assert not abandoned.exists() and (tmp_path / "data" / "meta.json").is_file()
+    assert not abandoned.exists() and (tmp_path / "data" / "meta.json").is_file() and elsewhere.exists()

@@ -384,3 +384,17 @@ def test_a_run_resumed_from_a_checkpoint_of_another_optimizer_kernel_keeps_its_o
     resumed.fit()
     assert resumed.resume_info.step == 4
     assert all(group["fused"] is True for group in resumed.optimizer.param_groups)
+
+
+def test_a_second_training_in_the_same_run_folder_stops_and_a_dead_ones_lock_is_taken_over(tmp_path):
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / ".lock").write_text(str(other.pid))  # as another live training holds it
+        with pytest.raises(CheckpointError, match=f"another training \\(process {other.pid}\\) is writing"):
+            tiny.build_trainer(tmp_path, 4).fit()
+    finally:
+        other.kill()
+        other.wait()
+    # that process is gone now: its lock is stale, and training takes it over and releases it at the end
+    tiny.build_trainer(tmp_path, 4).fit()
+    assert not (tmp_path / ".lock").exists()

@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
+from intermask.atomic import process_alive
 from intermask.precision import autocast_to, resolve_amp, resolve_compile, resolve_device
 from intermask.training.checkpoint import (
     BEST_NAME,
@@ -144,6 +145,35 @@ def distributed_context() -> DistributedContext:
     else:
         rank, world_size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     return DistributedContext(rank, world_size, int(os.environ.get("LOCAL_RANK", rank)))
+
+
+@dataclasses.dataclass
+class RunLock:
+    """``run_dir/.lock`` holding this process's id while it trains there: a second training started in the same
+    run folder stops instead of writing the same checkpoints. A lock whose process is gone (killed) is taken over."""
+
+    path: Path
+
+    @classmethod
+    def acquire(cls, run_dir: Path) -> "RunLock":
+        path = Path(run_dir) / ".lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                with open(path, "x") as file:
+                    file.write(str(os.getpid()))
+                return cls(path)
+            except FileExistsError:
+                text = path.read_text().strip() if path.is_file() else ""
+                owner = int(text) if text.isdigit() else None
+                if owner is not None and owner != os.getpid() and process_alive(owner):
+                    raise CheckpointError(f"{run_dir}: another training (process {owner}) is writing this run "
+                                          f"folder; wait for it to finish, or train into another hydra.run.dir")
+                logger.info("taking over %s, left by process %s, which is gone", path, text or "?")
+                path.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def seed_everything(seed: int) -> None:
@@ -471,8 +501,11 @@ class Trainer:
 
     def fit(self) -> dict[str, float]:
         """Train until `max_steps`; returns the last validation metrics ({} without a val_loader)."""
+        lock = None
         try:
             self._init_process_group()
+            if self.context.is_main:
+                lock = RunLock.acquire(self.run_dir)
             training_module = self._training_module()
             if not self._resume_from_checkpoint():
                 seed_everything(self.seed + self.context.rank)
@@ -492,6 +525,8 @@ class Trainer:
             if self._owns_process_group:
                 dist.destroy_process_group()
                 self._owns_process_group = False
+            if lock is not None:
+                lock.release()
 
     def _train(self, training_module: nn.Module) -> None:
         self.model.train()

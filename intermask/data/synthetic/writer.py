@@ -9,7 +9,7 @@
 Columns of a person's array: 0:186 are 62 joints x xyz in the raw Z-up frame (raw = (x, -z, y) of Y-up
 (x, y, z)); the first 22 are the body joints, then 20 left-hand rows holding the left wrist and 20 right-hand
 rows holding the right wrist. 186:492 are 51 joints x 6D local rotations: joints 1..21, then 30 identity hand
-rotations. Everything is written under ``ROOT.tmp-<pid>`` and moved to ROOT at the end, so an interrupted run
+rotations. Everything is written under ``ROOT.tmp-<host>-<pid>`` and moved to ROOT at the end, so an interrupted run
 never leaves a partial dataset at ROOT. Normalisation statistics are not written here: the dataset reader
 computes them from the train split on first use.
 """
@@ -19,12 +19,14 @@ import json
 import logging
 import os
 import shutil
+import socket
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from ...atomic import process_alive
 from ...motion.canonical import yup_to_zup
 from ...motion.rotation import matrix_to_rot6d
 from .clips import FAMILY_NAMES, SyntheticClip, generate_clip
@@ -105,21 +107,17 @@ def _move_into_place(staging: Path, root: Path, overwrite: bool) -> None:
         os.replace(staging, root)
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
+def _staging_folder(root: Path) -> Path:
+    """Where this process writes before moving into place: ``<root>.tmp-<host>-<pid>``."""
+    return root.with_name(f"{root.name}.tmp-{socket.gethostname()}-{os.getpid()}")
 
 
 def _remove_abandoned_staging(root: Path) -> None:
-    """Delete ``<root>.tmp-<pid>`` folders of generations whose process is gone (killed before it could clean up)."""
-    for staging in root.parent.glob(f"{root.name}.tmp-*"):
+    """Delete this machine's ``<root>.tmp-<host>-<pid>`` folders whose process is gone (killed before it could
+    clean up); another machine's (a shared file system) are left to it."""
+    for staging in root.parent.glob(f"{root.name}.tmp-{socket.gethostname()}-*"):
         pid = staging.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
             log.info("removing %s, left by an interrupted generation", staging)
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -141,7 +139,7 @@ def generate_dataset(root, num_clips: int = 4000, seed: int = 0, progress: bool 
         raise FileExistsError(f"{root} exists and is not empty; choose another folder or pass overwrite=True")
     root.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_staging(root)
-    staging = root.with_name(f"{root.name}.tmp-{os.getpid()}")
+    staging = _staging_folder(root)
     if staging.exists():
         shutil.rmtree(staging)
     try:
