@@ -238,6 +238,13 @@ def test_renderer_rejects_bad_joint_arrays(bad, message):
         video.render_frames(bad, "text", [0])
 
 
+def test_a_nan_is_located_in_plain_numbers():
+    joints = np.zeros((2, 4, 22, 3))
+    joints[1, 2, 5, 0] = np.inf
+    with pytest.raises(ValueError, match=r"first at \(person, frame, joint, xyz\) = \(1, 2, 5, 0\)$"):
+        video.render_frames(joints, "text", [0])
+
+
 def test_renderer_rejects_empty_text(clip):
     with pytest.raises(ValueError, match="text"):
         video.render_frames(clip[0], "  ", [0])

@@ -26,8 +26,8 @@ def as_people(joints, what: str = "joints", max_people: int = 2) -> np.ndarray:
     if joints.shape[1] == 0:
         raise ValueError(f"{what} has no frames: shape {tuple(joints.shape)}")
     if not np.isfinite(joints).all():
-        bad = np.argwhere(~np.isfinite(joints))[0]
-        raise ValueError(f"{what} holds NaN or inf, first at (person, frame, joint, xyz) = {tuple(bad)}")
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(joints))[0])
+        raise ValueError(f"{what} holds NaN or inf, first at (person, frame, joint, xyz) = {where}")
     return joints
 
 
