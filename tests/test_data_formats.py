@@ -212,3 +212,13 @@ def test_a_data_root_that_is_a_file_stops_with_one_line(tmp_path):
     source = DataSource({"name": "synthetic", "root": str(root), "generate": {"num_clips": 4, "seed": 0}})
     with pytest.raises(user_facing_errors()):
         source.ensure(progress=False)
+
+
+def test_the_published_300_frame_crop_gives_at_most_299_rows(tmp_path, rng):
+    write_interhuman(tmp_path, rng)
+    clips = interhuman.load_split(tmp_path, "train", min_frames=15)  # 40- and 70-frame clips
+    official = Interactions(clips, ClipSampling(max_frames=60, crop_frames=60, seed=3))
+    assert official[1]["length"] == 59 and official[1]["motion"].shape == (2, 60, 262)
+    assert Interactions(clips, ClipSampling(max_frames=60, seed=3))[1]["length"] == 60  # the default fills 60 rows
+    with pytest.raises(DatasetError, match="crop_frames=62 must lie in"):
+        Interactions(clips, ClipSampling(max_frames=60, crop_frames=62))

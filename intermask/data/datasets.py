@@ -66,6 +66,8 @@ class ClipSampling:
     """How an interaction item is drawn from a clip."""
 
     max_frames: int = 300
+    # raw frames a crop takes (features have one row fewer); None: max_frames + 1, so a crop fills every row
+    crop_frames: int | None = None
     person_order: str = "canonical"  # "canonical": one random order, then canonicalise; "official": swap twice
     random_order: bool = True
     seed: int = 0
@@ -82,6 +84,9 @@ class Interactions(Dataset):
     def __init__(self, clips: Sequence[RawClip], sampling: ClipSampling, normalizer: Normalizer | None = None):
         if sampling.person_order not in PERSON_ORDERS:
             raise DatasetError(f"person_order must be one of {PERSON_ORDERS}, got {sampling.person_order!r}")
+        self.crop = sampling.max_frames + 1 if sampling.crop_frames is None else sampling.crop_frames
+        if not 2 <= self.crop <= sampling.max_frames + 1:
+            raise DatasetError(f"crop_frames={self.crop} must lie in [2, max_frames + 1 = {sampling.max_frames + 1}]")
         self.clips = list(clips)
         self.sampling = sampling
         self.normalizer = normalizer
@@ -99,7 +104,7 @@ class Interactions(Dataset):
     def __getitem__(self, i: int) -> dict:
         clip, sampling, rng = self.clips[i], self.sampling, self.rng(i)
         # features have one row fewer than frames, so a crop of max_frames + 1 frames fills max_frames rows
-        frames = min(clip.num_frames, sampling.max_frames + 1)
+        frames = min(clip.num_frames, self.crop)
         start = int(rng.integers(0, clip.num_frames - frames + 1))
         swap = sampling.random_order and rng.random() < 0.5
         motion = clip_features(clip, start, frames, swap)

@@ -110,8 +110,10 @@ class DataSource:
         return MotionWindows(self.clips(split, progress=progress), self.normalizer(), window=window, stride=stride)
 
     def sampling(self, seed: int = 0, random_order: bool = True) -> ClipSampling:
-        return ClipSampling(max_frames=int(self.cfg["max_frames"]), person_order=self.cfg.get("person_order",
-                            "canonical"), random_order=random_order, seed=seed)
+        crop = self.cfg.get("crop_frames")
+        return ClipSampling(max_frames=int(self.cfg["max_frames"]), crop_frames=None if crop is None else int(crop),
+                            person_order=self.cfg.get("person_order", "canonical"), random_order=random_order,
+                            seed=seed)
 
     def interactions(self, split: str, normalized: bool = True, seed: int = 0, mirror: bool | None = None,
                      progress: bool = False) -> Interactions | interx.InterXInteractions:
