@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..motion.kinematics import forward_kinematics
+from ..motion.kinematics import forward_kinematics, global_rotations
 from ..motion.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, REST_OFFSETS
 from ..atomic import write_text_atomic
 from .clip import as_people
@@ -144,23 +144,14 @@ def clip_offsets(joints: np.ndarray) -> np.ndarray:
     directions, _ = _unit(REST_OFFSETS[1:])
     offsets = np.zeros((NUM_JOINTS, 3))
     offsets[1:] = directions * lengths[:, None]
-    global_rotations = _global_rotations(solve_local_rotations(joints, offsets))
+    fitted = global_rotations(solve_local_rotations(joints, offsets))
     for joint, children in enumerate(CHILDREN):
         if len(children) > 1:
             observed = joints[:, list(children)] - joints[:, joint, None]  # (frame, child, 3), world frame
-            in_joint_frame = np.einsum("fji,fcj->fci", global_rotations[:, joint], observed).mean(axis=0)
+            in_joint_frame = np.einsum("fji,fcj->fci", fitted[:, joint], observed).mean(axis=0)
             unit, _ = _unit(in_joint_frame)
             offsets[list(children)] = unit * lengths[[child - 1 for child in children], None]
     return offsets
-
-
-def _global_rotations(local: np.ndarray) -> np.ndarray:
-    """Local rotations (frame, joint, 3, 3) -> global ones, composed down the kinematic tree."""
-    global_rotations = np.empty_like(local)
-    for joint in range(NUM_JOINTS):  # parents come before children in SMPL order
-        parent = PARENTS[joint]
-        global_rotations[:, joint] = local[:, joint] if parent < 0 else global_rotations[:, parent] @ local[:, joint]
-    return global_rotations
 
 
 def solve_local_rotations(joints: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
@@ -174,9 +165,9 @@ def solve_local_rotations(joints: np.ndarray, offsets: np.ndarray | None = None)
     num_frames = joints.shape[0]
     identity = np.broadcast_to(np.eye(3), (num_frames, 3, 3))
     local = np.broadcast_to(np.eye(3), (num_frames, NUM_JOINTS, 3, 3)).copy()
-    global_rotations = [None] * NUM_JOINTS
+    solved = [None] * NUM_JOINTS  # global rotations, filled down the tree
     for joint in range(NUM_JOINTS):  # parents come before children in SMPL order
-        parent_global = identity if joint == 0 else global_rotations[PARENTS[joint]]
+        parent_global = identity if joint == 0 else solved[PARENTS[joint]]
         children = CHILDREN[joint]
         if children:
             observed = joints[:, children] - joints[:, joint, None]  # (frame, child, 3), world frame
@@ -186,7 +177,7 @@ def solve_local_rotations(joints: np.ndarray, offsets: np.ndarray | None = None)
             else:
                 rest_directions, _ = _unit(offsets[list(children)])
                 local[:, joint] = best_rotation(rest_directions, _unit(in_parent_frame)[0])
-        global_rotations[joint] = parent_global @ local[:, joint]
+        solved[joint] = parent_global @ local[:, joint]
     return local
 
 
