@@ -148,8 +148,9 @@ def load_text_motion_evaluator(path: str | Path, device: torch.device, data_cfg)
     """The evaluator a checkpoint holds: InterCLIP-style ("evaluator") or Inter-X's ("matching_evaluator")."""
     if peek_kind(path) == "matching_evaluator":
         evaluation = data_cfg.get("eval", {})
+        settings = {name: evaluation[name] for name in ("vip_words", "max_tokens") if name in evaluation}
         return InterXTextMotionEvaluator.load(path, device, evaluation.get("glove", Path(data_cfg["root"]) / "glove"),
-                                              evaluation.get("vip_words"), evaluation.get("max_tokens", 35))
+                                              **settings)
     return TextMotionEvaluator.load(path, device)
 
 

@@ -183,7 +183,8 @@ def render_from_config(cfg) -> dict[str, Path]:
             joints, name = load_joints(path), path.stem
         else:
             joints, name, fps = bvh_pair(path)
-        sidecar = load_sidecar(path.with_name(f"{name}.json")) if path.with_name(f"{name}.json").is_file() else {}
+        sidecar_path = path.with_name(f"{name}.json")
+        sidecar = load_sidecar(sidecar_path) if sidecar_path.is_file() else {}
         text = cfg.text or sidecar.get("text")
         fps = float(sidecar.get("fps", fps))
     else:

@@ -244,7 +244,7 @@ def vq_config_from_official(state: Mapping, opt: Mapping | None = None) -> dict:
     what = "official VQ-VAE"
     graph = "encoder.gcn_layer1.lin_l.weight" in state
     layout = INTERHUMAN if graph else INTERX
-    dataset = "interhuman" if graph else "interx"
+    dataset = _dataset_of(graph)
     if opt.get("dataset_name", dataset) != dataset:
         raise OfficialCheckpointError(f"{what}: its options name dataset {opt['dataset_name']!r}, but its layers are "
                                       f"those of the {dataset} model")
@@ -368,16 +368,20 @@ def _position_frequency_check(dim: int) -> Callable[[torch.Tensor], None]:
     return check
 
 
+def _dataset_of(graph: bool) -> str:
+    """The published VQ-VAEs differ in one thing that names their dataset: InterHuman's has graph layers."""
+    return "interhuman" if graph else "interx"
+
+
 def official_dataset(vq_config: Mapping, opt: Mapping | None = None) -> str:
-    """"interhuman" or "interx": the dataset of a published transformer, as its VQ-VAE's grid tells (Inter-X's has
-    56 rows); options (``opt``) naming another dataset are an error."""
-    rows = FeatureLayout.from_dict(vq_config["layout"]).num_joints
-    from_grid = "interx" if rows == INTERX.num_joints else "interhuman"
+    """"interhuman" or "interx": the dataset of a published transformer, as its converted VQ-VAE tells (configs
+    converted before ``graph`` was recorded are InterHuman's); options (``opt``) naming another are an error."""
+    from_vq = _dataset_of(vq_config.get("graph", True))
     named = dict(opt or {}).get("dataset_name")
-    if named is not None and named != from_grid:
+    if named is not None and named != from_vq:
         raise OfficialCheckpointError(f"official transformer: its options name dataset {named!r}, but its VQ-VAE is "
-                                      f"the {from_grid} one")
-    return from_grid
+                                      f"the {from_vq} one")
+    return from_vq
 
 
 def convert_transformer(checkpoint: Mapping, opt: Mapping | None, vq_config: Mapping, vq_state: Mapping,
