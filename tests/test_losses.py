@@ -229,3 +229,43 @@ def test_a_bf16_autocast_step_gets_float32_losses_and_finite_gradients():
     assert total.dtype == torch.float32 and all(value.dtype == torch.float32 for value in terms.values())
     total.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_pose_loss_ignores_where_the_body_stands_and_placement_loss_sees_only_the_root():
+    from intermask.models.losses import placement_loss, pose_loss
+
+    rest = torch.as_tensor(skeleton.rest_pose(), dtype=torch.float32).expand(1, 4, 22, 3)
+    moved = rest + torch.tensor([1.5, 0.0, -2.0])
+    assert pose_loss(moved, rest).item() == pytest.approx(0.0, abs=1e-9)
+    assert placement_loss(moved, rest).item() > 0.0
+    bent = rest.clone()
+    bent[..., 21, :] += torch.tensor([0.0, 0.05, 0.0])  # the right wrist 5 cm up
+    assert placement_loss(bent, rest).item() == 0.0
+    # in units of 10 cm: 5 cm on one of 22 joints' y is SmoothL1 0.5 * 0.5^2 over 66 numbers
+    assert pose_loss(bent, rest).item() == pytest.approx(0.5 * 0.25 / 66, rel=1e-5)
+
+
+def test_metric_terms_join_the_total_only_when_weighted_and_are_measured_in_metres():
+    target = random_features(seed=1)
+    pred = target + 0.3 * random_features(seed=2)
+    mean, std = torch.zeros(LAYOUT.dim), torch.full((LAYOUT.dim,), 2.0)
+    _, published = vq_total_loss(pred, target, torch.tensor(0.0), mean, std, LAYOUT)
+    assert "pose" not in published and "placement" not in published
+    weights = VQLossWeights(pose=1.0, placement=2.0)
+    total, terms = vq_total_loss(pred, target, torch.tensor(0.0), mean, std, LAYOUT, weights)
+    assert total.item() == pytest.approx(sum(getattr(weights, n) * v for n, v in terms.items()).item(), rel=1e-6)
+    from intermask.models.losses import placement_loss
+
+    metres = lambda features: (features * 2.0)[..., LAYOUT.position].unflatten(-1, (22, 3))  # noqa: E731
+    assert terms["placement"].item() == pytest.approx(placement_loss(metres(pred), metres(target)).item(), rel=1e-6)
+
+
+def test_the_synthetic_data_trains_its_vq_vae_with_the_metric_terms_and_the_training_config_overrides_them():
+    from omegaconf import OmegaConf
+
+    root = Path(__file__).parents[1] / "configs"
+    data = OmegaConf.load(root / "data" / "synthetic.yaml").data
+    for name in ("interhuman", "interx"):  # the real datasets keep the published loss
+        assert "loss_weights" not in OmegaConf.load(root / "data" / f"{name}.yaml").data.get("vq", {})
+    weights = dict(data.vq.loss_weights)
+    assert weights["pose"] > 0 and weights["placement"] > 0 and weights["foot_contact"] == 0

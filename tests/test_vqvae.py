@@ -380,3 +380,43 @@ def test_an_empty_batch_with_lengths_encodes_and_decodes_to_empty_tensors():
     empty = torch.zeros(0, dtype=torch.long)
     assert model.encode(torch.zeros(0, 16, LAYOUT.dim), empty).shape == (0, LAYOUT.num_parts, 4)
     assert model.decode(torch.zeros(0, LAYOUT.num_parts, 4, dtype=torch.long), empty).shape == (0, 16, LAYOUT.dim)
+
+
+class _Reconstructs(torch.nn.Module):
+    """A stand-in VQ-VAE whose reconstruction is its input moved by ``shift`` (metres, positions only)."""
+
+    def __init__(self, shift: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        from types import SimpleNamespace
+
+        self.layout, self.quantizer = LAYOUT, SimpleNamespace(num_codes=4)
+        self.offset = torch.zeros(LAYOUT.dim)
+        self.offset[LAYOUT.position] = (shift / std[LAYOUT.position].unflatten(-1, (22, 3))).flatten()
+
+    def forward(self, batch):
+        return {"recon": batch + self.offset, "codes": torch.zeros(batch.shape[0], 5, batch.shape[1] // 4).long()}
+
+
+def test_vq_validation_splits_the_error_into_placement_and_pose_beside_the_mean_features_baselines():
+    from intermask.motion.normalize import Normalizer
+    from intermask.training.tasks import VQTask
+
+    mean, std = torch.randn(LAYOUT.dim), torch.rand(LAYOUT.dim) + 0.5
+    normalizer = Normalizer(mean.numpy(), std.numpy())
+    batch = torch.randn(3, 8, LAYOUT.dim)
+    whole_body = torch.zeros(22, 3)
+    whole_body[:, 0] = 0.2  # every joint 20 cm to the side: placement only
+    wrist_only = torch.zeros(22, 3)
+    wrist_only[21, 1] = 0.11  # one wrist 11 cm up: pose only
+    moved = VQTask(_Reconstructs(whole_body, std), normalizer).validate([batch])
+    bent = VQTask(_Reconstructs(wrist_only, std), normalizer).validate([batch])
+    assert moved["placement_mm"] == pytest.approx(200, rel=1e-3) and moved["pose_mm"] == pytest.approx(0, abs=1e-2)
+    assert moved["mpjpe_mm"] == pytest.approx(200, rel=1e-3)
+    assert bent["placement_mm"] == pytest.approx(0, abs=1e-2) and bent["pose_mm"] == pytest.approx(110 / 22, rel=1e-3)
+    # the baselines: always predicting the mean features, i.e. the normaliser's mean pose at its mean place
+    target = (batch * std + mean)[..., LAYOUT.position].unflatten(-1, (22, 3))
+    mean_joints = mean[LAYOUT.position].unflatten(-1, (22, 3))
+    assert moved["mean_placement_mm"] == pytest.approx(
+        1000 * float((target[..., 0, :] - mean_joints[0]).norm(dim=-1).mean()), rel=1e-4)
+    relative = (target - target[..., :1, :]) - (mean_joints - mean_joints[:1])
+    assert moved["mean_pose_mm"] == pytest.approx(1000 * float(relative.norm(dim=-1).mean()), rel=1e-4)

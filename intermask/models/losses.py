@@ -5,6 +5,12 @@ model they work on *normalised* features (z-scores), except the foot-contact los
 find contacts. SmoothL1 is used with beta 1 and a mean reduction.
 
     total = rec + 0.02 commit + 1 expl + 100 vel + 5 bone + 0.01 geo + 500 fc
+
+Two terms of this project's own, off in the published weights, measure positions in metres instead of z-scores:
+``pose`` (joints relative to the root) and ``placement`` (the root itself). Z-scored positions weigh a joint's
+error by the spread of *where people stand*, so on data whose placements spread over metres a pose error of
+10 cm is a twentieth of a standard deviation and a small model never learns the pose (see the README's
+"Training on the synthetic data").
 """
 from __future__ import annotations
 
@@ -112,6 +118,24 @@ def foot_contact_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureL
     return F.smooth_l1_loss(pred_displacement, torch.zeros_like(pred_displacement))
 
 
+METRIC_UNIT = 0.1  # metres: the metric terms' SmoothL1 turns from quadratic to linear at a 10 cm error
+
+
+def pose_loss(pred_positions: torch.Tensor, target_positions: torch.Tensor, root: int = 0) -> torch.Tensor:
+    """SmoothL1 between joint positions relative to the ``root`` joint, in units of ``METRIC_UNIT``.
+
+    Positions (..., joint, 3) in metres; translating both people's bodies changes nothing.
+    """
+    pred = pred_positions - pred_positions[..., root:root + 1, :]
+    target = target_positions - target_positions[..., root:root + 1, :]
+    return F.smooth_l1_loss(pred / METRIC_UNIT, target / METRIC_UNIT)
+
+
+def placement_loss(pred_positions: torch.Tensor, target_positions: torch.Tensor, root: int = 0) -> torch.Tensor:
+    """SmoothL1 between the ``root`` joint's positions (..., joint, 3) in metres, in units of ``METRIC_UNIT``."""
+    return F.smooth_l1_loss(pred_positions[..., root, :] / METRIC_UNIT, target_positions[..., root, :] / METRIC_UNIT)
+
+
 def denormalizer(mean: torch.Tensor, std: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
     """The inverse z-score ``x * std + mean`` as a function."""
     return lambda features: features * std.to(features) + mean.to(features)
@@ -128,6 +152,8 @@ class VQLossWeights:
     bone: float = 5.0
     geodesic: float = 0.01
     foot_contact: float = 500.0
+    pose: float = 0.0  # this project's metric terms (see the module's docstring); 0 in the published loss
+    placement: float = 0.0
 
 
 def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor, mean: torch.Tensor,
@@ -137,6 +163,7 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
 
     ``geometry_in_metres`` measures bone lengths and rotations on de-normalised features instead of z-scores
     (z-scored positions are not a rigid skeleton); off by default to match the published weights.
+    The metric ``pose`` and ``placement`` terms are computed (and returned) only when one of them has a weight.
     Returns ``(total, terms)``; ``terms`` maps each loss name to its detached, unweighted value.
     The losses are computed in float32 even inside a bf16 autocast region: in bf16 the geodesic clamp 1 - 1e-7
     rounds to 1, where acos has an infinite gradient (NaN from the first step), and metre positions of a few
@@ -156,5 +183,9 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
             "geodesic": geodesic_loss(geometric_pred, geometric_target, layout),
             "foot_contact": foot_contact_loss(pred, target, layout, denormalize),
         }
+        if weights.pose or weights.placement:  # computed only when used: the published loss has neither
+            pred_metres, target_metres = (joint_positions(denormalize(x), layout) for x in (pred, target))
+            terms["pose"] = pose_loss(pred_metres, target_metres)
+            terms["placement"] = placement_loss(pred_metres, target_metres)
         total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, {name: value.detach() for name, value in terms.items()}

@@ -43,6 +43,15 @@ def _tensor(array) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------------ VQ-VAE
 
 
+def placement_and_pose_errors(pred: torch.Tensor, target: torch.Tensor, root: int = 0):
+    """Per-frame errors of joints (..., joint, 3): the root's distance (placement) and the mean distance of the
+    joints once each body is moved to put its root at the origin (pose). Both (...), in the input's units."""
+    placement = (pred[..., root, :] - target[..., root, :]).norm(dim=-1)
+    pose = ((pred - pred[..., root:root + 1, :]) - (target - target[..., root:root + 1, :])).norm(dim=-1).mean(-1)
+    return placement, pose
+
+
+
 class VQTask:
     """The 2D motion VQ-VAE on single-person windows (batch, frame, feature), normalised."""
 
@@ -68,22 +77,32 @@ class VQTask:
         return total, {**terms, "perplexity": out["perplexity"], "usage": out["usage"]}
 
     def validate(self, loader: Iterable) -> dict[str, float]:
+        """Reconstruction error in millimetres, split into where the person stands (``placement_mm``: the root
+        joint) and the pose around it (``pose_mm``: joints relative to the root), each beside the error of always
+        predicting the mean features (``mean_placement_mm``, ``mean_pose_mm``): a tokenizer that does not beat
+        those has learnt nothing, whatever its losses say. Also the feature L1 and the codebook's use."""
         model = unwrap_model(self.model)
         layout = model.layout
-        error_sum, l1_sum, frames, codes = 0.0, 0.0, 0, []
+        sums = dict.fromkeys(("mpjpe_mm", "placement_mm", "pose_mm", "mean_placement_mm", "mean_pose_mm"), 0.0)
+        l1_sum, frames, codes = 0.0, 0, []
+        mean_joints = self.mean[layout.position].unflatten(-1, (-1, 3))
         for batch in loader:
             out = model(batch)
             pred, target = out["recon"].float() * self.std + self.mean, batch * self.std + self.mean
             pred_joints = pred[..., layout.position].unflatten(-1, (-1, 3))
             target_joints = target[..., layout.position].unflatten(-1, (-1, 3))
-            error_sum += float((pred_joints - target_joints).norm(dim=-1).mean(-1).sum())
+            for prefix, joints in (("", pred_joints), ("mean_", mean_joints.expand_as(target_joints))):
+                placement, pose = placement_and_pose_errors(joints, target_joints)
+                sums[prefix + "placement_mm"] += float(placement.sum())
+                sums[prefix + "pose_mm"] += float(pose.sum())
+            sums["mpjpe_mm"] += float((pred_joints - target_joints).norm(dim=-1).mean(-1).sum())
             l1_sum += float((out["recon"].float() - batch)[..., : layout.contact.start].abs().mean(-1).sum())
             frames += batch.shape[0] * batch.shape[1]
             codes.append(out["codes"].flatten())
         counts = torch.bincount(torch.cat(codes), minlength=model.quantizer.num_codes).float()
         probs = counts / counts.sum()
         perplexity = float(torch.exp(-(probs[probs > 0] * probs[probs > 0].log()).sum()))
-        return {"mpjpe_mm": 1000 * error_sum / frames, "feature_l1": l1_sum / frames,
+        return {**{name: 1000 * total / frames for name, total in sums.items()}, "feature_l1": l1_sum / frames,
                 "codebook_usage": float((counts > 0).float().mean()), "perplexity": perplexity}
 
     def preview(self, step: int) -> dict[str, np.ndarray]:
@@ -242,7 +261,9 @@ def build_vq(cfg, source: DataSource):
     train_set = source.vq_windows("train", progress=cfg.progress, multiple_of=step)
     val_set = source.vq_windows("val", progress=cfg.progress, multiple_of=step)
     loss = cfg.train.get("loss", {})
-    task = VQTask(model, normalizer, weights=vq_loss_weights(loss.get("weights", {})), preview_window=val_set[0],
+    # the dataset's own VQ loss weights (data.vq.loss_weights), then the training config's, term by term
+    weights = {**source.cfg.get("vq", {}).get("loss_weights", {}), **loss.get("weights", {})}
+    task = VQTask(model, normalizer, weights=vq_loss_weights(weights), preview_window=val_set[0],
                   geometry_in_metres=bool(loss.get("geometry_in_metres", False)))
     return task, train_set, val_set, None, ("mpjpe_mm", "min")
 

@@ -350,7 +350,7 @@ def wave(rng) -> Scene:
     hands = (pick(rng, SIDES), pick(rng, SIDES))
     scales = draw_scales(rng)
     tempo = TEMPO[speed]
-    gap = rng.uniform(2.5, 5.0)
+    gap = rng.uniform(2.0, 3.2)
     rate = 1.7 / tempo
     duration = rng.uniform(1.2, 2.0) * tempo
     start = rng.uniform(0.3, 0.8)
@@ -508,9 +508,10 @@ def chase(rng) -> Scene:
     if chaser == "second":
         scales = scales[::-1]
     chaser_scale, runner_scale = scales
+    # a capture stage's length, as in InterHuman: a few metres of running, not a street's
     speed = rng.uniform(2.0, 2.4) if pace == "jogs" else rng.uniform(2.9, 3.4)
-    run_time = rng.uniform(2.8, 4.3)
-    start_gap = rng.uniform(1.6, 2.4)
+    run_time = rng.uniform(1.2, 1.8)
+    start_gap = rng.uniform(1.4, 2.0)
     start, delay, ease_in, ease_out = rng.uniform(0.2, 0.5), rng.uniform(0.2, 0.4), 0.7, 0.9
     stop = start + run_time + 0.5 * (ease_in + ease_out)
     runner_distance = speed * run_time
@@ -588,7 +589,7 @@ def side_by_side(rng) -> Scene:
     scales = draw_scales(rng)
     mean_scale, speed_ms = scales.mean(), WALK_SPEED[speed]
     half_gap = (rng.uniform(0.3, 0.35) if holding == "yes" else rng.uniform(0.34, 0.46)) * mean_scale
-    walk_time = rng.uniform(3.5, 6.0)
+    walk_time = rng.uniform(2.2, 3.5)
     start, ease = rng.uniform(0.3, 0.7), 0.6
     stop = start + walk_time + ease
     end = stop + rng.uniform(0.3, 0.8)
@@ -597,8 +598,10 @@ def side_by_side(rng) -> Scene:
     if turn == "straight":
         route = Route((0.0, 0.0), 0.0, [("line", distance + 1.0)])
     else:
-        before = rng.uniform(0.5, 0.3 * distance)
-        radius, angle = rng.uniform(1.8, 3.0), rng.uniform(0.8, 1.4) * SIDE_SIGN[turn]
+        before = rng.uniform(0.3, max(0.4, 0.2 * distance))
+        angle = rng.uniform(0.8, 1.4) * SIDE_SIGN[turn]
+        # the whole bend within the walk, which a capture stage keeps to a few metres
+        radius = min(rng.uniform(1.8, 3.0), 0.7 * (distance - before) / abs(angle))
         route = Route((0.0, 0.0), 0.0, [("line", before), ("arc", radius, angle), ("line", distance + 1.0)])
     centre, heading = route.at(distance * travel(t, start, stop, ease))
     lateral = half_gap * SIDE_SIGN[first_side]  # person 1 along the shared left axis
@@ -624,7 +627,7 @@ def pass_by(rng) -> Scene:
     side, speed, glance = pick(rng, SIDES), pick(rng, SPEEDS), pick(rng, ("yes", "no"))
     scales = draw_scales(rng)
     speed_ms = WALK_SPEED[speed]
-    walk_time = rng.uniform(4.0, 6.5) if speed != "slowly" else rng.uniform(4.0, 5.5)
+    walk_time = rng.uniform(2.6, 3.8) if speed != "slowly" else rng.uniform(3.0, 4.2)
     distance = speed_ms * walk_time
     start_gap = distance * rng.uniform(0.85, 1.15)
     offset = rng.uniform(0.6, 0.85)

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 # 1.1: a caught runner is reached by the chaser's hand, a blocked kick meets the forearms; no caption says
 # "tiptoes" or "jumps back"
-GENERATOR_VERSION = "1.1"
+# 1.2: scenes stay on a capture stage of InterHuman's size (shorter chases, walks and passes, waves nearer)
+GENERATOR_VERSION = "1.2"
 NUM_STORED_JOINTS = 62
 NUM_STORED_ROTATIONS = 51
 HAND_ROWS = 20
