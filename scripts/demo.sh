@@ -6,6 +6,7 @@ PY=${1:-.venv/bin/python}
 RUNS=runs/synthetic
 OUT=outputs/demo
 DATA=data.root=data/synthetic_demo  # the demo experiment's own 1,000-clip dataset
+CLIPS=data.max_frames=160           # and its clip length (experiment=demo sets both for training)
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 start=$(date +%s)
 step() { printf '\n== %s (%ss elapsed)\n' "$1" $(( $(date +%s) - start )); }
@@ -34,7 +35,7 @@ fi
 if [ ! -f "$RUNS/transformer_demo/eval_synthetic_test_quick.md" ] || \
    [ "$RUNS/transformer_demo/eval_synthetic_test_quick.md" -ot "$RUNS/transformer_demo/last.pt" ]; then
   step "evaluating on the synthetic test split (quick protocol: 2 x 64 items in batches of 32, 10 decoding steps)"
-  "$PY" -m intermask.eval --dataset synthetic --quick "$CKPT" "$DATA" evaluator_ckpt=$RUNS/evaluator_demo/last.pt \
+  "$PY" -m intermask.eval --dataset synthetic --quick "$CKPT" "$DATA" "$CLIPS" evaluator_ckpt=$RUNS/evaluator_demo/last.pt \
     protocol.batch_size=32 protocol.quick.max_items=64 generation.steps=10
 else
   cat "$RUNS/transformer_demo/eval_synthetic_test_quick.md"

@@ -268,4 +268,15 @@ def test_the_synthetic_data_trains_its_vq_vae_with_the_metric_terms_and_the_trai
     for name in ("interhuman", "interx"):  # the real datasets keep the published loss
         assert "loss_weights" not in OmegaConf.load(root / "data" / f"{name}.yaml").data.get("vq", {})
     weights = dict(data.vq.loss_weights)
-    assert weights["pose"] > 0 and weights["placement"] > 0 and weights["foot_contact"] == 0
+    assert weights["pose"] > 0 and weights["placement"] > 0 and weights["displacement"] > 0
+    assert weights["foot_contact"] == 0
+
+
+def test_displacement_loss_sees_movement_between_frames_in_centimetres_not_where_the_body_is():
+    from intermask.models.losses import displacement_loss
+
+    rest = torch.as_tensor(skeleton.rest_pose(), dtype=torch.float32).expand(1, 4, 22, 3)
+    assert displacement_loss(rest + 1.0, rest).item() == pytest.approx(0.0, abs=1e-9)  # still, wherever it stands
+    walking = rest + torch.arange(4.0).view(1, 4, 1, 1) * torch.tensor([0.0, 0.0, 0.005])  # 5 mm a frame along z
+    # a 0.5 cm displacement error on one of three coordinates: SmoothL1 0.5 * 0.5^2, averaged over the three
+    assert displacement_loss(walking, rest).item() == pytest.approx(0.5 * 0.25 / 3, rel=1e-4)

@@ -6,8 +6,9 @@ find contacts. SmoothL1 is used with beta 1 and a mean reduction.
 
     total = rec + 0.02 commit + 1 expl + 100 vel + 5 bone + 0.01 geo + 500 fc
 
-Two terms of this project's own, off in the published weights, measure positions in metres instead of z-scores:
-``pose`` (joints relative to the root) and ``placement`` (the root itself). Z-scored positions weigh a joint's
+Three terms of this project's own, off in the published weights, measure positions in metres instead of z-scores:
+``pose`` (joints relative to the root), ``placement`` (the root itself) and ``displacement`` (each joint's
+frame-to-frame movement, which keeps decoded motion as smooth as the data). Z-scored positions weigh a joint's
 error by the spread of *where people stand*, so on data whose placements spread over metres a pose error of
 10 cm is a twentieth of a standard deviation and a small model never learns the pose (see the README's
 "Training on the synthetic data").
@@ -136,6 +137,16 @@ def placement_loss(pred_positions: torch.Tensor, target_positions: torch.Tensor,
     return F.smooth_l1_loss(pred_positions[..., root, :] / METRIC_UNIT, target_positions[..., root, :] / METRIC_UNIT)
 
 
+DISPLACEMENT_UNIT = 0.01  # metres: a joint moves a few centimetres per frame
+
+
+def displacement_loss(pred_positions: torch.Tensor, target_positions: torch.Tensor) -> torch.Tensor:
+    """SmoothL1 between frame-to-frame joint displacements of positions (batch, time, joint, 3) in metres, in
+    units of ``DISPLACEMENT_UNIT``."""
+    return F.smooth_l1_loss(pred_positions.diff(dim=1) / DISPLACEMENT_UNIT,
+                            target_positions.diff(dim=1) / DISPLACEMENT_UNIT)
+
+
 def denormalizer(mean: torch.Tensor, std: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
     """The inverse z-score ``x * std + mean`` as a function."""
     return lambda features: features * std.to(features) + mean.to(features)
@@ -154,6 +165,7 @@ class VQLossWeights:
     foot_contact: float = 500.0
     pose: float = 0.0  # this project's metric terms (see the module's docstring); 0 in the published loss
     placement: float = 0.0
+    displacement: float = 0.0
 
 
 def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor, mean: torch.Tensor,
@@ -163,7 +175,7 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
 
     ``geometry_in_metres`` measures bone lengths and rotations on de-normalised features instead of z-scores
     (z-scored positions are not a rigid skeleton); off by default to match the published weights.
-    The metric ``pose`` and ``placement`` terms are computed (and returned) only when one of them has a weight.
+    The metric ``pose``, ``placement`` and ``displacement`` terms are computed (and returned) only when one of them has a weight.
     Returns ``(total, terms)``; ``terms`` maps each loss name to its detached, unweighted value.
     The losses are computed in float32 even inside a bf16 autocast region: in bf16 the geodesic clamp 1 - 1e-7
     rounds to 1, where acos has an infinite gradient (NaN from the first step), and metre positions of a few
@@ -183,9 +195,10 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
             "geodesic": geodesic_loss(geometric_pred, geometric_target, layout),
             "foot_contact": foot_contact_loss(pred, target, layout, denormalize),
         }
-        if weights.pose or weights.placement:  # computed only when used: the published loss has neither
+        if weights.pose or weights.placement or weights.displacement:  # the published loss has none of them
             pred_metres, target_metres = (joint_positions(denormalize(x), layout) for x in (pred, target))
             terms["pose"] = pose_loss(pred_metres, target_metres)
             terms["placement"] = placement_loss(pred_metres, target_metres)
+            terms["displacement"] = displacement_loss(pred_metres, target_metres)
         total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, {name: value.detach() for name, value in terms.items()}
