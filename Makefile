@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test demo quality-cpu bench clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,12 @@ test: $(VENV)/.installed-dev
 
 demo: setup
 	bash scripts/demo.sh $(PY)
+
+# the synthetic benchmark with CPU-sized models (configs/experiment/cpu.yaml): data, the three models, the full
+# protocol, prompt adherence and GIFs; each training stage capped in minutes, and a rerun resumes
+quality-cpu: setup
+	EXPERIMENT=cpu OUT=outputs/quality_cpu VQ_MIN=20 EVALUATOR_MIN=8 TRANSFORMER_MIN=45 PY=$(PY) \
+	  bash scripts/quality.sh data.max_frames=160
 
 bench: setup
 	$(PY) scripts/bench.py

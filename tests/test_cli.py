@@ -122,3 +122,26 @@ def test_ctrl_c_ends_a_command_with_one_line_and_exit_code_130(capsys):
     assert stop.value.code == 130
     err = capsys.readouterr().err
     assert err.startswith("interrupted:") and "resumes from its last checkpoint" in err and len(err.splitlines()) == 1
+
+
+def test_the_vq_loss_comes_from_the_published_weights_then_the_dataset_then_the_training_config():
+    from intermask.models.losses import VQLossWeights
+    from intermask.training.tasks import configured_vq_loss_weights
+
+    def weights(*overrides):
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            return configured_vq_loss_weights(compose("train", overrides=["kind=vqvae", "train=vqvae", *overrides]))
+
+    assert weights("data=interhuman") == VQLossWeights()  # the real data trains with the published loss
+    synthetic = weights("experiment=demo")
+    assert synthetic.pose == synthetic.placement == synthetic.displacement == 1.0 and synthetic.foot_contact == 0.0
+    assert synthetic.reconstruction == 1.0 and synthetic.velocity == 100.0  # published terms it keeps
+    assert weights("experiment=demo", "train.loss.weights.foot_contact=7").foot_contact == 7.0
+
+
+def test_the_cpu_recipe_sizes_each_model_and_cuts_clips_to_160_frames():
+    for kind in ("vqvae", "evaluator", "transformer"):
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose("train", overrides=[f"kind={kind}", f"train={kind}", "experiment=cpu"])
+        assert cfg.data.root == "data/synthetic" and cfg.data.max_frames == 160 and cfg.train.max_steps > 0
+    assert cfg.model.transformer.dim == 96 and cfg.model.vqvae.width == 64

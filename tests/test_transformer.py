@@ -403,3 +403,19 @@ def test_a_compiled_training_forward_runs_length_groups_like_the_eager_one():
     valid = validity_grid(lengths, 5, 8)
     with torch.no_grad():
         torch.testing.assert_close(compiled(ids, cond, lengths)[valid], model(ids, cond, lengths)[valid])
+
+
+def test_a_person_embedding_tells_the_two_people_apart_from_an_all_mask_start():
+    # without it the published network gives both people the same logits when their tokens are the same (all
+    # [MASK] at the start of generation); with it, the logits differ and swapping no longer just swaps them
+    for person_embedding in (False, True):
+        torch.manual_seed(0)
+        model = with_active_modulation(tiny_model(person_embedding=person_embedding))
+        masked = torch.full((1, 2, 5, 6), model.mask_id)
+        logits = model(masked, torch.randn(1, TEXT_DIM))
+        if person_embedding:
+            assert (logits[:, 0] - logits[:, 1]).abs().max() > 1e-3
+            assert "person_code" in model.state_dict()
+        else:
+            torch.testing.assert_close(logits[:, 0], logits[:, 1])
+            assert "person_code" not in model.state_dict()  # converted published checkpoints load unchanged

@@ -291,6 +291,7 @@ class InterMTransformer(nn.Module):
         parity: bool = False,
         cond_drop_prob: float = 0.1,
         length_groups: int = 4,
+        person_embedding: bool = False,
     ):
         super().__init__()
         if length_groups < 1:
@@ -312,6 +313,11 @@ class InterMTransformer(nn.Module):
         self.token_emb = nn.Embedding(self.vocab_size, token_dim)
         self.input_proj = nn.Linear(token_dim, dim)
         self.register_buffer("position_code", sinusoid_2d(num_parts, max_time, dim), persistent=False)
+        # The published network is symmetric in the two people (shared weights, the same position code for both,
+        # full attention), so from an all-[MASK] start both get the same logits and only sampling noise tells them
+        # apart: a small model then gives both people the same tokens (one body drawn twice) and cannot map "the
+        # first person" to either. A learnt code per person breaks the tie; off for the published models.
+        self.person_code = nn.Parameter(torch.zeros(1, NUM_PERSONS, 1, 1, dim)) if person_embedding else None
         self.input_dropout = Dropout(dropout)
         self.text_projection = nn.Linear(text_dim, dim)
         self.blocks = nn.ModuleList(
@@ -326,6 +332,8 @@ class InterMTransformer(nn.Module):
                 nn.init.normal_(module.weight, mean=0.0, std=0.02)
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
+        if self.person_code is not None:
+            nn.init.normal_(self.person_code, mean=0.0, std=0.02)
         for module in self.modules():
             if isinstance(module, MultiheadAttention):
                 module.reset_parameters()
@@ -452,6 +460,8 @@ class InterMTransformer(nn.Module):
         """
         batch, _, _, num_time = ids.shape
         persons = self.input_proj(self.token_emb(ids)) + self.position_code[:, :num_time]
+        if self.person_code is not None:
+            persons = persons + self.person_code
         first, second = rearrange(persons, "b n p t d -> n b (p t) d")
         sep = self.input_proj(self.token_emb.weight[self.sep_id]).expand(batch, 1, -1)
         x = self.input_dropout(torch.cat((first, sep, second), dim=1))

@@ -253,6 +253,13 @@ def vq_loss_weights(weights) -> VQLossWeights:
     return VQLossWeights(**{name: float(value) for name, value in weights.items()})
 
 
+def configured_vq_loss_weights(cfg) -> VQLossWeights:
+    """The VQ-VAE loss of a training config: the published weights, then the dataset's own
+    (``data.vq.loss_weights``), then ``train.loss.weights``, term by term."""
+    layers = (cfg.data.get("vq", {}).get("loss_weights") or {}, cfg.train.get("loss", {}).get("weights") or {})
+    return vq_loss_weights({name: value for layer in layers for name, value in layer.items() if value is not None})
+
+
 def build_vq(cfg, source: DataSource):
     model = MotionVQVAE(INTERHUMAN, **dict(cfg.model.vqvae))
     step = model.layout.time_downsample
@@ -261,9 +268,7 @@ def build_vq(cfg, source: DataSource):
     train_set = source.vq_windows("train", progress=cfg.progress, multiple_of=step)
     val_set = source.vq_windows("val", progress=cfg.progress, multiple_of=step)
     loss = cfg.train.get("loss", {})
-    # the dataset's own VQ loss weights (data.vq.loss_weights), then the training config's, term by term
-    weights = {**source.cfg.get("vq", {}).get("loss_weights", {}), **loss.get("weights", {})}
-    task = VQTask(model, normalizer, weights=vq_loss_weights(weights), preview_window=val_set[0],
+    task = VQTask(model, normalizer, weights=configured_vq_loss_weights(cfg), preview_window=val_set[0],
                   geometry_in_metres=bool(loss.get("geometry_in_metres", False)))
     return task, train_set, val_set, None, ("mpjpe_mm", "min")
 
