@@ -125,7 +125,7 @@ METRIC_UNIT = 0.1  # metres: the metric terms' SmoothL1 turns from quadratic to 
 def pose_loss(pred_positions: torch.Tensor, target_positions: torch.Tensor, root: int = 0) -> torch.Tensor:
     """SmoothL1 between joint positions relative to the ``root`` joint, in units of ``METRIC_UNIT``.
 
-    Positions (..., joint, 3) in metres; translating both people's bodies changes nothing.
+    Positions (..., joint, 3) in metres; moving a whole body changes nothing.
     """
     pred = pred_positions - pred_positions[..., root:root + 1, :]
     target = target_positions - target_positions[..., root:root + 1, :]
@@ -175,7 +175,8 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
 
     ``geometry_in_metres`` measures bone lengths and rotations on de-normalised features instead of z-scores
     (z-scored positions are not a rigid skeleton); off by default to match the published weights.
-    The metric ``pose``, ``placement`` and ``displacement`` terms are computed (and returned) only when one of them has a weight.
+    The metric ``pose``, ``placement`` and ``displacement`` terms are computed (and returned) only when one of
+    them has a weight.
     Returns ``(total, terms)``; ``terms`` maps each loss name to its detached, unweighted value.
     The losses are computed in float32 even inside a bf16 autocast region: in bf16 the geodesic clamp 1 - 1e-7
     rounds to 1, where acos has an infinite gradient (NaN from the first step), and metre positions of a few

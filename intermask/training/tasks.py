@@ -51,7 +51,6 @@ def placement_and_pose_errors(pred: torch.Tensor, target: torch.Tensor, root: in
     return placement, pose
 
 
-
 class VQTask:
     """The 2D motion VQ-VAE on single-person windows (batch, frame, feature), normalised."""
 
