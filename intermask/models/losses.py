@@ -122,14 +122,18 @@ def foot_contact_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureL
 METRIC_UNIT = 0.1  # metres: the metric terms' SmoothL1 turns from quadratic to linear at a 10 cm error
 
 
+def root_relative(positions: torch.Tensor, root: int = 0) -> torch.Tensor:
+    """Joint positions (..., joint, 3) moved so that the ``root`` joint sits at the origin: the pose alone."""
+    return positions - positions[..., root:root + 1, :]
+
+
 def pose_loss(pred_positions: torch.Tensor, target_positions: torch.Tensor, root: int = 0) -> torch.Tensor:
     """SmoothL1 between joint positions relative to the ``root`` joint, in units of ``METRIC_UNIT``.
 
     Positions (..., joint, 3) in metres; moving a whole body changes nothing.
     """
-    pred = pred_positions - pred_positions[..., root:root + 1, :]
-    target = target_positions - target_positions[..., root:root + 1, :]
-    return F.smooth_l1_loss(pred / METRIC_UNIT, target / METRIC_UNIT)
+    return F.smooth_l1_loss(root_relative(pred_positions, root) / METRIC_UNIT,
+                            root_relative(target_positions, root) / METRIC_UNIT)
 
 
 def placement_loss(pred_positions: torch.Tensor, target_positions: torch.Tensor, root: int = 0) -> torch.Tensor:
@@ -185,8 +189,11 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
     with torch.autocast(pred.device.type, enabled=False):
         pred, target, commit_loss = pred.float(), target.float(), commit_loss.float()
         denormalize = denormalizer(mean.float(), std.float())
-        geometric_pred, geometric_target = ((denormalize(pred), denormalize(target)) if geometry_in_metres
-                                            else (pred, target))
+        metric = bool(weights.pose or weights.placement or weights.displacement)  # the published loss has none
+        # de-normalised (metre) features, computed once for whichever terms measure in metres
+        raw_pred, raw_target = ((denormalize(pred), denormalize(target)) if geometry_in_metres or metric
+                                else (None, None))
+        geometric_pred, geometric_target = (raw_pred, raw_target) if geometry_in_metres else (pred, target)
         terms = {
             "reconstruction": reconstruction_loss(pred, target, layout),
             "commit": commit_loss,
@@ -196,8 +203,8 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
             "geodesic": geodesic_loss(geometric_pred, geometric_target, layout),
             "foot_contact": foot_contact_loss(pred, target, layout, denormalize),
         }
-        if weights.pose or weights.placement or weights.displacement:  # the published loss has none of them
-            pred_metres, target_metres = (joint_positions(denormalize(x), layout) for x in (pred, target))
+        if metric:
+            pred_metres, target_metres = joint_positions(raw_pred, layout), joint_positions(raw_target, layout)
             terms["pose"] = pose_loss(pred_metres, target_metres)
             terms["placement"] = placement_loss(pred_metres, target_metres)
             terms["displacement"] = displacement_loss(pred_metres, target_metres)

@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from ..metrics.text_motion import r_precision
 from ..models.evaluator import InterCLIPEvaluator, interclip_motion_input
 from ..models.intermask import InterMTransformer
-from ..models.losses import VQLossWeights, vq_total_loss
+from ..models.losses import VQLossWeights, root_relative, vq_total_loss
 from ..models.pipeline import InterMask, build_text_encoder
 from ..models.text import TextFeatureCache
 from ..models.vqvae import MotionVQVAE
@@ -47,7 +47,7 @@ def placement_and_pose_errors(pred: torch.Tensor, target: torch.Tensor, root: in
     """Per-frame errors of joints (..., joint, 3): the root's distance (placement) and the mean distance of the
     joints once each body is moved to put its root at the origin (pose). Both (...), in the input's units."""
     placement = (pred[..., root, :] - target[..., root, :]).norm(dim=-1)
-    pose = ((pred - pred[..., root:root + 1, :]) - (target - target[..., root:root + 1, :])).norm(dim=-1).mean(-1)
+    pose = (root_relative(pred, root) - root_relative(target, root)).norm(dim=-1).mean(-1)
     return placement, pose
 
 
