@@ -17,7 +17,7 @@ def translate(argv: list[str]) -> list[str]:
 
 
 def job(cfg) -> None:
-    from .evaluation import evaluate_from_config
+    from .evaluation_run import evaluate_from_config
 
     table, paths = evaluate_from_config(cfg)
     print(table)

@@ -16,15 +16,11 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from .random_draws import gumbel_noise
+
 
 def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def gumbel_noise(like: torch.Tensor) -> torch.Tensor:
-    """Standard Gumbel samples with the shape of ``like``."""
-    uniform = torch.rand_like(like).clamp(1e-20, 1.0)
-    return -torch.log((-torch.log(uniform)).clamp_min(1e-20))
 
 
 def perplexity_of(counts: torch.Tensor) -> torch.Tensor:
@@ -133,7 +129,7 @@ class EMAQuantizer(nn.Module):
     def _assign(self, vectors: torch.Tensor, sample: bool) -> torch.Tensor:
         distance = self.distances(vectors)
         if sample and self.gumbel_temperature > 0:
-            return (-distance / self.gumbel_temperature + gumbel_noise(distance)).argmax(-1)
+            return (-distance / self.gumbel_temperature + gumbel_noise(tuple(distance.shape), distance.device)).argmax(-1)
         return distance.argmin(-1)
 
     def _check_vectors(self, z: torch.Tensor) -> None:

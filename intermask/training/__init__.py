@@ -1,6 +1,6 @@
 """One training loop for every model, its LR schedule, and self-describing atomic checkpoints."""
 
-from intermask.training.checkpoint import (
+from intermask.checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
     latest_checkpoint,

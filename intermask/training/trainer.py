@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from intermask.atomic import process_alive
 from intermask.precision import autocast_to, resolve_amp, resolve_compile, resolve_device
-from intermask.training.checkpoint import (
+from intermask.checkpoint import (
     BEST_NAME,
     LAST_NAME,
     CheckpointError,

@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from .models.masking import FROZEN_SCORE, cosine_schedule, validity_grid
+from ..models.masking import FROZEN_SCORE, cosine_schedule, validity_grid
+from ..models.random_draws import gumbel_noise
 
 
 def _kept_logits(logits: torch.Tensor, ratio: float, caller: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,14 +43,6 @@ def top_k_filter(logits: torch.Tensor, ratio: float) -> torch.Tensor:
     fraction filtered away)."""
     values, indices = _kept_logits(logits, ratio, "top_k_filter")
     return torch.full_like(logits, float("-inf")).scatter(-1, indices, values)
-
-
-def gumbel_noise(shape: tuple, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Standard Gumbel noise -log(-log U); drawn on the generator's device, returned on ``device``."""
-    draw_device = generator.device if generator is not None else device
-    uniform = torch.rand(shape, generator=generator, device=draw_device).to(device)
-    exponential = -torch.log(uniform.clamp(min=1e-20))
-    return -torch.log(exponential.clamp(min=1e-20))
 
 
 def gumbel_sample(

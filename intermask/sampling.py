@@ -1,4 +1,9 @@
-"""Sentences in, interaction files out: what ``sample`` and ``render`` do, from their configs."""
+"""What ``python -m intermask.sample`` does: sentences (or a given person's motion) in, interaction files out.
+
+Top-down: ``sample_from_config`` resolves the checkpoint and loads the model (``loading``), generates with
+``InterMask.generate`` (text encoder -> ``generation.decoding`` -> VQ-VAE decoder) and writes every result through
+``outputs.writer``.
+"""
 from __future__ import annotations
 
 import logging
@@ -10,19 +15,15 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from .cli import UsageError
-from .data.interhuman import read_clip
-from .data.source import DataSource
-from .errors import ConfigError
-from .evaluation import load_interaction_model
-from .models.pipeline import InterMask
+from .errors import ConfigError, UsageError
+from .generation.interaction_model import InterMask
+from .loading import load_interaction_model, resolve
 from .motion.canonical import canonicalize_person
 from .motion.features import joints_to_features
 from .motion.rotation import matrix_to_rot6d
-from .outputs.bvh import load_bvh_joints, read_bvh, solve_local_rotations
-from .outputs.writer import load_joints, load_sidecar, write_result
+from .outputs.bvh import load_bvh_joints, solve_local_rotations
+from .outputs.writer import load_joints, write_result
 from .precision import check_settings, resolve_device
-from .training.checkpoint import CheckpointError, resolve_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +41,6 @@ def unique_name(name: str, taken: set[str]) -> str:
         unique = f"{name}_{count}"
     taken.add(unique)
     return unique
-
-
-def find_model_checkpoint(cfg) -> Path:
-    try:
-        if cfg.ckpt == "latest":
-            return resolve_checkpoint("latest", Path(cfg.runs_root) / cfg.data.name, kind="transformer")
-        return resolve_checkpoint(cfg.ckpt, cfg.runs_root, kind="transformer")
-    except CheckpointError as error:
-        raise CheckpointError(f"{error}. No text-to-interaction model for {cfg.data.name!r} yet: run `make demo`, or "
-                              f"train one with `python -m intermask.train vqvae` then "
-                              f"`python -m intermask.train transformer`, or pass ckpt=PATH") from error
 
 
 def prompts(sample_cfg) -> list[str]:
@@ -101,7 +91,10 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
     """Generate every prompt x num_samples (or a reaction), write each result; returns {name: files}."""
     check_settings(cfg.sample, "sample")
     device = resolve_device(cfg.device)
-    ckpt = find_model_checkpoint(cfg)
+    ckpt = resolve(cfg.ckpt, cfg.runs_root, cfg.data.name, "transformer",
+                   how=f"No text-to-interaction model for {cfg.data.name!r} yet: run `make demo`, or train one with "
+                       f"`python -m intermask.train vqvae` then `python -m intermask.train transformer`, or pass "
+                       f"ckpt=PATH")
     model = load_interaction_model(ckpt, device)
     if not model.layout.has_positions:
         raise ConfigError(f"{ckpt}: this model's features hold no joint positions (Inter-X's SMPL-X rotations need "
@@ -153,43 +146,3 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
         results[name] = write_result(out, name, joints[k], text, {**meta, "length_frames": frames},
                                      formats=sample.formats, fps=fps)
     return results
-
-
-def bvh_pair(path: Path) -> tuple[np.ndarray, str, float]:
-    """Joints (person, frame, 22, 3) of a BVH file, with its partner when it is one of a result's
-    ``<name>_person{1,2}.bvh`` files and the other exists; the result's name; the frame rate."""
-    match = re.fullmatch(r"(.+)_person([12])", path.stem)
-    paths = [path]
-    if match:
-        partner = path.with_name(f"{match[1]}_person{3 - int(match[2])}{path.suffix}")
-        paths = sorted([path, partner] if partner.is_file() else [path], key=lambda p: p.stem)
-    people = [load_bvh_joints(p) for p in paths]
-    if len({len(person) for person in people}) > 1:
-        raise UsageError(f"{paths[0]} and {paths[1]} hold different numbers of frames "
-                         f"({len(people[0])} and {len(people[1])})")
-    return np.stack(people), match[1] if match else path.stem, 1.0 / read_bvh(path).frame_time
-
-
-def render_from_config(cfg) -> dict[str, Path]:
-    """Write a joints file, a BVH (with its partner person), or a dataset clip as stored, in every output format."""
-    if not cfg.input:
-        raise UsageError("what to render? python -m intermask.render PATH.npy (or a .bvh, or a clip name of data.root)")
-    path = Path(cfg.input)
-    fps = float(cfg.data.fps)
-    if path.suffix.lower() in (".npy", ".bvh"):
-        if not path.is_file():
-            raise UsageError(f"{path}: file not found")
-        if path.suffix.lower() == ".npy":
-            joints, name = load_joints(path), path.stem
-        else:
-            joints, name, fps = bvh_pair(path)
-        sidecar_path = path.with_name(f"{name}.json")
-        sidecar = load_sidecar(sidecar_path) if sidecar_path.is_file() else {}
-        text = cfg.text or sidecar.get("text")
-        fps = float(sidecar.get("fps", fps))
-    else:
-        source = DataSource(cfg.data)
-        clip = read_clip(source.ensure(), str(cfg.input))
-        joints, text, name = clip.joints, cfg.text or clip.texts[0], clip.name
-    return write_result(cfg.out, name, joints, text or name, {"source": str(cfg.input)}, formats=cfg.formats,
-                        fps=fps)
