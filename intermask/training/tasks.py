@@ -30,7 +30,7 @@ from ..models.vqvae import MotionVQVAE
 from ..motion.normalize import Normalizer
 from ..precision import check_settings, resolve_device
 from .schedule import milestones_from_fractions
-from .trainer import Trainer, distributed_context, make_loader, seed_everything, unwrap_model
+from .trainer import Trainer, TrainerSettings, distributed_context, make_loader, seed_everything, unwrap_model
 
 log = logging.getLogger(__name__)
 
@@ -354,14 +354,14 @@ def build_trainer(cfg) -> Trainer:
 
     # the checkpoint rebuilds its model from "model_config" alone
     config = {**OmegaConf.to_container(cfg, resolve=True), "model_config": unwrap_model(task.model).config}
-    return Trainer(task, train_loader, val_loader, cfg.run_dir, max_steps=max_steps, lr=float(train.lr),
-                   betas=tuple(train.betas), weight_decay=float(train.weight_decay), warmup_steps=warmup,
-                   milestones=milestones_from_fractions(max_steps, list(train.milestones)),
-                   gamma=float(train.gamma), grad_clip=train.grad_clip, log_every=train.log_every,
-                   val_every=train.val_every, ckpt_every=train.ckpt_every, preview_every=train.preview_every,
-                   amp=train.amp, compile=train.compile, device=cfg.device, resume=cfg.resume,
-                   config=config, seed=int(cfg.seed), progress=bool(cfg.progress), best_metric=best_metric,
-                   best_mode=best_mode, time_limit=time_limit)
+    settings = TrainerSettings(
+        max_steps=max_steps, lr=float(train.lr), betas=tuple(train.betas), weight_decay=float(train.weight_decay),
+        warmup_steps=warmup, milestones=milestones_from_fractions(max_steps, list(train.milestones)),
+        gamma=float(train.gamma), grad_clip=train.grad_clip, log_every=train.log_every, val_every=train.val_every,
+        ckpt_every=train.ckpt_every, preview_every=train.preview_every, amp=train.amp, compile=train.compile,
+        device=cfg.device, resume=cfg.resume, config=config, seed=int(cfg.seed), progress=bool(cfg.progress),
+        best_metric=best_metric, best_mode=best_mode, time_limit=time_limit)
+    return Trainer(task, train_loader, val_loader, cfg.run_dir, settings)
 
 
 def _minutes_to_seconds(minutes) -> float | None:
