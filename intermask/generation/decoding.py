@@ -8,12 +8,10 @@ generate, at least one per step), predicts them with classifier-free guidance, s
 filtered distribution and records each sample's probability as its confidence. Tokens not re-sampled in a
 step are frozen for good. Given tokens (reaction mode) and padding never change.
 
-Parity decoding (``parity=True``, the default for a transformer built with ``parity=True``) reproduces the
-reference implementation's two conventions: confidence ties, which the two persons' identical first step
-makes common, are broken by torch's default (unstable) sort rather than by position, and multinomial
-sampling ignores ``temperature`` (the reference divides probabilities by it, which normalisation undoes); it
-also draws over the whole filtered vocabulary, as the reference does, so that a seed gives the reference's
-tokens. Otherwise the draw runs over the k kept codes only (``sample_top_k``): the same distribution, less work.
+Parity decoding (``parity=True``, the default for a transformer built with ``parity=True``, i.e. a converted one)
+keeps the published sampler's conventions (``models.official_quirks``, 4): unstable ranking of confidence ties,
+temperature without effect on multinomial sampling, and the draw over the whole filtered vocabulary. Otherwise
+the draw runs over the k kept codes only (``sample_top_k``): the same distribution, less work.
 """
 from __future__ import annotations
 
