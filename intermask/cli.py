@@ -47,6 +47,11 @@ def split_flags(argv: Sequence[str], flags: dict[str, str], repeatable: Sequence
     return found, rest
 
 
+def config_choices(group: str) -> list[str]:
+    """The options of a config group: the names of ``configs/<group>/*.yaml``."""
+    return sorted(path.stem for path in (CONFIG_DIR / group).glob("*.yaml"))
+
+
 def quote(value: str) -> str:
     """A Hydra override value holding arbitrary text (commas, quotes, brackets, backslashes, ``${...}``) as one
     string that reads back unchanged.
