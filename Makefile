@@ -10,7 +10,7 @@ TORCH_VERSION ?= 2.13.0
 
 setup: $(VENV)/.installed
 
-# the package and what it runs on; `make test` adds the test tools ([dev]) on top
+# the package and what it runs on; `make test` adds the test tools ([dev]: pytest, import-linter, ...) on top
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==$(TORCH_VERSION)
@@ -21,8 +21,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# the layer contracts of pyproject.toml ([tool.importlinter]) first, then the test suite
 test: $(VENV)/.installed-dev
 	bash scripts/install_browser.sh $(PY)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 demo: setup

@@ -9,11 +9,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .errors import UsageError, user_facing_errors
+
 CONFIG_DIR = Path(os.environ.get("INTERMASK_CONFIGS", Path(__file__).resolve().parent.parent / "configs"))
-
-
-class UsageError(Exception):
-    """A mistake on the command line, reported without a traceback."""
 
 
 def split_flags(argv: Sequence[str], flags: dict[str, str], repeatable: Sequence[str] = (),
@@ -49,6 +47,11 @@ def split_flags(argv: Sequence[str], flags: dict[str, str], repeatable: Sequence
     return found, rest
 
 
+def config_choices(group: str) -> list[str]:
+    """The options of a config group: the names of ``configs/<group>/*.yaml``."""
+    return sorted(path.stem for path in (CONFIG_DIR / group).glob("*.yaml"))
+
+
 def quote(value: str) -> str:
     """A Hydra override value holding arbitrary text (commas, quotes, brackets, backslashes, ``${...}``) as one
     string that reads back unchanged.
@@ -79,8 +82,6 @@ def run(config_name: str, task: Callable, argv: Sequence[str]) -> None:
 
 def guarded(task: Callable) -> Callable:
     """Report user mistakes (missing files, bad input, bad checkpoints) as one line instead of a traceback."""
-    from .errors import user_facing_errors
-
     @functools.wraps(task)
     def wrapper(*args, **kwargs):
         try:

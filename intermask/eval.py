@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from .cli import UsageError, front, positional, run, split_flags
+from .cli import UsageError, config_choices, front, positional, run, split_flags
 
 log = logging.getLogger("intermask.eval")
 
@@ -13,11 +13,15 @@ def translate(argv: list[str]) -> list[str]:
     names, rest = positional(rest)
     if names:
         raise UsageError(f"unexpected argument(s) {names}; choose the dataset with --dataset NAME")
+    datasets = config_choices("data")
+    for name in found.get("data", []):
+        if name not in datasets:
+            raise UsageError(f"--dataset {name}: no such dataset; the datasets are {', '.join(datasets)}")
     return [f"{key}={values[0]}" for key, values in found.items()] + rest
 
 
 def job(cfg) -> None:
-    from .evaluation import evaluate_from_config
+    from .evaluation_run import evaluate_from_config
 
     table, paths = evaluate_from_config(cfg)
     print(table)

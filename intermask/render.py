@@ -16,7 +16,7 @@ def translate(argv: list[str]) -> list[str]:
 
 
 def job(cfg) -> None:
-    from .interaction import render_from_config
+    from .rendering import render_from_config
 
     files = render_from_config(cfg)
     log.info("written:\n%s", "\n".join(f"  {fmt:5s} {path}" for fmt, path in files.items()))

@@ -32,7 +32,7 @@ def translate(argv: list[str]) -> list[str]:
 
 
 def job(cfg) -> None:
-    from .interaction import sample_from_config
+    from .sampling import sample_from_config
 
     for name, files in sample_from_config(cfg).items():
         log.info("%s:\n%s", name, "\n".join(f"  {fmt:5s} {path}" for fmt, path in files.items()))

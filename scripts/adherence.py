@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> dict:
               "checkpoint": None, "ground_truth": summary(truth), "model": None,
               "verdicts": {"ground_truth": verdicts(truth, items)}}
     if args.ckpt is not None:
-        from intermask.evaluation import load_interaction_model
+        from intermask.loading import load_interaction_model
 
         model = load_interaction_model(args.ckpt, resolve_device(args.device))
         lengths = {clip.name: generation_frames(clip.num_frames, model.max_frames, model.frames_per_token)

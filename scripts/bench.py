@@ -78,10 +78,10 @@ from torch.utils.data import Dataset
 from intermask.data.source import DataSource
 from intermask.generation import generate
 from intermask.models import attention
-from intermask.models.intermask import InterMTransformer, LengthPlan
+from intermask.models.transformer import InterMTransformer, LengthPlan
 from intermask.models.losses import VQLossWeights, vq_total_loss
 from intermask.models.masking import transformer_training_loss
-from intermask.models.pipeline import InterMask
+from intermask.generation.interaction_model import InterMask
 from intermask.models.text import FrozenTextBackbone, TextEncoder
 from intermask.models.vqvae import MotionVQVAE
 from intermask.motion.layout import INTERHUMAN

@@ -293,7 +293,7 @@ def transformer_fixture(commit: str, stand_in: CLIPStandIn) -> dict:
 
 
 def interclip_fixture(commit: str, stand_in: CLIPStandIn) -> dict:
-    from models.evaluator.evaluator_models import InterCLIP
+    from models.text_motion_evaluators.evaluator_models import InterCLIP
 
     model = InterCLIP(Namespace(**INTERCLIP_CFG))
     keep = {"motion_encoder.sequence_pos_encoder.pe"}
@@ -317,7 +317,7 @@ def interclip_fixture(commit: str, stand_in: CLIPStandIn) -> dict:
 
 
 def interx_fixture(commit: str) -> dict:
-    from models.evaluator.evaluator_interx import (MotionEncoderBiGRUCo, MovementConvEncoder,
+    from models.text_motion_evaluators.evaluator_interx import (MotionEncoderBiGRUCo, MovementConvEncoder,
                                                    TextEncoderBiGRUCo)
 
     sizes = dict(dim_pose=56 * 12, movement_hidden=16, movement_latent=16, motion_hidden=24, word=12, pos=15,

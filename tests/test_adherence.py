@@ -299,11 +299,11 @@ def test_the_script_reports_ground_truth_rates_and_writes_every_verdict(script, 
 
 def test_the_script_generates_each_caption_k_times_at_the_clip_length_cut_to_whole_tokens(
         script, dataset, tmp_path, monkeypatch, capsys):
-    import intermask.evaluation
+    import intermask.loading
 
     root, written = dataset
     model = ReplayModel({caption: clip.joints for clip in written for caption in clip.captions})
-    monkeypatch.setattr(intermask.evaluation, "load_interaction_model", lambda path, device: model)
+    monkeypatch.setattr(intermask.loading, "load_interaction_model", lambda path, device: model)
     out = tmp_path / "model.json"
     assert script.main(["--data", str(root), "--ckpt", str(tmp_path / "last.pt"), "--max-items", "3",
                         "--samples-per-text", "2", "--batch-size", "4", "--device", "cpu", "--json", str(out)]) == 0

@@ -10,7 +10,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from intermask.models.intermask import InterMTransformer
+from intermask.models.transformer import InterMTransformer
 
 BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
 

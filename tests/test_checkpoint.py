@@ -9,8 +9,8 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from intermask.training import checkpoint as checkpoint_module
-from intermask.training.checkpoint import (
+from intermask import checkpoint as checkpoint_module
+from intermask.checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
     config_differences,

@@ -145,3 +145,17 @@ def test_the_cpu_recipe_sizes_each_model_and_cuts_clips_to_160_frames():
             cfg = compose("train", overrides=[f"kind={kind}", f"train={kind}", "experiment=cpu"])
         assert cfg.data.root == "data/synthetic" and cfg.data.max_frames == 160 and cfg.train.max_steps > 0
     assert cfg.model.transformer.dim == 96 and cfg.model.vqvae.width == 64
+
+
+def test_eval_names_the_datasets_in_one_line_for_an_unknown_one():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "intermask.eval", "--dataset", "nosuchset"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == ("error: --dataset nosuchset: no such dataset; the datasets are "
+                                             "interhuman, interx, synthetic")
+    assert "search path" not in result.stderr.lower() and "provider" not in result.stdout + result.stderr
+    with pytest.raises(UsageError, match="no such dataset; the datasets are interhuman, interx, synthetic"):
+        eval_entry.translate(["--dataset=nosuchset"])

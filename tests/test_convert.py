@@ -14,17 +14,19 @@ import torch
 from einops import rearrange
 from hydra import compose, initialize_config_dir
 
-from intermask import convert, generation
+from intermask import convert
+from intermask.generation import decoding as generation
+from intermask.official import conversion
 from intermask.cli import CONFIG_DIR, UsageError
-from intermask.models import official
-from intermask.models.evaluator import (InterCLIPEvaluator, InterXMatchingEvaluator, interclip_motion_input,
+from intermask.official import weights as official
+from intermask.models.text_motion_evaluators import (InterCLIPEvaluator, InterXMatchingEvaluator, interclip_motion_input,
                                         prepare_interx_motion)
-from intermask.models.intermask import InterMTransformer
+from intermask.models.transformer import InterMTransformer
 from intermask.models.masking import validity_grid
-from intermask.models.pipeline import InterMask
+from intermask.generation.interaction_model import InterMask
 from intermask.models.vqvae import MotionVQVAE
-from intermask.training.checkpoint import CheckpointError, load_checkpoint
-from intermask.training.tasks import load_vq
+from intermask.checkpoint import CheckpointError, load_checkpoint
+from intermask.loading import load_vq
 
 FIXTURES = Path(__file__).parent / "fixtures" / "official"
 OFFICIAL_COMMIT = "e69d496403806fe94c555d2ab1ca15a4b09247b8"
@@ -96,12 +98,12 @@ def checkout(tmp_path_factory, golden) -> Path:
 @pytest.fixture(scope="module")
 def converted(checkout, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("converted")
-    yield convert.convert_official_dir(checkout, out)
+    yield conversion.convert_official_dir(checkout, out)
     shutil.rmtree(out)
 
 
 def interaction_model(payload: dict) -> InterMask:
-    """``evaluation.load_interaction_model`` without the CLIP text tower (frozen text features are given)."""
+    """``loading.load_interaction_model`` without the CLIP text tower (frozen text features are given)."""
     config = payload["config"]["model_config"]
     model = InterMask(MotionVQVAE.from_config(config["vq"]), InterMTransformer(**config["transformer"]),
                       official.text_encoder_from_config(config["text_encoder"]),
@@ -239,7 +241,7 @@ def test_interclip_embeddings_match_the_official_ones(converted, golden):
 
 
 def test_eval_loads_the_converted_interclip_with_its_own_clip_token_features(converted, golden, monkeypatch):
-    from intermask.evaluation import TextMotionEvaluator
+    from intermask.loading import TextMotionEvaluator
 
     loaded = TextMotionEvaluator.load(converted["evaluator"], torch.device("cpu"))
     assert loaded.backbone.name == "clip_tokens"
@@ -282,13 +284,13 @@ def test_load_official_detects_every_published_format(checkout, converted):
         "matching_evaluator": checkout / "checkpoints" / "hhi" / "text_mot_match" / "model" / "finest.tar",
     }
     for kind, path in files.items():
-        payload = convert.load_official(path)
+        payload = conversion.load_official(path)
         assert payload["kind"] == kind and payload["config"]["official"]["file"] == str(path)
-    transformer = convert.load_official(files["transformer"])
+    transformer = conversion.load_official(files["transformer"])
     assert transformer["config"]["official"]["epoch"] == 42
     assert transformer["config"]["model_config"]["vq_checkpoint"] == str(files["vqvae"])
     # this library's own checkpoints pass through as load_checkpoint returns them
-    assert convert.load_official(converted["vqvae"])["kind"] == "vqvae"
+    assert conversion.load_official(converted["vqvae"])["kind"] == "vqvae"
 
 
 def test_load_official_refuses_pickled_objects_unless_trusted(tmp_path, golden):
@@ -296,21 +298,21 @@ def test_load_official_refuses_pickled_objects_unless_trusted(tmp_path, golden):
     state = unpacked(golden["vqvae"]["checkpoint"]["vq_model"])
     torch.save({"net": state, "opt": argparse.Namespace(nb_code=64)}, path)
     with pytest.raises(CheckpointError, match="trust_pickle"):
-        convert.load_official(path)
-    assert convert.load_official(path, trust_pickle=True)["kind"] == "vqvae"
+        conversion.load_official(path)
+    assert conversion.load_official(path, trust_pickle=True)["kind"] == "vqvae"
 
 
 def test_load_official_rejects_an_unknown_file_naming_its_entries(tmp_path):
     path = tmp_path / "other.tar"
     torch.save({"generator": {"w": torch.zeros(1)}}, path)
     with pytest.raises(CheckpointError, match="'generator'"):
-        convert.load_official(path)
+        conversion.load_official(path)
 
 
 def test_option_files_are_typed_like_the_official_reader(tmp_path):
     write_options(tmp_path / "opt.txt", {"n_heads": 6, "dropout": 0.2, "vq_norm": None, "is_train": True,
                                          "name": "trans_default", "lr": "2e-4"})
-    assert convert.read_option_file(tmp_path / "opt.txt") == {
+    assert conversion.read_option_file(tmp_path / "opt.txt") == {
         "n_heads": 6, "dropout": 0.2, "vq_norm": None, "is_train": True, "name": "trans_default", "lr": 2e-4}
 
 
@@ -428,7 +430,7 @@ def test_convert_entry_point_converts_an_inter_x_checkout_without_statistics(gol
         write_options(runs / run / "opt.txt", {**golden[kind]["opt"], "dataset_name": "interx"})
         (runs / run / "model").mkdir(parents=True)
         torch.save(official_checkpoint(golden, kind), runs / run / "model" / "best_fid.tar")
-    written = convert.convert_official_dir(tmp_path / "InterMask", tmp_path / "out", dataset="interx")
+    written = conversion.convert_official_dir(tmp_path / "InterMask", tmp_path / "out", dataset="interx")
     assert set(written) == {"vqvae", "transformer"}  # no data/stats needed, no evaluator in this checkout
     config = load_checkpoint(written["transformer"], kind="transformer")["config"]["model_config"]
     assert config["feature_dim"] == 336 and config["transformer"]["max_time"] == 37 and config["vq"]["graph"] is False

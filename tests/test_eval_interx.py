@@ -11,10 +11,11 @@ from hydra import compose, initialize_config_dir
 from intermask import eval as eval_entry
 from intermask.data.interx import InterXInteractions
 from intermask.errors import ConfigError, DatasetError
-from intermask.evaluation import EvaluationRun, InterXTextMotionEvaluator, evaluate_from_config
-from intermask.models.evaluator import GloVe, InterXMatchingEvaluator, prepare_interx_motion
+from intermask.evaluation_run import EvaluationRun, evaluate_from_config
+from intermask.loading import InterXTextMotionEvaluator
+from intermask.models.text_motion_evaluators import GloVe, InterXMatchingEvaluator, prepare_interx_motion
 from intermask.motion.layout import INTERHUMAN
-from intermask.training.checkpoint import save_checkpoint
+from intermask.checkpoint import save_checkpoint
 
 from test_cli import CONFIG_DIR
 
@@ -92,7 +93,7 @@ def test_two_peoples_inter_x_features_become_the_pairs_rows_with_person_1_first(
 
 
 def test_eval_of_a_model_on_interx_gives_the_evaluator_its_generations_as_pairs(interx_root, monkeypatch):
-    import intermask.evaluation as evaluation
+    import intermask.evaluation_run as evaluation
 
     model, seen = tiny_model(), []
     embed_motion = InterXTextMotionEvaluator.embed_motion
@@ -135,7 +136,7 @@ def test_training_on_interx_stops_before_reading_data(interx_root):
 
 
 def test_sampling_an_inter_x_model_says_why_its_motion_cannot_be_written(tmp_path, monkeypatch):
-    import intermask.interaction as interaction
+    import intermask.sampling as interaction
     from intermask import sample as sample_entry
 
     monkeypatch.setattr(interaction, "load_interaction_model", lambda path, device: tiny_model())

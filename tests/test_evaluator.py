@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from intermask.models.evaluator import (
+from intermask.models.text_motion_evaluators import (
     POS_TAGS,
     GloVe,
     InterCLIPEvaluator,

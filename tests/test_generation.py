@@ -12,7 +12,7 @@ from intermask.generation import (
     sample_top_k,
     top_k_filter,
 )
-from intermask.models.intermask import InterMTransformer
+from intermask.models.transformer import InterMTransformer
 from intermask.models.masking import validity_grid
 
 NUM_CODES = 16
@@ -257,8 +257,8 @@ def test_decoding_a_batch_of_mixed_lengths_in_groups_draws_the_tokens_of_the_pad
 
 
 def test_a_generated_clip_is_decoded_from_its_own_tokens_only():
-    from intermask.models.official import WidthOnlyBackbone
-    from intermask.models.pipeline import InterMask
+    from intermask.official.weights import WidthOnlyBackbone
+    from intermask.generation.interaction_model import InterMask
     from intermask.models.text import TextEncoder
     from intermask.models.vqvae import MotionVQVAE
 

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from intermask.models import masking
-from intermask.models.intermask import InterMTransformer
+from intermask.models.transformer import InterMTransformer
 from intermask.models.masking import (
     bert_corrupt,
     cosine_schedule,
@@ -302,7 +302,7 @@ def test_resuming_a_transformer_run_on_another_vq_vae_stops(tmp_path):
     import torch
 
     from intermask.motion.layout import INTERHUMAN
-    from intermask.training.checkpoint import CheckpointError
+    from intermask.checkpoint import CheckpointError
     from intermask.training.tasks import TransformerTask
     from helpers.stand_in import tiny_model
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from helpers.fake_data import write_dataset
 
-from intermask.training.checkpoint import load_checkpoint
+from intermask.checkpoint import load_checkpoint
 
 TINY = ["experiment=tiny", "progress=false", "train.log_every=5"]
 

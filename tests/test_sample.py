@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-import intermask.interaction as interaction
+import intermask.rendering as rendering
+import intermask.sampling as interaction
 from intermask import sample as sample_entry
 from intermask.cli import UsageError
 from intermask.motion.layout import INTERHUMAN
@@ -107,6 +108,6 @@ def test_render_takes_a_results_bvh_with_its_partner_and_sidecar(tmp_path):
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("render", overrides=render_entry.translate([str(tmp_path / "result" / "hug_0_person2.bvh")])
                       + [f"out={tmp_path / 'rendered'}", "formats=[npy]"])
-    files = interaction.render_from_config(cfg)
+    files = rendering.render_from_config(cfg)
     np.testing.assert_allclose(np.load(files["npy"]), joints, atol=1e-3)  # both people, in order
     assert load_sidecar(files["npy"])["text"] == "two people hug" and load_sidecar(files["npy"])["fps"] == 20

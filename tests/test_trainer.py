@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from intermask.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from intermask.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from intermask.training.schedule import (
     TRANSFORMER_DECAY,
     VQVAE_DECAY,

@@ -7,7 +7,7 @@ from einops import rearrange
 
 from intermask.models import attention as attention_module
 from intermask.models.attention import MultiheadAttention
-from intermask.models.intermask import (
+from intermask.models.transformer import (
     AdaLNModulation,
     AttentionMasks,
     InterMTransformer,

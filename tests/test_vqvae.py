@@ -9,7 +9,7 @@ from intermask.models.graph import SkeletonGraphConv, mean_adjacency
 from intermask.models.vqvae import (
     MotionVQVAE, UpStage, features_to_joint_grid, joint_grid_to_features, upsample2x_conv3x3,
 )
-from intermask.models.official import OfficialCheckpointError, convert_vq, vq_key_table
+from intermask.official.weights import OfficialCheckpointError, convert_vq, vq_key_table
 from intermask.motion.layout import INTERHUMAN as LAYOUT
 from intermask.motion.layout import INTERX
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConfigError, DatasetError
+from ..motion.layout import FeatureLayout
 from ..motion.normalize import Normalizer
 from . import interhuman, interx
 from .datasets import ClipSampling, Interactions, MotionWindows, fit_normalizer
@@ -19,6 +20,8 @@ from .datasets import ClipSampling, Interactions, MotionWindows, fit_normalizer
 log = logging.getLogger(__name__)
 
 READERS = {"interhuman": interhuman.load_split, "interx": interx.load_split}
+# the per-person features each format's items hold
+LAYOUTS = {"interhuman": Interactions.layout, "interx": interx.InterXInteractions.layout}
 # the formats whose features this project's VQ-VAE, transformer and evaluator train on
 TRAINABLE = ("interhuman",)
 # synthetic dataset folders already reported as written by another generator version (once per process)
@@ -65,6 +68,11 @@ class DataSource:
         if fmt not in READERS:
             raise ConfigError(f"data.format={fmt!r} has no reader here; known formats: {sorted(READERS)}")
         return fmt
+
+    @property
+    def layout(self) -> FeatureLayout:
+        """The per-person feature layout of this dataset's items (what its models read and write)."""
+        return LAYOUTS[self.format]
 
     def clips(self, split: str, mirror: bool | None = None, progress: bool = False):
         """Raw clips of a split; training clips get mirrored copies when the config asks for them."""

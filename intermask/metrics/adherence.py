@@ -41,19 +41,17 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.signal import find_peaks
 
-from ..motion.skeleton import NUM_JOINTS
+from ..motion import skeleton
+from ..motion.skeleton import NUM_JOINTS, OTHER_SIDE, SIDES
 
 KINDS = ("hand", "leg", "side", "rotation", "turn", "initiator", "count")
-SIDES = ("left", "right")
-OTHER_SIDE = {"left": "right", "right": "left"}
-ROLES = ("first", "second", "both")
+ROLES = (*skeleton.ROLES, "both")  # whose act a claim is about
 PEOPLE = {"first": (0,), "second": (1,), "both": (0, 1)}
 GESTURES = ("claps", "waves", "nods")
 
-PELVIS, CHEST, NECK, HEAD = 0, 9, 12, 15
-WRIST = {"left": 20, "right": 21}
-SHOULDER = {"left": 16, "right": 17}
-ANKLE = {"left": 7, "right": 8}
+PELVIS, CHEST, NECK, HEAD = skeleton.PELVIS_JOINT, skeleton.CHEST_JOINT, skeleton.NECK_JOINT, skeleton.HEAD_JOINT
+WRIST, SHOULDER, ANKLE = skeleton.WRIST_JOINTS, skeleton.SHOULDER_JOINTS, skeleton.ANKLE_JOINTS
+LEFT_HIP, RIGHT_HIP = skeleton.HIP_JOINTS["left"], skeleton.HIP_JOINTS["right"]
 HORIZONTAL = np.array([1.0, 0.0, 1.0])
 
 # --- thresholds (metres, radians, seconds). Each sits well between what the synthetic data do and do not do;
@@ -101,7 +99,7 @@ class Claim:
 # ------------------------------------------------------------------------------------- joint-space helpers
 def left_axis(pose: np.ndarray) -> np.ndarray:
     """Horizontal unit left of a body from its hips. pose: (..., 22, 3) -> (..., 3)."""
-    left = (pose[..., 1, :] - pose[..., 2, :]) * HORIZONTAL
+    left = (pose[..., LEFT_HIP, :] - pose[..., RIGHT_HIP, :]) * HORIZONTAL
     return left / np.maximum(np.linalg.norm(left, axis=-1, keepdims=True), 1e-9)
 
 

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from .official_quirks import first_frame_aggregate
+
 
 def mean_adjacency(edges: Iterable[tuple[int, int]], num_joints: int) -> torch.Tensor:
     """Row-normalised adjacency (joint, joint): row i averages over the neighbours of joint i.
@@ -43,9 +45,7 @@ class SkeletonGraphConv(nn.Module):
 
     Input (batch, in_ch, joint, time) -> output (batch, out_ch, joint, time).
 
-    ``legacy=True`` reproduces the published model, whose edge indices were not offset per graph when all
-    frames were flattened into one big graph: only sample 0, frame 0 sees its neighbours, every other node
-    gets a zero aggregate and so computes ``lin_l.bias + lin_r(x)``. Use it only to run published weights.
+    ``legacy=True``: the published graph batching, for converted checkpoints only (``official_quirks``, 1).
     """
 
     def __init__(self, in_ch: int, out_ch: int, edges: Iterable[tuple[int, int]], num_joints: int,
@@ -66,10 +66,7 @@ class SkeletonGraphConv(nn.Module):
                 f"got {tuple(x.shape)}")
         # one copy into (b, t, j, c) order makes each projection below a single matrix product
         x = rearrange(x, "b c j t -> b t j c").contiguous()
-        if self.legacy:
-            aggregate = self._first_frame_aggregate(x)
-        else:
-            aggregate = self._aggregate(x)
+        aggregate = first_frame_aggregate(self._aggregate, x) if self.legacy else self._aggregate(x)
         out = self.lin_l(aggregate) + self.lin_r(x)
         return rearrange(out, "b t j c -> b c j t")
 
@@ -78,12 +75,6 @@ class SkeletonGraphConv(nn.Module):
         projected = F.relu(self.lin(x))
         # (i j) @ (j c) for every frame: a batched product, several times faster than the general einsum path
         return torch.matmul(self.adjacency.to(projected.dtype), projected)
-
-    def _first_frame_aggregate(self, x: torch.Tensor) -> torch.Tensor:
-        """The published quirk: the aggregate of sample 0, frame 0, zeros everywhere else."""
-        batch, time = x.shape[:2]
-        first = self._aggregate(x[:1, :1])
-        return F.pad(first, (0, 0, 0, 0, 0, time - 1, 0, batch - 1))
 
     def extra_repr(self) -> str:
         return (f"{self.lin.in_features} -> {self.lin_l.out_features}, joints={self.num_joints}, "

@@ -10,7 +10,7 @@ Three terms of this project's own, off in the published weights, measure positio
 ``pose`` (joints relative to the root), ``placement`` (the root itself) and ``displacement`` (each joint's
 frame-to-frame movement, which keeps decoded motion as smooth as the data). Z-scored positions weigh a joint's
 error by the spread of *where people stand*, so on data whose placements spread over metres a pose error of
-10 cm is a twentieth of a standard deviation and a small model never learns the pose (see the README's
+10 cm is a twentieth of a standard deviation and a small model never learns the pose (see `docs/differences.md`,
 "Training on the synthetic data").
 """
 from __future__ import annotations

@@ -4,8 +4,8 @@ Axes: b batch, n person (2), p body-part row, t token time step, v vocabulary (c
 A flat token index runs over (n p t) person-major, part-major, the order of the transformer's sequence.
 Token ids: codes 0..num_codes-1, then mask, pad and sep ids (see ``InterMTransformer``).
 
-Every random draw takes an optional ``torch.Generator``; numbers are drawn on the generator's device and moved
-to the data, so a CPU generator reproduces the same masks on any device.
+Every random draw takes an optional ``torch.Generator`` (``random_draws``), so a CPU generator reproduces the same
+masks on any device.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import math
 import torch
 import torch.nn.functional as F
 from einops import rearrange
+
+from .random_draws import bernoulli, uniform
 
 # the schedule the unroll step advances along: one decoding step of a 20-step sampler
 UNROLL_SCHEDULE_STEPS = 20
@@ -42,15 +44,6 @@ def validity_grid(lengths_tokens: torch.Tensor, num_parts: int, num_time: int, n
     return rearrange(time_valid, "b t -> b 1 1 t").expand(-1, num_persons, num_parts, -1)
 
 
-def _uniform(shape: tuple, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
-    draw_device = generator.device if generator is not None else device
-    return torch.rand(shape, generator=generator, device=draw_device).to(device)
-
-
-def _bernoulli(like: torch.Tensor, prob: float, generator: torch.Generator | None) -> torch.Tensor:
-    return _uniform(tuple(like.shape), like.device, generator) < prob
-
-
 def random_masking(valid: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Per-sample cosine-scheduled random mask: (b, N) valid bool -> (b, N) bool, True = masked.
 
@@ -63,10 +56,10 @@ def random_masking(valid: torch.Tensor, generator: torch.Generator | None = None
     if valid.ndim != 2:
         raise ValueError(f"random_masking: valid must be (batch, tokens), got {tuple(valid.shape)}")
     batch, num_tokens = valid.shape
-    ratio = cosine_schedule(_uniform((batch,), valid.device, generator))
+    ratio = cosine_schedule(uniform((batch,), valid.device, generator))
     num_masked = (ratio * valid.sum(dim=-1)).round().clamp(min=1)
     # a random order of each sample's valid positions (padding sorts last): masked when the rank is below the count
-    noise = _uniform((batch, num_tokens), valid.device, generator).masked_fill(~valid, 2.0)
+    noise = uniform((batch, num_tokens), valid.device, generator).masked_fill(~valid, 2.0)
     ranks = noise.argsort(dim=-1).argsort(dim=-1)
     return (ranks < rearrange(num_masked, "b -> b 1")) & valid
 
@@ -84,7 +77,7 @@ def interaction_masking(valid: torch.Tensor, generator: torch.Generator | None =
         raise ValueError(
             f"interaction_masking: needs an even batch size to mask each person in half of it, got {batch}"
         )
-    first_half_person = int(_uniform((1,), valid.device, generator).item() < 0.5)
+    first_half_person = int(uniform((1,), valid.device, generator).item() < 0.5)
     masked_person = torch.full((batch,), first_half_person, device=valid.device)
     masked_person[batch // 2:] = 1 - first_half_person
     person_index = torch.arange(2, device=valid.device)
@@ -109,10 +102,10 @@ def bert_corrupt(
     """
     if ids.shape != mask.shape:
         raise ValueError(f"bert_corrupt: ids {tuple(ids.shape)} and mask {tuple(mask.shape)} differ in shape")
-    to_random = mask & _bernoulli(mask, random_prob, generator)
-    random_codes = (_uniform(tuple(ids.shape), ids.device, generator) * num_codes).long().clamp(max=num_codes - 1)
+    to_random = mask & bernoulli(mask, random_prob, generator)
+    random_codes = (uniform(tuple(ids.shape), ids.device, generator) * num_codes).long().clamp(max=num_codes - 1)
     corrupted = torch.where(to_random, random_codes, ids)
-    is_mask_token = mask & ~to_random & _bernoulli(mask, mask_prob, generator)
+    is_mask_token = mask & ~to_random & bernoulli(mask, mask_prob, generator)
     corrupted = corrupted.masked_fill(is_mask_token, mask_id)
     return corrupted, is_mask_token
 
@@ -207,7 +200,7 @@ def transformer_training_loss(
     valid = validity_grid(lengths_tokens.to(ids.device), num_parts, num_time)
     ids = ids.masked_fill(~valid, model.pad_id)
 
-    interaction = bool(_uniform((1,), ids.device, generator).item() < interaction_prob)
+    interaction = bool(uniform((1,), ids.device, generator).item() < interaction_prob)
     if interaction:
         mask = interaction_masking(valid, generator)
     else:

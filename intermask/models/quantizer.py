@@ -16,15 +16,12 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from .official_quirks import first_rows
+from .random_draws import gumbel_noise
+
 
 def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def gumbel_noise(like: torch.Tensor) -> torch.Tensor:
-    """Standard Gumbel samples with the shape of ``like``."""
-    uniform = torch.rand_like(like).clamp(1e-20, 1.0)
-    return -torch.log((-torch.log(uniform)).clamp_min(1e-20))
 
 
 def perplexity_of(counts: torch.Tensor) -> torch.Tensor:
@@ -42,9 +39,9 @@ class EMAQuantizer(nn.Module):
         decay: EMA factor for the per-code sums and counts.
         gumbel_temperature: training assignment is argmax(-distance / temperature + Gumbel noise).
         stochastic: use that Gumbel assignment while training; otherwise (and always in eval) argmin.
-        legacy_reset: initialise and revive codes with the *first* vectors of the batch, as the published
-            code does; by default they are drawn at random from the batch, so a revived code is not always a
-            frame of the first few clips.
+        legacy_reset: initialise and revive codes with the batch's first vectors, for converted checkpoints
+            only (``official_quirks``, 3); by default they are drawn at random from the batch, so a revived code
+            is not always a frame of the first few clips.
     """
 
     def __init__(self, num_codes: int = 1024, code_dim: int = 512, decay: float = 0.99,
@@ -69,15 +66,14 @@ class EMAQuantizer(nn.Module):
         """``num_codes`` vectors from a batch (vector, dim); with fewer vectors than codes they are tiled and
         jittered (std 0.01/sqrt(dim)) so repeated picks are distinct codes."""
         count = vectors.shape[0]
-        if count >= self.num_codes:
-            if self.legacy_reset:
-                return vectors[:self.num_codes].clone()
-            return vectors[torch.randperm(count, device=vectors.device)[:self.num_codes]]
         if self.legacy_reset:
-            repeats = math.ceil(self.num_codes / count)
-            picked = vectors.repeat(repeats, 1)[:self.num_codes]
+            picked = first_rows(vectors, self.num_codes)
+        elif count >= self.num_codes:
+            picked = vectors[torch.randperm(count, device=vectors.device)[:self.num_codes]]
         else:
             picked = vectors[torch.randint(count, (self.num_codes,), device=vectors.device)]
+        if count >= self.num_codes:
+            return picked
         return picked + torch.randn_like(picked) * (0.01 / math.sqrt(self.code_dim))
 
     @torch.no_grad()
@@ -133,7 +129,7 @@ class EMAQuantizer(nn.Module):
     def _assign(self, vectors: torch.Tensor, sample: bool) -> torch.Tensor:
         distance = self.distances(vectors)
         if sample and self.gumbel_temperature > 0:
-            return (-distance / self.gumbel_temperature + gumbel_noise(distance)).argmax(-1)
+            return (-distance / self.gumbel_temperature + gumbel_noise(tuple(distance.shape), distance.device)).argmax(-1)
         return distance.argmin(-1)
 
     def _check_vectors(self, z: torch.Tensor) -> None:

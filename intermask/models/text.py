@@ -405,3 +405,16 @@ def _keep_backbone_weights(module: TextEncoder, state_dict: dict, prefix: str, *
     # a checkpoint without backbone weights loads onto the backbone this module already has
     for name, tensor in module.backbone.state_dict().items():
         state_dict.setdefault(prefix + "backbone." + name, tensor)
+
+
+def build_text_encoder(cfg: dict) -> TextEncoder:
+    """A text encoder from its config (``configs/text_encoder/*.yaml``)."""
+    name = cfg["name"]
+    if name == "minilm":
+        backbone = MiniLMBackbone(max_tokens=int(cfg.get("max_tokens", 77)))
+    elif name == "clip":
+        backbone = CLIPBackbone(cfg.get("weights"))
+    else:
+        raise ValueError(f"text_encoder.name must be 'minilm' or 'clip', got {name!r}")
+    return TextEncoder(backbone, num_layers=int(cfg["layers"]), heads=int(cfg["heads"]), ff_dim=int(cfg["ff_dim"]),
+                       dropout=float(cfg["dropout"]))

@@ -12,8 +12,8 @@ t time (frames or latent steps), d code dimension.
 
 The InterHuman model reads the grid through two skeleton graph convolutions and writes it through two more; the
 Inter-X model (``graph=False``) uses one 3x3 convolution at each end and strided convolutions over its 56 rows.
-Official checkpoints convert through ``official.vq_key_table`` / ``official.convert_vq``; the published InterHuman
-weights were trained with the graph-batching quirk, so they load with ``legacy_graph=True``.
+Official checkpoints convert through ``official.weights`` (``vq_key_table``, ``convert_vq``) and switch on the
+published code's quirks (``legacy_graph``, ``legacy_reset``: ``official_quirks``, 1 and 3).
 """
 from __future__ import annotations
 
@@ -286,7 +286,7 @@ class MotionVQVAE(nn.Module):
         code_dim, num_codes: codebook vector size and count.
         depth, dilation_growth: residual blocks per stage and their dilation growth (dilations [3, 1]).
         dropout: dropout inside each residual block.
-        legacy_graph: reproduce the published graph-batching quirk (only to run published weights).
+        legacy_graph: the published graph batching, for converted checkpoints only (``official_quirks``, 1).
         graph: skeleton graph convolutions as the encoder's input and the decoder's output layers (InterHuman);
             False: one 3x3 convolution each (Inter-X, whose rows are no single skeleton graph).
         decay, gumbel_temperature, stochastic_assignment, legacy_reset: see ``EMAQuantizer``.

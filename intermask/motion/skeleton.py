@@ -1,4 +1,5 @@
-"""The SMPL 22-joint body skeleton: names, parents, chains, rest offsets, and named joint groups.
+"""The SMPL 22-joint body skeleton: names, parents, chains, rest offsets, and named joint groups; the two sides of
+a body and the two people of an interaction, as captions name them.
 
 Coordinates are Y-up, metres; in the rest pose a body faces +Z and its left side is +X.
 """
@@ -35,6 +36,22 @@ MIRROR_PERMUTATION = tuple(
     for j in range(NUM_JOINTS)
 )
 
+# the two sides of a body; its left is +X in its own frame
+SIDES = ("left", "right")
+OTHER_SIDE = {"left": "right", "right": "left"}
+SIDE_SIGN = {"left": 1.0, "right": -1.0}
+# the two people of an interaction in their order (person 1, person 2)
+ROLES = ("first", "second")
+
+# joints of each side: (hip, knee, ankle, foot) and (collar, shoulder, elbow, wrist)
+LEG_JOINTS = {"left": (1, 4, 7, 10), "right": (2, 5, 8, 11)}
+ARM_JOINTS = {"left": (13, 16, 18, 20), "right": (14, 17, 19, 21)}
+HIP_JOINTS = {side: joints[0] for side, joints in LEG_JOINTS.items()}
+ANKLE_JOINTS = {side: joints[2] for side, joints in LEG_JOINTS.items()}
+SHOULDER_JOINTS = {side: joints[1] for side, joints in ARM_JOINTS.items()}
+WRIST_JOINTS = {side: joints[3] for side, joints in ARM_JOINTS.items()}
+SPINE_JOINTS = (3, 6, 9)  # spine1, spine2, spine3
+
 # (right hip, left hip, right shoulder, left shoulder); facing uses the hips only
 FACE_JOINTS = (2, 1, 17, 16)
 # contact joints in the order of the four foot-contact channels
@@ -44,6 +61,8 @@ FOOT_HEIGHT_LIMITS = (0.12, 0.05, 0.12, 0.05)
 # squared per-frame displacement (m^2) below which a low foot joint is in contact
 FOOT_VELOCITY_LIMIT = 0.001
 HEAD_JOINT = 15
+NECK_JOINT = 12
+CHEST_JOINT = 9  # spine3, where the arms' collars start
 PELVIS_JOINT = 0
 TORSO_JOINTS = (0, 3, 6, 9, 12)
 

@@ -1,14 +1,6 @@
-"""One training loop for every model, its LR schedule, and self-describing atomic checkpoints."""
+"""One training loop for every model (``trainer``), its LR schedule (``schedule``) and what each model brings to
+it (``tasks``). Checkpoints are ``intermask.checkpoint``."""
 
-from intermask.training.checkpoint import (
-    FORMAT_VERSION,
-    CheckpointError,
-    latest_checkpoint,
-    load_checkpoint,
-    plain_config,
-    resolve_checkpoint,
-    save_checkpoint,
-)
 from intermask.training.schedule import (
     TRANSFORMER_DECAY,
     VQVAE_DECAY,
@@ -24,14 +16,13 @@ from intermask.training.trainer import (
     ResumeInfo,
     Task,
     Trainer,
+    TrainerSettings,
     make_loader,
     seed_everything,
     unwrap_model,
 )
 
 __all__ = [
-    "FORMAT_VERSION",
-    "CheckpointError",
     "DecaySchedule",
     "EpochSampler",
     "NonFiniteLossError",
@@ -39,16 +30,12 @@ __all__ = [
     "TRANSFORMER_DECAY",
     "Task",
     "Trainer",
+    "TrainerSettings",
     "VQVAE_DECAY",
     "build_scheduler",
-    "latest_checkpoint",
-    "load_checkpoint",
     "lr_lambda",
     "make_loader",
     "milestones_from_fractions",
-    "plain_config",
-    "resolve_checkpoint",
-    "save_checkpoint",
     "seed_everything",
     "unwrap_model",
     "warmup_steps_from_epoch",

@@ -18,20 +18,19 @@ from torch import nn
 from ..data.datasets import collate
 from ..data.source import DataSource
 from ..data.tokens import TokenInteractions, load_or_build_tokens
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
+from ..generation.interaction_model import InterMask
+from ..loading import load_vq, resolve
 from ..metrics.text_motion import r_precision
-from ..models.evaluator import InterCLIPEvaluator, interclip_motion_input
-from ..models.intermask import InterMTransformer
 from ..models.losses import VQLossWeights, root_relative, vq_total_loss
-from ..models.pipeline import InterMask, build_text_encoder
-from ..models.text import TextFeatureCache
+from ..models.text import TextFeatureCache, build_text_encoder
+from ..models.text_motion_evaluators import InterCLIPEvaluator, interclip_motion_input
+from ..models.transformer import InterMTransformer
 from ..models.vqvae import MotionVQVAE
-from ..motion.layout import INTERHUMAN
 from ..motion.normalize import Normalizer
 from ..precision import check_settings, resolve_device
-from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from .schedule import milestones_from_fractions
-from .trainer import Trainer, distributed_context, make_loader, seed_everything, unwrap_model
+from .trainer import Trainer, TrainerSettings, distributed_context, make_loader, seed_everything, unwrap_model
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ class VQTask:
 
 
 class TransformerTask:
-    """Masked modelling of both people's token maps, conditioned on the caption (spec section 2.4)."""
+    """Masked modelling of both people's token maps, conditioned on the caption."""
 
     kind = "transformer"
 
@@ -260,7 +259,7 @@ def configured_vq_loss_weights(cfg) -> VQLossWeights:
 
 
 def build_vq(cfg, source: DataSource):
-    model = MotionVQVAE(INTERHUMAN, **dict(cfg.model.vqvae))
+    model = MotionVQVAE(source.layout, **dict(cfg.model.vqvae))
     step = model.layout.time_downsample
     source.vq_window(multiple_of=step)  # settings checked before the statistics are fitted over the train split
     normalizer = source.normalizer()
@@ -282,25 +281,10 @@ def weights_digest(module: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_vq(path: Path) -> MotionVQVAE:
-    payload = load_checkpoint(path, kind="vqvae")
-    model = MotionVQVAE.from_config(payload["config"]["model_config"])
-    model.load_state_dict(payload["model"])
-    return model.eval()
-
-
-def find_vq(cfg) -> Path:
-    """The VQ checkpoint for a transformer run: a path, or "latest" preferring this experiment's own VQ run."""
-    if cfg.vq_ckpt == "latest":
-        own = Path(cfg.runs_root) / cfg.data.name / f"vqvae_{cfg.experiment_name}" / "last.pt"
-        if own.is_file():
-            return own
-        return resolve_checkpoint("latest", Path(cfg.runs_root) / cfg.data.name, kind="vqvae")
-    return resolve_checkpoint(cfg.vq_ckpt, cfg.runs_root, kind="vqvae")
-
-
 def build_transformer(cfg, source: DataSource):
-    vq_path = find_vq(cfg)
+    # "latest" prefers this experiment's own VQ-VAE run
+    own_vq = Path(cfg.runs_root) / cfg.data.name / f"vqvae_{cfg.experiment_name}" / "last.pt"
+    vq_path = resolve(cfg.vq_ckpt, cfg.runs_root, cfg.data.name, "vqvae", preferred=own_vq)
     vq = load_vq(vq_path)
     normalizer = source.normalizer()
     text_encoder, cache = _text_backbone(cfg)
@@ -326,13 +310,14 @@ def build_transformer(cfg, source: DataSource):
 
 def build_evaluator(cfg, source: DataSource):
     text_encoder, cache = _text_backbone(cfg)
-    kwargs = dict(motion_dim=2 * (INTERHUMAN.dim - (INTERHUMAN.contact.stop - INTERHUMAN.contact.start)),
+    layout = source.layout
+    kwargs = dict(motion_dim=2 * (layout.dim - (layout.contact.stop - layout.contact.start)),
                   text_dim=text_encoder.text_dim, max_len=int(cfg.data.max_frames) + 1, **dict(cfg.model.evaluator))
     model = InterCLIPEvaluator(**kwargs)
     train_set = source.interactions("train", normalized=False, seed=int(cfg.seed))
     val_set = source.interactions("val", normalized=False, seed=int(cfg.seed), mirror=False)
     model.config = {"evaluator": {**kwargs}, "text_encoder": dict(cfg.text_encoder)}
-    task = EvaluatorTask(model, text_encoder.backbone, cache, INTERHUMAN.contact)
+    task = EvaluatorTask(model, text_encoder.backbone, cache, layout.contact)
     return task, train_set, val_set, collate, ("top1", "max")
 
 
@@ -370,14 +355,14 @@ def build_trainer(cfg) -> Trainer:
 
     # the checkpoint rebuilds its model from "model_config" alone
     config = {**OmegaConf.to_container(cfg, resolve=True), "model_config": unwrap_model(task.model).config}
-    return Trainer(task, train_loader, val_loader, cfg.run_dir, max_steps=max_steps, lr=float(train.lr),
-                   betas=tuple(train.betas), weight_decay=float(train.weight_decay), warmup_steps=warmup,
-                   milestones=milestones_from_fractions(max_steps, list(train.milestones)),
-                   gamma=float(train.gamma), grad_clip=train.grad_clip, log_every=train.log_every,
-                   val_every=train.val_every, ckpt_every=train.ckpt_every, preview_every=train.preview_every,
-                   amp=train.amp, compile=train.compile, device=cfg.device, resume=cfg.resume,
-                   config=config, seed=int(cfg.seed), progress=bool(cfg.progress), best_metric=best_metric,
-                   best_mode=best_mode, time_limit=time_limit)
+    settings = TrainerSettings(
+        max_steps=max_steps, lr=float(train.lr), betas=tuple(train.betas), weight_decay=float(train.weight_decay),
+        warmup_steps=warmup, milestones=milestones_from_fractions(max_steps, list(train.milestones)),
+        gamma=float(train.gamma), grad_clip=train.grad_clip, log_every=train.log_every, val_every=train.val_every,
+        ckpt_every=train.ckpt_every, preview_every=train.preview_every, amp=train.amp, compile=train.compile,
+        device=cfg.device, resume=cfg.resume, config=config, seed=int(cfg.seed), progress=bool(cfg.progress),
+        best_metric=best_metric, best_mode=best_mode, time_limit=time_limit)
+    return Trainer(task, train_loader, val_loader, cfg.run_dir, settings)
 
 
 def _minutes_to_seconds(minutes) -> float | None:

@@ -9,7 +9,7 @@ Typical use:
 
     loader = make_loader(train_set, batch_size=256, shuffle=True, drop_last=True, seed=cfg.seed,
                          distributed=True)
-    trainer = Trainer(task, loader, val_loader, run_dir, max_steps=..., lr=2e-4, config=plain_cfg)
+    trainer = Trainer(task, loader, val_loader, run_dir, TrainerSettings(max_steps=..., lr=2e-4, config=plain_cfg))
     metrics = trainer.fit()
 
 Steps are counted in optimizer steps. A task's hooks receive `step`, the 0-based index of the step being
@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from intermask.atomic import process_alive
 from intermask.precision import autocast_to, resolve_amp, resolve_compile, resolve_device
-from intermask.training.checkpoint import (
+from intermask.checkpoint import (
     BEST_NAME,
     LAST_NAME,
     CheckpointError,
@@ -379,112 +379,117 @@ class _Window:
 DISTRIBUTED_TIME_CHECK_EVERY = 10  # steps between the time-limit checks that every rank must join
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainerSettings:
+    """How the Trainer trains: the run's length, optimiser, schedule, precision, intervals and bookkeeping.
+
+    max_steps: optimizer steps of the whole run (a resumed run counts from the checkpoint's step).
+    lr, betas, weight_decay: AdamW.
+    warmup_steps, milestones, gamma: LR schedule (see `schedule.lr_lambda`).
+    grad_clip: maximum global gradient norm, None for no clipping.
+    log_every, val_every, ckpt_every, preview_every: intervals in steps; None or 0 disables the periodic action
+        (validation and the checkpoint still happen after the last step).
+    amp: "auto" (bf16 autocast on CUDA when supported, fp32 otherwise), "bf16" or "off".
+    compile: wrap the training forward in torch.compile: True, False or "auto" (on for CUDA).
+    device: "auto" (cuda:LOCAL_RANK when CUDA is available, else cpu) or a torch device.
+    resume: "auto" continues from run_dir/last.pt when it exists, "never" starts fresh, a path resumes from that
+        checkpoint.
+    config: the run's resolved config (plain data or OmegaConf), stored in every checkpoint.
+    seed: seeds python/numpy/torch (plus the rank) at the start of a fresh run.
+    progress: show a tqdm bar on rank 0.
+    best_metric, best_mode: keep `best.pt` for the best value ("min" or "max") of this validation metric.
+    find_unused_parameters: forwarded to DDP, for models whose forward skips some trainable parameters.
+    time_limit: seconds of training after which `fit` stops at a step boundary, as if that step were the last
+        (validation, checkpoint); None trains to `max_steps`. `Trainer.stopped_early` says it happened.
+    """
+
+    max_steps: int
+    lr: float = 2e-4
+    betas: Sequence[float] = (0.9, 0.99)
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    milestones: Sequence[int] = ()
+    gamma: float = 0.1
+    grad_clip: float | None = None
+    log_every: int | None = 50
+    val_every: int | None = 1000
+    ckpt_every: int | None = 1000
+    preview_every: int | None = None
+    amp: str | bool = "auto"
+    compile: bool | str = False
+    device: str | torch.device = "auto"
+    resume: str | os.PathLike = "auto"
+    config: Any = None
+    seed: int = 0
+    progress: bool = True
+    best_metric: str | None = None
+    best_mode: str = "min"
+    find_unused_parameters: bool = False
+    time_limit: float | None = None
+
+    def __post_init__(self):
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip}")
+        for name in ("log_every", "val_every", "ckpt_every", "preview_every"):
+            every = getattr(self, name)
+            if every is not None and every < 0:
+                raise ValueError(f"{name} must be >= 0 or None, got {every}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"time_limit must be > 0 seconds or None, got {self.time_limit}")
+        if self.best_mode not in ("min", "max"):
+            raise ValueError(f"best_mode must be 'min' or 'max', got {self.best_mode!r}")
+
+
 class Trainer:
-    """Trains `task.model` for `max_steps` optimizer steps; see the module docstring.
+    """Trains `task.model` for `settings.max_steps` optimizer steps; see the module docstring.
 
     Args:
         task: implements `Task`.
         train_loader: iterated as epochs; `set_epoch` on its sampler (or batch sampler) is called each epoch.
         val_loader: passed to `task.validate` every `val_every` steps and after the last; None skips it.
         run_dir: receives `last.pt`, `best.pt` and tensorboard events under `tb/`.
-        max_steps: optimizer steps of the whole run (a resumed run counts from the checkpoint's step).
-        lr, betas, weight_decay: AdamW.
-        warmup_steps, milestones, gamma: LR schedule (see `schedule.lr_lambda`).
-        grad_clip: maximum global gradient norm, None for no clipping.
-        log_every, val_every, ckpt_every, preview_every: intervals in steps; None or 0 disables the
-            periodic action (validation and the checkpoint still happen after the last step).
-        amp: "auto" (bf16 autocast on CUDA when supported, fp32 otherwise), "bf16" or "off".
-        compile: wrap the training forward in torch.compile: True, False or "auto" (on for CUDA).
-        device: "auto" (cuda:LOCAL_RANK when CUDA is available, else cpu) or a torch device.
-        resume: "auto" continues from run_dir/last.pt when it exists, "never" starts fresh, a path resumes
-            from that checkpoint.
-        config: the run's resolved config (plain data or OmegaConf), stored in every checkpoint.
-        seed: seeds python/numpy/torch (plus the rank) at the start of a fresh run.
-        progress: show a tqdm bar on rank 0.
-        best_metric, best_mode: keep `best.pt` for the best value ("min" or "max") of this validation metric.
-        find_unused_parameters: forwarded to DDP, for models whose forward skips some trainable parameters.
-        time_limit: seconds of training after which this call stops at a step boundary, as if that step were
-            the last (validation, checkpoint); None trains to `max_steps`. `stopped_early` says it happened.
+        settings: everything else (`TrainerSettings`).
     """
 
-    def __init__(
-        self,
-        task: Task,
-        train_loader: Iterable,
-        val_loader: Iterable | None,
-        run_dir: str | os.PathLike,
-        max_steps: int,
-        lr: float = 2e-4,
-        betas: Sequence[float] = (0.9, 0.99),
-        weight_decay: float = 0.0,
-        warmup_steps: int = 0,
-        milestones: Sequence[int] = (),
-        gamma: float = 0.1,
-        grad_clip: float | None = None,
-        log_every: int | None = 50,
-        val_every: int | None = 1000,
-        ckpt_every: int | None = 1000,
-        preview_every: int | None = None,
-        amp: str | bool = "auto",
-        compile: bool | str = False,
-        device: str | torch.device = "auto",
-        resume: str | os.PathLike = "auto",
-        config: Any = None,
-        seed: int = 0,
-        progress: bool = True,
-        best_metric: str | None = None,
-        best_mode: str = "min",
-        find_unused_parameters: bool = False,
-        time_limit: float | None = None,
-    ):
+    def __init__(self, task: Task, train_loader: Iterable, val_loader: Iterable | None, run_dir: str | os.PathLike,
+                 settings: TrainerSettings):
         _check_task(task)
-        if max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-        if lr <= 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
-        if grad_clip is not None and not grad_clip > 0:
-            raise ValueError(f"grad_clip must be > 0 or None, got {grad_clip}")
-        for name, every in [("log_every", log_every), ("val_every", val_every), ("ckpt_every", ckpt_every),
-                            ("preview_every", preview_every)]:
-            if every is not None and every < 0:
-                raise ValueError(f"{name} must be >= 0 or None, got {every}")
-        if time_limit is not None and not time_limit > 0:
-            raise ValueError(f"time_limit must be > 0 seconds or None, got {time_limit}")
-        if best_mode not in ("min", "max"):
-            raise ValueError(f"best_mode must be 'min' or 'max', got {best_mode!r}")
-
+        self.settings = settings
         self.task = task
         self.train_loader = train_loader
         self.val_loader = val_loader
         self.run_dir = Path(run_dir)
-        self.max_steps = int(max_steps)
-        self.grad_clip = grad_clip
-        self.log_every = log_every or 0
-        self.val_every = val_every or 0
-        self.ckpt_every = ckpt_every or 0
-        self.preview_every = preview_every or 0
-        self.compile = compile
-        self.resume = resume
-        self.config = plain_config(config)
-        self.seed = seed
-        self.progress = progress
-        self.best_metric = best_metric
-        self.best_mode = best_mode
-        self.find_unused_parameters = find_unused_parameters
-        self.time_limit = time_limit
+        self.max_steps = int(settings.max_steps)
+        self.grad_clip = settings.grad_clip
+        self.log_every = settings.log_every or 0
+        self.val_every = settings.val_every or 0
+        self.ckpt_every = settings.ckpt_every or 0
+        self.preview_every = settings.preview_every or 0
+        self.resume = settings.resume
+        self.config = plain_config(settings.config)
+        self.seed = settings.seed
+        self.progress = settings.progress
+        self.best_metric = settings.best_metric
+        self.best_mode = settings.best_mode
+        self.find_unused_parameters = settings.find_unused_parameters
+        self.time_limit = settings.time_limit
         self.stopped_early = False
         self._deadline: float | None = None
 
         self.context = distributed_context()
-        self.device = _resolve_device(device, self.context)
-        self.amp_dtype = resolve_amp(amp, self.device)
-        self.compile = resolve_compile(self.compile, self.device)
+        self.device = _resolve_device(settings.device, self.context)
+        self.amp_dtype = resolve_amp(settings.amp, self.device)
+        self.compile = resolve_compile(settings.compile, self.device)
         self.model: nn.Module = task.model  # the plain module, what checkpoints store
         _move_task(task, self.device)
 
         self.parameters = _trainable_parameters(task)
-        self.optimizer = make_adamw(self.parameters, lr, betas, weight_decay, self.device)
-        self.scheduler = build_scheduler(self.optimizer, warmup_steps, milestones, gamma)
+        self.optimizer = make_adamw(self.parameters, settings.lr, settings.betas, settings.weight_decay, self.device)
+        self.scheduler = build_scheduler(self.optimizer, settings.warmup_steps, settings.milestones, settings.gamma)
 
         self.step = 0  # optimizer steps completed
         self.epoch = 0

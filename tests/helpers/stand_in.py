@@ -3,8 +3,8 @@ import zlib
 
 import torch
 
-from intermask.models.intermask import InterMTransformer
-from intermask.models.pipeline import InterMask
+from intermask.models.transformer import InterMTransformer
+from intermask.generation.interaction_model import InterMask
 from intermask.models.text import FrozenTextBackbone, TextEncoder
 from intermask.models.vqvae import MotionVQVAE
 from intermask.motion.layout import INTERX

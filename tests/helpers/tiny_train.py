@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from intermask.training import Trainer, make_loader, seed_everything
+from intermask.training import Trainer, TrainerSettings, make_loader, seed_everything
 
 FEATURES = 4
 TRUE_WEIGHT = torch.tensor([[1.5, -2.0, 0.5, 3.0]])
@@ -87,7 +87,7 @@ def build_trainer(run_dir, max_steps, *, resume="auto", ckpt_every=5, step_delay
                    val_every=10, ckpt_every=ckpt_every, progress=False, seed=seed,
                    config=config if config is not None else {"model": {"features": FEATURES}, "seed": seed})
     options.update(trainer_options)
-    return Trainer(task, train, val, run_dir, max_steps, resume=resume, **options)
+    return Trainer(task, train, val, run_dir, TrainerSettings(max_steps, resume=resume, **options))
 
 
 def main(argv=None) -> None:

@@ -22,17 +22,10 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from ...motion.kinematics import forward_kinematics
-from ...motion.skeleton import NUM_JOINTS, REST_OFFSETS
+from ...motion.skeleton import (ARM_JOINTS, HEAD_JOINT, LEG_JOINTS, NECK_JOINT, NUM_JOINTS, REST_OFFSETS, SIDE_SIGN,
+                                SIDES, SPINE_JOINTS)
 
 FPS = 30
-SIDES = ("left", "right")
-SIDE_SIGN = {"left": 1.0, "right": -1.0}  # the body's left is +X in its own frame
-
-# joints of each side: (hip, knee, ankle, foot) and (collar, shoulder, elbow, wrist)
-LEG_JOINTS = {"left": (1, 4, 7, 10), "right": (2, 5, 8, 11)}
-ARM_JOINTS = {"left": (13, 16, 18, 20), "right": (14, 17, 19, 21)}
-SPINE_JOINTS = (3, 6, 9)
-NECK_JOINT, HEAD_JOINT = 12, 15
 
 LEG_LENGTH = float(np.linalg.norm(REST_OFFSETS[4]) + np.linalg.norm(REST_OFFSETS[7]))
 ARM_LENGTH = float(np.linalg.norm(REST_OFFSETS[18]) + np.linalg.norm(REST_OFFSETS[20]))

@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...motion.skeleton import OTHER_SIDE, ROLES, SIDE_SIGN, SIDES
 from .body import (
     ARM_LENGTH,
     FPS,
     HEAD_HEIGHT,
     SHOULDER_HEIGHT,
-    SIDE_SIGN,
-    SIDES,
     Performance,
     Route,
     forward_xz,
@@ -41,8 +40,6 @@ MIN_FRAMES = 60  # 2 s
 SPEEDS = ("slowly", "normally", "quickly")
 WALK_SPEED = {"slowly": 0.75, "normally": 1.15, "quickly": 1.6}  # m/s
 TEMPO = {"slowly": 1.3, "normally": 1.0, "quickly": 0.75}  # duration multiplier of gestures
-ROLES = ("first", "second")
-OTHER_SIDE = {"left": "right", "right": "left"}
 
 # wrist poses, (outward, up, forward) from the shoulder in the chest frame of a unit-scale body
 RAISED_HAND = np.array([0.08, 0.38, 0.12])

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from ...motion.skeleton import OTHER_SIDE
+
 PERSON = {"first": "the first person", "second": "the second person"}
 OTHER = {"first": "second", "second": "first"}
 COUNT_WORDS = {2: "[twice|two times]", 3: "three times", 4: "four times", 5: "five times"}
@@ -238,7 +240,7 @@ def _circle(p):
 
 
 def _side_by_side(p):
-    own, other = p["first_side"], {"left": "right", "right": "left"}[p["first_side"]]
+    own, other = p["first_side"], OTHER_SIDE[p["first_side"]]
     turn = {"straight": "[|, going straight|, in a straight line]",
             "left": "[, and they turn left together|, curving to the left|, turning left along the way]",
             "right": "[, and they turn right together|, curving to the right|, turning right along the way]"}

@@ -12,8 +12,8 @@ One block (weights shared by both persons, every sub-layer adaLN-modulated by th
       Z_i = Y_i + g_c * CrossAttention(q = mod Y_i, kv = mod X_j)   X_j taken before its spatio-temporal step
       O_i = Z_i + g_f * FFN(mod Z_i)
     X = [O1 | sep | O2]
-with mod(x; s, a) = LayerNorm(x) * (1 + a) + s. ``parity=True`` keeps the reference implementation's
-spatio-temporal sum Y_i = (X_i + g_s*S) + (X_i + g_t*T), which counts the residual twice.
+with mod(x; s, a) = LayerNorm(x) * (1 + a) + s. (``parity=True``: the published code's doubled residual and
+decoding conventions, for converted checkpoints only; ``official_quirks``, 2 and 4.)
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from torch import nn
 from .attention import FeedForward, MultiheadAttention
 from .dropout import Dropout
 from .masking import validity_grid
+from .official_quirks import doubled_residual
 
 NUM_PERSONS = 2
 NORM_EPS = 1e-6
@@ -233,7 +234,7 @@ class InterMBlock(nn.Module):
         spatial = gate_spatial * self.residual_dropout(spatial)
         temporal = gate_temporal * self.residual_dropout(temporal)
         if self.parity:
-            spatio_temporal = (persons + spatial) + (persons + temporal)
+            spatio_temporal = doubled_residual(persons, spatial, temporal)
         else:
             spatio_temporal = persons + spatial + temporal
 
@@ -303,8 +304,7 @@ class InterMTransformer(nn.Module):
         self.cond_drop_prob = cond_drop_prob
         # a batch of mixed lengths runs as up to this many groups of similar length (``LengthPlan``)
         self.length_groups = length_groups
-        # also read by ``generation.generate``: a parity model is decoded as the reference implementation decodes
-        self.parity = parity
+        self.parity = parity  # also read by ``generation.decoding.generate`` (``official_quirks``, 4)
         self.mask_id = num_codes
         self.pad_id = num_codes + 1
         self.sep_id = num_codes + 2

@@ -41,12 +41,12 @@ from dataclasses import dataclass
 
 import torch
 
+from ..generation.interaction_model import InterMask
+from ..models.text import FrozenTextBackbone, TextEncoder
+from ..models.text_motion_evaluators import InterCLIPEvaluator, InterXMatchingEvaluator, interclip_state_dict
+from ..models.transformer import InterMTransformer
+from ..models.vqvae import MotionVQVAE
 from ..motion.layout import INTERHUMAN, INTERX, FeatureLayout
-from .evaluator import InterCLIPEvaluator, InterXMatchingEvaluator, interclip_state_dict
-from .intermask import InterMTransformer
-from .pipeline import InterMask
-from .text import FrozenTextBackbone, TextEncoder
-from .vqvae import MotionVQVAE
 
 # what the official code fixes rather than its option files
 OFFICIAL_NUM_PARTS = 5

@@ -8,12 +8,10 @@ generate, at least one per step), predicts them with classifier-free guidance, s
 filtered distribution and records each sample's probability as its confidence. Tokens not re-sampled in a
 step are frozen for good. Given tokens (reaction mode) and padding never change.
 
-Parity decoding (``parity=True``, the default for a transformer built with ``parity=True``) reproduces the
-reference implementation's two conventions: confidence ties, which the two persons' identical first step
-makes common, are broken by torch's default (unstable) sort rather than by position, and multinomial
-sampling ignores ``temperature`` (the reference divides probabilities by it, which normalisation undoes); it
-also draws over the whole filtered vocabulary, as the reference does, so that a seed gives the reference's
-tokens. Otherwise the draw runs over the k kept codes only (``sample_top_k``): the same distribution, less work.
+Parity decoding (``parity=True``, the default for a transformer built with ``parity=True``, i.e. a converted one)
+keeps the published sampler's conventions (``models.official_quirks``, 4): unstable ranking of confidence ties,
+temperature without effect on multinomial sampling, and the draw over the whole filtered vocabulary. Otherwise
+the draw runs over the k kept codes only (``sample_top_k``): the same distribution, less work.
 """
 from __future__ import annotations
 
@@ -24,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from .models.masking import FROZEN_SCORE, cosine_schedule, validity_grid
+from ..models.masking import FROZEN_SCORE, cosine_schedule, validity_grid
+from ..models.random_draws import gumbel_noise
 
 
 def _kept_logits(logits: torch.Tensor, ratio: float, caller: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,14 +41,6 @@ def top_k_filter(logits: torch.Tensor, ratio: float) -> torch.Tensor:
     fraction filtered away)."""
     values, indices = _kept_logits(logits, ratio, "top_k_filter")
     return torch.full_like(logits, float("-inf")).scatter(-1, indices, values)
-
-
-def gumbel_noise(shape: tuple, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Standard Gumbel noise -log(-log U); drawn on the generator's device, returned on ``device``."""
-    draw_device = generator.device if generator is not None else device
-    uniform = torch.rand(shape, generator=generator, device=draw_device).to(device)
-    exponential = -torch.log(uniform.clamp(min=1e-20))
-    return -torch.log(exponential.clamp(min=1e-20))
 
 
 def gumbel_sample(

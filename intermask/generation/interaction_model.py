@@ -11,26 +11,13 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from ..generation import generate
-from .masking import transformer_training_loss
+from ..models.masking import transformer_training_loss
+from ..models.text import TextEncoder, TextFeatureCache, build_text_encoder
+from ..models.transformer import InterMTransformer
+from ..models.vqvae import MotionVQVAE
 from ..motion.layout import FeatureLayout
 from ..precision import autocast, resolve_compile
-from .intermask import InterMTransformer
-from .text import CLIPBackbone, MiniLMBackbone, TextEncoder, TextFeatureCache
-from .vqvae import MotionVQVAE
-
-
-def build_text_encoder(cfg: dict) -> TextEncoder:
-    """A text encoder from its config (``configs/text_encoder/*.yaml``)."""
-    name = cfg["name"]
-    if name == "minilm":
-        backbone = MiniLMBackbone(max_tokens=int(cfg.get("max_tokens", 77)))
-    elif name == "clip":
-        backbone = CLIPBackbone(cfg.get("weights"))
-    else:
-        raise ValueError(f"text_encoder.name must be 'minilm' or 'clip', got {name!r}")
-    return TextEncoder(backbone, num_layers=int(cfg["layers"]), heads=int(cfg["heads"]), ff_dim=int(cfg["ff_dim"]),
-                       dropout=float(cfg["dropout"]))
+from .decoding import generate
 
 
 class InterMask(nn.Module):

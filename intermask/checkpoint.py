@@ -31,7 +31,8 @@ from typing import Any
 
 import torch
 
-from intermask.atomic import atomic_path, temporaries
+from .atomic import atomic_path, temporaries
+from .errors import CheckpointError
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,6 @@ REQUIRED_KEYS = ("format_version", "kind", "model", "config")
 LAST_NAME = "last.pt"
 BEST_NAME = "best.pt"
 _ZIP_MAGIC = b"PK\x03\x04"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is missing, unreadable, or not what the caller expected; the message names the file."""
 
 
 # ----------------------------------------------------------------------------------------------- config
@@ -320,10 +317,13 @@ def latest_checkpoint(directory: str | os.PathLike, kind: str | None = None, nam
 
 
 def resolve_checkpoint(value: str | os.PathLike, runs_root: str | os.PathLike, kind: str | None = None) -> Path:
-    """`"latest"` means the newest last.pt of `kind` under `runs_root`; anything else is a path."""
+    """`"latest"` means the newest last.pt of `kind` under `runs_root`; a run directory means its last.pt; anything
+    else is a checkpoint file."""
     if isinstance(value, str) and value == "latest":
         return latest_checkpoint(runs_root, kind=kind)
     path = Path(value)
+    if path.is_dir() and (path / LAST_NAME).is_file():
+        return path / LAST_NAME
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     return path

@@ -26,6 +26,7 @@ from einops import rearrange, repeat
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from ..motion.layout import INTERHUMAN
 from .dropout import Dropout
 
 # the 15 part-of-speech classes of the matching network's one-hot text input, in checkpoint order
@@ -33,7 +34,6 @@ POS_TAGS = (
     "VERB", "NOUN", "DET", "ADP", "NUM", "AUX", "PRON", "ADJ", "ADV",
     "Loc_VIP", "Body_VIP", "Obj_VIP", "Act_VIP", "Desc_VIP", "OTHER",
 )
-INTERHUMAN_CONTACT = slice(258, 262)
 # CLIP ViT-L/14@336px text tokenizer: vocabulary and context of the released InterCLIP's token tables
 CLIP_VOCAB_SIZE, CLIP_CONTEXT_LENGTH = 49408, 77
 
@@ -99,7 +99,7 @@ def _transformer(width: int, heads: int, ff_dim: int, dropout: float, layers: in
 # InterCLIP (InterHuman)
 
 
-def interclip_motion_input(person_a, person_b, contact: slice = INTERHUMAN_CONTACT):
+def interclip_motion_input(person_a, person_b, contact: slice = INTERHUMAN.contact):
     """The evaluator's per-frame input: both people's de-normalised features without the foot contacts.
 
     person_a, person_b: (..., time, feature) -> (..., time, 2 * (feature - contact channels)), laid out [A | B];
