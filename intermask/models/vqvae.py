@@ -29,8 +29,6 @@ from .dropout import Dropout
 from .graph import SkeletonGraphConv
 from .quantizer import EMAQuantizer
 
-POSE_UNIT = 0.25  # metres: the unit of root-relative joint positions inside a ``root_relative`` network
-
 # ---- feature <-> joint grid ---------------------------------------------------------------------------
 
 
@@ -290,17 +288,12 @@ class MotionVQVAE(nn.Module):
         graph: skeleton graph convolutions as the encoder's input and the decoder's output layers (InterHuman);
             False: one 3x3 convolution each (Inter-X, whose rows are no single skeleton graph).
         decay, gumbel_temperature, stochastic_assignment, legacy_reset: see ``EMAQuantizer``.
-        root_relative: the network reads and writes the positions and velocities of the joints other than the
-            root relative to the root's (positions in units of ``POSE_UNIT``), so that only the root's row has
-            to carry where the person stands; the features outside the network are unchanged. Needs the
-            features' statistics (``set_statistics``), which it keeps as buffers. Off in the paper's model.
     """
 
     def __init__(self, layout: FeatureLayout = INTERHUMAN, width: int = 512, code_dim: int = 512,
                  num_codes: int = 1024, depth: int = 2, dilation_growth: int = 3, dropout: float = 0.2,
                  legacy_graph: bool = False, decay: float = 0.99, gumbel_temperature: float = 0.5,
-                 stochastic_assignment: bool = True, legacy_reset: bool = False, graph: bool = True,
-                 root_relative: bool = False):
+                 stochastic_assignment: bool = True, legacy_reset: bool = False, graph: bool = True):
         super().__init__()
         check_vq_layout(layout)
         self.layout = layout
@@ -308,57 +301,12 @@ class MotionVQVAE(nn.Module):
                            num_codes=num_codes, depth=depth, dilation_growth=dilation_growth, dropout=dropout,
                            legacy_graph=legacy_graph, decay=decay, gumbel_temperature=gumbel_temperature,
                            stochastic_assignment=stochastic_assignment, legacy_reset=legacy_reset, graph=graph)
-        if root_relative:
-            if not layout.has_positions or not layout.normalized:
-                raise ValueError("root_relative needs a layout with joint positions in z-scored features")
-            self.config["root_relative"] = True  # absent when off: configs of earlier checkpoints stay equal
-            self.register_buffer("feature_mean", torch.zeros(layout.dim))
-            self.register_buffer("feature_std", torch.ones(layout.dim))
-        self.root_relative = root_relative
         trunk = dict(width=width, code_dim=code_dim, depth=depth, dilation_growth=dilation_growth,
                      dropout=dropout, legacy_graph=legacy_graph, graph=graph)
         self.encoder = MotionEncoder(layout, **trunk)
         self.quantizer = EMAQuantizer(num_codes, code_dim, decay=decay, gumbel_temperature=gumbel_temperature,
                                       stochastic=stochastic_assignment, legacy_reset=legacy_reset)
         self.decoder = MotionDecoder(layout, **trunk)
-
-    def set_statistics(self, mean, std) -> None:
-        """The z-scoring of the features this model reads (feature,): needed by ``root_relative``."""
-        if self.root_relative:
-            self.feature_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-            self.feature_std.copy_(torch.as_tensor(std, dtype=torch.float32))
-
-    def _relative_blocks(self):
-        """(feature slice, unit (joint, 3) of the relative values) for positions and velocities: positions in
-        ``POSE_UNIT``, velocities in each joint's own standard deviation."""
-        layout, std = self.layout, self.feature_std
-        positions = torch.full_like(std[layout.position], POSE_UNIT).unflatten(-1, (-1, 3))
-        return ((layout.position, positions), (layout.velocity, std[layout.velocity].unflatten(-1, (-1, 3))))
-
-    def _to_network(self, features: torch.Tensor) -> torch.Tensor:
-        """Normalised features (b, t, feature) -> what the encoder reads (root-relative when configured)."""
-        if not self.root_relative:
-            return features
-        network = features.clone()
-        for block, unit in self._relative_blocks():
-            raw = (features[..., block] * self.feature_std[block] + self.feature_mean[block]).unflatten(-1, (-1, 3))
-            relative = (raw[..., 1:, :] - raw[..., :1, :]) / unit[1:]
-            network[..., block] = torch.cat((features[..., block].unflatten(-1, (-1, 3))[..., :1, :], relative),
-                                            dim=-2).flatten(-2)
-        return network
-
-    def _from_network(self, network: torch.Tensor) -> torch.Tensor:
-        """Inverse of ``_to_network``: the decoder's output -> normalised features."""
-        if not self.root_relative:
-            return network
-        features = network.clone()
-        for block, unit in self._relative_blocks():
-            mean, std = (x.unflatten(-1, (-1, 3)) for x in (self.feature_mean[block], self.feature_std[block]))
-            rows = network[..., block].unflatten(-1, (-1, 3))
-            root = rows[..., :1, :] * std[:1] + mean[:1]
-            raw = torch.cat((root, rows[..., 1:, :] * unit[1:] + root), dim=-2)
-            features[..., block] = ((raw - mean) / std).flatten(-2)
-        return features
 
     @classmethod
     def from_config(cls, config: dict) -> "MotionVQVAE":
@@ -397,17 +345,17 @@ class MotionVQVAE(nn.Module):
         ``codes`` (b, parts, t / 4) chosen (sampled while training, nearest in eval).
         """
         self._check_features(features)
-        latent = self.encoder(features_to_joint_grid(self._to_network(features), self.layout))
+        latent = self.encoder(features_to_joint_grid(features, self.layout))
         parts, steps = latent.shape[2:]
         quantized, codes, commit_loss, stats = self.quantizer(self._latent_to_vectors(latent))
         quantized = rearrange(quantized, "b (p t) d -> b d p t", p=parts, t=steps)
-        recon = self._from_network(joint_grid_to_features(self.decoder(quantized), self.layout))
+        recon = joint_grid_to_features(self.decoder(quantized), self.layout)
         return dict(recon=recon, commit_loss=commit_loss, perplexity=stats["perplexity"],
                     usage=stats["usage"], codes=rearrange(codes, "b (p t) -> b p t", p=parts))
 
     @torch.no_grad()
     def _encode_all(self, features: torch.Tensor) -> torch.Tensor:
-        latent = self.encoder(features_to_joint_grid(self._to_network(features), self.layout))
+        latent = self.encoder(features_to_joint_grid(features, self.layout))
         codes = self.quantizer.encode(self._latent_to_vectors(latent))
         return rearrange(codes, "b (p t) -> b p t", p=latent.shape[2])
 
@@ -438,7 +386,7 @@ class MotionVQVAE(nn.Module):
 
     def _decode_all(self, codes: torch.Tensor) -> torch.Tensor:
         latent = rearrange(self.quantizer.decode(codes), "b p t d -> b d p t")
-        return self._from_network(joint_grid_to_features(self.decoder(latent), self.layout))
+        return joint_grid_to_features(self.decoder(latent), self.layout)
 
     def decode(self, codes: torch.Tensor, lengths_tokens: torch.Tensor | None = None) -> torch.Tensor:
         """Features (b, 4 t', feature) of tokens ``codes`` (b, parts, t'); ids >= num_codes act as a zero latent.

@@ -263,7 +263,6 @@ def build_vq(cfg, source: DataSource):
     step = model.layout.time_downsample
     source.vq_window(multiple_of=step)  # settings checked before the statistics are fitted over the train split
     normalizer = source.normalizer()
-    model.set_statistics(normalizer.mean, normalizer.std)
     train_set = source.vq_windows("train", progress=cfg.progress, multiple_of=step)
     val_set = source.vq_windows("val", progress=cfg.progress, multiple_of=step)
     loss = cfg.train.get("loss", {})
