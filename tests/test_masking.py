@@ -314,3 +314,27 @@ def test_resuming_a_transformer_run_on_another_vq_vae_stops(tmp_path):
         retrained.vq.quantizer.codebook.add_(0.01)  # the VQ-VAE run went on and wrote a new last.pt
     with pytest.raises(CheckpointError, match="trained on another VQ-VAE than the one vq_ckpt gives now"):
         TransformerTask(retrained, text_cache=None).load_extra_state(saved)
+
+
+def test_transformer_validation_reports_how_much_the_captions_lower_the_loss():
+    from intermask.motion.layout import INTERHUMAN
+    from intermask.training.tasks import TransformerTask
+    from helpers.stand_in import tiny_model
+
+    torch.manual_seed(0)
+    model = tiny_model(INTERHUMAN)
+    with torch.no_grad():
+        for parameter in model.transformer.parameters():
+            if not parameter.any():  # the zero-initialised text modulation, as after some training
+                parameter.normal_(0.0, 0.5)
+    parts, steps = model.vq.layout.num_parts, 6
+    batch = {"ids": torch.randint(0, model.vq.num_codes, (4, 2, parts, steps)),
+             "length_tokens": torch.tensor([6, 6, 5, 4]),
+             "text": ["one caption", "another caption", "a third caption", "a fourth one"]}
+    logs = TransformerTask(model, text_cache=None).validate([batch])
+    assert logs["val_text_gain"] == pytest.approx(logs["val_ce_other_text"] - logs["val_ce"])
+    assert logs["val_text_gain"] != 0.0  # the stand-in's logits depend on its captions
+
+    same = {**batch, "text": ["one caption"] * 4}  # captions passed on to another sample change nothing
+    logs = TransformerTask(model, text_cache=None).validate([same])
+    assert logs["val_text_gain"] == pytest.approx(0.0, abs=1e-6)

@@ -176,20 +176,32 @@ class TransformerTask:
                           interaction_mask_prob=self.interaction_mask_prob, step_unroll=self.step_unroll)
 
     def validate(self, loader: Iterable) -> dict[str, float]:
-        """Masked-token accuracy and loss on val (random masking, a fixed draw so numbers compare across steps)."""
+        """Masked-token accuracy and loss on val (random masking, a fixed draw so numbers compare across steps),
+        and the same loss with each caption given to another sample of its batch (``val_ce_other_text``): how
+        much the model reads the text is the gap between the two (``val_text_gain``); a model that ignores its
+        captions cannot act them out, however low its loss."""
         model = unwrap_model(self.model)
-        generator = torch.Generator(device=model.mean.device).manual_seed(1234)
         sums: dict[str, float] = {}
         batches = 0
-        for batch in loader:
-            frozen, eot = self._frozen_text(batch["text"])
-            # random masking only: the val tail batch may be odd, and one mode keeps numbers comparable
-            _, logs = model(self._trimmed(batch), frozen, eot, batch["length_tokens"], generator=generator,
-                            interaction_mask_prob=0.0, step_unroll=False)
-            for name, value in logs.items():
-                sums[name] = sums.get(name, 0.0) + float(value)
-            batches += 1
-        return {f"val_{name}": total / max(batches, 1) for name, total in sums.items()}
+        for other_text in (False, True):
+            generator = torch.Generator(device=model.mean.device).manual_seed(1234)
+            for batch in loader:
+                texts = list(batch["text"])
+                if other_text:
+                    texts = texts[1:] + texts[:1]
+                frozen, eot = self._frozen_text(texts)
+                # random masking only: the val tail batch may be odd, and one mode keeps numbers comparable
+                _, logs = model(self._trimmed(batch), frozen, eot, batch["length_tokens"], generator=generator,
+                                interaction_mask_prob=0.0, step_unroll=False)
+                if other_text:
+                    sums["ce_other_text"] = sums.get("ce_other_text", 0.0) + float(logs["ce"])
+                    continue
+                for name, value in logs.items():
+                    sums[name] = sums.get(name, 0.0) + float(value)
+                batches += 1
+        logs = {f"val_{name}": total / max(batches, 1) for name, total in sums.items()}
+        logs["val_text_gain"] = logs["val_ce_other_text"] - logs["val_ce"]
+        return logs
 
 
 # --------------------------------------------------------------------------------------------- evaluator
