@@ -61,10 +61,11 @@ def write_interactions(model: InterMask, sample, texts: list[str], settings: dic
     """Both people generated for every prompt, ``sample.num_samples`` times each."""
     if not texts:
         raise UsageError('no prompt: give --text "..." (repeatable) or --texts-file FILE')
-    seconds = float(sample.length) if sample.length is not None else typical_seconds
+    fps = model.layout.fps
+    # without --length: the data's typical length, or the longest the model generates when that is shorter
+    seconds = float(sample.length) if sample.length is not None else min(typical_seconds, model.max_frames / fps)
     if not math.isfinite(seconds) or seconds <= 0:
         raise UsageError(f"--length {sample.length}: the length of the interaction in seconds, a positive number")
-    fps = model.layout.fps
     frames = int(round(seconds * fps))
     batch = [text for text in texts for _ in range(int(sample.num_samples))]
     _, features = model.generate(batch, torch.full((len(batch),), frames), steps=int(sample.steps), **settings)

@@ -111,3 +111,11 @@ def test_render_takes_a_results_bvh_with_its_partner_and_sidecar(tmp_path):
     files = rendering.render_from_config(cfg)
     np.testing.assert_allclose(np.load(files["npy"]), joints, atol=1e-3)  # both people, in order
     assert load_sidecar(files["npy"])["text"] == "two people hug" and load_sidecar(files["npy"])["fps"] == 20
+
+
+def test_without_length_a_model_shorter_than_the_datas_typical_clip_generates_its_longest(tmp_path, stand_in):
+    model = tiny_model(INTERHUMAN)
+    assert model.max_frames / INTERHUMAN.fps < 6.0  # the synthetic data's typical_seconds
+    results = interaction.sample_from_config(sample_config(tmp_path, "--text", "two people hug"))
+    (files,) = results.values()
+    assert load_sidecar(files["npy"])["length_frames"] == model.max_frames

@@ -16,6 +16,7 @@ from ..motion.skeleton import NUM_JOINTS
 from ..atomic import atomic_path, write_text_atomic
 from .bvh import load_bvh_joints, write_bvh
 from .clip import as_people, check_text
+from .smpl import write_smpl
 from .video import render_video
 from .viewer import write_viewer
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 # off before the difference is worth a warning
 BVH_WARNING_METRES = 0.02
 
-FORMATS = ("npy", "mp4", "gif", "bvh", "html")
+FORMATS = ("npy", "mp4", "gif", "bvh", "html", "smpl")
 SIDECAR_VERSION = 1
 # sidecar keys the writer owns; metadata may not redefine them
 _RESERVED = ("text", "fps", "num_people", "num_frames", "joints_file", "joints_layout", "format_version")
@@ -88,8 +89,10 @@ def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=No
     without them BVH rotations are solved from the positions. Rotations that pose the skeleton more than
     5 cm away from ``joints`` raise ValueError (they follow another convention).
     formats: any of "npy" (keys "npy" and "json"), "mp4" (key "mp4", or "gif" where ffmpeg is missing),
-    "gif", "bvh" (keys "bvh_person1", "bvh_person2", ...) and "html".
-    Files are named ``<name>.<ext>`` (BVH: ``<name>_person<k>.bvh``) inside ``out_dir``.
+    "gif", "bvh" (keys "bvh_person1", "bvh_person2", ...), "html" and "smpl" (SMPL pose parameters in the AMASS
+    layout, ``outputs.smpl``: keys "smpl_person1", ...).
+    Files are named ``<name>.<ext>`` (BVH: ``<name>_person<k>.bvh``, SMPL: ``<name>_person<k>.npz``) inside
+    ``out_dir``.
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -121,6 +124,10 @@ def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=No
             if error > BVH_WARNING_METRES:
                 log.warning("%s: its skeleton keeps each bone at the clip's mean length, and this motion's bones "
                             "stretch, so its joints lie up to %.1f cm from the .npy's", path, 100 * error)
+    if "smpl" in formats:
+        for person in range(joints.shape[0]):
+            written[f"smpl_person{person + 1}"] = write_smpl(out_dir / f"{name}_person{person + 1}.npz",
+                                                             joints[person], fps)
     if "html" in formats:
         written["html"] = write_viewer(base.with_suffix(".html"), joints, text, fps)
     return written
