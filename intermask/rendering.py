@@ -50,4 +50,4 @@ def render_from_config(cfg) -> dict[str, Path]:
         clip = read_clip(source.ensure(), str(cfg.input))
         joints, text, name = clip.joints, cfg.text or clip.texts[0], clip.name
     return write_result(cfg.out, name, joints, text or name, {"source": str(cfg.input)}, formats=cfg.formats,
-                        fps=fps)
+                        fps=fps, bvh_units=cfg.bvh_units, bvh_names=cfg.bvh_names)

@@ -74,7 +74,8 @@ def write_interactions(model: InterMask, sample, texts: list[str], settings: dic
     for k, text in enumerate(batch):
         name = unique_name(f"{slug(text)}_{k % int(sample.num_samples)}", taken)
         results[name] = write_result(Path(sample.out), name, joints[k], text, {**meta, "length_frames": frames},
-                                     formats=sample.formats, fps=fps)
+                                     formats=sample.formats, fps=fps,
+                                     bvh_units=sample.bvh_units, bvh_names=sample.bvh_names)
     return results
 
 
@@ -97,7 +98,8 @@ def write_reactions(model: InterMask, sample, texts: list[str], settings: dict, 
         name = f"reaction_{slug(text or Path(sample.reaction_to).stem)}_{k}"
         results[name] = write_result(Path(sample.out), name, world, text or "(reaction without text)",
                                      {**meta, "reaction_to": str(sample.reaction_to), "reaction_frames": [0, length]},
-                                     formats=sample.formats, fps=model.layout.fps)
+                                     formats=sample.formats, fps=model.layout.fps,
+                                     bvh_units=sample.bvh_units, bvh_names=sample.bvh_names)
     return results
 
 

@@ -283,13 +283,13 @@ def test_write_result_writes_every_format_atomically(clip, tmp_path):
 def test_write_result_refuses_bad_requests(clip, tmp_path):
     joints, _ = clip
     with pytest.raises(ValueError, match="formats"):
-        write_result(tmp_path, "x", joints, "t", {}, formats=("avi",))
+        writer.write_result(tmp_path, "x", joints, "t", {}, formats=("avi",))
     with pytest.raises(ValueError, match="name"):
         write_result(tmp_path, "../x", joints, "t", {}, formats=("npy",))
     with pytest.raises(ValueError, match="JSON"):
-        write_result(tmp_path, "x", joints, "t", {"model": object()}, formats=("npy",))
+        writer.write_result(tmp_path, "x", joints, "t", {"model": object()}, formats=("npy",))
     with pytest.raises(ValueError, match="may not set"):
-        write_result(tmp_path, "x", joints, "t", {"fps": 20}, formats=("npy",))
+        writer.write_result(tmp_path, "x", joints, "t", {"fps": 20}, formats=("npy",))
     assert not list(tmp_path.glob("*.json"))
 
 
@@ -337,3 +337,76 @@ def test_a_bvh_of_motion_whose_bones_stretch_warns_how_far_it_is_from_the_joints
     with caplog.at_level("WARNING"):
         write_result(tmp_path, "stretched", stretched, "two people", {}, formats=("bvh",))
     assert "stretched_person1.bvh" in caplog.text and "cm from the .npy" in caplog.text
+
+
+# ---------------------------------------------------------------- BVH for animation tools
+
+def test_a_bvh_in_centimetres_holds_100_times_the_numbers_and_reads_back_in_metres(clip, tmp_path):
+    joints = clip[0][0]
+    metres = bvh.read_bvh(bvh.write_bvh(tmp_path / "m.bvh", joints))
+    path = bvh.write_bvh(tmp_path / "cm.bvh", joints, units="cm")
+    centimetres = bvh.read_bvh(path)
+    np.testing.assert_allclose(centimetres.offsets, 100 * metres.offsets, atol=1e-4)
+    np.testing.assert_allclose(centimetres.motion[:, :3], 100 * metres.motion[:, :3], atol=1e-4)
+    np.testing.assert_allclose(centimetres.motion[:, 3:], metres.motion[:, 3:], atol=1e-5)  # angles stay
+    assert np.abs(bvh.load_bvh_joints(path) - joints).max() < MILLIMETRE  # found to be centimetres by its size
+
+
+@pytest.mark.parametrize("preset", ["humanik", "mixamo"])
+def test_joint_name_presets_name_every_joint_and_read_back(clip, tmp_path, preset):
+    path = bvh.write_bvh(tmp_path / "named.bvh", clip[0][0], names=preset)
+    names = bvh.read_bvh(path).names
+    assert [n for n in names if not n.endswith("_end")] [:1] == [bvh.JOINT_NAME_PRESETS[preset][0]]
+    assert set(bvh.JOINT_NAME_PRESETS[preset]) <= set(names) and "pelvis" not in names
+    assert np.abs(bvh.load_bvh_joints(path) - clip[0][0]).max() < MILLIMETRE
+
+
+def test_unknown_bvh_units_or_names_stop_before_anything_is_written(clip, tmp_path):
+    with pytest.raises(ValueError, match="units must be one of"):
+        writer.write_result(tmp_path, "x", clip[0], "two people", {}, formats=("npy", "bvh"), bvh_units="inch")
+    with pytest.raises(ValueError, match="joint names must be one of"):
+        writer.write_result(tmp_path, "x", clip[0], "two people", {}, formats=("npy", "bvh"), bvh_names="maya")
+    assert not list(tmp_path.iterdir())
+
+
+def test_euler_angles_stay_continuous_through_the_zxy_gimbal():
+    from intermask.motion.rotation import axis_angle_to_matrix
+
+    steps = np.deg2rad(np.arange(0, 175, 5.0))  # about X through 90 degrees, where per-frame angles flip
+    matrices = axis_angle_to_matrix(steps[:, None] * np.array([1.0, 0.0, 0.0]))
+    per_frame = bvh.matrix_to_euler_zxy(matrices)
+    assert np.abs(np.diff(per_frame, axis=0)).max() > 90  # the flip this guards against
+    angles = bvh.continuous_euler_zxy(per_frame)
+    assert np.abs(np.diff(angles, axis=0)).max() < 5.0 + 1e-6
+    np.testing.assert_allclose(bvh.euler_to_matrix(angles), matrices, atol=1e-9)
+
+
+def test_a_bone_swinging_past_its_opposite_direction_turns_its_joint_smoothly():
+    from intermask.motion.kinematics import forward_kinematics
+    from intermask.motion.rotation import axis_angle_to_matrix, yaw_matrix
+    from intermask.motion.skeleton import JOINT_NAMES, NUM_JOINTS, REST_OFFSETS
+
+    # the left forearm swings in the ground plane from its rest direction (+X) all the way round past -X
+    elbow = JOINT_NAMES.index("left_elbow")
+    frames = 72
+    local = np.broadcast_to(np.eye(3), (frames, NUM_JOINTS, 3, 3)).copy()
+    local[:, elbow] = yaw_matrix(np.deg2rad(np.arange(frames) * 5.0))
+    joints = forward_kinematics(np.zeros((frames, 3)), local, REST_OFFSETS)
+    solved = bvh.solve_local_rotations(joints, REST_OFFSETS)
+    between = np.einsum("fki,fkl->fil", solved[:-1, elbow], solved[1:, elbow])
+    turn = np.degrees(np.arccos(np.clip((np.trace(between, axis1=-2, axis2=-1) - 1) / 2, -1, 1)))
+    assert turn.max() < 5.5  # the bone turns 5 degrees a frame; the smallest-arc rotation alone flips by ~180
+    np.testing.assert_allclose(forward_kinematics(joints[:, 0], solved, REST_OFFSETS), joints, atol=1e-6)
+
+
+def test_bvhio_reads_a_centimetre_mixamo_file_onto_the_clip(clip, tmp_path):
+    import bvhio  # the [dev] extra installs it: an independent reader
+
+    joints = clip[0][0]
+    path = bvh.write_bvh(tmp_path / "p.bvh", joints, units="cm", names="mixamo")
+    root = bvhio.readAsHierarchy(str(path))
+    by_name = {joint.Name: joint for joint, _, _ in root.layout()}
+    for frame in range(joints.shape[0]):
+        root.loadPose(frame, recursive=True)
+        positions = np.array([list(by_name[name].PositionWorld) for name in bvh.JOINT_NAME_PRESETS["mixamo"]])
+        assert np.abs(positions / 100 - joints[frame]).max() < MILLIMETRE

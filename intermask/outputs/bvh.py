@@ -39,6 +39,20 @@ END_SITE_OFFSETS = {
     21: (-0.08, 0.0, 0.0),
 }
 ROTATION_ORDER = "ZXY"
+# joint names written for the SMPL-22 joints: SMPL's own, or those retargeting tools map without being told
+# (Mixamo's rig; MotionBuilder's and Maya's HumanIK characterisation, which reads the same names unprefixed)
+_HUMANIK_NAMES = (
+    "Hips", "LeftUpLeg", "RightUpLeg", "Spine", "LeftLeg", "RightLeg", "Spine1", "LeftFoot", "RightFoot", "Spine2",
+    "LeftToeBase", "RightToeBase", "Neck", "LeftShoulder", "RightShoulder", "Head", "LeftArm", "RightArm",
+    "LeftForeArm", "RightForeArm", "LeftHand", "RightHand",
+)
+JOINT_NAME_PRESETS = {
+    "smpl": JOINT_NAMES,
+    "humanik": _HUMANIK_NAMES,
+    "mixamo": tuple(f"mixamorig:{name}" for name in _HUMANIK_NAMES),
+}
+# metres per file unit: MotionBuilder and Maya assume centimetres (a file in metres imports 100 times too small)
+UNITS = {"m": 1.0, "cm": 0.01}
 _AXIS_INDEX = {"X": 0, "Y": 1, "Z": 2}
 
 
@@ -76,6 +90,26 @@ def rotation_between(source: np.ndarray, targets: np.ndarray) -> np.ndarray:
         rotations[opposite] = 2 * np.outer(axis, axis) - np.eye(3)
     rotations[~usable] = np.eye(3)
     return rotations
+
+
+def continuous_twist(rotations: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Rotations (frame, 3, 3), each free to turn about its ``axes`` (frame, 3) (the direction it must point a bone
+    along), each frame's turn chosen nearest to the previous frame's rotation.
+
+    A bone's direction leaves its rotation about the bone itself undefined; the smallest rotation onto it flips by
+    up to a half turn as the bone passes the direction opposite its rest one. Turning each frame about the bone
+    towards the previous frame keeps where the bone points and removes those flips: among R(axis, t) @ R the
+    nearest to P maximises trace(P^T R(axis, t) R) = a cos t + b sin t + c, at t = atan2(b, a).
+    """
+    out = np.array(rotations, dtype=np.float64)
+    axes, _ = _unit(np.asarray(axes, dtype=np.float64))
+    for frame in range(1, len(out)):
+        axis, product = axes[frame], out[frame] @ out[frame - 1].T
+        along = axis @ product @ axis
+        turn = np.arctan2(np.trace(_skew(axis) @ product), np.trace(product) - along)
+        out[frame] = (np.cos(turn) * np.eye(3) + np.sin(turn) * _skew(axis)
+                      + (1 - np.cos(turn)) * np.outer(axis, axis)) @ out[frame]
+    return out
 
 
 def best_rotation(sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -173,7 +207,8 @@ def solve_local_rotations(joints: np.ndarray, offsets: np.ndarray | None = None)
             observed = joints[:, children] - joints[:, joint, None]  # (frame, child, 3), world frame
             in_parent_frame = np.einsum("fji,fcj->fci", parent_global, observed)  # parent_global^T @ v
             if len(children) == 1:
-                local[:, joint] = rotation_between(offsets[children[0]], in_parent_frame[:, 0])
+                local[:, joint] = continuous_twist(rotation_between(offsets[children[0]], in_parent_frame[:, 0]),
+                                                   in_parent_frame[:, 0])
             else:
                 rest_directions, _ = _unit(offsets[list(children)])
                 local[:, joint] = best_rotation(rest_directions, _unit(in_parent_frame)[0])
@@ -189,15 +224,16 @@ def _depth_first(joint: int = 0):
         yield from _depth_first(child)
 
 
-def _hierarchy_lines(offsets: np.ndarray) -> list[str]:
+def _hierarchy_lines(offsets: np.ndarray, names=JOINT_NAMES, scale: float = 1.0) -> list[str]:
+    """The HIERARCHY section; ``offsets`` (m) and End Sites are written times ``scale`` (file units per metre)."""
     lines = ["HIERARCHY"]
 
     def emit(joint: int, depth: int):
         pad = "  " * depth
         keyword = "ROOT" if joint == 0 else "JOINT"
-        lines.append(f"{pad}{keyword} {JOINT_NAMES[joint]}")
+        lines.append(f"{pad}{keyword} {names[joint]}")
         lines.append(f"{pad}{{")
-        lines.append(f"{pad}  OFFSET {' '.join(f'{v:.6f}' for v in offsets[joint])}")
+        lines.append(f"{pad}  OFFSET {' '.join(f'{v:.6f}' for v in scale * offsets[joint])}")
         rotation_channels = " ".join(f"{axis}rotation" for axis in ROTATION_ORDER)
         if joint == 0:
             lines.append(f"{pad}  CHANNELS 6 Xposition Yposition Zposition {rotation_channels}")
@@ -208,7 +244,7 @@ def _hierarchy_lines(offsets: np.ndarray) -> list[str]:
         if not CHILDREN[joint]:
             lines.append(f"{pad}  End Site")
             lines.append(f"{pad}  {{")
-            lines.append(f"{pad}    OFFSET {' '.join(f'{v:.6f}' for v in END_SITE_OFFSETS[joint])}")
+            lines.append(f"{pad}    OFFSET {' '.join(f'{scale * v:.6f}' for v in END_SITE_OFFSETS[joint])}")
             lines.append(f"{pad}  }}")
         lines.append(f"{pad}}}")
 
@@ -235,13 +271,41 @@ def check_rotations_reproduce_joints(joints, rotations, offsets, max_error: floa
     return worst
 
 
-def bvh_text(joints, rotations=None, fps: float = 30.0, max_rotation_error: float | None = 0.05) -> str:
+def check_bvh_options(units: str, names: str) -> None:
+    """Raise ValueError naming the choices when ``units`` or ``names`` is none of them."""
+    if units not in UNITS:
+        raise ValueError(f"BVH units must be one of {sorted(UNITS)}, got {units!r}")
+    if names not in JOINT_NAME_PRESETS:
+        raise ValueError(f"BVH joint names must be one of {sorted(JOINT_NAME_PRESETS)}, got {names!r}")
+
+
+def continuous_euler_zxy(angles: np.ndarray) -> np.ndarray:
+    """ZXY Euler angles (frame, ..., 3) in degrees -> the same rotations, each frame's angles chosen nearest to the
+    previous frame's among the two triplets of every rotation, (z, x, y) and (z + 180, 180 - x, y + 180), and their
+    whole turns: animation curves without the 180- and 360-degree flips of angles taken one frame at a time."""
+    angles = np.asarray(angles, dtype=np.float64)
+    flipped = angles * np.array([1.0, -1.0, 1.0]) + np.array([180.0, 180.0, 180.0])
+    out = angles.copy()
+    for frame in range(1, len(angles)):
+        previous = out[frame - 1]
+        candidates = np.stack([angles[frame], flipped[frame]])  # (2, ..., 3)
+        candidates = candidates + 360.0 * np.round((previous - candidates) / 360.0)
+        distance = np.abs(candidates - previous).sum(axis=-1)  # (2, ...)
+        out[frame] = np.where((distance[1] < distance[0])[..., None], candidates[1], candidates[0])
+    return out
+
+
+def bvh_text(joints, rotations=None, fps: float = 30.0, max_rotation_error: float | None = 0.05,
+             units: str = "m", names: str = "smpl") -> str:
     """The BVH file (as text) of one person's clip.
 
     joints: (frame, joint, 3) world positions (m); rotations: optional (frame, joint, 3, 3) local rotations
     with joint 0 the global root orientation, else solved by inverse kinematics. ``max_rotation_error`` (m)
     bounds how far given rotations may pose the skeleton from ``joints`` (None skips the check).
+    ``units``: "m" or "cm" (``UNITS``) for offsets and positions; ``names``: a ``JOINT_NAME_PRESETS`` key.
     """
+    check_bvh_options(units, names)
+    scale = 1.0 / UNITS[units]
     joints = as_people(joints, "joints", max_people=1)[0]
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
@@ -257,19 +321,18 @@ def bvh_text(joints, rotations=None, fps: float = 30.0, max_rotation_error: floa
         if max_rotation_error is not None:
             check_rotations_reproduce_joints(joints, rotations, offsets, max_rotation_error)
     order = list(_depth_first())
-    angles = matrix_to_euler_zxy(rotations[:, order])  # (frame, joint, 3)
-    # remove 360-degree jumps so curves stay continuous in animation tools
-    angles = np.rad2deg(np.unwrap(np.deg2rad(angles), axis=0))
-    values = np.concatenate([joints[:, 0], angles.reshape(len(joints), -1)], axis=1)
-    lines = _hierarchy_lines(offsets)
+    angles = continuous_euler_zxy(matrix_to_euler_zxy(rotations[:, order]))  # (frame, joint, 3)
+    values = np.concatenate([scale * joints[:, 0], angles.reshape(len(joints), -1)], axis=1)
+    lines = _hierarchy_lines(offsets, JOINT_NAME_PRESETS[names], scale)
     lines += ["MOTION", f"Frames: {len(joints)}", f"Frame Time: {1.0 / fps:.8f}"]
     lines += [" ".join(f"{v:.6f}" for v in row) for row in values]
     return "\n".join(lines) + "\n"
 
 
-def write_bvh(path, joints, rotations=None, fps: float = 30.0, max_rotation_error: float | None = 0.05) -> Path:
+def write_bvh(path, joints, rotations=None, fps: float = 30.0, max_rotation_error: float | None = 0.05,
+              units: str = "m", names: str = "smpl") -> Path:
     """Write one person's clip (frame, joint, 3) as a BVH file, atomically. See ``bvh_text``."""
-    return write_text_atomic(path, bvh_text(joints, rotations, fps, max_rotation_error))
+    return write_text_atomic(path, bvh_text(joints, rotations, fps, max_rotation_error, units, names))
 
 
 # ---------------------------------------------------------------- reading
@@ -347,9 +410,15 @@ def parse_bvh(text: str, source: str = "BVH") -> BvhClip:
     header = tokens[i:i + 6]
     if len(header) < 6 or header[0:2] != ["MOTION", "Frames:"] or header[3:5] != ["Frame", "Time:"]:
         fail("MOTION section must start 'MOTION Frames: n Frame Time: dt'")
-    num_frames, frame_time = int(tokens[i + 2]), float(tokens[i + 5])
+    try:
+        num_frames, frame_time = int(tokens[i + 2]), float(tokens[i + 5])
+    except ValueError:
+        fail(f"frame count {tokens[i + 2]!r} or frame time {tokens[i + 5]!r} is not a number")
     num_channels = sum(len(c) for c in channels)
-    values = np.array(tokens[i + 6:], dtype=np.float64)
+    try:
+        values = np.array(tokens[i + 6:], dtype=np.float64)
+    except ValueError as error:
+        fail(f"the motion values hold something that is not a number ({error})")
     if values.size != num_frames * num_channels:
         fail(f"expected {num_frames} frames x {num_channels} channels = {num_frames * num_channels} values, "
              f"found {values.size}")
@@ -390,14 +459,28 @@ def bvh_positions(clip: BvhClip) -> np.ndarray:
     return np.stack(world_positions, axis=1)
 
 
-def load_bvh_joints(path, scale: float = 1.0) -> np.ndarray:
-    """SMPL-22 joint positions (frame, joint, 3) float32 of a BVH file, found by joint name.
+# a body whose legs measure more than this many file units is not in metres: its file is in centimetres
+_LEG_LIMIT_METRES = 5.0
 
-    ``scale`` converts the file's units to metres (0.01 for a file in centimetres).
+
+def load_bvh_joints(path, scale: float | None = None) -> np.ndarray:
+    """SMPL-22 joint positions (frame, joint, 3) float32, in metres, of a BVH file, found by joint name (any of
+    ``JOINT_NAME_PRESETS``).
+
+    ``scale`` converts the file's units to metres (0.01 for a file in centimetres); None: metres, or centimetres
+    when the skeleton is too large for metres.
     """
     clip = read_bvh(path)
-    missing = [name for name in JOINT_NAMES if name not in clip.names]
-    if missing:
-        raise ValueError(f"{path}: BVH lacks the SMPL-22 joints {missing}; it has {clip.names}")
-    positions = bvh_positions(clip)[:, [clip.names.index(name) for name in JOINT_NAMES]]
+    for preset in JOINT_NAME_PRESETS.values():
+        if all(name in clip.names for name in preset):
+            break
+    else:
+        missing = [name for name in JOINT_NAMES if name not in clip.names]
+        raise ValueError(f"{path}: BVH lacks the SMPL-22 joints {missing} (and those of the presets "
+                         f"{sorted(JOINT_NAME_PRESETS)[:-1]}); it has {clip.names}")
+    index = [clip.names.index(name) for name in preset]
+    if scale is None:
+        leg = sum(np.linalg.norm(clip.offsets[index[joint]]) for joint in (1, 4, 7))  # hip, knee, ankle offsets
+        scale = UNITS["cm"] if leg > _LEG_LIMIT_METRES else UNITS["m"]
+    positions = bvh_positions(clip)[:, index]
     return (positions * scale).astype(np.float32)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..motion.skeleton import NUM_JOINTS
 from ..atomic import atomic_path, write_text_atomic
-from .bvh import load_bvh_joints, write_bvh
+from .bvh import check_bvh_options, load_bvh_joints, write_bvh
 from .clip import as_people, check_text
 from .smpl import write_smpl
 from .video import render_video
@@ -81,7 +81,8 @@ def write_joints(path, joints, text: str, meta: dict, fps: float = 30.0) -> tupl
 
 
 def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=None,
-                 formats=("npy", "mp4", "bvh", "html"), fps: float = 30.0) -> dict[str, Path]:
+                 formats=("npy", "mp4", "bvh", "html"), fps: float = 30.0, bvh_units: str = "m",
+                 bvh_names: str = "smpl") -> dict[str, Path]:
     """Write one generated interaction in the requested formats. Returns {format key: path}.
 
     joints: (person, frame, joint, 3), normally (2, T, 22, 3), Y-up metres. rotations: optional
@@ -92,13 +93,15 @@ def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=No
     "gif", "bvh" (keys "bvh_person1", "bvh_person2", ...), "html" and "smpl" (SMPL pose parameters in the AMASS
     layout, ``outputs.smpl``: keys "smpl_person1", ...).
     Files are named ``<name>.<ext>`` (BVH: ``<name>_person<k>.bvh``, SMPL: ``<name>_person<k>.npz``) inside
-    ``out_dir``.
+    ``out_dir``. ``bvh_units`` ("m" or "cm") and ``bvh_names`` (``bvh.JOINT_NAME_PRESETS``) shape the BVH files.
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ValueError(f"formats must be a non-empty selection of {FORMATS}, got {tuple(formats)}")
     if not isinstance(name, str) or not name or name != Path(name).name or name.startswith("."):
         raise ValueError(f"name must be a plain file name without folders, got {name!r}")
+    if "bvh" in formats:
+        check_bvh_options(bvh_units, bvh_names)
     joints = as_people(joints, "joints")
     text = check_text(text)
     if rotations is not None:
@@ -118,7 +121,8 @@ def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=No
     if "bvh" in formats:
         for person in range(joints.shape[0]):
             person_rotations = None if rotations is None else rotations[person]
-            path = write_bvh(out_dir / f"{name}_person{person + 1}.bvh", joints[person], person_rotations, fps)
+            path = write_bvh(out_dir / f"{name}_person{person + 1}.bvh", joints[person], person_rotations, fps,
+                             units=bvh_units, names=bvh_names)
             written[f"bvh_person{person + 1}"] = path
             error = float(np.abs(load_bvh_joints(path) - joints[person]).max())
             if error > BVH_WARNING_METRES:
