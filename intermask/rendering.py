@@ -9,6 +9,7 @@ import numpy as np
 from .data.interhuman import read_clip
 from .data.source import DataSource
 from .errors import UsageError
+from .motion.body_model import load_body_model
 from .outputs.bvh import load_bvh_joints, read_bvh
 from .outputs.writer import load_joints, load_sidecar, write_result
 
@@ -50,4 +51,5 @@ def render_from_config(cfg) -> dict[str, Path]:
         clip = read_clip(source.ensure(), str(cfg.input))
         joints, text, name = clip.joints, cfg.text or clip.texts[0], clip.name
     return write_result(cfg.out, name, joints, text or name, {"source": str(cfg.input)}, formats=cfg.formats,
-                        fps=fps, bvh_units=cfg.bvh_units, bvh_names=cfg.bvh_names)
+                        fps=fps, bvh_units=cfg.bvh_units, bvh_names=cfg.bvh_names,
+                        body_model=load_body_model(cfg.body_model) if cfg.body_model else None)

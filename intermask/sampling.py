@@ -21,6 +21,7 @@ from .loading import load_interaction_model, resolve
 from .motion.canonical import canonicalize_person
 from .motion.features import joints_to_features
 from .motion.rotation import matrix_to_rot6d
+from .motion.body_model import load_body_model
 from .outputs.bvh import load_bvh_joints, solve_local_rotations
 from .outputs.writer import load_joints, write_result
 from .precision import check_settings, resolve_device
@@ -51,13 +52,24 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
                     topk_ratio=float(sample.topk_ratio), gumbel=bool(sample.gumbel), generator=generator,
                     amp=str(sample.amp), compile=sample.compile)
     meta = {"seed": int(sample.seed), "checkpoint": str(ckpt), "config": OmegaConf.to_container(sample, resolve=True)}
+    outputs = output_options(sample)
     if sample.reaction_to:
-        return write_reactions(model, sample, texts, settings, meta, device)
-    return write_interactions(model, sample, texts, settings, meta, float(cfg.data.typical_seconds))
+        return write_reactions(model, sample, texts, settings, meta, device, outputs)
+    return write_interactions(model, sample, texts, settings, meta, float(cfg.data.typical_seconds), outputs)
+
+
+def output_options(sample) -> dict:
+    """``write_result``'s options from the sample settings; the body-model file is read (and checked) here, before
+    anything is generated."""
+    if "mesh" in sample.formats and not sample.body_model:
+        raise UsageError("the mesh format needs a body model: sample.body_model=PATH to your SMPL .pkl or SMPL-X .npz "
+                         "(https://smpl.is.tue.mpg.de, https://smpl-x.is.tue.mpg.de)")
+    return dict(formats=sample.formats, bvh_units=sample.bvh_units, bvh_names=sample.bvh_names,
+                body_model=load_body_model(sample.body_model) if sample.body_model else None)
 
 
 def write_interactions(model: InterMask, sample, texts: list[str], settings: dict, meta: dict,
-                       typical_seconds: float) -> dict[str, dict[str, Path]]:
+                       typical_seconds: float, outputs: dict) -> dict[str, dict[str, Path]]:
     """Both people generated for every prompt, ``sample.num_samples`` times each."""
     if not texts:
         raise UsageError('no prompt: give --text "..." (repeatable) or --texts-file FILE')
@@ -74,13 +86,12 @@ def write_interactions(model: InterMask, sample, texts: list[str], settings: dic
     for k, text in enumerate(batch):
         name = unique_name(f"{slug(text)}_{k % int(sample.num_samples)}", taken)
         results[name] = write_result(Path(sample.out), name, joints[k], text, {**meta, "length_frames": frames},
-                                     formats=sample.formats, fps=fps,
-                                     bvh_units=sample.bvh_units, bvh_names=sample.bvh_names)
+                                     fps=fps, **outputs)
     return results
 
 
 def write_reactions(model: InterMask, sample, texts: list[str], settings: dict, meta: dict,
-                    device: torch.device) -> dict[str, dict[str, Path]]:
+                    device: torch.device, outputs: dict) -> dict[str, dict[str, Path]]:
     """The other person generated for the person of ``sample.reaction_to``, with at most one prompt."""
     given = reaction_source(sample.reaction_to, int(sample.reaction_person))
     actor, length, frame = actor_tokens(model, given, device)
@@ -98,8 +109,7 @@ def write_reactions(model: InterMask, sample, texts: list[str], settings: dict, 
         name = f"reaction_{slug(text or Path(sample.reaction_to).stem)}_{k}"
         results[name] = write_result(Path(sample.out), name, world, text or "(reaction without text)",
                                      {**meta, "reaction_to": str(sample.reaction_to), "reaction_frames": [0, length]},
-                                     formats=sample.formats, fps=model.layout.fps,
-                                     bvh_units=sample.bvh_units, bvh_names=sample.bvh_names)
+                                     fps=model.layout.fps, **outputs)
     return results
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
+from ..motion.body_model import BodyModel
 from ..motion.canonical import yup_to_zup, zup_to_yup
 from ..motion.kinematics import forward_kinematics
 from ..motion.rotation import axis_angle_to_matrix, matrix_to_axis_angle
@@ -49,18 +50,24 @@ def rest_offsets_like(joints: np.ndarray) -> np.ndarray:
     return offsets
 
 
-def smpl_parameters(joints, fps: float) -> dict[str, np.ndarray]:
-    """One person's clip (frame, 22, 3), Y-up metres -> the arrays of its AMASS-layout file (module docstring)."""
+def smpl_parameters(joints, fps: float, model: BodyModel | None = None) -> dict[str, np.ndarray]:
+    """One person's clip (frame, 22, 3), Y-up metres -> the arrays of its AMASS-layout file (module docstring).
+
+    With the user's body ``model``, its own rest skeleton and pelvis replace ``REST_OFFSETS`` and
+    ``SMPL_NEUTRAL_PELVIS``, so that model poses the file exactly onto the clip's bone directions.
+    """
     joints = as_people(joints, "joints", max_people=1)[0].astype(np.float64)
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    local = solve_local_rotations(joints, REST_OFFSETS)  # (frame, 22, 3, 3), joint 0 global
+    rest, pelvis = ((REST_OFFSETS, SMPL_NEUTRAL_PELVIS) if model is None else
+                    (model.rest_offsets()[:NUM_JOINTS], model.rest_joints()[0]))
+    local = solve_local_rotations(joints, rest)  # (frame, 22, 3, 3), joint 0 global
     local[:, 0] = Y_UP_TO_Z_UP @ local[:, 0]
     frames = joints.shape[0]
     poses = np.zeros((frames, SMPL_JOINTS, 3))
     poses[:, :NUM_JOINTS] = matrix_to_axis_angle(local)
     poses = poses.reshape(frames, SMPL_JOINTS * 3)
-    trans = yup_to_zup(joints[:, 0]) - SMPL_NEUTRAL_PELVIS
+    trans = yup_to_zup(joints[:, 0]) - pelvis
     return {"poses": poses.astype(np.float32), "root_orient": poses[:, :3].astype(np.float32),
             "pose_body": poses[:, 3:3 * NUM_JOINTS].astype(np.float32), "trans": trans.astype(np.float32),
             "betas": np.zeros(SHAPE_PARAMETERS, dtype=np.float32), "gender": np.array("neutral"),
@@ -68,10 +75,11 @@ def smpl_parameters(joints, fps: float) -> dict[str, np.ndarray]:
             "surface_model_type": np.array("smpl")}
 
 
-def write_smpl(path, joints, fps: float) -> Path:
-    """Write one person's clip (frame, 22, 3) as an AMASS-layout ``.npz`` (atomically)."""
+def write_smpl(path, joints, fps: float, model: BodyModel | None = None) -> Path:
+    """Write one person's clip (frame, 22, 3) as an AMASS-layout ``.npz`` (atomically); ``model``: see
+    ``smpl_parameters``."""
     path = Path(path).with_suffix(".npz")
-    arrays = smpl_parameters(joints, fps)
+    arrays = smpl_parameters(joints, fps, model)
     with atomic_path(path) as temporary:
         with open(temporary, "wb") as handle:
             np.savez(handle, **arrays)

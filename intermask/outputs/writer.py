@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..motion.body_model import BodyModel
 from ..motion.skeleton import NUM_JOINTS
 from ..atomic import atomic_path, write_text_atomic
 from .bvh import check_bvh_options, load_bvh_joints, write_bvh
 from .clip import as_people, check_text
+from .mesh import check_skeleton, write_mesh
 from .smpl import write_smpl
 from .video import render_video
 from .viewer import write_viewer
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 # off before the difference is worth a warning
 BVH_WARNING_METRES = 0.02
 
-FORMATS = ("npy", "mp4", "gif", "bvh", "html", "smpl")
+FORMATS = ("npy", "mp4", "gif", "bvh", "html", "smpl", "mesh")
 SIDECAR_VERSION = 1
 # sidecar keys the writer owns; metadata may not redefine them
 _RESERVED = ("text", "fps", "num_people", "num_frames", "joints_file", "joints_layout", "format_version")
@@ -82,7 +84,7 @@ def write_joints(path, joints, text: str, meta: dict, fps: float = 30.0) -> tupl
 
 def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=None,
                  formats=("npy", "mp4", "bvh", "html"), fps: float = 30.0, bvh_units: str = "m",
-                 bvh_names: str = "smpl") -> dict[str, Path]:
+                 bvh_names: str = "smpl", body_model: BodyModel | None = None) -> dict[str, Path]:
     """Write one generated interaction in the requested formats. Returns {format key: path}.
 
     joints: (person, frame, joint, 3), normally (2, T, 22, 3), Y-up metres. rotations: optional
@@ -94,6 +96,9 @@ def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=No
     layout, ``outputs.smpl``: keys "smpl_person1", ...).
     Files are named ``<name>.<ext>`` (BVH: ``<name>_person<k>.bvh``, SMPL: ``<name>_person<k>.npz``) inside
     ``out_dir``. ``bvh_units`` ("m" or "cm") and ``bvh_names`` (``bvh.JOINT_NAME_PRESETS``) shape the BVH files.
+    "mesh" needs the user's ``body_model`` (``motion.body_model``) and writes ``<name>_person<k>_mesh.npz`` of its
+    vertices per frame and ``<name>_person<k>_mesh.obj`` of the first frame (keys "mesh_person<k>", "obj_person<k>";
+    ``outputs.mesh``); with a body model, "smpl" files are solved on its skeleton.
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -102,6 +107,11 @@ def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=No
         raise ValueError(f"name must be a plain file name without folders, got {name!r}")
     if "bvh" in formats:
         check_bvh_options(bvh_units, bvh_names)
+    if "mesh" in formats:
+        if body_model is None:
+            raise ValueError("the mesh format needs a body model: body_model=PATH to the SMPL .pkl or SMPL-X .npz "
+                             "file from https://smpl.is.tue.mpg.de / https://smpl-x.is.tue.mpg.de")
+        check_skeleton(body_model)
     joints = as_people(joints, "joints")
     text = check_text(text)
     if rotations is not None:
@@ -131,7 +141,11 @@ def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=No
     if "smpl" in formats:
         for person in range(joints.shape[0]):
             written[f"smpl_person{person + 1}"] = write_smpl(out_dir / f"{name}_person{person + 1}.npz",
-                                                             joints[person], fps)
+                                                             joints[person], fps, body_model)
+    if "mesh" in formats:
+        for person in range(joints.shape[0]):
+            written[f"mesh_person{person + 1}"], written[f"obj_person{person + 1}"] = write_mesh(
+                out_dir / f"{name}_person{person + 1}_mesh", joints[person], body_model, fps)
     if "html" in formats:
         written["html"] = write_viewer(base.with_suffix(".html"), joints, text, fps)
     return written

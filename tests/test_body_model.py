@@ -1,0 +1,146 @@
+"""Body models from a user's file: reading, posing (against the independent smplx reader), and result meshes."""
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from intermask.motion.body_model import BodyModelError, load_body_model
+from intermask.motion.kinematics import forward_kinematics
+from intermask.motion.rotation import axis_angle_to_matrix
+from intermask.motion.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, REST_OFFSETS, rest_pose
+from intermask.outputs.mesh import body_pose, mesh_vertices, write_mesh
+
+VERTICES, JOINTS = 120, 24
+
+
+def smpl_arrays(seed=0):
+    """Arrays with SMPL's keys and layouts (24 joints) and random values around the rest skeleton."""
+    rng = np.random.default_rng(seed)
+    joints = np.concatenate([rest_pose(), rest_pose()[[20, 21]] + [[0.08, 0, 0], [-0.08, 0, 0]]])
+    owner = rng.integers(0, JOINTS, VERTICES)
+    template = joints[owner] + rng.normal(0, 0.03, (VERTICES, 3))
+    regressor = np.zeros((JOINTS, VERTICES))
+    regressor[owner, np.arange(VERTICES)] = rng.uniform(0.5, 1.0, VERTICES)
+    regressor /= regressor.sum(axis=1, keepdims=True).clip(min=1e-9)
+    weights = np.zeros((VERTICES, JOINTS))  # each vertex skinned to its joint and that joint's parent
+    for v, j in enumerate(owner):
+        parent = PARENTS[j] if j < NUM_JOINTS else j - 2  # the hands hang under the wrists
+        weights[v, j] += 0.7
+        weights[v, max(parent, 0)] += 0.3
+    parents = np.array([4294967295, *PARENTS[1:], 20, 21], dtype=np.int64)
+    return dict(v_template=template, f=rng.integers(0, VERTICES, (50, 3)), J_regressor=regressor,
+                kintree_table=np.stack([parents, np.arange(JOINTS)]), weights=weights,
+                shapedirs=rng.normal(0, 0.01, (VERTICES, 3, 10)), posedirs=rng.normal(0, 0.01, (VERTICES, 3, 207)))
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "SMPL_NEUTRAL.pkl"
+    with open(path, "wb") as handle:
+        pickle.dump(smpl_arrays(), handle)
+    return path
+
+
+def test_zero_pose_gives_the_template_and_its_regressed_joints(model_file):
+    model = load_body_model(model_file)
+    vertices, joints = model.pose(np.zeros((2, JOINTS, 3)), trans=np.zeros((2, 3)))
+    np.testing.assert_allclose(vertices[1], model.template, atol=1e-12)
+    np.testing.assert_allclose(joints[0], model.joint_regressor @ model.template, atol=1e-12)
+
+
+def test_turning_one_joint_moves_only_its_subtree(model_file):
+    model = load_body_model(model_file)
+    pose = np.zeros((1, JOINTS, 3))
+    elbow = JOINT_NAMES.index("left_elbow")
+    pose[0, elbow] = [0.0, 0.8, 0.0]
+    _, joints = model.pose(pose)
+    moved = np.linalg.norm(joints[0] - model.rest_joints(), axis=-1) > 1e-9
+    subtree = {elbow}
+    for joint, parent in enumerate(model.parents):
+        if parent in subtree:
+            subtree.add(joint)
+    assert set(np.flatnonzero(moved)) == subtree - {elbow}  # the elbow turns in place; below it everything moves
+
+
+def test_posing_agrees_with_the_independent_smplx_reader(model_file):
+    import smplx  # the [dev] extra installs it
+    from smplx.vertex_ids import vertex_ids
+
+    rng = np.random.default_rng(3)
+    pose, trans, betas = rng.normal(0, 0.4, (4, JOINTS, 3)), rng.normal(0, 0.5, (4, 3)), rng.normal(0, 1, 10)
+    ours, our_joints = load_body_model(model_file).pose(pose, trans, betas)
+    reference = smplx.SMPL(model_path=str(model_file), batch_size=4, vertex_ids={k: 0 for k in vertex_ids["smplh"]})
+    tensor = lambda x: torch.tensor(x, dtype=torch.float32)  # noqa: E731
+    out = reference(global_orient=tensor(pose[:, 0]), body_pose=tensor(pose[:, 1:].reshape(4, -1)),
+                    transl=tensor(trans), betas=tensor(np.tile(betas, (4, 1))))
+    np.testing.assert_allclose(out.vertices.detach().numpy(), ours, atol=1e-4)
+    np.testing.assert_allclose(out.joints[:, :JOINTS].detach().numpy(), our_joints, atol=1e-4)
+
+
+def test_a_clip_on_the_models_own_skeleton_comes_back_as_its_posed_joints(model_file, tmp_path):
+    model = load_body_model(model_file)
+    rng = np.random.default_rng(5)
+    local = axis_angle_to_matrix(rng.normal(0, 0.5, (6, NUM_JOINTS, 3)))
+    offsets = model.rest_offsets()[:NUM_JOINTS]
+    clip = forward_kinematics(rng.normal(0, 0.3, (6, 3)) + [0, 0.9, 0], local, offsets)
+    pose, trans = body_pose(clip, model)
+    _, joints = model.pose(pose, trans)
+    np.testing.assert_allclose(joints[:, :NUM_JOINTS], clip, atol=1e-6)
+    npz_path, obj_path = write_mesh(tmp_path / "person1", clip, model, fps=30, obj_frame=2)
+    with np.load(npz_path) as data:
+        assert data["vertices"].shape == (6, VERTICES, 3) and data["faces"].shape == (50, 3)
+        np.testing.assert_allclose(data["vertices"], mesh_vertices(clip, model), atol=1e-5)
+    lines = obj_path.read_text().splitlines()
+    assert sum(line.startswith("v ") for line in lines) == VERTICES
+    assert sum(line.startswith("f ") for line in lines) == 50
+
+
+def test_missing_or_wrong_body_model_files_say_what_and_where(tmp_path):
+    with pytest.raises(BodyModelError, match="no such body-model file.*smpl.is.tue.mpg.de"):
+        load_body_model(tmp_path / "SMPL_NEUTRAL.pkl")
+    arrays = smpl_arrays()
+    del arrays["weights"]
+    np.savez(tmp_path / "partial.npz", **arrays)
+    with pytest.raises(BodyModelError, match=r"lacks \['weights'\]"):
+        load_body_model(tmp_path / "partial.npz")
+    arrays = smpl_arrays()
+    arrays["J_regressor"] = arrays["J_regressor"][:, :-1]
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(BodyModelError, match="J_regressor is"):
+        load_body_model(tmp_path / "bad.npz")
+    (tmp_path / "model.obj").write_text("v 0 0 0\n")
+    with pytest.raises(BodyModelError, match=r"\.pkl \(SMPL\) or \.npz"):
+        load_body_model(tmp_path / "model.obj")
+
+
+def test_a_model_without_smpls_body_tree_cannot_pose_a_clip(tmp_path):
+    arrays = smpl_arrays()
+    arrays["kintree_table"][0, 5] = 1  # right knee hung under the left hip
+    np.savez(tmp_path / "odd.npz", **arrays)
+    clip = forward_kinematics(np.zeros((2, 3)), np.tile(np.eye(3), (2, NUM_JOINTS, 1, 1)), REST_OFFSETS)
+    with pytest.raises(BodyModelError, match="not SMPL's body tree"):
+        mesh_vertices(clip, load_body_model(tmp_path / "odd.npz"))
+
+
+def test_sample_writes_meshes_and_smpl_files_on_the_users_body_model(tmp_path, model_file, monkeypatch):
+    import intermask.sampling as sampling
+    from intermask.errors import UsageError
+    from intermask.motion.layout import INTERHUMAN
+    from helpers.stand_in import tiny_model
+    from test_sample import sample_config
+
+    monkeypatch.setattr(sampling, "load_interaction_model", lambda path, device: tiny_model(INTERHUMAN))
+    cfg = sample_config(tmp_path, "--text", "two people hug", "--length", "1",
+                        overrides=["sample.formats=[npy,smpl,mesh]", f"sample.body_model={model_file}"])
+    (files,) = sampling.sample_from_config(cfg).values()
+    assert {"smpl_person1", "smpl_person2", "mesh_person1", "mesh_person2", "obj_person1"} <= set(files)
+    with np.load(files["mesh_person2"]) as data:
+        assert data["vertices"].shape[1:] == (VERTICES, 3) and np.isfinite(data["vertices"]).all()
+
+    (tmp_path / "none").mkdir()
+    cfg = sample_config(tmp_path / "none", "--text", "two people hug", "--length", "1",
+                        overrides=["sample.formats=[npy,mesh]"])
+    with pytest.raises(UsageError, match="mesh format needs a body model"):
+        sampling.sample_from_config(cfg)
+    assert not (tmp_path / "none" / "out").exists()  # refused before anything was written
