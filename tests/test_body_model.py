@@ -1,4 +1,5 @@
 """Body models from a user's file: reading, posing (against the independent smplx reader), and result meshes."""
+import json
 import pickle
 
 import numpy as np
@@ -87,13 +88,9 @@ def test_a_clip_on_the_models_own_skeleton_comes_back_as_its_posed_joints(model_
     pose, trans = body_pose(clip, model)
     _, joints = model.pose(pose, trans)
     np.testing.assert_allclose(joints[:, :NUM_JOINTS], clip, atol=1e-6)
-    npz_path, obj_path = write_mesh(tmp_path / "person1", clip, model, fps=30, obj_frame=2)
-    with np.load(npz_path) as data:
+    with np.load(write_mesh(tmp_path / "person1", clip, model, fps=30)) as data:
         assert data["vertices"].shape == (6, VERTICES, 3) and data["faces"].shape == (50, 3)
         np.testing.assert_allclose(data["vertices"], mesh_vertices(clip, model), atol=1e-5)
-    lines = obj_path.read_text().splitlines()
-    assert sum(line.startswith("v ") for line in lines) == VERTICES
-    assert sum(line.startswith("f ") for line in lines) == 50
 
 
 def test_missing_or_wrong_body_model_files_say_what_and_where(tmp_path):
@@ -134,7 +131,7 @@ def test_sample_writes_meshes_and_smpl_files_on_the_users_body_model(tmp_path, m
     cfg = sample_config(tmp_path, "--text", "two people hug", "--length", "1",
                         overrides=["sample.formats=[npy,smpl,mesh]", f"sample.body_model={model_file}"])
     (files,) = sampling.sample_from_config(cfg).values()
-    assert {"smpl_person1", "smpl_person2", "mesh_person1", "mesh_person2", "obj_person1"} <= set(files)
+    assert {"smpl_person1", "smpl_person2", "mesh_person1", "mesh_person2", "glb_person1", "glb_person2"} <= set(files)
     with np.load(files["mesh_person2"]) as data:
         assert data["vertices"].shape[1:] == (VERTICES, 3) and np.isfinite(data["vertices"]).all()
 
@@ -144,3 +141,63 @@ def test_sample_writes_meshes_and_smpl_files_on_the_users_body_model(tmp_path, m
     with pytest.raises(UsageError, match="mesh format needs a body model"):
         sampling.sample_from_config(cfg)
     assert not (tmp_path / "none" / "out").exists()  # refused before anything was written
+
+
+def read_accessor(document, blob, index):
+    """An accessor's array from a parsed glTF (float, uint16 and uint32 components)."""
+    accessor = document["accessors"][index]
+    view = document["bufferViews"][accessor["bufferView"]]
+    dtype = {5126: np.float32, 5123: np.uint16, 5125: np.uint32}[accessor["componentType"]]
+    width = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}[accessor["type"]]
+    raw = np.frombuffer(blob, dtype=dtype, count=accessor["count"] * width, offset=view["byteOffset"])
+    return raw.reshape(accessor["count"], width)
+
+
+def quaternion_matrix(q):
+    x, y, z, w = q
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def test_the_glb_skins_its_mesh_like_the_body_model_in_every_frame(model_file, tmp_path):
+    import pygltflib  # the [dev] extra installs it: an independent glTF reader
+    from dataclasses import replace
+
+    from intermask.outputs.gltf import write_gltf
+
+    model = replace(load_body_model(model_file), pose_dirs=None)  # glTF skinning has no pose correctives
+    rng = np.random.default_rng(7)
+    clip = forward_kinematics(rng.normal(0, 0.2, (5, 3)) + [0, 0.9, 0],
+                              axis_angle_to_matrix(rng.normal(0, 0.5, (5, NUM_JOINTS, 3))),
+                              model.rest_offsets()[:NUM_JOINTS])
+    path = write_gltf(tmp_path / "person1", clip, model, fps=30)
+    gltf = pygltflib.GLTF2().load_binary(str(path))
+    assert len(gltf.animations[0].channels) == JOINTS + 1 and len(gltf.skins[0].joints) == JOINTS
+    document, blob = json.loads(gltf.to_json()), gltf.binary_blob()
+
+    primitive = document["meshes"][0]["primitives"][0]
+    rest_vertices = read_accessor(document, blob, primitive["attributes"]["POSITION"])
+    influences = read_accessor(document, blob, primitive["attributes"]["JOINTS_0"]).astype(int)
+    weights = read_accessor(document, blob, primitive["attributes"]["WEIGHTS_0"])
+    inverse_bind = read_accessor(document, blob, document["skins"][0]["inverseBindMatrices"]).reshape(-1, 4, 4)
+    inverse_bind = inverse_bind.transpose(0, 2, 1)  # stored column by column
+    animated = {}
+    for channel in document["animations"][0]["channels"]:
+        sampler = document["animations"][0]["samplers"][channel["sampler"]]
+        animated[(channel["target"]["node"], channel["target"]["path"])] = read_accessor(document, blob,
+                                                                                        sampler["output"])
+    expected, _ = model.pose(*body_pose(clip, model))
+    for frame in range(len(clip)):
+        world = {}
+        for node in range(1, JOINTS + 1):  # parents come first
+            local = np.eye(4)
+            local[:3, :3] = quaternion_matrix(animated[(node, "rotation")][frame])
+            translation = animated.get((node, "translation"))
+            local[:3, 3] = translation[frame] if translation is not None else document["nodes"][node]["translation"]
+            parent = next((n for n in world if node in document["nodes"][n].get("children", [])), None)
+            world[node] = local if parent is None else world[parent] @ local
+        skinning = np.stack([world[j + 1] @ inverse_bind[j] for j in range(JOINTS)])
+        blended = np.einsum("vk,vkab->vab", weights, skinning[influences])
+        vertices = np.einsum("vab,vb->va", blended[:, :3, :3], rest_vertices) + blended[:, :3, 3]
+        np.testing.assert_allclose(vertices, expected[frame], atol=1e-4)

@@ -2,8 +2,8 @@
 
 A clip's joints are posed onto the body model's own rest skeleton (its template joints) by inverse kinematics,
 then skinned: per frame the model's vertices, whose first 22 joints follow the clip's bones in direction (their
-lengths are the model's). Written as an ``.npz`` (``vertices`` (frame, V, 3) float32, ``faces`` (F, 3), ``fps``)
-and an ``.obj`` of one frame, both Y-up metres like every other result.
+lengths are the model's). Written as an ``.npz`` (``vertices`` (frame, V, 3) float32, ``faces`` (F, 3), ``fps``),
+Y-up metres like every other result; ``outputs.gltf`` writes the same motion as an animated skinned mesh.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path, write_text_atomic
+from ..atomic import atomic_path
 from ..motion.body_model import BodyModel, BodyModelError
 from ..motion.rotation import matrix_to_axis_angle
 from ..motion.skeleton import NUM_JOINTS, PARENTS
@@ -43,23 +43,11 @@ def mesh_vertices(joints, model: BodyModel) -> np.ndarray:
     return vertices
 
 
-def obj_text(vertices: np.ndarray, faces: np.ndarray) -> str:
-    """A Wavefront OBJ of one mesh: vertices (V, 3), faces (F, 3) zero-based."""
-    lines = [f"v {x:.5f} {y:.5f} {z:.5f}" for x, y, z in vertices]
-    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
-    return "\n".join(lines) + "\n"
-
-
-def write_mesh(path, joints, model: BodyModel, fps: float, obj_frame: int = 0) -> tuple[Path, Path]:
-    """Write one person's body mesh of a clip: ``<path>.npz`` (every frame) and ``<path>.obj`` (frame
-    ``obj_frame``), atomically. Returns both paths."""
+def write_mesh(path, joints, model: BodyModel, fps: float) -> Path:
+    """Write one person's body mesh of a clip, every frame, as ``<path>.npz`` (atomically)."""
     vertices = mesh_vertices(joints, model).astype(np.float32)
-    if not -len(vertices) <= obj_frame < len(vertices):
-        raise ValueError(f"obj_frame {obj_frame} is outside the clip's {len(vertices)} frames")
-    path = Path(path)
-    npz_path = path.with_suffix(".npz")
-    with atomic_path(npz_path) as temporary:
+    path = Path(path).with_suffix(".npz")
+    with atomic_path(path) as temporary:
         with open(temporary, "wb") as handle:
             np.savez(handle, vertices=vertices, faces=model.faces.astype(np.int32), fps=np.array(float(fps)))
-    obj_path = write_text_atomic(path.with_suffix(".obj"), obj_text(vertices[obj_frame], model.faces))
-    return npz_path, obj_path
+    return path

@@ -17,6 +17,7 @@ from ..motion.skeleton import NUM_JOINTS
 from ..atomic import atomic_path, write_text_atomic
 from .bvh import check_bvh_options, load_bvh_joints, write_bvh
 from .clip import as_people, check_text
+from .gltf import write_gltf
 from .mesh import check_skeleton, write_mesh
 from .smpl import write_smpl
 from .video import render_video
@@ -96,9 +97,10 @@ def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=No
     layout, ``outputs.smpl``: keys "smpl_person1", ...).
     Files are named ``<name>.<ext>`` (BVH: ``<name>_person<k>.bvh``, SMPL: ``<name>_person<k>.npz``) inside
     ``out_dir``. ``bvh_units`` ("m" or "cm") and ``bvh_names`` (``bvh.JOINT_NAME_PRESETS``) shape the BVH files.
-    "mesh" needs the user's ``body_model`` (``motion.body_model``) and writes ``<name>_person<k>_mesh.npz`` of its
-    vertices per frame and ``<name>_person<k>_mesh.obj`` of the first frame (keys "mesh_person<k>", "obj_person<k>";
-    ``outputs.mesh``); with a body model, "smpl" files are solved on its skeleton.
+    "mesh" needs the user's ``body_model`` (``motion.body_model``) and writes ``<name>_person<k>.glb``, the body
+    mesh animated by the clip (``outputs.gltf``; key "glb_person<k>"), and ``<name>_person<k>_mesh.npz`` of its
+    vertices per frame (``outputs.mesh``; key "mesh_person<k>"); with a body model, "smpl" files are solved on its
+    skeleton.
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -144,8 +146,10 @@ def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=No
                                                              joints[person], fps, body_model)
     if "mesh" in formats:
         for person in range(joints.shape[0]):
-            written[f"mesh_person{person + 1}"], written[f"obj_person{person + 1}"] = write_mesh(
-                out_dir / f"{name}_person{person + 1}_mesh", joints[person], body_model, fps)
+            written[f"glb_person{person + 1}"] = write_gltf(out_dir / f"{name}_person{person + 1}.glb", joints[person],
+                                                            body_model, fps)
+            written[f"mesh_person{person + 1}"] = write_mesh(out_dir / f"{name}_person{person + 1}_mesh",
+                                                             joints[person], body_model, fps)
     if "html" in formats:
         written["html"] = write_viewer(base.with_suffix(".html"), joints, text, fps)
     return written
