@@ -1,4 +1,4 @@
-"""python -m intermask.eval --dataset {synthetic,interhuman,interx} [--quick] [ckpt=...] [key=value ...]"""
+"""python -m intermask.eval --dataset {synthetic,interhuman,interx} [--quick] [--reconstruction] [ckpt=...] [key=value ...]"""
 from __future__ import annotations
 
 import logging
@@ -9,7 +9,8 @@ log = logging.getLogger("intermask.eval")
 
 
 def translate(argv: list[str]) -> list[str]:
-    found, rest = split_flags(argv, {"--dataset": "data"}, switches={"--quick": "quick"})
+    found, rest = split_flags(argv, {"--dataset": "data"}, switches={"--quick": "quick",
+                                                                                "--reconstruction": "reconstruction"})
     names, rest = positional(rest)
     if names:
         raise UsageError(f"unexpected argument(s) {names}; choose the dataset with --dataset NAME")

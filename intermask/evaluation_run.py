@@ -80,6 +80,17 @@ class EvaluationRun:
             raw, frames = self._generate(batch["text"], batch["length"], int(rng.integers(2**31)))
             yield EvalBatch(batch[self.evaluator.text_key], raw, frames, self.dataset.joints(raw))
 
+    def reconstructed(self, rng: np.random.Generator) -> Iterator[EvalBatch]:
+        """The test clips tokenised and decoded by the model's VQ-VAE: what a perfect token predictor would reach."""
+        for batch in self._batches(rng):
+            frames = batch["length"] - batch["length"] % self.model.frames_per_token
+            motion = self.model.normalize(batch["motion"].to(self.device))
+            ids = self.model.tokenize(motion, frames.to(self.device))
+            raw = self.model.denormalize(self.model.decode(ids, frames.to(self.device) // self.model.frames_per_token))
+            steps = torch.arange(raw.shape[2])
+            raw = raw.cpu() * (steps[None, None, :, None] < frames[:, None, None, None])
+            yield EvalBatch(batch[self.evaluator.text_key], raw, frames, self.dataset.joints(raw))
+
     def multimodality(self, rng: np.random.Generator, num_texts: int, num_samples: int) -> np.ndarray:
         picks = rng.choice(len(self.dataset), size=num_texts, replace=num_texts > len(self.dataset))
         embeddings = []
@@ -129,13 +140,21 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
         raise ConfigError(f"protocol.quick.max_items={max_items} is below one evaluation batch "
                           f"({protocol.batch_size})")
     run = EvaluationRun(dataset, evaluator, model, protocol.batch_size, dict(cfg.generation), device, max_items)
-    results = evaluate(protocol, run.ground_truth, run.generated if model else None, run.embed,
-                       run.multimodality if model else None, progress=True)
+    if cfg.reconstruction:
+        if model is None or source.format != "interhuman":
+            raise ConfigError("--reconstruction needs a model (ckpt=...) of data in the InterHuman layout: its "
+                              "VQ-VAE reconstructs the test clips")
+        results = evaluate(protocol, run.ground_truth, run.reconstructed, run.embed, None, progress=True)
+    else:
+        results = evaluate(protocol, run.ground_truth, run.generated if model else None, run.embed,
+                           run.multimodality if model else None, progress=True)
     table = format_table(results)
+    what = f"VQ-VAE reconstruction by {model_path}" if cfg.reconstruction else model_path or "(ground truth only)"
     header = (f"{cfg.data.name} {cfg.split} split, {protocol.replications} replications, batch "
-              f"{protocol.batch_size}; evaluator {evaluator_path}; model {model_path or '(ground truth only)'}")
+              f"{protocol.batch_size}; evaluator {evaluator_path}; model {what}")
     out = Path(cfg.out) if cfg.out else (model_path.parent if model_path else evaluator_path.parent)
-    stem = f"eval_{cfg.data.name}_{cfg.split}{'_quick' if cfg.quick else ''}"
+    stem = (f"eval_{cfg.data.name}_{cfg.split}{'_reconstruction' if cfg.reconstruction else ''}"
+            f"{'_quick' if cfg.quick else ''}")
     markdown, json_path = out / f"{stem}.md", out / f"{stem}.json"
     write_text_atomic(markdown, f"{header}\n\n{table}\n")
     write_text_atomic(json_path, results_to_json({**results, "evaluator": str(evaluator_path),

@@ -107,6 +107,17 @@ def test_eval_prints_and_writes_the_table_with_ground_truth_and_model_rows(train
     assert table["rows"]["model"]["MModality"]["mean"] >= 0.0
 
 
+def test_eval_of_the_reconstruction_scores_the_tokenizers_bound_in_a_file_of_its_own(trained, workspace):
+    out = workspace / "eval"
+    result = run("intermask.eval", "--dataset", "synthetic", "--quick", "--reconstruction", f"out={out}",
+                 "protocol.batch_size=4", "protocol.quick.max_items=4", "protocol.quick.replications=2",
+                 "protocol.quick.diversity_pairs=3", *data_args(workspace), cwd=workspace)
+    assert "VQ-VAE reconstruction by" in result.stdout
+    rows = json.loads((out / "eval_synthetic_test_reconstruction_quick.json").read_text())["rows"]
+    assert set(rows) == {"ground truth", "model"} and np.isfinite(rows["model"]["FID"]["mean"])
+    assert rows["model"].get("MModality") is None  # one reconstruction per clip: no multimodality
+
+
 def test_render_writes_a_dataset_clip(workspace):
     out = workspace / "render"
     run("intermask.render", "0000", f"out={out}", "formats=[npy,html]", *data_args(workspace)[:2], cwd=workspace)
