@@ -260,3 +260,13 @@ def test_serve_binds_this_machine_only_unless_asked_and_warns_when_asked(tmp_pat
         serve.job(cfg)
     assert served == {"host": host, "port": 7860}
     assert ("anyone who reaches port 7860 can generate with this model" in caplog.text) == warned
+
+
+def test_several_captions_give_several_results_and_a_caption_cut_short_says_how_much_was_read(page):
+    long = "the first person walks up to the second person and waves " * 5  # 55 words; the stand-in reads 24
+    page.fill("#captions", f"two people hug\n{long}")
+    page.fill("#length", "1")
+    page.click("#generate")
+    page.wait_for_function("document.querySelectorAll('.result').length === 2", timeout=60_000)
+    notes = [note.inner_text() for note in page.query_selector_all(".result .note") if note.is_visible()]
+    assert len(notes) == 1 and "only its first 24 of 55 words (123 of 284 characters) are used" in notes[0]
