@@ -270,3 +270,14 @@ def test_several_captions_give_several_results_and_a_caption_cut_short_says_how_
     page.wait_for_function("document.querySelectorAll('.result').length === 2", timeout=60_000)
     notes = [note.inner_text() for note in page.query_selector_all(".result .note") if note.is_visible()]
     assert len(notes) == 1 and "only its first 24 of 55 words (123 of 284 characters) are used" in notes[0]
+
+
+def test_a_client_that_goes_away_mid_upload_cancels_nothing_others_wait_for(server):
+    base, _ = server
+    waiting = call(f"{base}/api/generate", {"captions": "two people wave", "length": "1"})[1]["job"]
+    with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1]))) as gone:
+        gone.sendall(b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     b"Content-Length: 100000\r\n\r\n--b\r\nContent-Disposition: form-data; name=\"captions\"\r\n\r\nhal")
+    assert wait_for(base, waiting)["state"] == "done"
+    status, answer = call(f"{base}/api/generate", {"captions": "two people bow", "length": "1"})
+    assert status == 202 and wait_for(base, answer["job"])["results"][0]["text"] == "two people bow"

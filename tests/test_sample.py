@@ -62,6 +62,16 @@ def test_a_caption_longer_than_the_text_encoder_reads_is_reported_with_how_much_
     assert "only its first 24 of 220 words (123 of 1140 characters) are used" in message
 
 
+def test_sampling_reports_each_decoding_step_then_each_result_it_writes(tmp_path):
+    import torch
+
+    cfg = sample_config(tmp_path, "--text", "two people hug", "--num-samples", "2", "--length", "1")
+    seen = []
+    interaction.sample_with(tiny_model(INTERHUMAN), cfg.sample, "stand_in.pt", 2.0, torch.device("cpu"),
+                            progress=lambda *report: seen.append(report))
+    assert seen == [("decoding", 1, 2), ("decoding", 2, 2), ("writing", 0, 2), ("writing", 1, 2)]
+
+
 def test_the_text_encoders_say_how_much_of_a_caption_they_read():
     from helpers.stand_in import CaptionHash
     from intermask.models.text import caption_cuts, words_that_fit
