@@ -211,6 +211,12 @@ def test_requests_are_answered_in_order_and_a_reaction_keeps_the_uploaded_person
     reaction = np.load(out / result["files"]["npy"].removeprefix("/results/"))
     np.testing.assert_allclose(reaction[0], given[1][: reaction.shape[1]], atol=1e-5)  # the kept person, unchanged
 
+    pair = {f"p{k}.bvh": (out / states[1]["results"][0]["files"][f"bvh_person{k}"].removeprefix("/results/"))
+            .read_bytes() for k in (1, 2)}
+    status, answer = call(f"{base}/api/generate", {"mode": "reaction", "person": "1", "captions": "they wave"}, pair)
+    (result,) = wait_for(base, answer["job"])["results"]
+    assert status == 202 and result["text"] == "they wave" and set(result["zips"]) == {"bvh", "npy"}
+
 
 def test_the_queue_runs_jobs_one_at_a_time_in_order_and_survives_a_failing_one():
     ran, running = [], []
