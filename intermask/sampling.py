@@ -6,10 +6,12 @@ Top-down: ``sample_from_config`` resolves the checkpoint and loads the model (``
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -18,6 +20,7 @@ from omegaconf import OmegaConf
 from .errors import ConfigError, UsageError
 from .generation.interaction_model import InterMask
 from .loading import load_interaction_model, resolve
+from .models.text import caption_cuts
 from .motion.canonical import canonicalize_person
 from .motion.features import joints_to_features
 from .motion.rotation import matrix_to_rot6d
@@ -37,25 +40,42 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
                    how=f"No text-to-interaction model for {cfg.data.name!r} yet: run `make demo`, or train one with "
                        f"`python -m intermask.train vqvae` then `python -m intermask.train transformer`, or pass "
                        f"ckpt=PATH")
+    model = load_writable_model(ckpt, device)
+    return sample_with(model, cfg.sample, ckpt, float(cfg.data.typical_seconds), device)
+
+
+def load_writable_model(ckpt: Path, device: torch.device) -> InterMask:
+    """The model of a transformer checkpoint, when its motions can be written as joints, video and BVH."""
     model = load_interaction_model(ckpt, device)
     if not model.layout.has_positions:
         raise ConfigError(f"{ckpt}: this model's features hold no joint positions (Inter-X's SMPL-X rotations need "
                           f"the SMPL-X body model, which is not wired in), so its motions cannot be written as "
                           f"joints, video or BVH; evaluate it with python -m intermask.eval --dataset interx ckpt=...")
-    sample = cfg.sample
+    return model
+
+
+def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: float, device: torch.device,
+                progress: Callable[[str, int, int], None] | None = None) -> dict[str, dict[str, Path]]:
+    """Generate and write what the ``sample`` config asks of an already loaded model; returns {name: files}.
+
+    progress: called as progress(stage, done, total) with stage "decoding" (steps) and then "writing" (results).
+    """
     for name in ("cond_scale", "temperature", "topk_ratio"):
         if not math.isfinite(float(sample[name])):
             raise UsageError(f"sample.{name}={sample[name]}: a finite number is needed")
     texts = prompts(sample)
+    for cut in caption_cuts(model.text_encoder.backbone, texts):
+        log.warning("%s", cut.message())
     generator = torch.Generator(device=device).manual_seed(int(sample.seed))
     settings = dict(cond_scale=float(sample.cond_scale), temperature=float(sample.temperature),
                     topk_ratio=float(sample.topk_ratio), gumbel=bool(sample.gumbel), generator=generator,
-                    amp=str(sample.amp), compile=sample.compile)
+                    amp=str(sample.amp), compile=sample.compile,
+                    progress=None if progress is None else functools.partial(progress, "decoding"))
     meta = {"seed": int(sample.seed), "checkpoint": str(ckpt), "config": OmegaConf.to_container(sample, resolve=True)}
     outputs = output_options(sample)
     if sample.reaction_to:
-        return write_reactions(model, sample, texts, settings, meta, device, outputs)
-    return write_interactions(model, sample, texts, settings, meta, float(cfg.data.typical_seconds), outputs)
+        return write_reactions(model, sample, texts, settings, meta, device, outputs, progress)
+    return write_interactions(model, sample, texts, settings, meta, typical_seconds, outputs, progress)
 
 
 def output_options(sample) -> dict:
@@ -69,7 +89,7 @@ def output_options(sample) -> dict:
 
 
 def write_interactions(model: InterMask, sample, texts: list[str], settings: dict, meta: dict,
-                       typical_seconds: float, outputs: dict) -> dict[str, dict[str, Path]]:
+                       typical_seconds: float, outputs: dict, progress=None) -> dict[str, dict[str, Path]]:
     """Both people generated for every prompt, ``sample.num_samples`` times each."""
     if not texts:
         raise UsageError('no prompt: give --text "..." (repeatable) or --texts-file FILE')
@@ -84,6 +104,8 @@ def write_interactions(model: InterMask, sample, texts: list[str], settings: dic
     joints = model.joints(features).cpu().numpy()
     results, taken = {}, set()
     for k, text in enumerate(batch):
+        if progress is not None:
+            progress("writing", k, len(batch))
         name = unique_name(f"{slug(text)}_{k % int(sample.num_samples)}", taken)
         results[name] = write_result(Path(sample.out), name, joints[k], text, {**meta, "length_frames": frames},
                                      fps=fps, **outputs)
@@ -91,7 +113,7 @@ def write_interactions(model: InterMask, sample, texts: list[str], settings: dic
 
 
 def write_reactions(model: InterMask, sample, texts: list[str], settings: dict, meta: dict,
-                    device: torch.device, outputs: dict) -> dict[str, dict[str, Path]]:
+                    device: torch.device, outputs: dict, progress=None) -> dict[str, dict[str, Path]]:
     """The other person generated for the person of ``sample.reaction_to``, with at most one prompt."""
     given = reaction_source(sample.reaction_to, int(sample.reaction_person))
     actor, length, frame = actor_tokens(model, given, device)
@@ -104,6 +126,8 @@ def write_reactions(model: InterMask, sample, texts: list[str], settings: dict, 
     joints = model.joints(features).cpu().numpy()
     results = {}
     for k in range(num):
+        if progress is not None:
+            progress("writing", k, num)
         world = frame.invert(joints[k])
         world[0] = given[:length]  # the given motion exactly as it came in
         name = f"reaction_{slug(text or Path(sample.reaction_to).stem)}_{k}"

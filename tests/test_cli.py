@@ -159,3 +159,17 @@ def test_eval_names_the_datasets_in_one_line_for_an_unknown_one():
     assert "search path" not in result.stderr.lower() and "provider" not in result.stdout + result.stderr
     with pytest.raises(UsageError, match="no such dataset; the datasets are interhuman, interx, synthetic"):
         eval_entry.translate(["--dataset=nosuchset"])
+
+
+def test_serve_without_the_app_extra_says_how_to_install_it(monkeypatch, capsys):
+    from intermask import serve
+    from intermask.cli import guarded
+
+    monkeypatch.setattr(serve.importlib.util, "find_spec", lambda name: None)
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("serve")
+    with pytest.raises(SystemExit) as stop:
+        guarded(serve.job)(cfg)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip() == ("error: the web app needs the optional 'app' extra: "
+                                               "pip install -e '.[app]' (or pip install 'intermask[app]')")

@@ -53,6 +53,36 @@ def test_a_reaction_names_a_person_of_the_file_and_a_long_input_is_cut_with_a_wa
     np.testing.assert_allclose(np.load(files["npy"])[0], joints[0, :148], atol=1e-6)
 
 
+def test_a_caption_longer_than_the_text_encoder_reads_is_reported_with_how_much_was_kept(tmp_path, stand_in, caplog):
+    caption = "the first person walks up to the second person and waves " * 20  # 220 words; the stand-in reads 24
+    with caplog.at_level("WARNING"):
+        interaction.sample_from_config(sample_config(tmp_path, "--text", caption, "--text", "two people hug",
+                                                     "--length", "1"))
+    (message,) = [line for line in caplog.messages if "longer than the text encoder reads" in line]
+    assert "only its first 24 of 220 words (123 of 1140 characters) are used" in message
+
+
+def test_sampling_reports_each_decoding_step_then_each_result_it_writes(tmp_path):
+    import torch
+
+    cfg = sample_config(tmp_path, "--text", "two people hug", "--num-samples", "2", "--length", "1")
+    seen = []
+    interaction.sample_with(tiny_model(INTERHUMAN), cfg.sample, "stand_in.pt", 2.0, torch.device("cpu"),
+                            progress=lambda *report: seen.append(report))
+    assert seen == [("decoding", 1, 2), ("decoding", 2, 2), ("writing", 0, 2), ("writing", 1, 2)]
+
+
+def test_the_text_encoders_say_how_much_of_a_caption_they_read():
+    from helpers.stand_in import CaptionHash
+    from intermask.models.text import caption_cuts, words_that_fit
+
+    assert words_that_fit("one two  three four", lambda part: len(part.split()), 2) == "one two"
+    assert words_that_fit("one two", lambda part: len(part.split()), 2) == "one two"
+    assert words_that_fit("averyveryverylongword two", len, 5) == ""
+    (cut,) = caption_cuts(CaptionHash(), ["two people hug", "a " * 30 + "b"])
+    assert (cut.kept_words, cut.words, cut.kept) == (24, 31, ("a " * 24).strip())
+
+
 def tiny_motion(frames):
     """Two people walking side by side: (2, frame, 22, 3) joints of the rest skeleton."""
     from intermask.motion.kinematics import forward_kinematics

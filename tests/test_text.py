@@ -268,3 +268,16 @@ def test_minilm_weights_folder_can_be_moved_with_an_environment_variable(tmp_pat
         MiniLMBackbone()
     monkeypatch.setenv(MINILM_DIR_VARIABLE, str(packaged))
     assert MiniLMBackbone(max_tokens=8)(["a wave"])[0].shape == (1, 8, 384)
+
+
+def test_minilm_reports_the_part_of_a_long_caption_it_reads(minilm):
+    from intermask.models.text import caption_cuts
+
+    short = "two people shake hands"
+    long = "the first person walks up to the second person and waves " * 1000  # 11,000 words
+    assert minilm.read_part(short) == short
+    (cut,) = caption_cuts(minilm, [short, long])
+    assert long.startswith(cut.kept) and 0 < cut.kept_words < minilm.max_tokens < cut.words
+    # the part it reads is exactly what the tokenizer keeps: its tokens fill the window, nothing is left over
+    kept_ids = minilm.tokenizer(cut.kept)["input_ids"]
+    assert kept_ids == minilm.tokenizer(long, truncation=True, max_length=minilm.max_tokens)["input_ids"]

@@ -161,6 +161,7 @@ def generate(
     fixed_person: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     parity: bool | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Decode token maps for both persons (or one, given the other).
 
@@ -172,6 +173,7 @@ def generate(
     given and kept; the others are decoded. generator: seeds every draw.
     parity: decode with the reference implementation's conventions (module docstring); default: the
     model's own ``parity`` attribute, False when it has none.
+    progress: called as progress(steps done, steps) after each decoding step.
     Returns ids (b, 2, p, t): codes at valid positions, ``model.pad_id`` beyond each length.
     """
     device = next(model.parameters()).device
@@ -202,14 +204,14 @@ def generate(
     try:
         parity = bool(getattr(model, "parity", False)) if parity is None else parity
         ids = _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temperature, topk_ratio,
-                      gumbel, generator, parity)
+                      gumbel, generator, parity, progress)
     finally:
         model.train(was_training)
     return ids
 
 
 def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temperature, topk_ratio, gumbel,
-            generator, parity=False) -> torch.Tensor:
+            generator, parity=False, progress=None) -> torch.Tensor:
     """The decoding loop on (b, 2, p, t) ids; only positions in ``to_decode`` are ever written."""
     num_parts = ids.shape[2]
     flat_decode = rearrange(to_decode, "b n p t -> b (n p t)")
@@ -227,7 +229,7 @@ def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temp
             return sample_top_k(logits, topk_ratio, temperature, gumbel, generator)
     predict = guided_predictor(model, cond, lengths_tokens, ids.shape[-1], cond_scale)
 
-    for tau in torch.linspace(0, 1, steps, device=ids.device):
+    for step, tau in enumerate(torch.linspace(0, 1, steps, device=ids.device)):
         num_masked = (cosine_schedule(tau) * num_to_decode).round().clamp(min=1)
         ranks = scores.argsort(dim=-1, stable=not parity).argsort(dim=-1)
         is_mask = (ranks < rearrange(num_masked, "b -> b 1")) & flat_decode
@@ -240,6 +242,8 @@ def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temp
         flat_ids = torch.where(is_mask, sampled, flat_ids)
         confidence = logits.float().softmax(dim=-1).gather(-1, rearrange(sampled, "b l -> b l 1"))
         scores = torch.where(is_mask, rearrange(confidence, "b l 1 -> b l"), FROZEN_SCORE)
+        if progress is not None:
+            progress(step + 1, steps)
 
     return rearrange(flat_ids, "b (n p t) -> b n p t", n=2, p=num_parts)
 

@@ -5,7 +5,7 @@ the trainable text encoder, the transformer, the (frozen) VQ-VAE and the feature
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from einops import rearrange
@@ -123,13 +123,15 @@ class InterMask(nn.Module):
                  temperature: float = 1.0, topk_ratio: float = 0.9, gumbel: bool = False,
                  generator: torch.Generator | None = None, cache: TextFeatureCache | None = None,
                  given: torch.Tensor | None = None, given_person: int = 0,
-                 amp: str = "off", compile: str | bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                 amp: str = "off", compile: str | bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Interactions for ``texts`` (or the null condition when None) of ``lengths`` frames (b,).
 
         given: optional ids (b, part, step) of one person (``given_person``) whose tokens stay fixed: reaction
         generation. amp: "auto" | "bf16" | "off" (``intermask.precision``): bf16 autocast around the transformer
         and the VQ decoder. compile: "auto" | True | False (``intermask.precision``): run the transformer through
         torch.compile from this call on (the first call compiles; pays off over many batches).
+        progress: called as progress(steps done, steps) after each decoding step.
         Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step, feature)); each clip is
         decoded from its own tokens only, so it does not depend on the rest of the batch, and frames past
         4 * (length // 4) are zero.
@@ -142,7 +144,8 @@ class InterMask(nn.Module):
             cond = self.encode_text(texts, cache) if texts is not None else None
             if given is None:
                 ids = generate(self.transformer, cond, token_steps, steps=steps, cond_scale=cond_scale,
-                               temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, generator=generator)
+                               temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, generator=generator,
+                               progress=progress)
             else:
                 fixed = torch.zeros(given.shape[0], 2, *given.shape[1:], dtype=torch.long, device=device)
                 fixed[:, given_person] = given.to(device)
@@ -150,7 +153,7 @@ class InterMask(nn.Module):
                 fixed_person[:, given_person] = True
                 ids = generate(self.transformer, cond, token_steps, steps=steps, cond_scale=cond_scale,
                                temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, fixed_ids=fixed,
-                               fixed_person=fixed_person, generator=generator)
+                               fixed_person=fixed_person, generator=generator, progress=progress)
             features = self.decode(ids, token_steps)
         return ids, features.float()
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import warnings
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -65,6 +67,11 @@ class FrozenTextBackbone(nn.Module):
     def train(self, mode: bool = True) -> "FrozenTextBackbone":
         return super().train(False)
 
+    def read_part(self, text: str) -> str:
+        """The start of ``text`` this backbone reads: all of it unless it holds more tokens than the backbone
+        takes, in which case the rest is cut off before encoding."""
+        return text
+
 
 class MiniLMBackbone(FrozenTextBackbone):
     """all-MiniLM-L6-v2 token features (b, max_tokens, 384); the end-of-text token is [SEP].
@@ -104,6 +111,12 @@ class MiniLMBackbone(FrozenTextBackbone):
         # [SEP] closes the caption as CLIP's end-of-text token does: the last attended position
         eot_index = batch["attention_mask"].sum(dim=-1) - 1
         return features, eot_index
+
+    def read_part(self, text: str) -> str:
+        kept = self.tokenizer(text, truncation=True, max_length=self.max_tokens, return_offsets_mapping=True)
+        ends = [end for start, end in kept["offset_mapping"] if end > start]  # [CLS] and [SEP] map to (0, 0)
+        end = ends[-1] if ends else 0
+        return text if not text[end:].strip() else text[:end]
 
 
 def minilm_model_dir() -> Path:
@@ -260,6 +273,13 @@ class CLIPBackbone(FrozenTextBackbone):
             ) from error
         return clip.tokenize(check_captions(texts), context_length=self.tower.context_length, truncate=True).long()
 
+    def read_part(self, text: str) -> str:
+        from clip.simple_tokenizer import SimpleTokenizer  # the optional package, as in ``tokenize``
+
+        tokenizer = SimpleTokenizer()
+        # the start and end-of-text tokens take two of the context's places
+        return words_that_fit(text, lambda part: len(tokenizer.encode(part)), self.tower.context_length - 2)
+
     def encode_tokens(self, token_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """token ids (b, 77) -> (features (b, 77, width), eot_index (b,))."""
         token_ids = token_ids.to(self.tower.token_embedding.weight.device)
@@ -267,6 +287,50 @@ class CLIPBackbone(FrozenTextBackbone):
 
     def forward(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encode_tokens(self.tokenize(texts))
+
+
+def words_that_fit(text: str, count_tokens: Callable[[str], int], capacity: int) -> str:
+    """The longest run of whole words at the start of ``text`` that ``count_tokens`` puts in ``capacity`` tokens."""
+    ends = [match.end() for match in re.finditer(r"\S+", text)]
+    if not ends or count_tokens(text) <= capacity:
+        return text
+    low, high = 0, len(ends)  # ends[:low] fit; ends[:high + 1] do not
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count_tokens(text[: ends[middle - 1]]) <= capacity:
+            low = middle
+        else:
+            high = middle - 1
+    return text[: ends[low - 1]] if low else ""
+
+
+@dataclass(frozen=True)
+class CaptionCut:
+    """How much of a caption a text encoder reads, when it does not read all of it."""
+
+    text: str
+    kept: str
+
+    @property
+    def kept_words(self) -> int:
+        return len(self.kept.split())
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+    def message(self) -> str:
+        start = self.text if len(self.text) <= 40 else self.text[:40].rstrip() + "..."
+        last = " ".join(self.kept.split()[-6:])
+        return (f'the caption "{start}" is longer than the text encoder reads: only its first {self.kept_words} of '
+                f"{self.words} words ({len(self.kept)} of {len(self.text)} characters) are used, up to "
+                f'"...{last}"; the rest is ignored')
+
+
+def caption_cuts(backbone: FrozenTextBackbone, texts: Sequence[str]) -> list[CaptionCut]:
+    """The captions ``backbone`` does not read whole, with the part it reads."""
+    cuts = [CaptionCut(text, backbone.read_part(text)) for text in dict.fromkeys(texts)]
+    return [cut for cut in cuts if cut.kept != cut.text]
 
 
 class TextFeatureCache:

@@ -5,23 +5,27 @@ import torch
 
 from intermask.models.transformer import InterMTransformer
 from intermask.generation.interaction_model import InterMask
-from intermask.models.text import FrozenTextBackbone, TextEncoder
+from intermask.models.text import FrozenTextBackbone, TextEncoder, words_that_fit
 from intermask.models.vqvae import MotionVQVAE
 from intermask.motion.layout import INTERX
 
 
 class CaptionHash(FrozenTextBackbone):
-    """Stand-in frozen text features: fixed random numbers per caption, nothing to load."""
+    """Stand-in frozen text features: fixed random numbers per caption, nothing to load. Like a real backbone it
+    reads a caption's start only: its first ``max_words`` words."""
 
-    feature_dim, name = 12, "caption_hash"
+    feature_dim, name, max_words = 12, "caption_hash", 24
 
     def __init__(self):
         super().__init__()
         self.freeze()
 
+    def read_part(self, text):
+        return words_that_fit(text, lambda part: len(part.split()), self.max_words)
+
     def forward(self, texts):
-        features = [torch.randn(4, self.feature_dim, generator=torch.Generator().manual_seed(zlib.crc32(t.encode())))
-                    for t in texts]
+        seeds = [zlib.crc32(self.read_part(t).encode()) for t in texts]
+        features = [torch.randn(4, self.feature_dim, generator=torch.Generator().manual_seed(seed)) for seed in seeds]
         return torch.stack(features), torch.full((len(texts),), 3)
 
 
