@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from intermask.generation.decoding import generate, generate_reaction
-from intermask.generation.editing import (EditError, body_parts, edit_interaction, extend_interaction, keep_mask,
+from intermask.generation.editing import (DEFAULT_BLEND_FRAMES, EditError, body_parts, edit_interaction, extend_interaction, keep_mask,
                                           parse_seconds, part_joints, part_rows, steps_within, tokenize_joints)
 from intermask.metrics.physical import seam_jumps
 from intermask.models.masking import validity_grid
@@ -110,7 +110,7 @@ def test_in_betweening_keeps_tokens_and_reproduces_kept_frames_within_the_tokeni
     own_error = np.linalg.norm(reconstruction(model, joints) - joints, axis=-1).max()
     kept = edited.kept_frames.all(axis=0)
     assert kept.sum() == 48 and error[kept].max() <= own_error + 1e-6
-    assert (error[kept][:20] == 0).all()  # far from a seam, the input's own frames
+    assert (error[:24 - DEFAULT_BLEND_FRAMES - 1] == 0).all()  # farther than the cross-fade: the input's frames
     # the decoded kept steps far from the edit are the tokenizer's reconstruction: same tokens, same motion
     np.testing.assert_allclose(edited.decoded[:, :8], reconstruction(model, joints)[:, :8], atol=1e-4)
 
@@ -156,6 +156,22 @@ def test_windows_chain_into_one_clip_of_the_asked_length_that_keeps_each_overlap
 def test_impossible_edits_raise_one_clear_error(model, kwargs, message):
     with pytest.raises(EditError, match=message):
         edit_interaction(model, waving_motion(96), "x", **kwargs)
+
+
+def test_generated_runs_are_shifted_to_start_and_end_where_the_kept_motion_is():
+    from intermask.generation.editing import ground_offsets
+
+    kept = np.array([True] * 4 + [False] * 4 + [True] * 4)
+    given = np.zeros((12, 22, 3))
+    decoded = np.zeros((12, 22, 3))
+    decoded[:, :, 0] = 1.0  # the decoded person stands 1 m off in x ...
+    decoded[8:, :, 2] = -2.0  # ... and 2 m off in z after the gap
+    offsets = ground_offsets(kept, given, decoded)
+    np.testing.assert_allclose(offsets[3], [-1, 0, 0])
+    np.testing.assert_allclose(offsets[8], [-1, 0, 2])
+    np.testing.assert_allclose(offsets[4:8, 2], [0.4, 0.8, 1.2, 1.6])  # the gap moves from one shift to the next
+    assert (offsets[:, 1] == 0).all()
+    assert not ground_offsets(np.ones(12, dtype=bool), given, decoded).any()
 
 
 def test_seam_jumps_find_a_jump_and_leave_smooth_motion_alone():

@@ -42,7 +42,7 @@ from .interaction_model import InterMask
 # convolutions pool consecutive SMPL joint indices, and its graph convolutions and kernels reach neighbours.
 PART_NAMES = ("hips", "knees", "feet", "head", "arms")
 BODY_PART_GROUPS = {"legs": ("hips", "knees", "feet"), "upper": ("head", "arms"), "all": PART_NAMES}
-DEFAULT_BLEND_FRAMES = 4
+DEFAULT_BLEND_FRAMES = 8
 IDENTITY_6D = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
 
 
@@ -223,13 +223,48 @@ def check_input(joints, model: InterMask, what: str = "the input") -> np.ndarray
 
 def blend_weights(kept: np.ndarray, blend_frames: int) -> np.ndarray:
     """(frame,) weights of the input over the decoded motion: 1 at kept frames farther than ``blend_frames`` from
-    a generated one, falling linearly to 1 / (blend + 1) at the kept frame next to it, 0 at generated frames."""
+    a generated one, easing down (smoothstep, so velocity and acceleration change gradually at both ends of the
+    fade) towards the generated frames, which weigh 0."""
     weights = kept.astype(np.float64)
     generated = np.flatnonzero(~kept)
     if blend_frames <= 0 or generated.size == 0:
         return weights
     distance = np.abs(np.arange(len(kept))[:, None] - generated[None]).min(axis=1)
-    return np.where(kept, np.minimum(1.0, distance / (blend_frames + 1)), 0.0)
+    ramp = np.minimum(1.0, distance / (blend_frames + 1))
+    return np.where(kept, ramp * ramp * (3 - 2 * ramp), 0.0)
+
+
+def ground_offsets(kept: np.ndarray, given: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+    """(frame, 3) ground-plane shifts that carry one person's decoded motion onto the given one at every seam.
+
+    At each seam the shift is the difference of the root (x, z) between the given and the decoded motion at the
+    kept frame next to it; a generated run takes the shift of the seam before it, of the seam after it, or the
+    line between the two; a kept run the shift of its nearest seam (it shows only in the cross-fade). The model
+    decodes absolute positions, and a generated run may start where the kept motion is not: shifted, the generated
+    motion continues from where the kept motion ends. kept: (frame,) bool; given, decoded: (frame, joint, 3).
+    """
+    frames = len(kept)
+    edges = np.flatnonzero(kept[1:] != kept[:-1]) + 1  # first frame after each change
+    offsets = np.zeros((frames, 3))
+    if edges.size == 0 or kept.all() or not kept.any():
+        return offsets
+    anchors = [edge - 1 if kept[edge - 1] else edge for edge in edges]  # the kept frame at each seam
+    shift = np.zeros((len(edges), 3))
+    shift[:, [0, 2]] = given[anchors, 0][:, [0, 2]] - decoded[anchors, 0][:, [0, 2]]
+    bounds = [0, *edges.tolist(), frames]
+    for k, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+        before, after = (shift[k - 1] if k > 0 else None), (shift[k] if k < len(edges) else None)
+        if kept[start] or before is None or after is None:
+            near = [s for s in (before, after) if s is not None]
+            if kept[start] and len(near) == 2:  # a kept run between two seams: each half follows its own seam
+                middle = (start + stop) // 2
+                offsets[start:middle], offsets[middle:stop] = before, after
+            else:
+                offsets[start:stop] = near[0]
+        else:
+            ramp = (np.arange(start, stop) - (start - 1)) / (stop - start + 1)
+            offsets[start:stop] = (1 - ramp)[:, None] * before + ramp[:, None] * after
+    return offsets
 
 
 def seams_of(kept_frames: np.ndarray) -> list[int]:
@@ -248,6 +283,7 @@ def edit_interaction(
     length: int | None = None,
     blend_frames: int = DEFAULT_BLEND_FRAMES,
     rot6d: np.ndarray | None = None,
+    align: bool = True,
     steps: int = 20,
     **settings,
 ) -> EditResult:
@@ -258,7 +294,8 @@ def edit_interaction(
     the input is kept too. A token step is kept when all its frames lie in a range. length: frames of the result
     (default the input's); past the input everything is generated (continuation); at most ``model.max_frames``
     (longer clips: ``extend_interaction``). rot6d: (2, frame, 21, 6) local rotations of the input where known
-    (``person_features``). text None: the null condition. steps and ``settings`` (cond_scale,
+    (``person_features``). align: shift generated runs in the ground plane so they start and end where the kept
+    motion is (``ground_offsets``); with ``blend_frames`` the seams' only smoothing. text None: the null condition. steps and ``settings`` (cond_scale,
     temperature, topk_ratio, gumbel, generator, amp, compile) go to ``InterMask.generate``.
     """
     joints = check_input(joints, model)
@@ -291,9 +328,12 @@ def edit_interaction(
     kept_frames = mask.all(dim=1).repeat_interleave(fpt, dim=-1).numpy()
     result = decoded.copy()
     for person in range(2):
+        given = np.concatenate([joints[person, :input_frames], decoded[person, input_frames:]])
+        if align:
+            result[person] += ground_offsets(kept_frames[person], given, decoded[person])[:, None]
         weights = blend_weights(kept_frames[person], blend_frames)[:input_frames, None, None]
         result[person, :input_frames] = weights * joints[person, :input_frames] \
-            + (1 - weights) * decoded[person, :input_frames]
+            + (1 - weights) * result[person, :input_frames]
     return EditResult(result, ids[0].cpu(), mask, kept_frames, seams_of(kept_frames), decoded)
 
 
@@ -314,6 +354,7 @@ def extend_interaction(
     length: int,
     overlap: int,
     blend_frames: int = DEFAULT_BLEND_FRAMES,
+    align: bool = True,
     steps: int = 20,
     **settings,
 ) -> ChainedResult:
@@ -348,7 +389,7 @@ def extend_interaction(
         tail = clip[:, clip.shape[1] - overlap:]
         size = overlap + new + (-new) % fpt
         edited = edit_interaction(model, tail, caption, keep=[(0, overlap / model.layout.fps)], length=size,
-                                  blend_frames=blend_frames, steps=steps, **settings)
+                                  blend_frames=blend_frames, align=align, steps=steps, **settings)
         start = clip.shape[1]
         clip = np.concatenate([clip[:, :start - overlap], edited.joints[:, :overlap + new]], axis=1)
         seams.append(start)
