@@ -6,10 +6,11 @@ and contact sheets (input | edit) of every kind of edit.
         --input outputs/demo/CLIP.npy [--seconds 30] [--variants 0:off,8:on] [--out outputs/edit_seams] [--media]
 
 Jumps are per frame: the mean over both people's 22 joints of |v[f] - v[f-1]| (m/s) and |a[f] - a[f-1]| (m/s^2),
-at 30 fps (``metrics.physical.velocity_and_acceleration_jumps``). At a seam: the largest jump within 2 frames of
-it; elsewhere: median, 95th percentile and maximum of the frames farther from every seam; ground truth: the same
-per-frame jumps pooled over the test split's clips. Each edit is run once per blend length with the same seed (the
-same tokens), so the rows differ only in the cross-fade.
+at 30 fps (``metrics.physical.velocity_and_acceleration_jumps``). At a seam: the largest jump from the start of its
+cross-fade (blend + 2 frames before it) to 2 frames after it; elsewhere: median, 95th percentile and maximum of the
+frames outside every seam's span; ground truth: the same per-frame jumps pooled over the test split's clips. Each
+edit is run once per variant with the same seed (the same tokens), so its rows differ only in the alignment and
+the cross-fade; the chained clips differ more, as each window continues what the variant made of the last.
 """
 from __future__ import annotations
 
@@ -121,7 +122,8 @@ def main() -> None:
             result = edit_interaction(model, source, edit["text"], blend_frames=blend, align=align,
                                       generator=torch.Generator().manual_seed(args.seed), **settings)
             report["edits"][kind][f"blend_{blend}_align_{align}"] = {"seams": result.seams,
-                                                                   **seam_jumps(result.joints, result.seams, fps)}
+                                                                   **seam_jumps(result.joints, result.seams, fps,
+                                                                                before=blend + 2)}
             if (blend, align) == default or kind not in results:
                 results[kind] = result
         common = min(source.shape[1], results[kind].decoded.shape[1])
@@ -136,7 +138,7 @@ def main() -> None:
                                      generator=torch.Generator().manual_seed(args.seed))
         key = f"blend_{blend}_align_{align}"
         report["chained"][key] = {"frames": chained.joints.shape[1], "seams": chained.seams,
-                                  **seam_jumps(chained.joints, chained.seams, fps)}
+                                  **seam_jumps(chained.joints, chained.seams, fps, before=blend + 2)}
         print("chained", key, json.dumps(report["chained"][key])[:300], flush=True)
         if (blend, align) == default:
             long_clip = chained

@@ -144,23 +144,25 @@ def velocity_and_acceleration_jumps(joints, fps: float) -> tuple[np.ndarray, np.
     return velocity_jump, acceleration_jump
 
 
-def seam_jumps(joints, seams: Sequence[int], fps: float, radius: int = 2) -> dict:
+def seam_jumps(joints, seams: Sequence[int], fps: float, radius: int = 2, before: int | None = None) -> dict:
     """Velocity and acceleration jumps (``velocity_and_acceleration_jumps``) at seams against the rest of a clip.
 
-    At a seam: the largest jump within ``radius`` frames of it (a seam at frame s: the first frame after it).
+    At a seam: the largest jump from ``before`` (default ``radius``; a cross-fade's length plus ``radius`` takes in
+    the fade before the seam) to ``radius`` frames around it (a seam at frame s: the first frame after it).
     Elsewhere: the median, 95th percentile and maximum over the frames farther from every seam. Returns
     {"velocity"|"acceleration": {"seams": [per seam], "seam_max", "elsewhere_median", "elsewhere_p95",
     "elsewhere_max"}}.
     """
     jumps = dict(zip(("velocity", "acceleration"), velocity_and_acceleration_jumps(joints, fps)))
+    before = radius if before is None else before
     frames = np.arange(len(jumps["velocity"]))
     near = np.zeros(len(frames), dtype=bool)
     for seam in seams:
-        near |= np.abs(frames - seam) <= radius
+        near |= (frames >= seam - before) & (frames <= seam + radius)
     defined = frames >= 3
     report = {}
     for kind, values in jumps.items():
-        at_seams = [float(values[max(0, s - radius):s + radius + 1].max()) for s in seams]
+        at_seams = [float(values[max(0, s - before):s + radius + 1].max()) for s in seams]
         rest = values[defined & ~near]
         report[kind] = {"seams": at_seams, "seam_max": max(at_seams, default=0.0),
                         "elsewhere_median": float(np.median(rest)) if rest.size else 0.0,
