@@ -153,7 +153,7 @@ def main() -> None:
             kept = result.kept_frames.all(axis=0) if kind != "arms" else result.kept_frames[1]
             label = f"{kind.replace('_', ' ')}: {EDITS[kind]['text']}"
             gif = frames_side_by_side(source, result.joints, kept, label, fps, range(0, frames, 2))
-            save_gif(args.out / f"edit_{kind}.gif", gif, fps / 2, scale=4)
+            save_gif(args.out / f"edit_{kind}.gif", gif, fps / 2, scale=2)
             sheet = frames_side_by_side(source, result.joints, kept, label, fps, np.linspace(0, frames - 1, 6))
             save_sheet(args.out / f"edit_{kind}_sheet.png", sheet, columns=1)
         print("input caption:", text)
@@ -162,7 +162,7 @@ def main() -> None:
             long_kept[seam - args.overlap:seam] = True
         gif = frames_side_by_side(None, chained.joints, long_kept, f"{args.seconds:g} s in windows: "
                                   + " / ".join(t.split(",")[0] for t in LONG_TEXTS), fps, range(0, len(long_kept), 4))
-        save_gif(args.out / "edit_long.gif", gif, fps / 4, scale=4)
+        save_gif(args.out / "edit_long.gif", gif, fps / 4, scale=2)
         sheet = frames_side_by_side(None, chained.joints, long_kept, "chained", fps,
                                     np.linspace(0, len(long_kept) - 1, 12))
         save_sheet(args.out / "edit_long_sheet.png", sheet, columns=3)
