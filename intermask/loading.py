@@ -1,5 +1,8 @@
 """Checkpoint references, and the models they hold: how every command finds a model and loads it.
 
+``load_motion`` reads a motion a command starts from (render, reaction, editing): a result's .npy, a BVH with its
+partner person, or a clip id of the configured dataset.
+
 A reference (``ckpt=``, ``vq_ckpt=``, ``evaluator_ckpt=``) is one of
 
     a checkpoint file    runs/synthetic/transformer_demo/last.pt, converted/interhuman/transformer.pt
@@ -17,6 +20,7 @@ A reference (``ckpt=``, ``vq_ckpt=``, ``evaluator_ckpt=``) is one of
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +28,18 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint, peek_kind, resolve_checkpoint
+from .data.interhuman import read_clip
 from .data.interx import OBTAIN as OBTAIN_INTERX
-from .errors import CheckpointError, ConfigError, DatasetError
+from .data.source import DataSource
+from .errors import CheckpointError, ConfigError, DatasetError, UsageError
 from .generation.interaction_model import InterMask
 from .models.text import TextFeatureCache, build_text_encoder
 from .models.text_motion_evaluators import (GloVe, InterCLIPEvaluator, InterXMatchingEvaluator,
                                             interclip_motion_input, prepare_interx_motion)
 from .models.vqvae import MotionVQVAE
 from .motion.layout import INTERHUMAN
+from .outputs.bvh import load_bvh_joints, read_bvh
+from .outputs.writer import load_joints, load_sidecar
 
 
 def resolve(reference: str | os.PathLike, runs_root: str | os.PathLike, dataset: str, kind: str,
@@ -187,3 +195,54 @@ def load_text_motion_evaluator(path: str | Path, device: torch.device, data_cfg)
         return InterXTextMotionEvaluator.load(path, device, evaluation.get("glove", Path(data_cfg["root"]) / "glove"),
                                               **settings)
     return TextMotionEvaluator.load(path, device)
+
+
+@dataclass
+class MotionInput:
+    """A motion a command starts from: joints (person, frame, 22, 3) Y-up metres; local rotations (person, frame,
+    21, 6) where the source stores them (a dataset clip), else None; its caption (None when unknown); a name for
+    what is written from it; its frame rate."""
+
+    joints: np.ndarray
+    rot6d: np.ndarray | None
+    text: str | None
+    name: str
+    fps: float
+
+
+def bvh_pair(path: Path) -> tuple[np.ndarray, str, float]:
+    """Joints (person, frame, 22, 3) of a BVH file, with its partner when it is one of a result's
+    ``<name>_person{1,2}.bvh`` files and the other exists; the result's name; the frame rate."""
+    match = re.fullmatch(r"(.+)_person([12])", path.stem)
+    paths = [path]
+    if match:
+        partner = path.with_name(f"{match[1]}_person{3 - int(match[2])}{path.suffix}")
+        paths = sorted([path, partner] if partner.is_file() else [path], key=lambda p: p.stem)
+    people = [load_bvh_joints(p) for p in paths]
+    if len({len(person) for person in people}) > 1:
+        raise UsageError(f"{paths[0]} and {paths[1]} hold different numbers of frames "
+                         f"({len(people[0])} and {len(people[1])})")
+    return np.stack(people), match[1] if match else path.stem, 1.0 / read_bvh(path).frame_time
+
+
+def load_motion(reference: str | os.PathLike, data_cfg, fps: float, what: str = "input") -> MotionInput:
+    """The motion ``reference`` names: a joints .npy (its sidecar's caption and frame rate where it has one), a .bvh
+    (with its partner person), or a clip id of the dataset ``data_cfg`` describes. ``fps``: the frame rate assumed
+    where the source names none. ``what`` names the input in errors."""
+    path = Path(reference)
+    if path.suffix.lower() not in (".npy", ".bvh"):
+        clip = read_clip(DataSource(data_cfg).ensure(), str(reference))
+        return MotionInput(clip.joints, clip.rot6d, clip.texts[0] if clip.texts else None, clip.name,
+                           float(data_cfg.get("fps", fps)))
+    if not path.is_file():
+        raise UsageError(f"{what} {path}: file not found")
+    if path.suffix.lower() == ".npy":
+        try:
+            joints, name = load_joints(path), path.stem
+        except ValueError as error:
+            raise UsageError(f"{what}: {error}") from None
+    else:
+        joints, name, fps = bvh_pair(path)
+    sidecar_path = path.with_name(f"{name}.json")
+    sidecar = load_sidecar(sidecar_path) if sidecar_path.is_file() else {}
+    return MotionInput(joints, None, sidecar.get("text"), name, float(sidecar.get("fps", fps)))

@@ -11,18 +11,23 @@ FLAGS = {"--text": "sample.texts", "--texts-file": "sample.texts_file", "--lengt
          "--num-samples": "sample.num_samples", "--seed": "sample.seed", "--steps": "sample.steps",
          "--cond-scale": "sample.cond_scale", "--temperature": "sample.temperature",
          "--topk-ratio": "sample.topk_ratio", "--out": "sample.out", "--reaction-to": "sample.reaction_to",
-         "--reaction-person": "sample.reaction_person"}
-TEXT_FLAGS = {"sample.texts", "sample.texts_file", "sample.out", "sample.reaction_to"}
+         "--reaction-person": "sample.reaction_person", "--edit": "sample.edit", "--keep": "sample.keep",
+         "--change": "sample.change", "--edit-person": "sample.edit_person", "--edit-parts": "sample.edit_parts",
+         "--then": "sample.then", "--overlap": "sample.overlap", "--blend-frames": "sample.blend_frames"}
+TEXT_FLAGS = {"sample.texts", "sample.texts_file", "sample.out", "sample.reaction_to", "sample.edit",
+              "sample.edit_parts", "sample.edit_person"}
+LIST_FLAGS = {"sample.texts", "sample.keep", "sample.change", "sample.then"}
 
 
 def translate(argv: list[str]) -> list[str]:
-    found, rest = split_flags(argv, FLAGS, repeatable=("--text",), switches={"--gumbel": "sample.gumbel"})
+    found, rest = split_flags(argv, FLAGS, repeatable=("--text", "--keep", "--change", "--then"),
+                              switches={"--gumbel": "sample.gumbel"})
     names, rest = positional(rest)
     if names:
         raise UsageError(f"unexpected argument(s) {names}; give prompts with --text \"...\"")
     overrides = []
     for key, values in found.items():
-        if key == "sample.texts":
+        if key in LIST_FLAGS:
             overrides.append(f"{key}={quote_list(values)}")
         elif key in TEXT_FLAGS:
             overrides.append(f"{key}={quote(values[0])}")

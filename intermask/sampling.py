@@ -1,8 +1,9 @@
-"""What ``python -m intermask.sample`` does: sentences (or a given person's motion) in, interaction files out.
+"""What ``python -m intermask.sample`` does: sentences (or a given person's motion, or a motion to edit) in,
+interaction files out.
 
 Top-down: ``sample_from_config`` resolves the checkpoint and loads the model (``loading``), generates with
-``InterMask.generate`` (text encoder -> ``generation.decoding`` -> VQ-VAE decoder) and writes every result through
-``outputs.writer``.
+``InterMask.generate`` (text encoder -> ``generation.decoding`` -> VQ-VAE decoder), edits and chains windows with
+``generation.editing``, and writes every result through ``outputs.writer``.
 """
 from __future__ import annotations
 
@@ -18,14 +19,14 @@ import torch
 from omegaconf import OmegaConf
 
 from .errors import ConfigError, UsageError
+from .generation.editing import (EditError, edit_interaction, extend_interaction, parse_seconds, part_rows,
+                                 person_features, steps_within)
 from .generation.interaction_model import InterMask
-from .loading import load_interaction_model, resolve
+from .loading import load_interaction_model, load_motion, resolve
 from .models.text import caption_cuts
-from .motion.canonical import canonicalize_person
-from .motion.features import joints_to_features
-from .motion.rotation import matrix_to_rot6d
 from .motion.body_model import load_body_model
-from .outputs.bvh import load_bvh_joints, solve_local_rotations
+from .motion.canonical import canonicalize_person
+from .outputs.bvh import load_bvh_joints
 from .outputs.writer import load_joints, write_result
 from .precision import check_settings, resolve_device
 
@@ -41,7 +42,7 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
                        f"`python -m intermask.train vqvae` then `python -m intermask.train transformer`, or pass "
                        f"ckpt=PATH")
     model = load_writable_model(ckpt, device)
-    return sample_with(model, cfg.sample, ckpt, float(cfg.data.typical_seconds), device)
+    return sample_with(model, cfg.sample, ckpt, float(cfg.data.typical_seconds), device, data_cfg=cfg.data)
 
 
 def load_writable_model(ckpt: Path, device: torch.device) -> InterMask:
@@ -55,10 +56,12 @@ def load_writable_model(ckpt: Path, device: torch.device) -> InterMask:
 
 
 def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: float, device: torch.device,
-                progress: Callable[[str, int, int], None] | None = None) -> dict[str, dict[str, Path]]:
+                progress: Callable[[str, int, int], None] | None = None,
+                data_cfg=None) -> dict[str, dict[str, Path]]:
     """Generate and write what the ``sample`` config asks of an already loaded model; returns {name: files}.
 
     progress: called as progress(stage, done, total) with stage "decoding" (steps) and then "writing" (results).
+    data_cfg: the data config, where an edit's input names a dataset clip.
     """
     for name in ("cond_scale", "temperature", "topk_ratio"):
         if not math.isfinite(float(sample[name])):
@@ -73,8 +76,12 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
                     progress=None if progress is None else functools.partial(progress, "decoding"))
     meta = {"seed": int(sample.seed), "checkpoint": str(ckpt), "config": OmegaConf.to_container(sample, resolve=True)}
     outputs = output_options(sample)
+    if sample.reaction_to and sample.edit:
+        raise UsageError("give either --reaction-to or --edit: a reaction is the edit that keeps one whole person")
     if sample.reaction_to:
         return write_reactions(model, sample, texts, settings, meta, device, outputs, progress)
+    if sample.edit:
+        return write_edits(model, sample, texts, settings, meta, data_cfg, outputs)
     return write_interactions(model, sample, texts, settings, meta, typical_seconds, outputs, progress)
 
 
@@ -100,16 +107,123 @@ def write_interactions(model: InterMask, sample, texts: list[str], settings: dic
         raise UsageError(f"--length {sample.length}: the length of the interaction in seconds, a positive number")
     frames = int(round(seconds * fps))
     batch = [text for text in texts for _ in range(int(sample.num_samples))]
-    _, features = model.generate(batch, torch.full((len(batch),), frames), steps=int(sample.steps), **settings)
-    joints = model.joints(features).cpu().numpy()
+    if frames > model.max_frames:  # one clip of windows, each continuing the last
+        joints, metas = [], []
+        for text in batch:
+            chained = extend_interaction(model, None, [text, *list(sample.then or [])], frames,
+                                         overlap_frames(model, sample), int(sample.blend_frames),
+                                         steps=int(sample.steps), **settings)
+            joints.append(chained.joints)
+            metas.append({"windows": [{"frames": [start, end], "text": caption}
+                                      for start, end, caption in chained.windows], "seams_frames": chained.seams})
+    else:
+        if sample.then:
+            raise UsageError(f"--then captions the windows after the first, and {seconds:g} s fit in one window "
+                             f"({model.max_frames / fps:.1f} s)")
+        _, features = model.generate(batch, torch.full((len(batch),), frames), steps=int(sample.steps), **settings)
+        joints, metas = model.joints(features).cpu().numpy(), [{}] * len(batch)
     results, taken = {}, set()
     for k, text in enumerate(batch):
         if progress is not None:
             progress("writing", k, len(batch))
         name = unique_name(f"{slug(text)}_{k % int(sample.num_samples)}", taken)
-        results[name] = write_result(Path(sample.out), name, joints[k], text, {**meta, "length_frames": frames},
-                                     fps=fps, **outputs)
+        results[name] = write_result(Path(sample.out), name, joints[k], text,
+                                     {**meta, "length_frames": frames, **metas[k]}, fps=fps, **outputs)
     return results
+
+
+PEOPLE = {"1": (0,), "2": (1,), "both": (0, 1)}
+
+
+def overlap_frames(model: InterMask, sample) -> int:
+    """``sample.overlap`` seconds as whole token steps of frames."""
+    seconds = float(sample.overlap)
+    fpt = model.frames_per_token
+    frames = int(round(seconds * model.layout.fps / fpt)) * fpt
+    if not math.isfinite(seconds) or not fpt <= frames <= model.max_frames - 2 * fpt:
+        raise UsageError(f"--overlap {sample.overlap}: seconds kept from the previous window, from "
+                         f"{fpt / model.layout.fps:.2f} to {(model.max_frames - 2 * fpt) / model.layout.fps:.2f}")
+    return frames
+
+
+def edit_request(model: InterMask, sample, clip_seconds: float) -> dict:
+    """The edit the flags describe, checked: kept ranges (seconds), people, parts."""
+    person = str(sample.edit_person)
+    if person not in PEOPLE:
+        raise UsageError(f"--edit-person {person}: 1, 2 or both")
+    parts = None if sample.edit_parts is None else [p.strip() for p in str(sample.edit_parts).split(",") if p.strip()]
+    part_rows(parts, model.layout)
+    if sample.keep and sample.change:
+        raise UsageError("give --keep (the ranges kept) or --change (the ranges regenerated), not both")
+    keep = [parse_seconds(text, clip_seconds) for text in sample.keep or []]
+    if sample.change:
+        change = sorted(parse_seconds(text, clip_seconds) for text in sample.change)
+        for start, end in change:
+            if not 0 <= start < end <= clip_seconds + 1e-6:
+                raise EditError(f"--change {start:g}:{end:g} s: needs 0 <= start < end <= {clip_seconds:.2f} "
+                                f"(the clip's length in seconds)")
+        bounds = [0.0, *[b for span in change for b in span], clip_seconds]
+        keep = [(a, b) for a, b in zip(bounds[::2], bounds[1::2]) if b > a]
+    return {"keep": keep, "people": PEOPLE[person], "parts": parts}
+
+
+def write_edits(model: InterMask, sample, texts: list[str], settings: dict, meta: dict,
+                data_cfg, outputs: dict) -> dict[str, dict[str, Path]]:
+    """The input of ``sample.edit`` with what the flags name regenerated (and continued in windows past the model's
+    length), ``sample.num_samples`` times."""
+    fps = model.layout.fps
+    motion = load_motion(sample.edit, data_cfg, fps, "--edit")
+    if abs(motion.fps - fps) > 1e-3:
+        raise UsageError(f"--edit {sample.edit}: {motion.fps:g} fps, and the model works at {fps} fps; resample "
+                         f"the motion first")
+    if motion.joints.ndim != 4 or motion.joints.shape[0] != 2:
+        raise UsageError(f"--edit {sample.edit}: holds one person; an edit needs both (--reaction-to generates "
+                         f"a partner)")
+    if len(texts) > 1:
+        raise UsageError("an edit takes at most one --text (--then captions later windows)")
+    text = texts[0] if texts else motion.text
+    input_seconds = motion.joints.shape[1] / fps
+    seconds = float(sample.length) if sample.length is not None else input_seconds
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(f"--length {sample.length}: the length of the edited clip in seconds, a positive number")
+    frames = int(round(seconds * fps))
+    window = min(frames, model.max_frames)
+    request = edit_request(model, sample, window / fps)
+    if motion.joints.shape[1] > window:
+        log.warning("--edit %s has %d frames and the edit's first window %d: the rest of the input is not used",
+                    sample.edit, motion.joints.shape[1], window)
+    if frames > model.max_frames:
+        overlap = overlap_frames(model, sample)
+    elif sample.then:
+        raise UsageError(f"--then captions the windows after the first, and {seconds:g} s fit in one window "
+                         f"({model.max_frames / fps:.1f} s)")
+    results = {}
+    for k in range(int(sample.num_samples)):
+        edited = edit_interaction(model, motion.joints, text, **request, length=window,
+                                  blend_frames=int(sample.blend_frames), rot6d=motion.rot6d,
+                                  steps=int(sample.steps), **settings)
+        joints, seams, windows = edited.joints, edited.seams, []
+        if frames > model.max_frames:
+            chained = extend_interaction(model, joints, list(sample.then or []) or [text], frames, overlap,
+                                         int(sample.blend_frames), steps=int(sample.steps), **settings)
+            joints, seams = chained.joints, seams + chained.seams
+            windows = [{"frames": [start, end], "text": caption} for start, end, caption in chained.windows]
+        kept = steps_within(request["keep"], edited.keep.shape[-1], model.frames_per_token, fps)
+        record = {"source": str(sample.edit), "source_frames": motion.joints.shape[1],
+                  "people": [p + 1 for p in request["people"]], "parts": request["parts"] or "all",
+                  "keep_requested_seconds": request["keep"],
+                  "kept_seconds": _spans(kept.repeat_interleave(model.frames_per_token).numpy(), fps),
+                  "seams_frames": seams, "blend_frames": int(sample.blend_frames), "windows": windows}
+        name = f"edit_{slug(text or motion.name)}_{k}"
+        results[name] = write_result(Path(sample.out), name, joints, text or "(edit without text)",
+                                     {**meta, "length_frames": joints.shape[1], "edit": record}, fps=fps, **outputs)
+    return results
+
+
+def _spans(flags: np.ndarray, fps: float) -> list[list[float]]:
+    """[start, end] seconds of the runs of True in a (frame,) bool array."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
+    return [[round(a / fps, 4), round(b / fps, 4)] for a, b in zip(edges[::2], edges[1::2])]
 
 
 def write_reactions(model: InterMask, sample, texts: list[str], settings: dict, meta: dict,
@@ -180,17 +294,16 @@ def reaction_source(path: str | Path, person: int) -> np.ndarray:
 
 def actor_tokens(model: InterMask, joints: np.ndarray, device: torch.device):
     """Tokens (1, part, step) of a person given by joint positions, with the canonical frame they live in."""
+    if len(joints) < model.frames_per_token:
+        raise UsageError(f"the given motion has {len(joints)} frames; at least {model.frames_per_token} needed")
     canonical, frame = canonicalize_person(joints)
-    rot6d = matrix_to_rot6d(solve_local_rotations(canonical)[:, 1:])
-    features = joints_to_features(canonical, rot6d)
+    features = person_features(model, canonical)
     if len(features) > model.max_frames:
         log.warning("the given motion has %d frames and the model generates at most %d: the reaction covers its "
                     "first %d frames", len(joints), model.max_frames, model.max_frames)
         features = features[: model.max_frames]
     length = len(features) - len(features) % model.frames_per_token
-    if length < model.frames_per_token:
-        raise UsageError(f"the given motion has {len(joints)} frames; at least {model.frames_per_token + 1} needed")
     motion = torch.zeros(1, 2, length, model.layout.dim, device=device)
-    motion[0, 0] = model.normalize(torch.as_tensor(features[:length], dtype=torch.float32, device=device))
+    motion[0, 0] = features[:length].to(device)
     ids = model.tokenize(motion, torch.tensor([length], device=device))
     return ids[:, 0], length, frame

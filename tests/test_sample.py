@@ -149,3 +149,65 @@ def test_without_length_a_model_shorter_than_the_datas_typical_clip_generates_it
     results = interaction.sample_from_config(sample_config(tmp_path, "--text", "two people hug"))
     (files,) = results.values()
     assert load_sidecar(files["npy"])["length_frames"] == model.max_frames
+
+
+def write_input(tmp_path, joints, fps=None):
+    """A result-like .npy input (with a sidecar naming its frame rate when ``fps`` is given)."""
+    from intermask.outputs.writer import write_joints
+
+    path = tmp_path / "input" / "walk.npy"
+    path.parent.mkdir(exist_ok=True)
+    if fps is None:
+        np.save(path, joints)
+    else:
+        write_joints(path, joints, "two people walk", {}, fps=fps)
+    return path
+
+
+def test_an_edit_writes_the_result_with_the_edit_in_its_sidecar(tmp_path, stand_in):
+    source = write_input(tmp_path, tiny_motion(frames=96), fps=30)
+    cfg = sample_config(tmp_path, "--edit", str(source), "--keep", "0:1", "--keep", "end-1:end", "--edit-person",
+                        "2", "--text", "the second person waves")
+    (files,) = interaction.sample_from_config(cfg).values()
+    edit = load_sidecar(files["npy"])["edit"]
+    assert edit["people"] == [2] and edit["parts"] == "all" and edit["seams_frames"] == [28, 68]
+    assert edit["kept_seconds"] == [[0.0, 0.9333], [2.2667, 3.2]]  # whole 4-frame token steps inside the ranges
+    edited = np.load(files["npy"])
+    np.testing.assert_allclose(edited[0], tiny_motion(frames=96)[0], atol=1e-6)  # person 1 is not edited
+
+
+def test_a_clip_longer_than_the_model_chains_windows_with_their_captions(tmp_path, stand_in):
+    cfg = sample_config(tmp_path, "--text", "they shake hands", "--then", "they walk away", "--length", "10",
+                        "--overlap", "0.8")
+    (files,) = interaction.sample_from_config(cfg).values()
+    sidecar = load_sidecar(files["npy"])
+    assert np.load(files["npy"]).shape == (2, 300, 22, 3)
+    assert [w["text"] for w in sidecar["windows"]] == ["they shake hands", "they walk away", "they walk away"]
+    assert sidecar["seams_frames"] == [148, 148 + 124]
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--keep", "2:1"), "kept range 2:1 s: needs 0 <= start < end <= 3.20"),
+    (("--keep", "0:9"), "kept range 0:9 s"),
+    (("--keep", "soon"), "range 'soon': write START:END in seconds"),
+    (("--change", "1:2", "--keep", "0:1"), "give --keep .* or --change .*, not both"),
+    (("--edit-parts", "arms,tail"), "unknown body part 'tail'; parts: hips"),
+    (("--edit-person", "3"), "--edit-person 3: 1, 2 or both"),
+])
+def test_impossible_edits_stop_with_one_line_and_write_nothing(tmp_path, stand_in, args, message):
+    source = write_input(tmp_path, tiny_motion(frames=96), fps=30)
+    with pytest.raises(UsageError, match=message):
+        interaction.sample_from_config(sample_config(tmp_path, "--edit", str(source), *args))
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("edit_*"))
+
+
+@pytest.mark.parametrize("joints,fps,message", [
+    (tiny_motion(frames=96)[:, :, :21], None, "joints must be \\(2, frame, 22, 3\\)"),
+    (tiny_motion(frames=96)[0], None, "holds one person; an edit needs both"),
+    (tiny_motion(frames=96), 20, "20 fps, and the model works at 30 fps"),
+])
+def test_an_edit_input_of_the_wrong_shape_or_frame_rate_is_one_line(tmp_path, stand_in, joints, fps, message):
+    source = write_input(tmp_path, joints, fps=fps)
+    with pytest.raises(UsageError, match=message):
+        interaction.sample_from_config(sample_config(tmp_path, "--edit", str(source)))
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("edit_*"))

@@ -6,7 +6,8 @@ Decoding starts from every token to generate set to [MASK]. Step k of S (schedul
 the round(cos(pi tau / 2) * L) least-confident tokens of those sampled in the previous step (L = tokens to
 generate, at least one per step), predicts them with classifier-free guidance, samples from the top-k
 filtered distribution and records each sample's probability as its confidence. Tokens not re-sampled in a
-step are frozen for good. Given tokens (reaction mode) and padding never change.
+step are frozen for good. Kept tokens (a keep mask over (person, part, time): reaction generation keeps one whole
+person, editing keeps chosen steps and parts) and padding never change.
 
 Parity decoding (``parity=True``, the default for a transformer built with ``parity=True``, i.e. a converted one)
 keeps the published sampler's conventions (``models.official_quirks``, 4): unstable ranking of confidence ties,
@@ -158,19 +159,20 @@ def generate(
     topk_ratio: float = 0.9,
     gumbel: bool = False,
     fixed_ids: torch.Tensor | None = None,
-    fixed_person: torch.Tensor | None = None,
+    keep: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     parity: bool | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
-    """Decode token maps for both persons (or one, given the other).
+    """Decode token maps for both persons, or the part of them that ``keep`` leaves free.
 
     model: an ``InterMTransformer``; cond: (b, text_dim) text features, or None for the null condition only.
     lengths_tokens: (b,) valid token time steps; the maps span t = max(lengths) unless ``fixed_ids`` sets t.
     steps, cond_scale, temperature (applied to the logits; 0 = greedy), topk_ratio (fraction of codes filtered
     away), gumbel (Gumbel-max instead of multinomial; both draw from softmax(logits / temperature)).
-    fixed_ids: (b, 2, p, t) given tokens with fixed_person: (b, 2) bool, True for each person whose tokens are
-    given and kept; the others are decoded. generator: seeds every draw.
+    fixed_ids: (b, 2, p, t) given tokens, with keep: which of them stay, either (b, 2) bool, True for each person
+    kept whole (reaction generation), or (b, 2, p, t) bool, True for each kept token (editing); the rest is
+    decoded. generator: seeds every draw.
     parity: decode with the reference implementation's conventions (module docstring); default: the
     model's own ``parity`` attribute, False when it has none.
     progress: called as progress(steps done, steps) after each decoding step.
@@ -186,11 +188,9 @@ def generate(
     to_decode = valid.clone()
     ids = torch.full(valid.shape, model.pad_id, dtype=torch.long, device=device)
     if fixed_ids is not None:
-        if fixed_person is None or fixed_person.shape != (batch, 2):
-            raise ValueError(f"generate: fixed_ids needs fixed_person of shape ({batch}, 2)")
         if fixed_ids.shape != valid.shape:
             raise ValueError(f"generate: fixed_ids must be {tuple(valid.shape)}, got {tuple(fixed_ids.shape)}")
-        given = valid & rearrange(fixed_person.to(device).bool(), "b n -> b n 1 1")
+        given = valid & keep_grid(keep, valid.shape).to(device)
         fixed_ids = fixed_ids.to(device)
         if bool(((fixed_ids[given] < 0) | (fixed_ids[given] >= model.num_codes)).any()):
             raise ValueError(f"generate: fixed_ids must hold codes in [0, {model.num_codes}) at valid positions")
@@ -199,6 +199,8 @@ def generate(
     if cond is not None:
         cond = cond.to(device)
 
+    if not bool(to_decode.any()):  # everything kept: nothing to decode
+        return ids
     was_training = model.training
     model.eval()
     try:
@@ -208,6 +210,19 @@ def generate(
     finally:
         model.train(was_training)
     return ids
+
+
+def keep_grid(keep: torch.Tensor | None, shape: tuple[int, int, int, int]) -> torch.Tensor:
+    """A keep mask as a (b, 2, p, t) bool grid: a (b, 2) mask of whole persons is broadcast over parts and time."""
+    batch = shape[0]
+    if keep is None:
+        raise ValueError(f"generate: fixed_ids needs keep, of shape ({batch}, 2) or {tuple(shape)}")
+    keep = keep.bool()
+    if keep.shape == (batch, 2):
+        return rearrange(keep, "b n -> b n 1 1").expand(shape)
+    if keep.shape != shape:
+        raise ValueError(f"generate: keep must be ({batch}, 2) or {tuple(shape)}, got {tuple(keep.shape)}")
+    return keep
 
 
 def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temperature, topk_ratio, gumbel,
@@ -248,6 +263,17 @@ def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temp
     return rearrange(flat_ids, "b (n p t) -> b n p t", n=2, p=num_parts)
 
 
+def reaction_keep(actor_ids: torch.Tensor, actor: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reaction generation as an edit: actor_ids (b, p, t) -> (fixed_ids (b, 2, p, t), keep (b, 2)) keeping the
+    actor whole and nothing of the other person."""
+    batch = actor_ids.shape[0]
+    fixed_ids = torch.zeros(batch, 2, *actor_ids.shape[1:], dtype=torch.long, device=actor_ids.device)
+    fixed_ids[:, actor] = actor_ids
+    keep = torch.zeros(batch, 2, dtype=torch.bool, device=actor_ids.device)
+    keep[:, actor] = True
+    return fixed_ids, keep
+
+
 def generate_reaction(
     model,
     actor_ids: torch.Tensor,
@@ -262,7 +288,7 @@ def generate_reaction(
     generator: torch.Generator | None = None,
     parity: bool | None = None,
 ) -> torch.Tensor:
-    """Decode the reactor's tokens given the actor's.
+    """Decode the reactor's tokens given the actor's: ``generate`` keeping one whole person.
 
     actor_ids: (b, p, t) the given person's codes; actor: which person (0 or 1) they are in the output.
     cond: (b, text_dim) text features with CFG at ``cond_scale``, or None for a single null-condition pass.
@@ -273,13 +299,9 @@ def generate_reaction(
         raise ValueError(f"generate_reaction: actor must be 0 or 1, got {actor}")
     if actor_ids.ndim != 3:
         raise ValueError(f"generate_reaction: actor_ids must be (batch, parts, time), got {tuple(actor_ids.shape)}")
-    batch = actor_ids.shape[0]
-    fixed_ids = torch.zeros(batch, 2, *actor_ids.shape[1:], dtype=torch.long, device=actor_ids.device)
-    fixed_ids[:, actor] = actor_ids
-    fixed_person = torch.zeros(batch, 2, dtype=torch.bool)
-    fixed_person[:, actor] = True
+    fixed_ids, keep = reaction_keep(actor_ids, actor)
     return generate(
         model, cond, lengths_tokens, steps=steps, cond_scale=cond_scale, temperature=temperature,
-        topk_ratio=topk_ratio, gumbel=gumbel, fixed_ids=fixed_ids, fixed_person=fixed_person, generator=generator,
+        topk_ratio=topk_ratio, gumbel=gumbel, fixed_ids=fixed_ids, keep=keep, generator=generator,
         parity=parity,
     )

@@ -17,7 +17,7 @@ from ..models.transformer import InterMTransformer
 from ..models.vqvae import MotionVQVAE
 from ..motion.layout import FeatureLayout
 from ..precision import autocast, resolve_compile
-from .decoding import generate
+from .decoding import generate, reaction_keep
 
 
 class InterMask(nn.Module):
@@ -122,16 +122,18 @@ class InterMask(nn.Module):
     def generate(self, texts: Sequence[str] | None, lengths: torch.Tensor, steps: int = 20, cond_scale: float = 2.0,
                  temperature: float = 1.0, topk_ratio: float = 0.9, gumbel: bool = False,
                  generator: torch.Generator | None = None, cache: TextFeatureCache | None = None,
-                 given: torch.Tensor | None = None, given_person: int = 0,
-                 amp: str = "off", compile: str | bool = False,
+                 given: torch.Tensor | None = None, given_person: int = 0, fixed_ids: torch.Tensor | None = None,
+                 keep: torch.Tensor | None = None, amp: str = "off", compile: str | bool = False,
                  progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Interactions for ``texts`` (or the null condition when None) of ``lengths`` frames (b,).
 
         given: optional ids (b, part, step) of one person (``given_person``) whose tokens stay fixed: reaction
-        generation. amp: "auto" | "bf16" | "off" (``intermask.precision``): bf16 autocast around the transformer
-        and the VQ decoder. compile: "auto" | True | False (``intermask.precision``): run the transformer through
-        torch.compile from this call on (the first call compiles; pays off over many batches).
-        progress: called as progress(steps done, steps) after each decoding step.
+        generation, the special case of ``fixed_ids`` (b, 2, part, step) with ``keep`` (b, 2, part, step) bool, True
+        for each token that stays (editing: ``generation.editing``). amp: "auto" | "bf16" | "off"
+        (``intermask.precision``): bf16 autocast around the transformer and the VQ decoder. compile: "auto" | True |
+        False (``intermask.precision``): run the transformer through torch.compile from this call on (the first
+        call compiles; pays off over many batches). progress: called as progress(steps done, steps) after each
+        decoding step.
         Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step, feature)); each clip is
         decoded from its own tokens only, so it does not depend on the rest of the batch, and frames past
         4 * (length // 4) are zero.
@@ -139,21 +141,16 @@ class InterMask(nn.Module):
         device = self.mean.device
         if resolve_compile(compile, device):
             self.transformer.compile_logits()
+        if given is not None:
+            if fixed_ids is not None:
+                raise ValueError("generate: give either given (one person's tokens) or fixed_ids with keep")
+            fixed_ids, keep = reaction_keep(given.to(device), given_person)
         with autocast(amp, device):
             token_steps = self.check_lengths(lengths.to(device))
             cond = self.encode_text(texts, cache) if texts is not None else None
-            if given is None:
-                ids = generate(self.transformer, cond, token_steps, steps=steps, cond_scale=cond_scale,
-                               temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, generator=generator,
-                               progress=progress)
-            else:
-                fixed = torch.zeros(given.shape[0], 2, *given.shape[1:], dtype=torch.long, device=device)
-                fixed[:, given_person] = given.to(device)
-                fixed_person = torch.zeros(given.shape[0], 2, dtype=torch.bool, device=device)
-                fixed_person[:, given_person] = True
-                ids = generate(self.transformer, cond, token_steps, steps=steps, cond_scale=cond_scale,
-                               temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, fixed_ids=fixed,
-                               fixed_person=fixed_person, generator=generator, progress=progress)
+            ids = generate(self.transformer, cond, token_steps, steps=steps, cond_scale=cond_scale,
+                           temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, fixed_ids=fixed_ids,
+                           keep=keep, generator=generator, progress=progress)
             features = self.decode(ids, token_steps)
         return ids, features.float()
 

@@ -130,6 +130,47 @@ def acceleration_magnitudes(joints, fps: float) -> np.ndarray:
     return np.linalg.norm(joints[:, 2:] - 2 * joints[:, 1:-1] + joints[:, :-2], axis=-1) * fps ** 2
 
 
+def velocity_and_acceleration_jumps(joints, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, how much the joints' velocity and acceleration change from the frame before, as the mean over
+    people and joints of |v[f] - v[f-1]| (m/s) and |a[f] - a[f-1]| (m/s^2), v[f] = (p[f] - p[f-1]) fps.
+    (person, T, 22, 3) -> two (T,) arrays, zero where undefined (the first two or three frames)."""
+    joints, fps = _check_clip(joints, 4), _check_fps(fps)
+    velocity = np.diff(joints, axis=1) * fps  # v[f] at index f - 1
+    acceleration = np.diff(velocity, axis=1) * fps  # a[f] at index f - 2
+    velocity_jump = np.zeros(joints.shape[1])
+    acceleration_jump = np.zeros(joints.shape[1])
+    velocity_jump[2:] = np.linalg.norm(np.diff(velocity, axis=1), axis=-1).mean(axis=(0, 2))
+    acceleration_jump[3:] = np.linalg.norm(np.diff(acceleration, axis=1), axis=-1).mean(axis=(0, 2))
+    return velocity_jump, acceleration_jump
+
+
+def seam_jumps(joints, seams: Sequence[int], fps: float, radius: int = 2, before: int | None = None) -> dict:
+    """Velocity and acceleration jumps (``velocity_and_acceleration_jumps``) at seams against the rest of a clip.
+
+    At a seam: the largest jump from ``before`` (default ``radius``; a cross-fade's length plus ``radius`` takes in
+    the fade before the seam) to ``radius`` frames around it (a seam at frame s: the first frame after it).
+    Elsewhere: the median, 95th percentile and maximum over the frames farther from every seam. Returns
+    {"velocity"|"acceleration": {"seams": [per seam], "seam_max", "elsewhere_median", "elsewhere_p95",
+    "elsewhere_max"}}.
+    """
+    jumps = dict(zip(("velocity", "acceleration"), velocity_and_acceleration_jumps(joints, fps)))
+    before = radius if before is None else before
+    frames = np.arange(len(jumps["velocity"]))
+    near = np.zeros(len(frames), dtype=bool)
+    for seam in seams:
+        near |= (frames >= seam - before) & (frames <= seam + radius)
+    defined = frames >= 3
+    report = {}
+    for kind, values in jumps.items():
+        at_seams = [float(values[max(0, s - before):s + radius + 1].max()) for s in seams]
+        rest = values[defined & ~near]
+        report[kind] = {"seams": at_seams, "seam_max": max(at_seams, default=0.0),
+                        "elsewhere_median": float(np.median(rest)) if rest.size else 0.0,
+                        "elsewhere_p95": float(np.percentile(rest, 95)) if rest.size else 0.0,
+                        "elsewhere_max": float(rest.max()) if rest.size else 0.0}
+    return report
+
+
 # ----------------------------------------------------------------------------------------------------------
 # reductions (pooled over frames)
 
