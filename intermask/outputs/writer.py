@@ -158,14 +158,14 @@ def write_result(out_dir, name: str, joints, text: str, meta: dict, rotations=No
 def load_joints(path) -> np.ndarray:
     """Joints from a ``.npy`` result file: float32 (person, frame, joint, 3) or (frame, joint, 3), as stored.
 
-    Raises ValueError naming the file when the array is not (2, T, 22, 3) / (T, 22, 3) or holds NaN/inf.
+    Raises ValueError naming the file when the array is not (2 or 1, T, 22, 3) / (T, 22, 3) or holds NaN/inf.
     """
     path = Path(path)
     if path.suffix != ".npy":
         raise ValueError(f"{path}: expected a .npy file (use load_bvh_joints for .bvh)")
     array = np.load(path, allow_pickle=False)
-    if array.ndim not in (3, 4) or array.shape[-2:] != (NUM_JOINTS, 3) or (array.ndim == 4 and array.shape[0] != 2):
-        raise ValueError(f"{path}: joints must be (2, frame, {NUM_JOINTS}, 3) or (frame, {NUM_JOINTS}, 3), "
+    if array.ndim not in (3, 4) or array.shape[-2:] != (NUM_JOINTS, 3) or (array.ndim == 4 and array.shape[0] > 2):
+        raise ValueError(f"{path}: joints must be (2 or 1, frame, {NUM_JOINTS}, 3) or (frame, {NUM_JOINTS}, 3), "
                          f"got {array.shape}")
     as_people(array, str(path))
     return array.astype(np.float32)
