@@ -165,8 +165,8 @@ def load_joints(path) -> np.ndarray:
         raise ValueError(f"{path}: expected a .npy file (use load_bvh_joints for .bvh)")
     array = np.load(path, allow_pickle=False)
     if array.ndim not in (3, 4) or array.shape[-2:] != (NUM_JOINTS, 3) or (array.ndim == 4 and array.shape[0] > 2):
-        raise ValueError(f"{path}: joints must be (2 or 1, frame, {NUM_JOINTS}, 3) or (frame, {NUM_JOINTS}, 3), "
-                         f"got {array.shape}")
+        raise ValueError(f"{path}: joints must be (2, frame, {NUM_JOINTS}, 3), (1, frame, {NUM_JOINTS}, 3) or "
+                         f"(frame, {NUM_JOINTS}, 3), got {array.shape}")
     as_people(array, str(path))
     return array.astype(np.float32)
 
