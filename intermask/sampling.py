@@ -19,8 +19,8 @@ import torch
 from omegaconf import OmegaConf
 
 from .errors import ConfigError, UsageError
-from .generation.editing import (EditError, edit_interaction, extend_interaction, parse_seconds, part_rows,
-                                 person_features, steps_within)
+from .generation.editing import (EditError, check_ranges, edit_interaction, extend_interaction, parse_seconds,
+                                 part_rows, person_features, steps_within)
 from .generation.interaction_model import InterMask
 from .loading import load_interaction_model, load_motion, resolve
 from .models.text import caption_cuts
@@ -167,10 +167,9 @@ def edit_request(model: InterMask, sample, clip_seconds: float) -> dict:
     return {"keep": keep, "people": PEOPLE[person], "parts": parts}
 
 
-def write_edits(model: InterMask, sample, texts: list[str], settings: dict, meta: dict,
-                data_cfg, outputs: dict) -> dict[str, dict[str, Path]]:
-    """The input of ``sample.edit`` with what the flags name regenerated (and continued in windows past the model's
-    length), ``sample.num_samples`` times."""
+def edit_input(model: InterMask, sample, data_cfg=None):
+    """The motion ``sample.edit`` names, checked (frame rate, two people), the edited clip's frames, and the edit
+    the flags describe (``edit_request``); UsageError says what is wrong. The app calls it before queueing."""
     fps = model.layout.fps
     motion = load_motion(sample.edit, data_cfg, fps, "--edit")
     if abs(motion.fps - fps) > 1e-3:
@@ -179,9 +178,6 @@ def write_edits(model: InterMask, sample, texts: list[str], settings: dict, meta
     if motion.joints.ndim != 4 or motion.joints.shape[0] != 2:
         raise UsageError(f"--edit {sample.edit}: holds one person; an edit needs both (--reaction-to generates "
                          f"a partner)")
-    if len(texts) > 1:
-        raise UsageError("an edit takes at most one --text (--then captions later windows)")
-    text = texts[0] if texts else motion.text
     input_seconds = motion.joints.shape[1] / fps
     seconds = float(sample.length) if sample.length is not None else input_seconds
     if not math.isfinite(seconds) or seconds <= 0:
@@ -189,13 +185,27 @@ def write_edits(model: InterMask, sample, texts: list[str], settings: dict, meta
     frames = int(round(seconds * fps))
     window = min(frames, model.max_frames)
     request = edit_request(model, sample, window / fps)
+    check_ranges(request["keep"], (window - window % model.frames_per_token) / fps, "kept range")
+    return motion, frames, request
+
+
+def write_edits(model: InterMask, sample, texts: list[str], settings: dict, meta: dict,
+                data_cfg, outputs: dict) -> dict[str, dict[str, Path]]:
+    """The input of ``sample.edit`` with what the flags name regenerated (and continued in windows past the model's
+    length), ``sample.num_samples`` times."""
+    fps = model.layout.fps
+    motion, frames, request = edit_input(model, sample, data_cfg)
+    if len(texts) > 1:
+        raise UsageError("an edit takes at most one --text (--then captions later windows)")
+    text = texts[0] if texts else motion.text
+    window = min(frames, model.max_frames)
     if motion.joints.shape[1] > window:
         log.warning("--edit %s has %d frames and the edit's first window %d: the rest of the input is not used",
                     sample.edit, motion.joints.shape[1], window)
     if frames > model.max_frames:
         overlap = overlap_frames(model, sample)
     elif sample.then:
-        raise UsageError(f"--then captions the windows after the first, and {seconds:g} s fit in one window "
+        raise UsageError(f"--then captions the windows after the first, and {frames / fps:g} s fit in one window "
                          f"({model.max_frames / fps:.1f} s)")
     results = {}
     for k in range(int(sample.num_samples)):

@@ -19,6 +19,7 @@ from hydra import compose, initialize_config_dir
 from intermask.app.jobs import GenerationQueue
 from intermask.motion.layout import INTERHUMAN
 from intermask.outputs.bvh import read_bvh
+from intermask.outputs.writer import load_sidecar
 
 from helpers.stand_in import tiny_model
 from test_cli import CONFIG_DIR
@@ -179,6 +180,91 @@ def test_a_bad_upload_gets_a_message_on_the_page(page, tmp_path, name, content, 
     page.click("#generate")
     page.wait_for_selector("#message:not([hidden])")
     assert message in page.inner_text("#message")
+
+
+def stand_in_result(server, caption: str = "two people walk") -> Path:
+    """A result of the stand-in model (2 s, 60 frames) written by the app, as a user would download it."""
+    base, out = server
+    (result,) = wait_for(base, call(f"{base}/api/generate", {"captions": caption, "length": "2"})[1]["job"])["results"]
+    return out / result["files"]["npy"].removeprefix("/results/")
+
+
+def test_the_page_edits_an_uploaded_result_keeping_a_range_of_one_person(page, server):
+    base, out = server
+    npy = stand_in_result(server)
+    given = np.load(npy)
+    page.check("input[value=edit]")
+    page.set_input_files("#motion", npy)
+    page.fill("#ranges", "0:1")
+    page.select_option("#edit_person", "2")
+    page.check("#parts input[value=arms]")
+    page.fill("#captions", "the second person waves")
+    page.click("#generate")
+    card = page.wait_for_selector(".result", timeout=60_000)
+    viewer = card.query_selector("iframe.viewer").content_frame()
+    viewer.wait_for_function("window.viewer !== undefined && window.viewer.frame > 0", timeout=20_000)
+    assert viewer.inner_text("#caption") == "the second person waves"
+
+    (written,) = [path for path in out.rglob("edit_*.npy")
+                  if card.get_attribute("data-name") == path.stem and "uploads" not in path.parts]
+    edit = load_sidecar(written)["edit"]
+    assert edit["people"] == [2] and edit["parts"] == ["arms"] and edit["keep_requested_seconds"] == [[0.0, 1.0]]
+    assert edit["kept_seconds"] == [[0.0, 0.9333]]  # whole 4-frame token steps inside 0-1 s
+    edited = np.load(written)
+    assert edited.shape == given.shape
+    np.testing.assert_allclose(edited[0], given[0], atol=1e-5)  # person 1 is not edited
+    untouched = round(edit["kept_seconds"][0][1] * 30) - edit["blend_frames"]  # before the cross-fade into the edit
+    np.testing.assert_allclose(edited[1, :untouched], given[1, :untouched], atol=1e-5)
+    assert not np.allclose(edited[1], given[1], atol=1e-3)  # and person 2's arms were regenerated after it
+    assert page.problems == []
+
+
+def test_a_bad_edit_range_gets_a_message_on_the_page_and_nothing_is_queued(page, server):
+    base, out = server
+    npy = stand_in_result(server, "two people bow")
+    page.check("input[value=edit]")
+    page.set_input_files("#motion", npy)
+    page.fill("#ranges", "0:1, 2:1")
+    page.click("#generate")
+    page.wait_for_selector("#message:not([hidden])")
+    assert page.inner_text("#message").strip() == "kept range 2:1 s: needs 0 <= start < end <= 2.00 (the clip's " \
+                                                  "length in seconds)"
+    assert page.inner_text("#status-text") == "" and not page.query_selector(".result")
+    assert call(f"{base}/api/info")[0] == 200
+
+
+def test_an_edit_of_a_bvh_pair_regenerates_the_changed_range_of_both_people(server):
+    base, out = server
+    (result,) = wait_for(base, call(f"{base}/api/generate", {"captions": "two people turn", "length": "2"})[1]["job"]
+                         )["results"]
+    pair = {f"turn_person{k}.bvh": (out / result["files"][f"bvh_person{k}"].removeprefix("/results/")).read_bytes()
+            for k in (1, 2)}
+    status, answer = call(f"{base}/api/generate", {"mode": "edit", "range_kind": "change", "ranges": "1:end"}, pair)
+    assert status == 202, answer
+    (edited,) = wait_for(base, answer["job"])["results"]
+    edit = load_sidecar(out / edited["files"]["npy"].removeprefix("/results/"))["edit"]
+    assert edit["people"] == [1, 2] and edit["parts"] == "all" and edit["keep_requested_seconds"] == [[0.0, 1.0]]
+    assert edit["source"].endswith("given_person1.bvh") and edit["source_frames"] == 60
+    assert edited["text"] == "(edit without text)"  # no caption typed: the regenerated range follows no text
+
+
+def test_the_server_refuses_impossible_edits_with_one_line(server, tmp_path):
+    base, _ = server
+    npy = stand_in_result(server, "two people jump").read_bytes()
+    one_person = io.BytesIO()
+    np.save(one_person, np.load(io.BytesIO(npy))[0])
+    for fields, files, message in [
+        ({"ranges": "soon"}, {"r.npy": npy}, "range 'soon': write START:END in seconds"),
+        ({"part": "tail"}, {"r.npy": npy}, "Unknown body part 'tail': this model's parts are hips, knees, feet"),
+        ({"edit_person": "3"}, {"r.npy": npy}, "Person to edit '3': 1, 2 or both"),
+        ({"range_kind": "change"}, {"r.npy": npy}, "Edit mode: give the time ranges to regenerate"),
+        ({}, {"one.npy": one_person.getvalue()}, "one.npy: holds one person; an edit needs both"),
+        ({}, {"bad.npy": b"not a motion"}, "the upload: "),
+        ({}, {}, "Edit mode: upload a result's .npy, or its BVH pair, first."),
+    ]:
+        status, answer = call(f"{base}/api/generate", {"mode": "edit", **fields}, files)
+        assert status == 400 and message in answer["error"] and "\n" not in answer["error"], (fields, answer)
+    assert call(f"{base}/api/info")[0] == 200
 
 
 # --- the server ---------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
     GET  /                           the page (static/index.html, its script and style from /static)
     GET  /api/info                   the model's length range and the page's defaults and limits
     POST /api/generate               a form (captions, length, seed, cond_scale, num_samples; reaction: mode,
-                                     motion files, person) -> 202 {"job": id}, or 400/413 {"error": message}
+                                     motion files, person; edit: mode, motion files, ranges, range_kind,
+                                     edit_person, part) -> 202 {"job": id}, or 400/413 {"error": message}
     GET  /api/jobs/{id}              the job's state (``jobs.GenerationQueue.state``)
     GET  /results/{folder}/{file}    a result file as written to the output folder
     GET  /api/zip/{folder}/{name}/{bvh|npy}   the BVH pair, or the .npy with its .json, as one zip
@@ -37,10 +38,11 @@ from starlette.staticfiles import StaticFiles
 
 from ..atomic import atomic_path
 from ..errors import ConfigError, UsageError
+from ..generation.editing import body_parts
 from ..generation.interaction_model import InterMask
 from ..models.text import caption_cuts
 from ..outputs.writer import load_sidecar
-from ..sampling import reaction_source, sample_with
+from ..sampling import PEOPLE, edit_input, reaction_source, sample_with
 from .jobs import GenerationQueue
 
 STATIC = Path(__file__).with_name("static")
@@ -100,8 +102,9 @@ def create_app(model: InterMask, settings: AppSettings) -> Starlette:
                     pass
             return problem(413, too_large(declared, limits))
         try:
-            async with request.form(max_files=2, max_fields=16) as form:
+            async with request.form(max_files=2, max_fields=24) as form:
                 fields = {key: value for key, value in form.items() if isinstance(value, str)}
+                fields["part"] = ",".join(item for item in form.getlist("part") if isinstance(item, str))
                 uploads = [item for item in form.getlist("motion") if isinstance(item, UploadFile) and item.filename]
                 if sum(item.size or 0 for item in uploads) > limits.max_upload_bytes:
                     return problem(413, too_large(sum(item.size or 0 for item in uploads), limits))
@@ -110,6 +113,8 @@ def create_app(model: InterMask, settings: AppSettings) -> Starlette:
             return problem(400, f"the form could not be read: {error}")
         try:
             job_request = parse_request(fields, files, limits, settings, out)
+            if job_request.sample.edit:
+                check_edit(model, job_request.sample, files)
         except UsageError as error:
             return problem(400, str(error))
         job = jobs.submit(job_request)
@@ -167,6 +172,7 @@ class Limits:
     max_captions: int
     max_samples: int
     max_upload_bytes: int
+    parts: list[str]
 
     @classmethod
     def of(cls, model: InterMask, settings: AppSettings) -> "Limits":
@@ -176,22 +182,25 @@ class Limits:
         longest = math.floor(10 * model.max_frames / fps) / 10
         default = float(settings.sample.length) if settings.sample.length is not None else settings.typical_seconds
         return cls(fps, shortest, longest, min(max(default, shortest), longest), int(settings.max_captions),
-                   int(settings.max_samples), int(settings.max_upload_mb * MEGABYTE))
+                   int(settings.max_samples), int(settings.max_upload_mb * MEGABYTE), list(body_parts(model.layout)))
 
 
 def parse_request(fields: dict[str, str], files: list[tuple[str, bytes]], limits: Limits, settings: AppSettings,
                   out: Path) -> SimpleNamespace:
     """The form's fields and uploaded files -> a job request (captions, sample config); UsageError says what is
     wrong in words the page shows as they are."""
-    reaction = fields.get("mode", "text") == "reaction"
+    mode = fields.get("mode", "text")
+    if mode not in ("text", "reaction", "edit"):
+        raise UsageError(f"Mode {mode!r}: text, reaction or edit")
+    given = mode != "text"  # a reaction or an edit of an uploaded motion: the caption is optional
     captions = [line.strip() for line in fields.get("captions", "").splitlines() if line.strip()]
-    if not captions and not reaction:
+    if not captions and not given:
         raise UsageError("Type a caption first: a sentence that says what the two people do.")
-    if len(captions) > (1 if reaction else limits.max_captions):
-        raise UsageError(f"{len(captions)} captions: a reaction takes at most one" if reaction else
-                         f"{len(captions)} captions: at most {limits.max_captions} at once (one per line)")
+    if len(captions) > (1 if given else limits.max_captions):
+        raise UsageError(f"{len(captions)} captions: a{'n' if mode == 'edit' else ''} {mode} takes at most one" if given
+                         else f"{len(captions)} captions: at most {limits.max_captions} at once (one per line)")
     length = number(fields, "length", float, limits.default_seconds)
-    if not reaction and not limits.shortest_seconds <= length <= limits.longest_seconds:
+    if not given and not limits.shortest_seconds <= length <= limits.longest_seconds:
         raise UsageError(f"Length {length:g} s is out of range: this model generates "
                          f"{limits.shortest_seconds:g} to {limits.longest_seconds:g} seconds.")
     seed = number(fields, "seed", int, int(settings.sample.seed))
@@ -206,42 +215,83 @@ def parse_request(fields: dict[str, str], files: list[tuple[str, bytes]], limits
 
     folder = out / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     overrides = {"texts": captions, "texts_file": None, "length": length, "seed": seed, "cond_scale": cond_scale,
-                 "num_samples": num_samples, "out": str(folder), "reaction_to": None, "reaction_person": 0}
-    if reaction:
+                 "num_samples": num_samples, "out": str(folder), "reaction_to": None, "reaction_person": 0,
+                 "edit": None, "keep": [], "change": []}
+    if mode == "reaction":
         overrides["reaction_to"], overrides["reaction_person"] = given_motion(files, fields, folder / "uploads")
+    elif mode == "edit":
+        overrides.update(edit_fields(fields, limits), length=None)  # the edited clip is as long as the upload
+        overrides["edit"] = stored_motion(files, folder / "uploads", "Edit mode")[0]
     return SimpleNamespace(captions=captions, sample=OmegaConf.merge(settings.sample, overrides))
+
+
+def edit_fields(fields: dict[str, str], limits: Limits) -> dict:
+    """The edit's sample settings from the form: ranges ("0:1.5, end-1.5:end") kept or changed, whose motion
+    (1, 2, both) and which body parts (``generation.editing.body_parts``; none ticked: the whole body)."""
+    ranges = [text.strip() for text in fields.get("ranges", "").split(",") if text.strip()]
+    kind = fields.get("range_kind", "keep")
+    if kind not in ("keep", "change"):
+        raise UsageError(f"Range kind {kind!r}: keep or change")
+    if kind == "change" and not ranges:
+        raise UsageError("Edit mode: give the time ranges to regenerate, e.g. 1:2.5")
+    person = fields.get("edit_person", "both")
+    if person not in PEOPLE:
+        raise UsageError(f"Person to edit {person!r}: 1, 2 or both")
+    parts = [part.strip() for part in fields.get("part", "").split(",") if part.strip()]
+    unknown = [part for part in parts if part not in limits.parts]
+    if unknown:
+        raise UsageError(f"Unknown body part {unknown[0]!r}: this model's parts are {', '.join(limits.parts)}")
+    return {kind: ranges, "edit_person": person, "edit_parts": ",".join(parts) or None}
+
+
+def check_edit(model: InterMask, sample: DictConfig, files: list[tuple[str, bytes]]) -> None:
+    """Check the edit against its upload and the model before it is queued (two people at the model's frame rate,
+    ranges inside the clip), in words about the uploaded file rather than where it is stored."""
+    try:
+        edit_input(model, sample)
+    except UsageError as error:
+        raise UsageError(str(error).replace(f"--edit {sample.edit}", files[0][0]).replace("--edit", "the upload")
+                         .replace("--keep", "kept range").replace("--change", "changed range")) from error
+    except Exception as error:  # whatever a malformed file raises, the page says it is not a motion
+        raise UsageError(f"{files[0][0]} does not hold a motion this app reads ({error})") from error
 
 
 def given_motion(files: list[tuple[str, bytes]], fields: dict[str, str], folder: Path) -> tuple[str, int]:
     """Store the uploaded motion (a result's .npy, or one or two .bvh) and check it holds a motion; returns
     (the file of the person to keep, its index inside that file)."""
-    if not files:
-        raise UsageError("Reaction mode: upload a result's .npy, or its BVH pair, first.")
     person = number(fields, "person", int, 1)
     if person not in (1, 2):
         raise UsageError(f"Person {person}: 1 or 2")
-    suffixes = [Path(name).suffix.lower() for name, _ in files]
-    if any(suffix not in MOTION_SUFFIXES for suffix in suffixes):
-        raise UsageError(f"{', '.join(name for name, _ in files)}: upload a result's .npy or .bvh files")
-    if suffixes.count(".npy") and len(files) > 1:
-        raise UsageError("Upload one .npy (it holds both people) or a BVH pair, not both.")
-    if suffixes[0] == ".bvh" and person > len(files):
+    stored = stored_motion(files, folder, "Reaction mode")
+    if len(stored) == 1 and stored[0].suffix == ".bvh" and person > 1:
         raise UsageError(f"Person {person} was picked but only one BVH file was uploaded.")
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = []
-    for index, (name, content) in enumerate(files):
-        path = folder / f"person{index + 1}{Path(name).suffix.lower()}" if len(files) > 1 else folder / (
-            "given" + Path(name).suffix.lower())
-        with atomic_path(path) as temporary:
-            Path(temporary).write_bytes(content)
-        stored.append(path)
-    path, index = (stored[person - 1], 0) if suffixes[0] == ".bvh" else (stored[0], person - 1)
+    path, index = (stored[person - 1], 0) if stored[0].suffix == ".bvh" else (stored[0], person - 1)
     try:
         reaction_source(path, index)
     except Exception as error:  # whatever a malformed file raises, the page says it is not a motion
         name = files[stored.index(path)][0]
         raise UsageError(f"{name} does not hold a motion this app reads ({error})") from error
     return str(path), index
+
+
+def stored_motion(files: list[tuple[str, bytes]], folder: Path, mode: str) -> list[Path]:
+    """Store the uploaded motion (a result's .npy, or one or two .bvh) under ``folder``; a BVH pair as
+    given_person1.bvh and given_person2.bvh, so that either finds its partner (``loading.bvh_pair``)."""
+    if not files:
+        raise UsageError(f"{mode}: upload a result's .npy, or its BVH pair, first.")
+    suffixes = [Path(name).suffix.lower() for name, _ in files]
+    if any(suffix not in MOTION_SUFFIXES for suffix in suffixes):
+        raise UsageError(f"{', '.join(name for name, _ in files)}: upload a result's .npy or .bvh files")
+    if suffixes.count(".npy") and len(files) > 1:
+        raise UsageError("Upload one .npy (it holds both people) or a BVH pair, not both.")
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = []
+    for index, (name, content) in enumerate(files):
+        path = folder / ((f"given_person{index + 1}" if len(files) > 1 else "given") + suffixes[index])
+        with atomic_path(path) as temporary:
+            Path(temporary).write_bytes(content)
+        stored.append(path)
+    return stored
 
 
 def number(fields: dict[str, str], key: str, kind: type, default):

@@ -28,13 +28,25 @@
     document.getElementById("cond_scale").value = info.cond_scale;
     const samples = document.getElementById("num_samples");
     samples.max = info.max_samples; samples.value = info.num_samples;
+    const parts = document.getElementById("parts");
+    parts.replaceChildren(...info.parts.map((name) => {
+      const label = document.createElement("label");
+      const box = document.createElement("input");
+      box.type = "checkbox"; box.name = "part"; box.value = name;
+      label.append(box, ` ${name}`);
+      return label;
+    }));
     document.getElementById("model").textContent =
       `model ${info.checkpoint} · ${info.shortest_seconds}–${info.longest_seconds} s at ${info.fps} fps`;
   }
 
   for (const radio of form.elements.mode) {
     radio.addEventListener("change", () => {
-      document.getElementById("reaction").hidden = form.elements.mode.value !== "reaction";
+      const mode = form.elements.mode.value;
+      document.getElementById("upload").hidden = mode === "text";
+      document.getElementById("reaction").hidden = mode !== "reaction";
+      document.getElementById("edit").hidden = mode !== "edit";
+      document.getElementById("length").disabled = mode !== "text";  // a reaction or an edit is as long as the upload
     });
   }
 
@@ -90,9 +102,10 @@
     showMessage("");
     const data = new FormData(form);
     const files = document.getElementById("motion").files;
-    if (data.get("mode") !== "reaction") data.delete("motion");
+    const uploads = data.get("mode") !== "text";
+    if (!uploads) data.delete("motion");
     const size = Array.from(files).reduce((total, file) => total + file.size, 0);
-    if (data.get("mode") === "reaction" && info && size > info.max_upload_bytes) {
+    if (uploads && info && size > info.max_upload_bytes) {
       showMessage(`The upload is ${(size / 2 ** 20).toFixed(0)} MB; the app takes up to ` +
                   `${info.max_upload_bytes / 2 ** 20} MB (a result's .npy or BVH pair is well under 1 MB).`);
       return;
