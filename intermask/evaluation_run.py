@@ -70,10 +70,15 @@ class EvaluationRun:
         generator = torch.Generator(device=self.device).manual_seed(seed)
         frames = lengths - lengths % self.model.frames_per_token
         _, features = self.model.generate(texts, frames, generator=generator, **self.generation)
+        return self._items(features, frames), frames
+
+    def _items(self, features: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """The model's normalised features (b, 2, frame, feature) as the dataset's raw items, zero past each
+        sample's ``frames``."""
         raw = self.model.denormalize(features).cpu()
         steps = torch.arange(raw.shape[2])
-        raw = raw * (steps[None, None, :, None] < frames[:, None, None, None])  # zero past each length
-        return self.dataset.from_people(raw), frames
+        raw = raw * (steps[None, None, :, None] < frames[:, None, None, None])
+        return self.dataset.from_people(raw)
 
     def generated(self, rng: np.random.Generator) -> Iterator[EvalBatch]:
         for batch in self._batches(rng):
@@ -86,9 +91,7 @@ class EvaluationRun:
             frames = batch["length"] - batch["length"] % self.model.frames_per_token
             motion = self.model.normalize(batch["motion"].to(self.device))
             ids = self.model.tokenize(motion, frames.to(self.device))
-            raw = self.model.denormalize(self.model.decode(ids, frames.to(self.device) // self.model.frames_per_token))
-            steps = torch.arange(raw.shape[2])
-            raw = raw.cpu() * (steps[None, None, :, None] < frames[:, None, None, None])
+            raw = self._items(self.model.decode(ids, frames.to(self.device) // self.model.frames_per_token), frames)
             yield EvalBatch(batch[self.evaluator.text_key], raw, frames, self.dataset.joints(raw))
 
     def multimodality(self, rng: np.random.Generator, num_texts: int, num_samples: int) -> np.ndarray:

@@ -107,6 +107,7 @@ def continuous_twist(rotations: np.ndarray, axes: np.ndarray) -> np.ndarray:
         axis, product = axes[frame], out[frame] @ out[frame - 1].T
         along = axis @ product @ axis
         turn = np.arctan2(np.trace(_skew(axis) @ product), np.trace(product) - along)
+        # Rodrigues in numpy: this loop runs per frame and joint, where a torch round trip would double the write
         out[frame] = (np.cos(turn) * np.eye(3) + np.sin(turn) * _skew(axis)
                       + (1 - np.cos(turn)) * np.outer(axis, axis)) @ out[frame]
     return out
@@ -164,6 +165,14 @@ def matrix_to_euler_zxy(matrix: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- skeleton and inverse kinematics
 
+def rest_offsets_like(joints: np.ndarray) -> np.ndarray:
+    """The REST_OFFSETS skeleton with one person's clip (frame, joint, 3) mean bone lengths: (joint, 3)."""
+    lengths = np.linalg.norm(joints[:, 1:] - joints[:, list(PARENTS[1:])], axis=-1).mean(axis=0)
+    offsets = np.zeros((NUM_JOINTS, 3))
+    offsets[1:] = _unit(REST_OFFSETS[1:])[0] * lengths[:, None]
+    return offsets
+
+
 def clip_offsets(joints: np.ndarray) -> np.ndarray:
     """Offsets (joint, 3) for one person's clip (frame, joint, 3): the clip's mean bone lengths, along REST_OFFSETS
     directions except below a joint with several children (pelvis, spine3).
@@ -173,11 +182,8 @@ def clip_offsets(joints: np.ndarray) -> np.ndarray:
     with the rest directions. So a clip with rigid bones round-trips through the BVH exactly, whatever its body.
     """
     joints = as_people(joints, "joints", max_people=1)[0]
-    bones = joints[:, 1:] - joints[:, list(PARENTS[1:])]
-    lengths = np.linalg.norm(bones, axis=-1).mean(axis=0)
-    directions, _ = _unit(REST_OFFSETS[1:])
-    offsets = np.zeros((NUM_JOINTS, 3))
-    offsets[1:] = directions * lengths[:, None]
+    offsets = rest_offsets_like(joints)
+    lengths = np.linalg.norm(offsets[1:], axis=-1)
     fitted = global_rotations(solve_local_rotations(joints, offsets))
     for joint, children in enumerate(CHILDREN):
         if len(children) > 1:

@@ -30,8 +30,8 @@ from ..motion.body_model import BodyModel
 from ..motion.canonical import yup_to_zup, zup_to_yup
 from ..motion.kinematics import forward_kinematics
 from ..motion.rotation import axis_angle_to_matrix, matrix_to_axis_angle
-from ..motion.skeleton import NUM_JOINTS, PARENTS, REST_OFFSETS
-from .bvh import solve_local_rotations
+from ..motion.skeleton import NUM_JOINTS, REST_OFFSETS
+from .bvh import rest_offsets_like, solve_local_rotations
 from .clip import as_people
 
 SMPL_JOINTS = 24  # SMPL's pose vector: the 22 body joints and two hand joints
@@ -40,14 +40,6 @@ SHAPE_PARAMETERS = 10
 SMPL_NEUTRAL_PELVIS = np.array([-0.0018, -0.2233, 0.0282])
 # +90 degrees about X: Y-up coordinates to Z-up ones, as a matrix (the one ``yup_to_zup`` applies)
 Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
-
-
-def rest_offsets_like(joints: np.ndarray) -> np.ndarray:
-    """The REST_OFFSETS skeleton with one person's clip (frame, joint, 3) mean bone lengths: (joint, 3)."""
-    lengths = np.linalg.norm(joints[:, 1:] - joints[:, list(PARENTS[1:])], axis=-1).mean(axis=0)
-    offsets = np.zeros((NUM_JOINTS, 3))
-    offsets[1:] = REST_OFFSETS[1:] / np.linalg.norm(REST_OFFSETS[1:], axis=-1, keepdims=True) * lengths[:, None]
-    return offsets
 
 
 def smpl_parameters(joints, fps: float, model: BodyModel | None = None) -> dict[str, np.ndarray]:
