@@ -33,8 +33,8 @@ demo: setup
 # the synthetic benchmark with CPU-sized models (configs/experiment/cpu.yaml): data, the three models, the full
 # protocol, prompt adherence and GIFs; each training stage capped in minutes, and a rerun resumes
 quality-cpu: setup
-	EXPERIMENT=cpu OUT=outputs/quality_cpu VQ_MIN=20 EVALUATOR_MIN=8 TRANSFORMER_MIN=45 PY=$(PY) \
-	  bash scripts/quality.sh data.max_frames=160
+	EXPERIMENT=cpu OUT=outputs/quality_cpu VQ_MIN=16 EVALUATOR_MIN=6 TRANSFORMER_MIN=34 PY=$(PY) \
+	  EVAL_ARGS="generation.steps=10" ADHERENCE_ARGS="--steps 10" bash scripts/quality.sh data.max_frames=160
 
 bench: setup
 	$(PY) scripts/bench.py

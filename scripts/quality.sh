@@ -15,6 +15,7 @@
 # STAGES: which of "train eval sample adherence" to run (default all, in that order).
 # TOGETHER=1 trains the evaluator beside the VQ-VAE (a GPU has room for both; on a small CPU it only slows).
 # ADHERENCE_ITEMS: test clips whose captions the model generates for the adherence check (default 200).
+# ADHERENCE_ARGS: extra arguments for scripts/adherence.py (e.g. "--steps 10").
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 EXPERIMENT=${EXPERIMENT:-synthetic}
@@ -78,7 +79,7 @@ fi
 if wants adherence; then
   step "prompt adherence, ground truth and model"
   "$PY" scripts/adherence.py --data "$DATA" --split test --ckpt "$RUNS/transformer_$EXPERIMENT/last.pt" \
-    --max-items "${ADHERENCE_ITEMS:-200}" --json "$OUT/adherence.json"
+    --max-items "${ADHERENCE_ITEMS:-200}" --json "$OUT/adherence.json" ${ADHERENCE_ARGS:-}
 fi
 
 step "done"
