@@ -79,7 +79,7 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
     if sample.reaction_to and sample.edit:
         raise UsageError("give either --reaction-to or --edit: a reaction is the edit that keeps one whole person")
     if sample.reaction_to:
-        return write_reactions(model, sample, texts, settings, meta, device, outputs, progress)
+        return write_reactions(model, sample, texts, settings, meta, device, outputs, progress, data_cfg)
     if sample.edit:
         return write_edits(model, sample, texts, settings, meta, data_cfg, outputs)
     return write_interactions(model, sample, texts, settings, meta, typical_seconds, outputs, progress)
@@ -237,10 +237,10 @@ def _spans(flags: np.ndarray, fps: float) -> list[list[float]]:
 
 
 def write_reactions(model: InterMask, sample, texts: list[str], settings: dict, meta: dict,
-                    device: torch.device, outputs: dict, progress=None) -> dict[str, dict[str, Path]]:
+                    device: torch.device, outputs: dict, progress=None, data_cfg=None) -> dict[str, dict[str, Path]]:
     """The other person generated for the person of ``sample.reaction_to``, with at most one prompt."""
-    given = reaction_source(sample.reaction_to, int(sample.reaction_person))
-    actor, length, frame = actor_tokens(model, given, device)
+    given, rot6d = reaction_source(sample.reaction_to, int(sample.reaction_person), data_cfg, model.layout.fps)
+    actor, length, frame = actor_tokens(model, given, device, rot6d)
     text = texts[0] if texts else None
     if len(texts) > 1:
         raise UsageError("a reaction takes at most one --text")
@@ -289,25 +289,37 @@ def prompts(sample_cfg) -> list[str]:
     return texts
 
 
-def reaction_source(path: str | Path, person: int) -> np.ndarray:
-    """The given person's joints (frame, 22, 3) from a result .npy (one or two people) or a .bvh."""
-    path = Path(path)
+def reaction_source(reference: str | Path, person: int, data_cfg=None, fps: float = 30.0
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The given person's joints (frame, 22, 3), and its local rotations (frame, 21, 6) where the source stores them,
+    from what ``--reaction-to`` names: a result's .npy (one or two people), one person's .bvh, or a clip id of the
+    dataset ``data_cfg`` describes. ``fps``: the model's frame rate, which the motion must have."""
     if person not in (0, 1):
         raise UsageError(f"--reaction-person {person}: 0 (the first person of the file) or 1 (the second)")
-    if not path.is_file():
-        raise UsageError(f"--reaction-to {path}: file not found")
-    joints = load_bvh_joints(path) if path.suffix.lower() == ".bvh" else load_joints(path)
+    path = Path(reference)
+    if path.suffix.lower() == ".bvh":  # one person's file is that person, whichever partner lies beside it
+        if not path.is_file():
+            raise UsageError(f"--reaction-to {path}: file not found")
+        return load_bvh_joints(path).astype(np.float64), None
+    motion = load_motion(reference, data_cfg, fps, "--reaction-to")
+    if abs(motion.fps - fps) > 1e-3:
+        raise UsageError(f"--reaction-to {reference}: {motion.fps:g} fps, and the model works at {fps:g} fps; "
+                         f"resample the motion first")
+    joints, rot6d = motion.joints, motion.rot6d
     if joints.ndim == 4:
-        joints = joints[person]
-    return joints.astype(np.float64)
+        if person >= len(joints):
+            raise UsageError(f"--reaction-person {person}: {reference} holds one person")
+        joints, rot6d = joints[person], None if rot6d is None else rot6d[person]
+    return joints.astype(np.float64), rot6d
 
 
-def actor_tokens(model: InterMask, joints: np.ndarray, device: torch.device):
-    """Tokens (1, part, step) of a person given by joint positions, with the canonical frame they live in."""
+def actor_tokens(model: InterMask, joints: np.ndarray, device: torch.device, rot6d: np.ndarray | None = None):
+    """Tokens (1, part, step) of a person given by joint positions (and local rotations where known), with the
+    canonical frame they live in."""
     if len(joints) < model.frames_per_token:
         raise UsageError(f"the given motion has {len(joints)} frames; at least {model.frames_per_token} needed")
     canonical, frame = canonicalize_person(joints)
-    features = person_features(model, canonical)
+    features = person_features(model, canonical, rot6d)
     if len(features) > model.max_frames:
         log.warning("the given motion has %d frames and the model generates at most %d: the reaction covers its "
                     "first %d frames", len(joints), model.max_frames, model.max_frames)

@@ -211,3 +211,29 @@ def test_an_edit_input_of_the_wrong_shape_or_frame_rate_is_one_line(tmp_path, st
     with pytest.raises(UsageError, match=message):
         interaction.sample_from_config(sample_config(tmp_path, "--edit", str(source)))
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("edit_*"))
+
+
+def test_a_reaction_takes_a_dataset_clip_with_its_rotations_and_refuses_another_frame_rate(tmp_path, stand_in):
+    from intermask.data.source import DataSource
+    from intermask.data.interhuman import read_clip
+    from intermask.outputs.writer import write_result
+
+    data = ["data.generate.num_clips=24", f"data.root={tmp_path / 'data'}", "data.max_frames=140"]
+    cfg = sample_config(tmp_path, overrides=data)
+    root = DataSource(cfg.data).ensure()
+    clip_id = (root / "split" / "test.txt").read_text().split()[0]
+    clip = read_clip(root, clip_id)
+    joints, rot6d = interaction.reaction_source(clip_id, 1, cfg.data, 30.0)
+    np.testing.assert_allclose(joints, clip.joints[1])
+    np.testing.assert_allclose(rot6d, clip.rot6d[1])
+    results = interaction.sample_from_config(sample_config(tmp_path, "--reaction-to", clip_id, overrides=data))
+    (files,) = results.values()
+    frames = load_sidecar(files["npy"])["reaction_frames"][1]
+    np.testing.assert_allclose(np.load(files["npy"])[0], clip.joints[0, :frames], atol=1e-6)
+    # a result written at another frame rate, and one person's BVH of a pair: that person, not the pair's first
+    write_result(tmp_path / "slow", "hug_0", tiny_motion(frames=40), "two people hug", {}, formats=("npy", "bvh"),
+                 fps=20)
+    with pytest.raises(UsageError, match="20 fps, and the model works at 30 fps"):
+        interaction.reaction_source(tmp_path / "slow" / "hug_0.npy", 0, cfg.data, 30.0)
+    second, _ = interaction.reaction_source(tmp_path / "slow" / "hug_0_person2.bvh", 0, cfg.data, 30.0)
+    np.testing.assert_allclose(second, tiny_motion(frames=40)[1], atol=1e-3)
