@@ -213,6 +213,7 @@ def write_edits(model: InterMask, sample, texts: list[str], settings: dict, meta
                                   blend_frames=int(sample.blend_frames), rot6d=motion.rot6d,
                                   steps=int(sample.steps), **settings)
         joints, seams, windows = edited.joints, edited.seams, []
+        fades = [{str(seam): fade for seam, fade in person.items()} for person in edited.fades]
         if frames > model.max_frames:
             chained = extend_interaction(model, joints, list(sample.then or []) or [text], frames, overlap,
                                          int(sample.blend_frames), steps=int(sample.steps), **settings)
@@ -223,7 +224,8 @@ def write_edits(model: InterMask, sample, texts: list[str], settings: dict, meta
                   "people": [p + 1 for p in request["people"]], "parts": request["parts"] or "all",
                   "keep_requested_seconds": request["keep"],
                   "kept_seconds": _spans(kept.repeat_interleave(model.frames_per_token).numpy(), fps),
-                  "seams_frames": seams, "blend_frames": int(sample.blend_frames), "windows": windows}
+                  "seams_frames": seams, "blend_frames": int(sample.blend_frames), "fade_frames": fades,
+                  "windows": windows}
         name = f"edit_{slug(text or motion.name)}_{k}"
         results[name] = write_result(Path(sample.out), name, joints, text or "(edit without text)",
                                      {**meta, "length_frames": joints.shape[1], "edit": record}, fps=fps, **outputs)

@@ -213,7 +213,9 @@ def test_the_page_edits_an_uploaded_result_keeping_a_range_of_one_person(page, s
     edited = np.load(written)
     assert edited.shape == given.shape
     np.testing.assert_allclose(edited[0], given[0], atol=1e-5)  # person 1 is not edited
-    untouched = round(edit["kept_seconds"][0][1] * 30) - edit["blend_frames"]  # before the cross-fade into the edit
+    seam = round(edit["kept_seconds"][0][1] * 30)
+    untouched = seam - edit["fade_frames"][1][str(seam)]  # before the cross-fade into the edit
+    assert untouched > 0
     np.testing.assert_allclose(edited[1, :untouched], given[1, :untouched], atol=1e-5)
     assert not np.allclose(edited[1], given[1], atol=1e-3)  # and person 2's arms were regenerated after it
     assert page.problems == []

@@ -4,9 +4,10 @@ import pytest
 import torch
 
 from intermask.generation.decoding import generate, generate_reaction
-from intermask.generation.editing import (DEFAULT_BLEND_FRAMES, EditError, body_parts, edit_interaction, extend_interaction, keep_mask,
-                                          parse_seconds, part_joints, part_rows, steps_within, tokenize_joints)
-from intermask.metrics.physical import seam_jumps
+from intermask.generation.editing import (EditError, body_parts, choose_fades, edit_interaction, extend_interaction,
+                                          fade_weights, keep_mask, parse_seconds, part_joints, part_rows,
+                                          steps_within, tokenize_joints)
+from intermask.metrics.physical import seam_jumps, velocity_and_acceleration_jumps
 from intermask.models.masking import validity_grid
 from intermask.motion.layout import INTERHUMAN, INTERX
 
@@ -101,7 +102,8 @@ def test_a_zero_length_edit_gives_the_input_back(model):
 
 def test_in_betweening_keeps_tokens_and_reproduces_kept_frames_within_the_tokenizers_error(model):
     joints = waving_motion(96)
-    edited = edit_interaction(model, joints, "two people hug", keep=[(0, 0.8), (2.4, 3.2)], generator=seeded())
+    edited = edit_interaction(model, joints, "two people hug", keep=[(0, 0.8), (2.4, 3.2)], blend_frames=8,
+                              generator=seeded())
     given_ids = tokenize_joints(model, joints)[0]
     assert torch.equal(edited.ids[edited.keep], given_ids[edited.keep])
     assert not edited.keep[..., 6:18].any() and edited.keep[..., :6].all() and edited.keep[..., 18:].all()
@@ -110,7 +112,8 @@ def test_in_betweening_keeps_tokens_and_reproduces_kept_frames_within_the_tokeni
     own_error = np.linalg.norm(reconstruction(model, joints) - joints, axis=-1).max()
     kept = edited.kept_frames.all(axis=0)
     assert kept.sum() == 48 and error[kept].max() <= own_error + 1e-6
-    assert (error[:24 - DEFAULT_BLEND_FRAMES - 1] == 0).all()  # farther than the cross-fade: the input's frames
+    fade = max(person[24] for person in edited.fades)
+    assert fade <= 8 and (error[:24 - fade - 1] == 0).all()  # farther than the cross-fade: the input's frames
     # the decoded kept steps far from the edit are the tokenizer's reconstruction: same tokens, same motion
     np.testing.assert_allclose(edited.decoded[:, :8], reconstruction(model, joints)[:, :8], atol=1e-4)
 
@@ -126,9 +129,11 @@ def test_a_body_part_edit_changes_only_that_persons_rows_in_its_time_range(model
 
 def test_continuation_generates_past_the_input(model):
     joints = waving_motion(48)
-    edited = edit_interaction(model, joints, "they walk on", keep=[(0, 1.6)], length=120, generator=seeded())
+    edited = edit_interaction(model, joints, "they walk on", keep=[(0, 1.6)], length=120, blend_frames=16,
+                              generator=seeded())
     assert edited.joints.shape == (2, 120, 22, 3) and edited.seams == [48]
-    before_fade = 48 - DEFAULT_BLEND_FRAMES  # the input's own frames up to the cross-fade before the seam
+    before_fade = 48 - max(person[48] for person in edited.fades)  # the input's own frames up to the cross-fade
+    assert before_fade >= 32
     assert np.array_equal(edited.joints[:, :before_fade], joints[:, :before_fade])
 
 
@@ -180,3 +185,37 @@ def test_seam_jumps_find_a_jump_and_leave_smooth_motion_alone():
     joints[:, 45:] += 0.2  # a 20 cm step at frame 45
     report = seam_jumps(joints, [45], fps=30)
     assert report["velocity"]["seam_max"] > 100 * report["velocity"]["elsewhere_max"]
+
+
+def test_a_fade_eases_only_its_own_kept_run_and_each_seam_takes_its_own_length():
+    kept = np.array([1] * 10 + [0] * 5 + [1] * 3 + [0] * 4 + [1] * 10, dtype=bool)
+    weights = fade_weights(kept, {10: 4, 15: 8, 18: 8, 22: 0})
+    assert (weights[~kept] == 0).all() and (weights[:6] == 1).all() and (np.diff(weights[5:10]) < 0).all()
+    assert (weights[22:] == 1).all()  # no fade at that seam
+    assert 0 < weights[15:18].min() and weights[15:18].max() < 1  # a short run fades from both sides, inside itself
+    np.testing.assert_array_equal(fade_weights(kept, 4), fade_weights(kept, {10: 4, 15: 4, 18: 4, 22: 4}))
+
+
+def swaying(frames: int) -> np.ndarray:
+    """One person's (frame, 22, 3) joints swaying sideways: a motion with its own velocity changes."""
+    t = np.arange(frames)[:, None, None] / 30
+    joints = np.zeros((frames, 22, 3)) + np.linspace(0, 1.5, 22)[None, :, None] * [0, 1, 0]
+    return joints + 0.2 * np.sin(2 * np.pi * 0.7 * t) * np.array([1.0, 0.0, 0.0])
+
+
+def test_a_seam_fades_only_as_much_as_its_jump_needs():
+    kept = np.arange(120) < 60
+    given = swaying(120)
+    assert choose_fades(kept, given, given.copy(), 32, 30.0) == {60: 0}  # nothing to hide
+    fades = []
+    for offset in (0.005, 0.02):
+        decoded = given + offset * np.array([1.0, 0.0, 0.0])
+        chosen = choose_fades(kept, given, decoded, 48, 30.0)
+        weights = fade_weights(kept, chosen)[:, None, None]
+        blended = weights * given + (1 - weights) * decoded
+        jumps = velocity_and_acceleration_jumps(blended[None], 30.0)[0]
+        own = velocity_and_acceleration_jumps(given[None], 30.0)[0]
+        span = slice(60 - chosen[60] - 2, 63)
+        assert jumps[span].max() <= max(np.percentile(own[3:60], 95), own[span].max()) + 1e-9
+        fades.append(chosen[60])
+    assert 0 < fades[0] < fades[1]

@@ -16,9 +16,9 @@ are masks of one shape:
 
 Motion goes in and out as world joints (person, frame, 22, 3). The input is put in its first person's canonical
 frame (as training clips are), tokenised by the model's VQ-VAE, edited, decoded and moved back. Frames whose
-tokens are all kept are the input's own frames; over ``blend_frames`` frames before a seam they cross-fade into the
-decoded motion, whose kept steps reproduce the input within the tokenizer's reconstruction error, so the seam
-jumps by no more than that error spread over the blend.
+tokens are all kept are the input's own frames; near a seam they cross-fade into the decoded motion, whose kept steps
+reproduce the input within the tokenizer's reconstruction error. Each seam takes the shortest fade (up to
+``blend_frames``) that keeps its velocity jump within the input's own 95th percentile (``choose_fades``).
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..errors import UsageError
+from ..metrics.physical import velocity_and_acceleration_jumps
 from ..motion.canonical import CanonicalFrame, canonical_frame
 from ..motion.features import joints_to_features
 from ..motion.layout import FeatureLayout
@@ -42,7 +43,8 @@ from .interaction_model import InterMask
 # convolutions pool consecutive SMPL joint indices, and its graph convolutions and kernels reach neighbours.
 PART_NAMES = ("hips", "knees", "feet", "head", "arms")
 BODY_PART_GROUPS = {"legs": ("hips", "knees", "feet"), "upper": ("head", "arms"), "all": PART_NAMES}
-DEFAULT_BLEND_FRAMES = 16  # measured: the shortest fade whose seams stay within the clip's own largest jumps
+DEFAULT_BLEND_FRAMES = 32  # the longest fade a seam may take (``choose_fades`` picks each seam's own)
+FADES = (0, 2, 4, 8, 12, 16, 24, 32, 48)  # fade lengths tried at a seam, shortest first
 IDENTITY_6D = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
 
 
@@ -161,7 +163,8 @@ class EditResult:
     joints: (2, frame, 22, 3) world joints; ids: (2, p, t) its token map; keep: (2, p, t) the kept tokens;
     kept_frames: (2, frame) bool, frames whose every token was kept (the input's own frames there); seams: frames
     where kept and generated motion meet (the first frame after a change); decoded: (2, frame, 22, 3) the decoded
-    token map before the input's kept frames are put back.
+    token map before the input's kept frames are put back; fades: per person, the frames of cross-fade each of its
+    seams took (``choose_fades``).
     """
 
     joints: np.ndarray
@@ -170,6 +173,7 @@ class EditResult:
     kept_frames: np.ndarray
     seams: list[int] = field(default_factory=list)
     decoded: np.ndarray | None = None
+    fades: list[dict[int, int]] = field(default_factory=list)
 
 
 def _pair_frames(joints: np.ndarray) -> tuple[CanonicalFrame, CanonicalFrame]:
@@ -221,17 +225,71 @@ def check_input(joints, model: InterMask, what: str = "the input") -> np.ndarray
     return joints
 
 
-def blend_weights(kept: np.ndarray, blend_frames: int) -> np.ndarray:
-    """(frame,) weights of the input over the decoded motion: 1 at kept frames farther than ``blend_frames`` from
-    a generated one, easing down (smoothstep, so velocity and acceleration change gradually at both ends of the
-    fade) towards the generated frames, which weigh 0."""
-    weights = kept.astype(np.float64)
-    generated = np.flatnonzero(~kept)
-    if blend_frames <= 0 or generated.size == 0:
-        return weights
-    distance = np.abs(np.arange(len(kept))[:, None] - generated[None]).min(axis=1)
-    ramp = np.minimum(1.0, distance / (blend_frames + 1))
-    return np.where(kept, ramp * ramp * (3 - 2 * ramp), 0.0)
+def kept_runs(kept: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last + 1) frames of each run of kept frames. kept: (frame,) bool."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], kept.astype(np.int8), [0]])))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def fade_weights(kept: np.ndarray, fades: dict[int, int] | int) -> np.ndarray:
+    """(frame,) weights of the input over the decoded motion: 0 at generated frames, 1 at kept ones, except within a
+    seam's fade, where they ease down (smoothstep: velocity and acceleration change gradually at both ends) towards
+    the generated frames over that many kept frames. ``fades``: frames of fade per seam (the first frame after the
+    change, as ``seams_of``), or one number for every seam; a fade stays inside its own kept run."""
+    weights = np.zeros(len(kept))
+    for first, stop in kept_runs(kept):
+        distance = np.arange(first, stop)
+        ramp = np.ones(stop - first)
+        for seam, away in ((first, distance - first + 1), (stop, stop - distance)):
+            if 0 < seam < len(kept):  # a generated frame lies on this side of the run
+                fade = fades if isinstance(fades, int) else fades.get(seam, 0)
+                if fade > 0:
+                    ramp = np.minimum(ramp, _smoothstep(away / (fade + 1)))
+        weights[first:stop] = ramp
+    return weights
+
+
+def choose_fades(kept: np.ndarray, given: np.ndarray, decoded: np.ndarray, longest: int, fps: float
+                 ) -> dict[int, int]:
+    """The shortest fade at each of one person's seams whose velocity jump stays within what the input itself does:
+    its 95th percentile over the kept frames, or its own largest jump around the seam where that is more. Fades are
+    tried from ``FADES`` up to ``longest`` frames; when none is enough, the one with the smallest jump.
+
+    kept: (frame,) bool; given: (input frame, joint, 3) the input's joints (frames past it are generated);
+    decoded: (frame, joint, 3) the decoded motion, already aligned. A jump is the one
+    ``metrics.physical.velocity_and_acceleration_jumps`` measures, taken at a seam from the start of its fade to
+    two frames after it.
+    """
+    seams = [int(f) + 1 for f in np.flatnonzero(kept[1:] != kept[:-1])]
+    candidates = [fade for fade in FADES if fade <= longest] or [0]
+    inputs = len(given)
+    own = velocity_and_acceleration_jumps(given[None], fps)[0]
+    kept_own = own[3:][kept[3:inputs]]
+    typical = float(np.percentile(kept_own, 95)) if kept_own.size else 0.0
+
+    def blend(fades: dict[int, int]) -> np.ndarray:
+        weights = fade_weights(kept, fades)[:inputs, None, None]
+        blended = decoded.copy()
+        blended[:inputs] = weights * given + (1 - weights) * decoded[:inputs]
+        return velocity_and_acceleration_jumps(blended[None], fps)[0]
+
+    fades: dict[int, int] = {}
+    for seam in seams:
+        jumps = []
+        for fade in candidates:
+            span = slice(max(3, seam - fade - 2), seam + 3)
+            here = own[span.start:min(span.stop, inputs)]
+            limit = max(typical, float(here.max()) if here.size else 0.0)
+            jumps.append(float(blend({**fades, seam: fade})[span].max(initial=0.0)))
+            if jumps[-1] <= limit:
+                break
+        fades[seam] = candidates[len(jumps) - 1] if jumps[-1] <= limit else candidates[int(np.argmin(jumps))]
+    return fades
 
 
 def ground_offsets(kept: np.ndarray, given: np.ndarray, decoded: np.ndarray) -> np.ndarray:
@@ -295,7 +353,7 @@ def edit_interaction(
     (default the input's); past the input everything is generated (continuation); at most ``model.max_frames``
     (longer clips: ``extend_interaction``). rot6d: (2, frame, 21, 6) local rotations of the input where known
     (``person_features``). align: shift generated runs in the ground plane so they start and end where the kept
-    motion is (``ground_offsets``); with ``blend_frames`` the seams' only smoothing. text None: the null condition. steps and ``settings`` (cond_scale,
+    motion is (``ground_offsets``); blend_frames: the longest cross-fade a seam may take (``choose_fades``). text None: the null condition. steps and ``settings`` (cond_scale,
     temperature, topk_ratio, gumbel, generator, amp, compile) go to ``InterMask.generate``.
     """
     joints = check_input(joints, model)
@@ -326,15 +384,17 @@ def edit_interaction(
     decoded = np.stack([frame.invert(person) for frame, person in zip(frames, canonical)])
 
     kept_frames = mask.all(dim=1).repeat_interleave(fpt, dim=-1).numpy()
-    result = decoded.copy()
+    result, fades = decoded.copy(), []
     for person in range(2):
         given = np.concatenate([joints[person, :input_frames], decoded[person, input_frames:]])
         if align:
             result[person] += ground_offsets(kept_frames[person], given, decoded[person])[:, None]
-        weights = blend_weights(kept_frames[person], blend_frames)[:input_frames, None, None]
+        fades.append(choose_fades(kept_frames[person], joints[person, :input_frames], result[person], blend_frames,
+                                  fps))
+        weights = fade_weights(kept_frames[person], fades[-1])[:input_frames, None, None]
         result[person, :input_frames] = weights * joints[person, :input_frames] \
             + (1 - weights) * result[person, :input_frames]
-    return EditResult(result, ids[0].cpu(), mask, kept_frames, seams_of(kept_frames), decoded)
+    return EditResult(result, ids[0].cpu(), mask, kept_frames, seams_of(kept_frames), decoded, fades)
 
 
 @dataclass
