@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from .data.source import JOINT_READERS, format_of
 from .errors import ConfigError, UsageError
 from .generation.editing import (EditError, check_ranges, edit_interaction, extend_interaction, parse_seconds,
                                  part_rows, person_features, steps_within)
@@ -41,17 +42,24 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
                    how=f"No text-to-interaction model for {cfg.data.name!r} yet: run `make demo`, or train one with "
                        f"`python -m intermask.train vqvae` then `python -m intermask.train transformer`, or pass "
                        f"ckpt=PATH")
-    model = load_writable_model(ckpt, device)
+    model = load_writable_model(ckpt, device, cfg.sample.body_model)
     return sample_with(model, cfg.sample, ckpt, float(cfg.data.typical_seconds), device, data_cfg=cfg.data)
 
 
-def load_writable_model(ckpt: Path, device: torch.device) -> InterMask:
-    """The model of a transformer checkpoint, when its motions can be written as joints, video and BVH."""
+def load_writable_model(ckpt: Path, device: torch.device, body_model: str | None = None) -> InterMask:
+    """The model of a transformer checkpoint, ready to write its motions as joints, video and BVH.
+
+    A model whose features hold no joint positions (Inter-X's SMPL-X rotations) reads them through its body model:
+    ``body_model`` (``sample.body_model``) if given, else the file the model was trained with.
+    """
     model = load_interaction_model(ckpt, device)
     if not model.layout.has_positions:
-        raise ConfigError(f"{ckpt}: this model's features hold no joint positions (Inter-X's SMPL-X rotations need "
-                          f"the SMPL-X body model, which is not wired in), so its motions cannot be written as "
-                          f"joints, video or BVH; evaluate it with python -m intermask.eval --dataset interx ckpt=...")
+        path = body_model or model.config.get("body_model")
+        if not path:
+            raise ConfigError(f"{ckpt}: this model writes SMPL-X joint rotations, and its joints come from the SMPL-X "
+                              f"body model: pass sample.body_model=PATH to your SMPLX_NEUTRAL.npz "
+                              f"(https://smpl-x.is.tue.mpg.de)")
+        model.joint_reader = JOINT_READERS[format_of(model.layout)]({"body_model": path})
     return model
 
 
