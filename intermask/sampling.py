@@ -86,6 +86,10 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
     outputs = output_options(sample)
     if sample.reaction_to and sample.edit:
         raise UsageError("give either --reaction-to or --edit: a reaction is the edit that keeps one whole person")
+    if (sample.reaction_to or sample.edit) and not model.layout.has_positions:
+        raise UsageError(f"--{'reaction-to' if sample.reaction_to else 'edit'} starts from joint positions, and this "
+                         f"model's features are body-model joint rotations, which joint positions do not give back; "
+                         f"generate from text with it instead")
     if sample.reaction_to:
         return write_reactions(model, sample, texts, settings, meta, device, outputs, progress)
     if sample.edit:

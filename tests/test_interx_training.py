@@ -199,3 +199,36 @@ def test_sample_writes_an_inter_x_models_joints_video_and_bvh(interx_run):
     assert json.loads(stem.with_suffix(".json").read_text())["text"] == "two people shake hands"
     for suffix in (".gif", "_person1.bvh", "_person2.bvh"):
         assert (out / f"{stem.name}{suffix}").stat().st_size > 0
+
+
+def test_reactions_and_edits_of_an_inter_x_model_are_refused_by_name(tmp_path, body_model_file):
+    from helpers.stand_in import tiny_model
+
+    import intermask.sampling as interaction
+    from intermask import sample as sample_entry
+    from intermask.errors import UsageError
+
+    model = tiny_model()
+    model.joint_reader = InterXJoints(body_model_file)
+    given = tmp_path / "given.npy"
+    np.save(given, np.zeros((2, 40, 22, 3), dtype=np.float32))
+    for flag in ("--reaction-to", "--edit"):
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose("sample", overrides=sample_entry.translate([flag, str(given)])
+                          + [f"sample.out={tmp_path / 'out'}"])
+        with pytest.raises(UsageError, match=f"{flag} starts from joint positions.*generate from text"):
+            interaction.sample_with(model, cfg.sample, "transformer.pt", 4.0, torch.device("cpu"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_interclip_evaluator_is_not_trained_for_a_dataset_with_another_evaluator(tmp_path):
+    from intermask import train as train_entry
+    from intermask.errors import ConfigError
+    from intermask.training.tasks import build_trainer
+
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=train_entry.translate(["evaluator"]) + [
+            "experiment=interx", "text_encoder=minilm", f"data.root={tmp_path}"])
+    write_interx(tmp_path, np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="evaluated by a matching_evaluator, which is not trained here"):
+        build_trainer(cfg)
