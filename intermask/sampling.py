@@ -27,6 +27,7 @@ from .loading import load_interaction_model, load_motion, resolve
 from .models.text import caption_cuts
 from .motion.body_model import load_body_model
 from .motion.canonical import canonicalize_person
+from .motion.joints import on_the_floor
 from .outputs.bvh import load_bvh_joints
 from .outputs.writer import load_joints, write_result
 from .precision import check_settings, resolve_device
@@ -118,6 +119,10 @@ def write_interactions(model: InterMask, sample, texts: list[str], settings: dic
     if not math.isfinite(seconds) or seconds <= 0:
         raise UsageError(f"--length {sample.length}: the length of the interaction in seconds, a positive number")
     frames = int(round(seconds * fps))
+    if frames > model.max_frames and not model.layout.has_positions:
+        raise UsageError(f"--length {seconds:g} s: this model generates at most {model.max_frames / fps:.1f} s, and "
+                         f"longer clips continue each window from joint positions, which do not give back its "
+                         f"body-model joint rotations")
     batch = [text for text in texts for _ in range(int(sample.num_samples))]
     if frames > model.max_frames:  # one clip of windows, each continuing the last
         joints, metas = [], []
@@ -134,6 +139,8 @@ def write_interactions(model: InterMask, sample, texts: list[str], settings: dic
                              f"({model.max_frames / fps:.1f} s)")
         _, features = model.generate(batch, torch.full((len(batch),), frames), steps=int(sample.steps), **settings)
         joints, metas = model.joints(features).cpu().numpy(), [{}] * len(batch)
+        if not model.floor_at_zero:
+            joints = on_the_floor(joints)
     results, taken = {}, set()
     for k, text in enumerate(batch):
         if progress is not None:

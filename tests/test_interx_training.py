@@ -196,12 +196,13 @@ def test_sample_writes_an_inter_x_models_joints_video_and_bvh(interx_run):
     stem = out / "two_people_shake_hands_0"
     joints = np.load(stem.with_suffix(".npy"))
     assert joints.shape == (2, 60, 22, 3) and np.isfinite(joints).all()
+    assert joints[..., 1].min() == pytest.approx(0.0, abs=1e-6)  # put on the floor the video draws
     assert json.loads(stem.with_suffix(".json").read_text())["text"] == "two people shake hands"
     for suffix in (".gif", "_person1.bvh", "_person2.bvh"):
         assert (out / f"{stem.name}{suffix}").stat().st_size > 0
 
 
-def test_reactions_and_edits_of_an_inter_x_model_are_refused_by_name(tmp_path, body_model_file):
+def test_reactions_edits_and_chained_windows_of_an_inter_x_model_are_refused_by_name(tmp_path, body_model_file):
     from helpers.stand_in import tiny_model
 
     import intermask.sampling as interaction
@@ -218,6 +219,11 @@ def test_reactions_and_edits_of_an_inter_x_model_are_refused_by_name(tmp_path, b
                           + [f"sample.out={tmp_path / 'out'}"])
         with pytest.raises(UsageError, match=f"{flag} starts from joint positions.*generate from text"):
             interaction.sample_with(model, cfg.sample, "transformer.pt", 4.0, torch.device("cpu"))
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("sample", overrides=sample_entry.translate(["--text", "two people hug", "--length", "8"])
+                      + [f"sample.out={tmp_path / 'out'}"])
+    with pytest.raises(UsageError, match=r"--length 8 s: this model generates at most 4\.9 s"):
+        interaction.sample_with(model, cfg.sample, "transformer.pt", 4.0, torch.device("cpu"))
     assert not (tmp_path / "out").exists()
 
 

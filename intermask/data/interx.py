@@ -213,7 +213,8 @@ class InterXInteractions(Dataset):
 
     @staticmethod
     def joints(motion: torch.Tensor) -> None:
-        """Joint positions of Inter-X motion need the SMPL-X body model, which is not read here: none."""
+        """None: joint positions of Inter-X motion need the SMPL-X body model (``InterXJoints``), which evaluation
+        does not read, so its physical metrics are left out."""
         return None
 
 
@@ -224,6 +225,9 @@ class InterXJoints:
     in Inter-X's row convention; the jaw and eyes unrotated), shifted by the root translation of row 55. Its
     first 22 joints are the SMPL-22 body joints. ``rotations`` gives the 55 rows' rotation matrices.
     """
+
+    # Inter-X's translations start from the first person's first root position, so its ground lies below y = 0
+    floor_at_zero = False
 
     def __init__(self, body_model_path: str | Path):
         try:

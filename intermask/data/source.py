@@ -40,6 +40,8 @@ def format_of(layout: FeatureLayout) -> str:
         if known == layout:
             return fmt
     raise ConfigError(f"no data format here has features of this layout ({layout.dim} per person)")
+
+
 # synthetic dataset folders already reported as written by another generator version (once per process)
 _WARNED_OLD_VERSION: set[Path] = set()
 

@@ -159,6 +159,11 @@ class InterMask(nn.Module):
             features = self.decode(ids, token_steps)
         return ids, features.float()
 
+    @property
+    def floor_at_zero(self) -> bool:
+        """Whether y = 0 is the ground under the positions ``joints`` gives."""
+        return self.joint_reader is None or self.joint_reader.floor_at_zero
+
     def joints(self, features: torch.Tensor) -> torch.Tensor:
         """Normalised features (..., frame, feature) -> the SMPL-22 body joints (..., frame, 22, 3) in metres
         (SMPL-X's first 22 joints are those)."""

@@ -18,6 +18,8 @@ from .rotation import rot6d_to_matrix
 
 
 class JointReader(Protocol):
+    floor_at_zero: bool  # whether y = 0 is the ground the positions stand on
+
     def positions(self, features: torch.Tensor) -> torch.Tensor: ...
 
     def rotations(self, features: torch.Tensor) -> torch.Tensor: ...
@@ -36,6 +38,8 @@ def joint_rotations(features: torch.Tensor, layout: FeatureLayout) -> torch.Tens
 class ChannelJoints:
     """The joints a layout's features hold in channels. On z-scored features the positions are z-scores too."""
 
+    floor_at_zero = True
+
     def __init__(self, layout: FeatureLayout):
         if not layout.has_positions:
             raise ValueError("this layout holds no position channels; its data code reads its joints")
@@ -46,3 +50,12 @@ class ChannelJoints:
 
     def rotations(self, features: torch.Tensor) -> torch.Tensor:
         return joint_rotations(features, self.layout)
+
+
+def on_the_floor(joints):
+    """Clips of joints (clip, person, frame, joint, 3), Y-up, each moved up or down so that its lowest joint (over
+    both people and every frame) is at y = 0."""
+    lowest = joints[..., 1].min(axis=(1, 2, 3), keepdims=True)
+    lifted = joints.copy()
+    lifted[..., 1] -= lowest
+    return lifted
