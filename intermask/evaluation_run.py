@@ -17,7 +17,7 @@ import torch
 from .atomic import write_text_atomic
 from .data.datasets import Interactions, collate
 from .data.interx import InterXInteractions
-from .data.source import TRAINABLE, DataSource, check_exists
+from .data.source import DataSource, check_exists
 from .errors import ConfigError
 from .generation.interaction_model import InterMask
 from .loading import (InterXTextMotionEvaluator, TextMotionEvaluator, load_interaction_model,
@@ -130,8 +130,7 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     model_path = None
     if cfg.ckpt is not None:
         how = (f"train one with `python -m intermask.train transformer data={cfg.data.name}` (or run `make demo`), "
-               f"or pass its path" if source.format in TRAINABLE else
-               f"convert a published one (`python -m intermask.convert official_dir=... dataset={cfg.data.name} "
+               f"or convert a published one (`python -m intermask.convert official_dir=... dataset={cfg.data.name} "
                f"name=<run>`) and pass ckpt=PATH, or ckpt=null for the ground truth alone")
         model_path = resolve(cfg.ckpt, cfg.runs_root, cfg.data.name, "transformer",
                              how=f"No transformer checkpoint for {cfg.data.name!r}: {how}")

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from .data.source import JOINT_READERS, format_of
 from .errors import ConfigError, UsageError
 from .generation.editing import (EditError, check_ranges, edit_interaction, extend_interaction, parse_seconds,
                                  part_rows, person_features, steps_within)
@@ -26,6 +27,7 @@ from .loading import load_interaction_model, load_motion, resolve
 from .models.text import caption_cuts
 from .motion.body_model import load_body_model
 from .motion.canonical import canonicalize_person
+from .motion.joints import on_the_floor
 from .outputs.bvh import load_bvh_joints
 from .outputs.writer import load_joints, write_result
 from .precision import check_settings, resolve_device
@@ -41,17 +43,24 @@ def sample_from_config(cfg) -> dict[str, dict[str, Path]]:
                    how=f"No text-to-interaction model for {cfg.data.name!r} yet: run `make demo`, or train one with "
                        f"`python -m intermask.train vqvae` then `python -m intermask.train transformer`, or pass "
                        f"ckpt=PATH")
-    model = load_writable_model(ckpt, device)
+    model = load_writable_model(ckpt, device, cfg.sample.body_model)
     return sample_with(model, cfg.sample, ckpt, float(cfg.data.typical_seconds), device, data_cfg=cfg.data)
 
 
-def load_writable_model(ckpt: Path, device: torch.device) -> InterMask:
-    """The model of a transformer checkpoint, when its motions can be written as joints, video and BVH."""
+def load_writable_model(ckpt: Path, device: torch.device, body_model: str | None = None) -> InterMask:
+    """The model of a transformer checkpoint, ready to write its motions as joints, video and BVH.
+
+    A model whose features hold no joint positions (Inter-X's SMPL-X rotations) reads them through its body model:
+    ``body_model`` (``sample.body_model``) if given, else the file the model was trained with.
+    """
     model = load_interaction_model(ckpt, device)
     if not model.layout.has_positions:
-        raise ConfigError(f"{ckpt}: this model's features hold no joint positions (Inter-X's SMPL-X rotations need "
-                          f"the SMPL-X body model, which is not wired in), so its motions cannot be written as "
-                          f"joints, video or BVH; evaluate it with python -m intermask.eval --dataset interx ckpt=...")
+        path = body_model or model.config.get("body_model")
+        if not path:
+            raise ConfigError(f"{ckpt}: this model writes SMPL-X joint rotations, and its joints come from the SMPL-X "
+                              f"body model: pass sample.body_model=PATH to your SMPLX_NEUTRAL.npz "
+                              f"(https://smpl-x.is.tue.mpg.de)")
+        model.joint_reader = JOINT_READERS[format_of(model.layout)]({"body_model": path})
     return model
 
 
@@ -78,6 +87,10 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
     outputs = output_options(sample)
     if sample.reaction_to and sample.edit:
         raise UsageError("give either --reaction-to or --edit: a reaction is the edit that keeps one whole person")
+    if (sample.reaction_to or sample.edit) and not model.layout.has_positions:
+        raise UsageError(f"--{'reaction-to' if sample.reaction_to else 'edit'} starts from joint positions, and this "
+                         f"model's features are body-model joint rotations, which joint positions do not give back; "
+                         f"generate from text with it instead")
     if sample.reaction_to:
         return write_reactions(model, sample, texts, settings, meta, device, outputs, progress, data_cfg)
     if sample.edit:
@@ -106,6 +119,10 @@ def write_interactions(model: InterMask, sample, texts: list[str], settings: dic
     if not math.isfinite(seconds) or seconds <= 0:
         raise UsageError(f"--length {sample.length}: the length of the interaction in seconds, a positive number")
     frames = int(round(seconds * fps))
+    if frames > model.max_frames and not model.layout.has_positions:
+        raise UsageError(f"--length {seconds:g} s: this model generates at most {model.max_frames / fps:.1f} s, and "
+                         f"longer clips continue each window from joint positions, which do not give back its "
+                         f"body-model joint rotations")
     batch = [text for text in texts for _ in range(int(sample.num_samples))]
     if frames > model.max_frames:  # one clip of windows, each continuing the last
         joints, metas = [], []
@@ -122,6 +139,8 @@ def write_interactions(model: InterMask, sample, texts: list[str], settings: dic
                              f"({model.max_frames / fps:.1f} s)")
         _, features = model.generate(batch, torch.full((len(batch),), frames), steps=int(sample.steps), **settings)
         joints, metas = model.joints(features).cpu().numpy(), [{}] * len(batch)
+        if not model.floor_at_zero:
+            joints = on_the_floor(joints)
     results, taken = {}, set()
     for k, text in enumerate(batch):
         if progress is not None:

@@ -6,34 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.body_models import JOINTS, VERTICES, smpl_arrays
+
 from intermask.motion.body_model import BodyModelError, load_body_model
 from intermask.motion.kinematics import forward_kinematics
 from intermask.motion.rotation import axis_angle_to_matrix
 from intermask.motion.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, REST_OFFSETS, rest_pose
 from intermask.outputs.mesh import body_pose, mesh_vertices, write_mesh
-
-VERTICES, JOINTS = 120, 24
-
-
-def smpl_arrays(seed=0):
-    """Arrays with SMPL's keys and layouts (24 joints) and random values around the rest skeleton."""
-    rng = np.random.default_rng(seed)
-    joints = np.concatenate([rest_pose(), rest_pose()[[20, 21]] + [[0.08, 0, 0], [-0.08, 0, 0]]])
-    owner = rng.integers(0, JOINTS, VERTICES)
-    template = joints[owner] + rng.normal(0, 0.03, (VERTICES, 3))
-    regressor = np.zeros((JOINTS, VERTICES))
-    regressor[owner, np.arange(VERTICES)] = rng.uniform(0.5, 1.0, VERTICES)
-    regressor /= regressor.sum(axis=1, keepdims=True).clip(min=1e-9)
-    weights = np.zeros((VERTICES, JOINTS))  # each vertex skinned to its joint and that joint's parent
-    for v, j in enumerate(owner):
-        parent = PARENTS[j] if j < NUM_JOINTS else j - 2  # the hands hang under the wrists
-        weights[v, j] += 0.7
-        weights[v, max(parent, 0)] += 0.3
-    parents = np.array([4294967295, *PARENTS[1:], 20, 21], dtype=np.int64)
-    return dict(v_template=template, f=rng.integers(0, VERTICES, (50, 3)), J_regressor=regressor,
-                kintree_table=np.stack([parents, np.arange(JOINTS)]), weights=weights,
-                shapedirs=rng.normal(0, 0.01, (VERTICES, 3, 10)), posedirs=rng.normal(0, 0.01, (VERTICES, 3, 207)))
-
 
 @pytest.fixture
 def model_file(tmp_path):

@@ -10,6 +10,7 @@ from intermask.models.losses import (
     reconstruction_loss, velocity_loss, vq_total_loss,
 )
 from intermask.motion import skeleton
+from intermask.motion.joints import joint_positions, joint_rotations
 from intermask.motion.layout import INTERHUMAN as LAYOUT
 from intermask.motion.rotation import axis_angle_to_matrix, matrix_to_rot6d
 
@@ -31,10 +32,17 @@ def features_with_positions(positions: torch.Tensor) -> torch.Tensor:
     return features
 
 
+def positions(features):
+    return joint_positions(features, LAYOUT)
+
+
 def test_all_losses_are_zero_for_identical_inputs():
     features = random_features()
-    for loss in (reconstruction_loss, position_loss, velocity_loss, bone_length_loss):
-        assert loss(features, features, LAYOUT).item() == 0.0, loss.__name__
+    assert reconstruction_loss(features, features, LAYOUT).item() == 0.0
+    joints = positions(features)
+    for loss in (position_loss, velocity_loss):
+        assert loss(joints, joints).item() == 0.0, loss.__name__
+    assert bone_length_loss(joints, joints, LAYOUT).item() == 0.0
 
 
 def test_reconstruction_loss_is_smooth_l1_of_a_constant_offset_and_ignores_foot_contacts():
@@ -48,31 +56,33 @@ def test_reconstruction_loss_is_smooth_l1_of_a_constant_offset_and_ignores_foot_
     assert reconstruction_loss(contacts_only, target, LAYOUT).item() == 0.0
 
 
-def test_position_loss_sees_only_positions():
+def test_the_position_terms_see_only_the_position_channels():
     target = random_features()
     pred = target.clone()
     pred[..., LAYOUT.position] += 0.5
-    assert position_loss(pred, target, LAYOUT).item() == pytest.approx(0.125)
+    _, terms = vq_total_loss(pred, target, torch.tensor(0.0), torch.zeros(LAYOUT.dim), torch.ones(LAYOUT.dim),
+                             LAYOUT)
+    assert terms["position"].item() == pytest.approx(0.125)
     pred = target.clone()
     pred[..., LAYOUT.velocity] += 0.5
-    assert position_loss(pred, target, LAYOUT).item() == 0.0
+    _, terms = vq_total_loss(pred, target, torch.tensor(0.0), torch.zeros(LAYOUT.dim), torch.ones(LAYOUT.dim),
+                             LAYOUT)
+    assert terms["position"].item() == 0.0 and terms["velocity"].item() == 0.0
 
 
 def test_velocity_loss_ignores_a_constant_offset_and_measures_drift_per_frame():
-    target = random_features()
-    assert velocity_loss(target + 1.0, target, LAYOUT).item() == pytest.approx(0.0, abs=1e-6)
-    frames = torch.arange(target.shape[1], dtype=torch.float32)[None, :, None]
-    drifting = target.clone()
-    drifting[..., LAYOUT.position] += 0.1 * frames
-    assert velocity_loss(drifting, target, LAYOUT).item() == pytest.approx(0.5 * 0.1 ** 2, rel=1e-4)
+    target = positions(random_features())
+    assert velocity_loss(target + 1.0, target).item() == pytest.approx(0.0, abs=1e-6)
+    frames = torch.arange(target.shape[1], dtype=torch.float32)[None, :, None, None]
+    assert velocity_loss(target + 0.1 * frames, target).item() == pytest.approx(0.5 * 0.1 ** 2, rel=1e-4)
 
 
 def test_bone_length_loss_ignores_translation_and_measures_a_doubled_skeleton():
     rest = torch.as_tensor(skeleton.rest_pose(), dtype=torch.float32)
-    target = features_with_positions(rest.expand(1, 4, 22, 3))
-    shifted = features_with_positions((rest + torch.tensor([1.0, 2.0, -3.0])).expand(1, 4, 22, 3))
+    target = rest.expand(1, 4, 22, 3)
+    shifted = (rest + torch.tensor([1.0, 2.0, -3.0])).expand(1, 4, 22, 3)
     assert bone_length_loss(shifted, target, LAYOUT).item() == pytest.approx(0.0, abs=1e-6)
-    doubled = features_with_positions((2 * rest).expand(1, 4, 22, 3))
+    doubled = (2 * rest).expand(1, 4, 22, 3)
     # each bone is as long as its child's rest offset, so doubling adds exactly that length (all < 1 m)
     lengths = np.linalg.norm(skeleton.REST_OFFSETS[[child for _, child in skeleton.BONES]], axis=-1)
     expected = np.mean(0.5 * lengths ** 2)
@@ -84,8 +94,9 @@ def test_geodesic_loss_of_a_90_degree_rotation_is_half_pi():
     pred = target.clone()
     quarter_turn = axis_angle_to_matrix(torch.tensor([0.0, 0.0, math.pi / 2]))
     pred[..., LAYOUT.rotation] = matrix_to_rot6d(quarter_turn).repeat(21)
-    assert geodesic_loss(pred, target, LAYOUT).item() == pytest.approx(math.pi / 2, rel=1e-5)
-    assert 0.0 < geodesic_loss(target, target, LAYOUT).item() < GEODESIC_FLOOR
+    rotations = lambda features: joint_rotations(features, LAYOUT)  # noqa: E731
+    assert geodesic_loss(rotations(pred), rotations(target)).item() == pytest.approx(math.pi / 2, rel=1e-5)
+    assert 0.0 < geodesic_loss(rotations(target), rotations(target)).item() < GEODESIC_FLOOR
 
 
 def standing_feet_clip(frames=6, foot_height=0.0):
@@ -104,40 +115,36 @@ def test_foot_contacts_need_a_low_and_still_foot():
 
 
 def test_foot_contact_loss_pulls_predicted_foot_motion_to_zero_at_contacts_in_metres():
+    target = standing_feet_clip()
+    pred = target.clone()
+    pred[..., 0] += 0.1 * torch.arange(6.0)[None, :, None]  # the prediction slides 0.1 m per frame
+    # each contact contributes a displacement (0.1, 0, 0): smooth-L1 mean over xyz = 0.5 * 0.01 / 3
+    assert foot_contact_loss(pred, target, LAYOUT).item() == pytest.approx(0.5 * 0.1 ** 2 / 3, rel=1e-3)
+
+
+def test_the_total_finds_foot_contacts_on_denormalised_features():
     mean = torch.randn(LAYOUT.dim) * 0.1
     std = torch.rand(LAYOUT.dim) + 0.5
     normalize = lambda features: (features - mean) / std  # noqa: E731
     target_world = features_with_positions(standing_feet_clip())
-    pred_world = target_world.clone()
-    pred_positions = pred_world[..., LAYOUT.position].reshape(1, 6, 22, 3)
-    pred_positions[..., 0] += 0.1 * torch.arange(6.0)[None, :, None]  # the prediction slides 0.1 m per frame
-    pred_world[..., LAYOUT.position] = pred_positions.reshape(1, 6, -1)
-    # each contact contributes a displacement (0.1, 0, 0): smooth-L1 mean over xyz = 0.5 * 0.01 / 3
-    loss = foot_contact_loss(normalize(pred_world), normalize(target_world), LAYOUT, mean=mean, std=std)
-    assert loss.item() == pytest.approx(0.5 * 0.1 ** 2 / 3, rel=1e-3)
-    same = foot_contact_loss(normalize(pred_world), normalize(target_world), LAYOUT,
-                             lambda features: features * std + mean)
-    assert same.item() == pytest.approx(loss.item())
+    pred_world = features_with_positions(standing_feet_clip() + torch.tensor([0.1, 0.0, 0.0])
+                                         * torch.arange(6.0)[None, :, None, None])
+    _, terms = vq_total_loss(normalize(pred_world), normalize(target_world), torch.tensor(0.0), mean, std, LAYOUT)
+    assert terms["foot_contact"].item() == pytest.approx(0.5 * 0.1 ** 2 / 3, rel=1e-3)
 
 
 def test_foot_contact_loss_is_zero_without_contacts():
-    target = features_with_positions(standing_feet_clip(foot_height=1.0))
-    pred = random_features(batch=1, time=6)
-    loss = foot_contact_loss(pred, target, LAYOUT, mean=torch.zeros(LAYOUT.dim), std=torch.ones(LAYOUT.dim))
-    assert loss.item() == 0.0
-
-
-def test_foot_contact_loss_needs_a_way_to_denormalise():
-    features = random_features()
-    with pytest.raises(ValueError, match="denormalize"):
-        foot_contact_loss(features, features, LAYOUT)
+    target = standing_feet_clip(foot_height=1.0)
+    pred = positions(random_features(batch=1, time=6))
+    assert foot_contact_loss(pred, target, LAYOUT).item() == 0.0
 
 
 def test_losses_reject_mismatched_shapes():
     with pytest.raises(ValueError, match="differ"):
         reconstruction_loss(random_features(time=8), random_features(time=6), LAYOUT)
     with pytest.raises(ValueError, match=str(LAYOUT.dim)):
-        position_loss(torch.zeros(1, 4, 10), torch.zeros(1, 4, 10), LAYOUT)
+        vq_total_loss(torch.zeros(1, 4, 10), torch.zeros(1, 4, 10), torch.tensor(0.0), torch.zeros(10),
+                      torch.ones(10), LAYOUT)
 
 
 def test_default_weights_are_the_published_ones():
@@ -177,8 +184,9 @@ def test_geometry_in_metres_measures_bones_on_denormalised_positions():
     _, in_z_scores = vq_total_loss(pred, target, torch.tensor(0.0), mean, std, LAYOUT)
     _, in_metres = vq_total_loss(pred, target, torch.tensor(0.0), mean, std, LAYOUT, geometry_in_metres=True)
     assert in_metres["bone"].item() == pytest.approx(
-        bone_length_loss(pred_world, target_world, LAYOUT).item(), rel=1e-5)
-    assert in_z_scores["bone"].item() == pytest.approx(bone_length_loss(pred, target, LAYOUT).item(), rel=1e-5)
+        bone_length_loss(positions(pred_world), positions(target_world), LAYOUT).item(), rel=1e-5)
+    assert in_z_scores["bone"].item() == pytest.approx(
+        bone_length_loss(positions(pred), positions(target), LAYOUT).item(), rel=1e-5)
     assert in_metres["bone"].item() != pytest.approx(in_z_scores["bone"].item())
 
 
@@ -201,7 +209,7 @@ def test_vq_loss_settings_come_from_the_training_config(monkeypatch):
                         vq_total_loss(*args, **kwargs))
     task = VQTask(model, normalizer, weights=VQLossWeights(bone=0.0), geometry_in_metres=True)
     task.training_step(torch.randn(2, 8, LAYOUT.dim), 0)
-    assert seen == [(VQLossWeights(bone=0.0), {"geometry_in_metres": True})]
+    assert [(weights, kwargs["geometry_in_metres"]) for weights, kwargs in seen] == [(VQLossWeights(bone=0.0), True)]
 
 
 def test_the_training_config_starts_from_the_published_vq_loss():

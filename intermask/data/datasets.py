@@ -44,10 +44,12 @@ class MotionWindows(Dataset):
     Item: normalised features (window, 262) float32.
     """
 
+    features = staticmethod(clip_features)  # a clip's (person, frame, feature) features
+
     def __init__(self, clips: Sequence[RawClip], normalizer: Normalizer, window: int = 64, stride: int = 10):
         self.window = window
         self.people = [normalizer.normalize(person).astype(np.float32)
-                       for clip in clips for person in clip_features(clip) if len(person) >= window]
+                       for clip in clips for person in self.features(clip) if len(person) >= window]
         self.index = [(i, start) for i, person in enumerate(self.people)
                       for start in range(0, len(person) - window + 1, stride)]
         if not self.index:

@@ -24,14 +24,21 @@ from einops import rearrange
 from torch.utils.data import Dataset
 
 from ..errors import DatasetError
+from ..motion.body_model import BodyModelError, PosedJoints, load_body_model
 from ..motion.layout import INTERX
-from ..motion.rotation import axis_angle_to_matrix
+from ..motion.rotation import axis_angle_to_matrix, rot6d_to_matrix
+from .datasets import MotionWindows
 from .interhuman import SPLITS, read_id_list
 
 OBTAIN = ("Inter-X is distributed by its authors (github.com/liangxuy/Inter-X, 'Dataset Download'); unpack it and "
           "set data.root to the folder holding motions/, splits/ and texts_processed/.")
 NUM_ROTATIONS = 55
 ROWS = NUM_ROTATIONS + 1
+# the rotation rows the published Inter-X models pose SMPL-X with: root and body (0..21) and hands (25..54); the
+# jaw and eyes (22..24) stay unrotated (they move no joint)
+UNPOSED_ROWS = (22, 23, 24)
+BODY_MODEL = ("The SMPL-X model file (SMPLX_NEUTRAL.npz) comes from https://smpl-x.is.tue.mpg.de (free after "
+              "registering; it is not part of this project); set data.body_model to its path.")
 
 
 def _require(path: Path, what: str) -> Path:
@@ -71,6 +78,12 @@ def matrix_to_rows_6d(matrix: np.ndarray) -> np.ndarray:
     return matrix[..., :2, :].reshape(*matrix.shape[:-2], 6)
 
 
+def rows_6d_to_matrix(rows_6d: torch.Tensor) -> torch.Tensor:
+    """Inverse of ``matrix_to_rows_6d`` for torch: (..., 6) -> (..., 3, 3), Gram-Schmidt on the two stored rows."""
+    columns = rot6d_to_matrix(rearrange(rows_6d, "... (r c) -> ... (c r)", r=2, c=3))
+    return columns.transpose(-1, -2)
+
+
 def person_representation(axis_angle: np.ndarray) -> np.ndarray:
     """(frame, 56, 3) axis-angle rows + translation row -> (frame, 56, 6) "smpl" representation."""
     rotations = matrix_to_rows_6d(axis_angle_to_matrix(axis_angle[:, :NUM_ROTATIONS].astype(np.float64)))
@@ -87,6 +100,21 @@ class InterXClip:
     motion: np.ndarray  # (frame, 56, 12): person 1 channels 0:6, person 2 channels 6:12
     texts: tuple[str, ...]
     tokens: tuple[tuple[str, ...], ...]  # the "word/POS" tokens of each caption, in the same order
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.motion)
+
+
+def clip_features(clip: InterXClip, start: int = 0, frames: int | None = None, swap: bool = False) -> np.ndarray:
+    """Both people's features (person=2, frame, 336) of ``frames`` frames from ``start`` (``swap``: the second
+    stored person first). As the published loaders compute the root velocity after cutting, the last frame's is
+    zero."""
+    stop = clip.num_frames if frames is None else start + frames
+    rows = clip.motion[start:stop].copy()
+    rows[-1, NUM_ROTATIONS, 3:6] = rows[-1, NUM_ROTATIONS, 9:12] = 0
+    people = rearrange(rows, "f row (n c) -> n f (row c)", n=2)
+    return people[::-1].copy() if swap else people
 
 
 def load_split(root: str | Path, split: str, min_frames: int = 24, max_source_frames: int = 1000,
@@ -121,6 +149,19 @@ def load_split(root: str | Path, split: str, min_frames: int = 24, max_source_fr
     if not clips:
         raise DatasetError(f"{root}/{split}: no clip of {min_frames}..{max_source_frames - 1} frames")
     return clips
+
+
+class InterXWindows(MotionWindows):
+    """The VQ-VAE's single-person windows of Inter-X clips (``MotionWindows``), item (window, 336). As the published
+    loader computes the root velocity within each window, the window's last frame has none."""
+
+    features = staticmethod(clip_features)
+    root_velocity = slice(NUM_ROTATIONS * 6 + 3, ROWS * 6)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        window = super().__getitem__(i).clone()
+        window[-1, self.root_velocity] = 0
+        return window
 
 
 class InterXInteractions(Dataset):
@@ -172,5 +213,50 @@ class InterXInteractions(Dataset):
 
     @staticmethod
     def joints(motion: torch.Tensor) -> None:
-        """Joint positions of Inter-X motion need the SMPL-X body model, which is not read here: none."""
+        """None: joint positions of Inter-X motion need the SMPL-X body model (``InterXJoints``), which evaluation
+        does not read, so its physical metrics are left out."""
         return None
+
+
+class InterXJoints:
+    """Joint positions of Inter-X features through the user's SMPL-X body model (mean shape), differentiable.
+
+    ``positions(features (..., 336))`` -> (..., 55, 3) metres: the SMPL-X joints posed by the rotation rows (read
+    in Inter-X's row convention; the jaw and eyes unrotated), shifted by the root translation of row 55. Its
+    first 22 joints are the SMPL-22 body joints. ``rotations`` gives the 55 rows' rotation matrices.
+    """
+
+    # Inter-X's translations start from the first person's first root position, so its ground lies below y = 0
+    floor_at_zero = False
+
+    def __init__(self, body_model_path: str | Path):
+        try:
+            body = load_body_model(body_model_path)
+        except BodyModelError as error:
+            raise DatasetError(f"Inter-X joint positions need the SMPL-X body model: {error}. {BODY_MODEL}") from error
+        if body.num_joints != NUM_ROTATIONS:
+            raise DatasetError(f"{body_model_path}: a body model of {body.num_joints} joints; Inter-X's rows rotate "
+                               f"the {NUM_ROTATIONS} joints of SMPL-X. {BODY_MODEL}")
+        self.skeleton = PosedJoints(body)
+        posed = torch.ones(NUM_ROTATIONS, 1, 1)
+        posed[list(UNPOSED_ROWS)] = 0
+        self.posed = posed
+
+    @classmethod
+    def configured(cls, data_cfg) -> "InterXJoints":
+        """The reader of the SMPL-X file that ``data.body_model`` names."""
+        path = data_cfg.get("body_model")
+        if not path:
+            raise DatasetError(f"data.body_model is not set: Inter-X joint positions need the SMPL-X body model. "
+                               f"{BODY_MODEL}")
+        return cls(path)
+
+    def rotations(self, features: torch.Tensor) -> torch.Tensor:
+        rows = rearrange(features[..., : NUM_ROTATIONS * 6], "... (row c) -> ... row c", c=6)
+        return rows_6d_to_matrix(rows)
+
+    def positions(self, features: torch.Tensor) -> torch.Tensor:
+        posed = self.posed.to(features)
+        rotations = posed * self.rotations(features) + (1 - posed) * torch.eye(3).to(features)
+        translation = features[..., NUM_ROTATIONS * 6: NUM_ROTATIONS * 6 + 3]
+        return self.skeleton(rotations, translation)

@@ -11,19 +11,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from ..errors import ConfigError, DatasetError
+from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
 from ..motion.normalize import Normalizer
 from . import interhuman, interx
-from .datasets import ClipSampling, Interactions, MotionWindows, fit_normalizer
+from .datasets import ClipSampling, Interactions, MotionWindows, clip_features, fit_normalizer
 
 log = logging.getLogger(__name__)
 
 READERS = {"interhuman": interhuman.load_split, "interx": interx.load_split}
 # the per-person features each format's items hold
 LAYOUTS = {"interhuman": Interactions.layout, "interx": interx.InterXInteractions.layout}
-# the formats whose features this project's VQ-VAE, transformer and evaluator train on
-TRAINABLE = ("interhuman",)
+# both people's features (person, frame, feature) of a clip's frames start.. (``datasets.clip_features``'s arguments)
+PAIR_FEATURES = {"interhuman": clip_features, "interx": interx.clip_features}
+# the VQ-VAE's single-person windows
+WINDOWS = {"interhuman": MotionWindows, "interx": interx.InterXWindows}
+# how joints are read from a format's features, given the data config
+JOINT_READERS = {"interhuman": lambda cfg: ChannelJoints(LAYOUTS["interhuman"]),
+                 "interx": interx.InterXJoints.configured}
+
+
+def format_of(layout: FeatureLayout) -> str:
+    """The format whose features a model of ``layout`` reads and writes."""
+    for fmt, known in LAYOUTS.items():
+        if known == layout:
+            return fmt
+    raise ConfigError(f"no data format here has features of this layout ({layout.dim} per person)")
+
+
 # synthetic dataset folders already reported as written by another generator version (once per process)
 _WARNED_OLD_VERSION: set[Path] = set()
 
@@ -85,21 +103,22 @@ class DataSource:
             limits["max_source_frames"] = int(self.cfg["max_source_frames"])
         return READERS[fmt](self.root, split, mirror=mirror, progress=progress, **limits)
 
-    def require_trainable(self, what: str) -> None:
-        """A clear stop where ``what`` needs training on data whose models this project does not train."""
-        if self.format not in TRAINABLE:
-            raise ConfigError(
-                f"{what} is not available for data={self.name}: training here covers the InterHuman feature layout "
-                f"(22 joints, 262 features); Inter-X's VQ-VAE losses need joint positions through the SMPL-X body "
-                f"model, which is not wired in yet. Inter-X evaluates (its ground truth, and models converted from "
-                f"the published Inter-X checkpoints): python -m intermask.eval --dataset interx ckpt=... "
-                f"evaluator_ckpt=<converted finest.tar>")
-
     def normalizer(self) -> Normalizer:
-        """Stored statistics, computed from the (mirror-augmented) train split on first use."""
-        self.require_trainable("normalisation statistics (and so training)")
+        """Stored statistics, computed from the (mirror-augmented) train split on first use; features that models
+        read as they are (Inter-X's) get the identity (mean 0, std 1)."""
+        if not self.layout.normalized:
+            return Normalizer(np.zeros(self.layout.dim), np.ones(self.layout.dim))
         self.ensure()
         return interhuman.normalizer_for(self.root, lambda: fit_normalizer(self.clips("train")))
+
+    def joints(self) -> JointReader:
+        """How joint positions and rotations are read from this dataset's features (``motion.joints``); Inter-X's
+        pose the SMPL-X body model of ``data.body_model``."""
+        return JOINT_READERS[self.format](self.cfg)
+
+    def pair_features(self, clip, start: int = 0, frames: int | None = None, swap: bool = False):
+        """Both people's raw features (person=2, frame, feature) of a clip's ``frames`` frames from ``start``."""
+        return PAIR_FEATURES[self.format](clip, start, frames, swap)
 
     def vq_window(self, multiple_of: int = 1) -> tuple[int, int]:
         """(window, stride) of the VQ-VAE's single-person windows: ``data.vq.window`` frames, a positive multiple of
@@ -115,7 +134,8 @@ class DataSource:
     def vq_windows(self, split: str, progress: bool = False, multiple_of: int = 1) -> MotionWindows:
         """Single-person windows of a split (see ``vq_window``)."""
         window, stride = self.vq_window(multiple_of)
-        return MotionWindows(self.clips(split, progress=progress), self.normalizer(), window=window, stride=stride)
+        return WINDOWS[self.format](self.clips(split, progress=progress), self.normalizer(), window=window,
+                                    stride=stride)
 
     def sampling(self, seed: int = 0, random_order: bool = True) -> ClipSampling:
         crop = self.cfg.get("crop_frames")
@@ -128,8 +148,6 @@ class DataSource:
         """Two-person items; ``normalized=False`` gives the raw features the evaluator reads (Inter-X's are
         never normalised)."""
         if self.format == "interx":
-            if normalized:
-                self.require_trainable("normalised Inter-X items")
             return interx.InterXInteractions(self.clips(split, progress=progress),
                                              max_frames=int(self.cfg["max_frames"]), seed=seed)
         clips = self.clips(split, mirror=mirror, progress=progress)

@@ -16,7 +16,6 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from ..atomic import atomic_path
-from .datasets import clip_features
 from .source import DataSource
 
 CACHE_VERSION = 1
@@ -65,7 +64,9 @@ def encode_split(model, source: DataSource, split: str, device: torch.device, ba
         valid = np.zeros(len(chunk), dtype=np.int64)
         for j, (clip, start) in enumerate(chunk):
             for order in (0, 1):
-                features = clip_features(clip, start, min(clip.num_frames - start, frames + 1), swap=bool(order))
+                # a window of frames + 1 source frames: InterHuman's features are one row shorter than their frames
+                features = source.pair_features(clip, start, min(clip.num_frames - start, frames + 1),
+                                                swap=bool(order))[:, :frames]
                 motions[j, order, :, :features.shape[1]] = features
             valid[j] = features.shape[1]
         motion = normalize(torch.from_numpy(motions).to(device)).flatten(0, 1)  # (chunk * order, 2, frame, c)

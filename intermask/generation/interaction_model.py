@@ -15,7 +15,9 @@ from ..models.masking import transformer_training_loss
 from ..models.text import TextEncoder, TextFeatureCache, build_text_encoder
 from ..models.transformer import InterMTransformer
 from ..models.vqvae import MotionVQVAE
+from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
+from ..motion.skeleton import NUM_JOINTS
 from ..precision import autocast, resolve_compile
 from .decoding import generate, reaction_keep
 
@@ -39,6 +41,9 @@ class InterMask(nn.Module):
         self.text_encoder = text_encoder
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+        # how ``joints`` reads joints from features (``motion.joints``); None: the layout's position channels. A
+        # layout without them (Inter-X) is given its data code's reader (``sampling.load_writable_model``)
+        self.joint_reader: JointReader | None = None
 
     @classmethod
     def build(cls, config: dict) -> "InterMask":
@@ -154,7 +159,13 @@ class InterMask(nn.Module):
             features = self.decode(ids, token_steps)
         return ids, features.float()
 
+    @property
+    def floor_at_zero(self) -> bool:
+        """Whether y = 0 is the ground under the positions ``joints`` gives."""
+        return self.joint_reader is None or self.joint_reader.floor_at_zero
+
     def joints(self, features: torch.Tensor) -> torch.Tensor:
-        """Normalised features (..., frame, feature) -> joint positions (..., frame, joint, 3) in metres."""
-        positions = self.denormalize(features)[..., self.layout.position]
-        return rearrange(positions, "... f (j c) -> ... f j c", c=3)
+        """Normalised features (..., frame, feature) -> the SMPL-22 body joints (..., frame, 22, 3) in metres
+        (SMPL-X's first 22 joints are those)."""
+        reader = self.joint_reader if self.joint_reader is not None else ChannelJoints(self.layout)
+        return reader.positions(self.denormalize(features))[..., :NUM_JOINTS, :]

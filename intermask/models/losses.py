@@ -1,8 +1,10 @@
 """Reconstruction losses of the motion VQ-VAE, one small pure function each.
 
-All take ``pred`` and ``target`` features (batch, time, feature) and a ``FeatureLayout``. Like the published
-model they work on *normalised* features (z-scores), except the foot-contact loss, which needs metres to
-find contacts. SmoothL1 is used with beta 1 and a mean reduction.
+The reconstruction term compares features (batch, time, feature); the others compare joint positions (batch, time,
+joint, 3) or rotations (..., 3, 3), which ``vq_total_loss`` reads from the features through a joint reader
+(``motion.joints``). Like the published model the InterHuman terms work on *normalised* features (z-scores),
+except the foot-contact loss, which needs metres to find contacts. SmoothL1 is used with beta 1 and a mean
+reduction.
 
     total = rec + 0.02 commit + 1 expl + 100 vel + 5 bone + 0.01 geo + 500 fc
 
@@ -20,10 +22,10 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 
+from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
-from ..motion.rotation import geodesic_angle, rot6d_to_matrix
+from ..motion.rotation import geodesic_angle
 
 
 def _check_pair(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout) -> None:
@@ -31,16 +33,6 @@ def _check_pair(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout)
         raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
     if pred.ndim != 3 or pred.shape[-1] != layout.dim:
         raise ValueError(f"features must be (batch, time, {layout.dim}), got {tuple(pred.shape)}")
-
-
-def joint_positions(features: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
-    """(b, t, feature) -> (b, t, j, 3)."""
-    return rearrange(features[..., layout.position], "b t (j c) -> b t j c", c=3)
-
-
-def joint_rotations(features: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
-    """Local rotation matrices of the non-root joints: (b, t, feature) -> (b, t, j - 1, 3, 3)."""
-    return rot6d_to_matrix(rearrange(features[..., layout.rotation], "b t (j c) -> b t j c", c=6))
 
 
 def chain_bone_lengths(positions: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
@@ -51,38 +43,30 @@ def chain_bone_lengths(positions: torch.Tensor, layout: FeatureLayout) -> torch.
 
 
 def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
-    """SmoothL1 over every modelled dim (positions, velocities, rotations); foot contacts are not modelled."""
+    """SmoothL1 over every modelled feature (all but the foot contacts, which the model does not predict)."""
     _check_pair(pred, target, layout)
-    modelled = [layout.position, layout.velocity, layout.rotation]
-    return F.smooth_l1_loss(torch.cat([pred[..., s] for s in modelled], dim=-1),
-                            torch.cat([target[..., s] for s in modelled], dim=-1))
+    modelled = slice(0, layout.contact.start)
+    return F.smooth_l1_loss(pred[..., modelled], target[..., modelled])
 
 
-def position_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
-    """The explicit position term: SmoothL1 over the joint positions."""
-    _check_pair(pred, target, layout)
-    return F.smooth_l1_loss(pred[..., layout.position], target[..., layout.position])
+def position_loss(pred_joints: torch.Tensor, target_joints: torch.Tensor) -> torch.Tensor:
+    """The explicit position term: SmoothL1 over joint positions (batch, time, joint, 3)."""
+    return F.smooth_l1_loss(pred_joints, target_joints)
 
 
-def velocity_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
-    """SmoothL1 between the frame-to-frame differences of the positions."""
-    _check_pair(pred, target, layout)
-    pred_pos, target_pos = pred[..., layout.position], target[..., layout.position]
-    return F.smooth_l1_loss(pred_pos.diff(dim=1), target_pos.diff(dim=1))
+def velocity_loss(pred_joints: torch.Tensor, target_joints: torch.Tensor) -> torch.Tensor:
+    """SmoothL1 between the frame-to-frame differences of joint positions (batch, time, joint, 3)."""
+    return F.smooth_l1_loss(pred_joints.diff(dim=1), target_joints.diff(dim=1))
 
 
-def bone_length_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
-    """SmoothL1 between the chain bone lengths measured on the given positions."""
-    _check_pair(pred, target, layout)
-    return F.smooth_l1_loss(chain_bone_lengths(joint_positions(pred, layout), layout),
-                            chain_bone_lengths(joint_positions(target, layout), layout))
+def bone_length_loss(pred_joints: torch.Tensor, target_joints: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
+    """SmoothL1 between the lengths of the layout's chain bones measured on joint positions (..., joint, 3)."""
+    return F.smooth_l1_loss(chain_bone_lengths(pred_joints, layout), chain_bone_lengths(target_joints, layout))
 
 
-def geodesic_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout,
-                  eps: float = 1e-7) -> torch.Tensor:
-    """Mean angle (radians) between predicted and target local rotations, acos clamped at 1 - eps."""
-    _check_pair(pred, target, layout)
-    return geodesic_angle(joint_rotations(target, layout), joint_rotations(pred, layout), eps=eps).mean()
+def geodesic_loss(pred_rotations: torch.Tensor, target_rotations: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Mean angle (radians) between predicted and target rotations (..., 3, 3), acos clamped at 1 - eps."""
+    return geodesic_angle(target_rotations, pred_rotations, eps=eps).mean()
 
 
 def foot_contacts(positions: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
@@ -97,25 +81,16 @@ def foot_contacts(positions: torch.Tensor, layout: FeatureLayout) -> torch.Tenso
     return (displacement < layout.foot_velocity_limit) & (feet[:, :-1, :, 1] < limits)
 
 
-def foot_contact_loss(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout,
-                      denormalize: Callable[[torch.Tensor], torch.Tensor] | None = None, *,
-                      mean: torch.Tensor | None = None, std: torch.Tensor | None = None) -> torch.Tensor:
+def foot_contact_loss(pred_joints: torch.Tensor, target_joints: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
     """SmoothL1 pulling the predicted foot displacement to zero wherever the target foot is in contact.
 
-    Contacts are found on de-normalised (metre) positions, so pass ``denormalize`` or the ``mean``/``std``
-    (feature,) the features were normalised with. Zero when the target has no contact.
+    Joint positions (batch, time, joint, 3) in metres, where the contact thresholds apply. Zero when the target
+    has no contact.
     """
-    _check_pair(pred, target, layout)
-    if denormalize is None:
-        if mean is None or std is None:
-            raise ValueError("foot_contact_loss needs `denormalize` or both `mean` and `std`")
-        denormalize = denormalizer(mean, std)
-    pred_pos = joint_positions(denormalize(pred), layout)
-    target_pos = joint_positions(denormalize(target), layout)
-    contact = foot_contacts(target_pos, layout)
+    contact = foot_contacts(target_joints, layout)
     if not contact.any():
-        return pred.new_zeros(())
-    pred_displacement = pred_pos[:, :, list(layout.foot_joints)].diff(dim=1)[contact]
+        return pred_joints.new_zeros(())
+    pred_displacement = pred_joints[:, :, list(layout.foot_joints)].diff(dim=1)[contact]
     return F.smooth_l1_loss(pred_displacement, torch.zeros_like(pred_displacement))
 
 
@@ -174,9 +149,13 @@ class VQLossWeights:
 
 def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor, mean: torch.Tensor,
                   std: torch.Tensor, layout: FeatureLayout, weights: VQLossWeights = VQLossWeights(),
-                  geometry_in_metres: bool = False) -> tuple[torch.Tensor, dict]:
+                  geometry_in_metres: bool = False, joints: JointReader | None = None) -> tuple[torch.Tensor, dict]:
     """Weighted sum of all VQ-VAE losses on normalised ``pred``/``target`` (b, t, feature).
 
+    ``joints`` reads joint positions and rotations from features (default: the layout's channels, so on z-scored
+    features the position, velocity and bone terms see z-scores, as published; a layout without position channels
+    brings a reader that computes them, e.g. by forward kinematics). The foot-contact term reads them from
+    de-normalised features, in metres.
     ``geometry_in_metres`` measures bone lengths and rotations on de-normalised features instead of z-scores
     (z-scored positions are not a rigid skeleton); off by default to match the published weights.
     The metric ``pose``, ``placement`` and ``displacement`` terms are computed (and returned) only when one of
@@ -186,25 +165,27 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
     rounds to 1, where acos has an infinite gradient (NaN from the first step), and metre positions of a few
     metres round to centimetres, coarser than the foot-contact threshold.
     """
+    _check_pair(pred, target, layout)
+    joints = joints if joints is not None else ChannelJoints(layout)
     with torch.autocast(pred.device.type, enabled=False):
         pred, target, commit_loss = pred.float(), target.float(), commit_loss.float()
         denormalize = denormalizer(mean.float(), std.float())
-        metric = bool(weights.pose or weights.placement or weights.displacement)  # the published loss has none
-        # de-normalised (metre) features, computed once for whichever terms measure in metres
-        raw_pred, raw_target = ((denormalize(pred), denormalize(target)) if geometry_in_metres or metric
-                                else (None, None))
+        raw_pred, raw_target = denormalize(pred), denormalize(target)
+        pred_joints, target_joints = joints.positions(pred), joints.positions(target)
+        pred_metres, target_metres = ((joints.positions(raw_pred), joints.positions(raw_target)) if layout.normalized
+                                      else (pred_joints, target_joints))
         geometric_pred, geometric_target = (raw_pred, raw_target) if geometry_in_metres else (pred, target)
+        bone_pred, bone_target = (pred_metres, target_metres) if geometry_in_metres else (pred_joints, target_joints)
         terms = {
             "reconstruction": reconstruction_loss(pred, target, layout),
             "commit": commit_loss,
-            "position": position_loss(pred, target, layout),
-            "velocity": velocity_loss(pred, target, layout),
-            "bone": bone_length_loss(geometric_pred, geometric_target, layout),
-            "geodesic": geodesic_loss(geometric_pred, geometric_target, layout),
-            "foot_contact": foot_contact_loss(pred, target, layout, denormalize),
+            "position": position_loss(pred_joints, target_joints),
+            "velocity": velocity_loss(pred_joints, target_joints),
+            "bone": bone_length_loss(bone_pred, bone_target, layout),
+            "geodesic": geodesic_loss(joints.rotations(geometric_pred), joints.rotations(geometric_target)),
+            "foot_contact": foot_contact_loss(pred_metres, target_metres, layout),
         }
-        if metric:
-            pred_metres, target_metres = joint_positions(raw_pred, layout), joint_positions(raw_target, layout)
+        if weights.pose or weights.placement or weights.displacement:  # the published loss has none of them
             terms["pose"] = pose_loss(pred_metres, target_metres)
             terms["placement"] = placement_loss(pred_metres, target_metres)
             terms["displacement"] = displacement_loss(pred_metres, target_metres)

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from .kinematics import forward_kinematics
 from .rotation import axis_angle_to_matrix
 
 REQUIRED_KEYS = ("v_template", "f", "J_regressor", "kintree_table", "weights", "shapedirs")
@@ -112,6 +114,27 @@ class BodyModel:
                 raise BodyModelError(f"{self.source}: trans must be ({frames}, 3), got {trans.shape}")
             vertices, joints = vertices + trans[:, None], joints + trans[:, None]
         return vertices, joints
+
+
+class PosedJoints:
+    """The joints of a body model posed by local rotations, differentiably in torch: the SMPL equations for the
+    joints alone (``BodyModel.pose`` without its vertices), for losses and for writing results.
+
+    ``PosedJoints(body)(rotations (..., joint, 3, 3), translation (..., 3))`` -> positions (..., joint, 3), metres:
+    joint 0 (the root) turned by rotation 0, every other joint by its parents', then all shifted by ``translation``.
+    """
+
+    def __init__(self, body: BodyModel, betas=None):
+        self.parents = body.parents
+        self.offsets = torch.as_tensor(body.rest_offsets(betas), dtype=torch.float32)  # the root's: its position
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.parents)
+
+    def __call__(self, rotations: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
+        offsets = self.offsets.to(rotations)
+        return forward_kinematics(offsets[0] + translation, rotations, offsets, self.parents)
 
 
 def _read_arrays(path: Path) -> dict:

@@ -96,8 +96,8 @@ INTERHUMAN = FeatureLayout()
 # Inter-X's "smpl" representation, per person (frame, 56, 6) flattened row-major to 336 features: rows 0..54 the
 # 6D rotations of the SMPL-X joints (0 root, 1..21 body, 22..24 jaw and eyes, 25..54 hands), row 55 the root
 # translation and its velocity. Its VQ-VAE convolves the 56 rows directly (kernel 6, stride 3: 56 -> 18 -> 5 rows)
-# and upsamples 5 -> 17 -> 56. Positions exist only through the SMPL-X body model, which is not read here; the
-# skeleton fields describe the 22 body joints the rows start with.
+# and upsamples 5 -> 17 -> 56. Positions exist only through the SMPL-X body model (``data.interx.InterXJoints``
+# poses it); the skeleton fields describe the 22 body joints the rows start with.
 INTERX = FeatureLayout(
     num_joints=56, position=slice(0, 0), velocity=slice(0, 0), rotation=slice(0, 330), contact=slice(336, 336),
     channels_per_joint=6, grid_blocks=((0, 336, 6, 0),), joint_sizes=(56, 18, 5), joint_kernel=6, joint_stride=3,

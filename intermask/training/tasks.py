@@ -27,7 +27,9 @@ from ..models.text import TextFeatureCache, build_text_encoder
 from ..models.text_motion_evaluators import InterCLIPEvaluator, interclip_motion_input
 from ..models.transformer import InterMTransformer
 from ..models.vqvae import MotionVQVAE
+from ..motion.joints import ChannelJoints, JointReader
 from ..motion.normalize import Normalizer
+from ..motion.skeleton import NUM_JOINTS
 from ..precision import check_settings, resolve_device
 from .schedule import milestones_from_fractions
 from .trainer import Trainer, TrainerSettings, distributed_context, make_loader, seed_everything, unwrap_model
@@ -51,17 +53,23 @@ def placement_and_pose_errors(pred: torch.Tensor, target: torch.Tensor, root: in
 
 
 class VQTask:
-    """The 2D motion VQ-VAE on single-person windows (batch, frame, feature), normalised."""
+    """The 2D motion VQ-VAE on single-person windows (batch, frame, feature), normalised.
+
+    ``joints`` reads joint positions and rotations from the features (``motion.joints``; default: the layout's
+    channels), for the losses, the validation errors and the previews.
+    """
 
     kind = "vqvae"
 
     def __init__(self, model: MotionVQVAE, normalizer: Normalizer, weights: VQLossWeights = VQLossWeights(),
-                 preview_window: torch.Tensor | None = None, geometry_in_metres: bool = False):
+                 preview_window: torch.Tensor | None = None, geometry_in_metres: bool = False,
+                 joints: JointReader | None = None):
         self.model = model
         self.weights = weights
         self.geometry_in_metres = geometry_in_metres
         self.mean, self.std = _tensor(normalizer.mean), _tensor(normalizer.std)
         self.preview_window = preview_window
+        self.joints = joints if joints is not None else ChannelJoints(model.layout)
 
     def to(self, device) -> None:
         self.model.to(device)
@@ -71,24 +79,24 @@ class VQTask:
         out = self.model(batch)
         layout = unwrap_model(self.model).layout
         total, terms = vq_total_loss(out["recon"], batch, out["commit_loss"], self.mean, self.std, layout,
-                                     self.weights, geometry_in_metres=self.geometry_in_metres)
+                                     self.weights, geometry_in_metres=self.geometry_in_metres, joints=self.joints)
         return total, {**terms, "perplexity": out["perplexity"], "usage": out["usage"]}
 
     def validate(self, loader: Iterable) -> dict[str, float]:
         """Reconstruction error in millimetres, split into where the person stands (``placement_mm``: the root
         joint) and the pose around it (``pose_mm``: joints relative to the root), each beside the error of always
         predicting the mean features (``mean_placement_mm``, ``mean_pose_mm``): a tokenizer that does not beat
-        those has learnt nothing, whatever its losses say. Also the feature L1 and the codebook's use."""
+        those has learnt nothing, whatever its losses say (for features used without normalisation, Inter-X's, the
+        mean features are zero: every joint at the rest root). Also the feature L1 and the codebook's use."""
         model = unwrap_model(self.model)
         layout = model.layout
         sums = dict.fromkeys(("mpjpe_mm", "placement_mm", "pose_mm", "mean_placement_mm", "mean_pose_mm"), 0.0)
         l1_sum, frames, codes = 0.0, 0, []
-        mean_joints = self.mean[layout.position].unflatten(-1, (-1, 3))
+        mean_joints = self.joints.positions(self.mean)
         for batch in loader:
             out = model(batch)
             pred, target = out["recon"].float() * self.std + self.mean, batch * self.std + self.mean
-            pred_joints = pred[..., layout.position].unflatten(-1, (-1, 3))
-            target_joints = target[..., layout.position].unflatten(-1, (-1, 3))
+            pred_joints, target_joints = self.joints.positions(pred), self.joints.positions(target)
             for prefix, joints in (("", pred_joints), ("mean_", mean_joints.expand_as(target_joints))):
                 placement, pose = placement_and_pose_errors(joints, target_joints)
                 sums[prefix + "placement_mm"] += float(placement.sum())
@@ -111,8 +119,8 @@ class VQTask:
 
         model = unwrap_model(self.model)
         window = self.preview_window.to(self.mean.device)[None]
-        joints = torch.cat([window, model(window)["recon"].float()]) * self.std + self.mean
-        joints = joints[..., model.layout.position].unflatten(-1, (-1, 3)).cpu().numpy()
+        features = torch.cat([window, model(window)["recon"].float()]) * self.std + self.mean
+        joints = self.joints.positions(features)[..., :NUM_JOINTS, :].cpu().numpy()  # the SMPL-22 body joints
         joints[1, ..., 0] += 1.0
         frames = render_frames(joints, "ground truth | reconstruction", [0, joints.shape[1] // 2])
         return {"reconstruction": np.concatenate(frames, axis=1)}
@@ -271,6 +279,7 @@ def configured_vq_loss_weights(cfg) -> VQLossWeights:
 
 
 def build_vq(cfg, source: DataSource):
+    joints = source.joints()  # the body model, where the features need one, is read before any data
     model = MotionVQVAE(source.layout, **dict(cfg.model.vqvae))
     step = model.layout.time_downsample
     source.vq_window(multiple_of=step)  # settings checked before the statistics are fitted over the train split
@@ -279,7 +288,7 @@ def build_vq(cfg, source: DataSource):
     val_set = source.vq_windows("val", progress=cfg.progress, multiple_of=step)
     loss = cfg.train.get("loss", {})
     task = VQTask(model, normalizer, weights=configured_vq_loss_weights(cfg), preview_window=val_set[0],
-                  geometry_in_metres=bool(loss.get("geometry_in_metres", False)))
+                  geometry_in_metres=bool(loss.get("geometry_in_metres", False)), joints=joints)
     return task, train_set, val_set, None, ("mpjpe_mm", "min")
 
 
@@ -305,6 +314,8 @@ def build_transformer(cfg, source: DataSource):
                               **dict(cfg.model.transformer))
     config = {"vq": vq.config, "transformer": transformer_kwargs, "text_encoder": dict(cfg.text_encoder),
               "feature_dim": vq.layout.dim, "vq_checkpoint": str(vq_path)}
+    if cfg.data.get("body_model"):  # where sampling reads joints of features that hold none (Inter-X)
+        config["body_model"] = str(Path(cfg.data.body_model).resolve())
     model = InterMask(vq, InterMTransformer(**transformer_kwargs), text_encoder, _tensor(normalizer.mean),
                       _tensor(normalizer.std), config)
     device = resolve_device(cfg.device)
@@ -320,6 +331,10 @@ def build_transformer(cfg, source: DataSource):
 
 
 def build_evaluator(cfg, source: DataSource):
+    evaluator_kind = cfg.data.get("eval", {}).get("evaluator_kind", "evaluator")
+    if evaluator_kind != "evaluator":
+        raise ConfigError(f"data={cfg.data.name} is evaluated by a {evaluator_kind}, which is not trained here: "
+                          f"convert the published one (python -m intermask.convert official_dir=... dataset={cfg.data.name})")
     text_encoder, cache = _text_backbone(cfg)
     layout = source.layout
     kwargs = dict(motion_dim=2 * (layout.dim - (layout.contact.stop - layout.contact.start)),
@@ -343,7 +358,6 @@ def build_trainer(cfg) -> Trainer:
     time_limit = _minutes_to_seconds(cfg.train.get("time_limit_min"))
     check_settings(cfg.train, "train")
     source = DataSource(cfg.data)
-    source.require_trainable(f"python -m intermask.train {cfg.kind}")
     source.ensure(progress=cfg.progress)
     # the models' initial weights (and the VQ-VAE's preview window) come from the global generators: seed them
     # first, so that one seed gives one run
