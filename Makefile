@@ -34,7 +34,7 @@ demo: setup
 # protocol, prompt adherence and GIFs; each training stage capped in minutes, and a rerun resumes
 quality-cpu: setup
 	EXPERIMENT=cpu OUT=outputs/quality_cpu VQ_MIN=16 EVALUATOR_MIN=6 TRANSFORMER_MIN=34 PY=$(PY) \
-	  EVAL_ARGS="generation.steps=10" ADHERENCE_ARGS="--steps 10" bash scripts/quality.sh data.max_frames=160
+	  EVAL_ARGS="generation.steps=10 protocol.mm_replications=1" ADHERENCE_ARGS="--steps 10" bash scripts/quality.sh data.max_frames=160
 
 bench: setup
 	$(PY) scripts/bench.py

@@ -283,3 +283,24 @@ def test_the_reference_pass_feeds_fid_only_not_the_physical_metrics(monkeypatch)
     evaluate(SMALL, gt_fn, gen_fn, embed, progress=False)
     # per replication: the ground-truth pass and the generated pass, not the reference pass
     assert len(measured) == 2 * batches_per_pass * SMALL.replications
+
+
+def test_multimodality_can_be_measured_in_the_first_replications_only():
+    import dataclasses
+
+    gt_fn, gen_fn, mm_fn = toy_world(shift=0.3)
+    calls = []
+
+    def counted(rng, num_texts, num_samples):
+        calls.append(num_texts)
+        return mm_fn(rng, num_texts, num_samples)
+
+    every = evaluate(SMALL, gt_fn, gen_fn, embed, counted, progress=False)
+    assert len(calls) == 3 and len(every["replications"]["model"]["MModality"]) == 3
+    calls.clear()
+    once = evaluate(dataclasses.replace(SMALL, mm_replications=1), gt_fn, gen_fn, embed, counted, progress=False)
+    first = every["replications"]["model"]["MModality"][:1]
+    assert len(calls) == 1 and once["replications"]["model"]["MModality"] == first
+    assert once["rows"]["model"]["R@3"] == every["rows"]["model"]["R@3"]  # the rest as before
+    with pytest.raises(ValueError, match="mm_replications must lie in"):
+        dataclasses.replace(SMALL, mm_replications=4)
