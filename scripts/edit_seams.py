@@ -5,9 +5,10 @@ and contact sheets (input | edit) of every kind of edit.
     python scripts/edit_seams.py --ckpt runs/synthetic/transformer_demo/last.pt --data data/synthetic_demo \
         --input outputs/demo/CLIP.npy [--seconds 30] [--variants 0:off,8:on] [--out outputs/edit_seams] [--media]
 
-Jumps are per frame: the mean over both people's 22 joints of |v[f] - v[f-1]| (m/s) and |a[f] - a[f-1]| (m/s^2),
-at 30 fps (``metrics.physical.velocity_and_acceleration_jumps``). At a seam: the largest jump from the start of its
-cross-fade (blend + 2 frames before it) to 2 frames after it; elsewhere: median, 95th percentile and maximum of the
+A variant "N:on" lets each seam fade over at most N frames (``choose_fades`` picks each seam's own; the report lists
+them per person). Jumps are per frame: the mean over both people's 22 joints of |v[f] - v[f-1]| (m/s) and
+|a[f] - a[f-1]| (m/s^2), at 30 fps (``metrics.physical.velocity_and_acceleration_jumps``). At a seam: the largest
+jump from the start of its longest allowed cross-fade (N + 2 frames before it) to 2 frames after it; elsewhere: median, 95th percentile and maximum of the
 frames outside every seam's span; ground truth: the same per-frame jumps pooled over the test split's clips. Each
 edit is run once per variant with the same seed (the same tokens), so its rows differ only in the alignment and
 the cross-fade; the chained clips differ more, as each window continues what the variant made of the last.
@@ -122,6 +123,9 @@ def main() -> None:
             result = edit_interaction(model, source, edit["text"], blend_frames=blend, align=align,
                                       generator=torch.Generator().manual_seed(args.seed), **settings)
             report["edits"][kind][f"blend_{blend}_align_{align}"] = {"seams": result.seams,
+                                                                   "fades": [{str(seam): fade for seam, fade in
+                                                                              person.items()}
+                                                                             for person in result.fades],
                                                                    **seam_jumps(result.joints, result.seams, fps,
                                                                                 before=blend + 2)}
             if (blend, align) == default or kind not in results:
