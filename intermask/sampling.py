@@ -20,8 +20,8 @@ from omegaconf import OmegaConf
 
 from .data.source import JOINT_READERS, format_of
 from .errors import ConfigError, UsageError
-from .generation.editing import (EditError, check_ranges, edit_interaction, extend_interaction, parse_seconds,
-                                 part_rows, person_features, steps_within)
+from .generation.editing import (EditError, check_ranges, edit_interaction, extend_interaction, kept_runs,
+                                 parse_seconds, part_rows, person_features, steps_within)
 from .generation.interaction_model import InterMask
 from .loading import load_interaction_model, load_motion, resolve
 from .models.text import caption_cuts
@@ -186,14 +186,20 @@ def edit_request(model: InterMask, sample, clip_seconds: float) -> dict:
     return {"keep": keep, "people": PEOPLE[person], "parts": parts}
 
 
+def motion_at(reference, data_cfg, fps: float, flag: str):
+    """The motion ``flag`` names (``loading.load_motion``), which must be at the model's frame rate ``fps``."""
+    motion = load_motion(reference, data_cfg, fps, flag)
+    if abs(motion.fps - fps) > 1e-3:
+        raise UsageError(f"{flag} {reference}: {motion.fps:g} fps, and the model works at {fps:g} fps; resample the "
+                         f"motion first")
+    return motion
+
+
 def edit_input(model: InterMask, sample, data_cfg=None):
     """The motion ``sample.edit`` names, checked (frame rate, two people), the edited clip's frames, and the edit
     the flags describe (``edit_request``); UsageError says what is wrong. The app calls it before queueing."""
     fps = model.layout.fps
-    motion = load_motion(sample.edit, data_cfg, fps, "--edit")
-    if abs(motion.fps - fps) > 1e-3:
-        raise UsageError(f"--edit {sample.edit}: {motion.fps:g} fps, and the model works at {fps} fps; resample "
-                         f"the motion first")
+    motion = motion_at(sample.edit, data_cfg, fps, "--edit")
     if motion.joints.ndim != 4 or motion.joints.shape[0] != 2:
         raise UsageError(f"--edit {sample.edit}: holds one person; an edit needs both (--reaction-to generates "
                          f"a partner)")
@@ -253,8 +259,7 @@ def write_edits(model: InterMask, sample, texts: list[str], settings: dict, meta
 
 def _spans(flags: np.ndarray, fps: float) -> list[list[float]]:
     """[start, end] seconds of the runs of True in a (frame,) bool array."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
-    return [[round(a / fps, 4), round(b / fps, 4)] for a, b in zip(edges[::2], edges[1::2])]
+    return [[round(a / fps, 4), round(b / fps, 4)] for a, b in kept_runs(flags)]
 
 
 def write_reactions(model: InterMask, sample, texts: list[str], settings: dict, meta: dict,
@@ -322,10 +327,7 @@ def reaction_source(reference: str | Path, person: int, data_cfg=None, fps: floa
         if not path.is_file():
             raise UsageError(f"--reaction-to {path}: file not found")
         return load_bvh_joints(path).astype(np.float64), None
-    motion = load_motion(reference, data_cfg, fps, "--reaction-to")
-    if abs(motion.fps - fps) > 1e-3:
-        raise UsageError(f"--reaction-to {reference}: {motion.fps:g} fps, and the model works at {fps:g} fps; "
-                         f"resample the motion first")
+    motion = motion_at(reference, data_cfg, fps, "--reaction-to")
     joints, rot6d = motion.joints, motion.rot6d
     if joints.ndim == 4:
         if person >= len(joints):

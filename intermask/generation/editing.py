@@ -265,7 +265,7 @@ def choose_fades(kept: np.ndarray, given: np.ndarray, decoded: np.ndarray, longe
     ``metrics.physical.velocity_and_acceleration_jumps`` measures, taken at a seam from the start of its fade to
     two frames after it.
     """
-    seams = [int(f) + 1 for f in np.flatnonzero(kept[1:] != kept[:-1])]
+    seams = seams_of(kept[None])
     candidates = [fade for fade in FADES if fade <= longest] or [0]
     inputs = len(given)
     own = velocity_and_acceleration_jumps(given[None], fps)[0]
