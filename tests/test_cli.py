@@ -137,6 +137,9 @@ def test_the_vq_loss_comes_from_the_published_weights_then_the_dataset_then_the_
     assert synthetic.pose == synthetic.placement == synthetic.displacement == 1.0 and synthetic.foot_contact == 0.0
     assert synthetic.reconstruction == 1.0 and synthetic.velocity == 100.0  # published terms it keeps
     assert weights("experiment=demo", "train.loss.weights.foot_contact=7").foot_contact == 7.0
+    recipe = weights("experiment=cpu")  # the CPU recipe's VQ-VAE adds a rotation term and lightens the metric ones
+    assert recipe.geodesic == 10.0 and recipe.pose == recipe.placement == recipe.displacement == 0.2
+    assert recipe.velocity == 20.0 and recipe.reconstruction == 1.0
 
 
 def test_the_cpu_recipe_sizes_each_model_and_cuts_clips_to_160_frames():
@@ -145,6 +148,12 @@ def test_the_cpu_recipe_sizes_each_model_and_cuts_clips_to_160_frames():
             cfg = compose("train", overrides=[f"kind={kind}", f"train={kind}", "experiment=cpu"])
         assert cfg.data.root == "data/synthetic" and cfg.data.max_frames == 160 and cfg.train.max_steps > 0
     assert cfg.model.transformer.dim == 96 and cfg.model.vqvae.width == 64
+    # its evaluator judges z-scored motion at the protocol's batch; its VQ-VAE learns the joint rotations
+    assert cfg.model.evaluator.input_norm and cfg.cpu_batch.evaluator == cfg.data.eval.batch_size == 96
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        assert compose("train", overrides=["kind=vqvae", "train=vqvae", "experiment=cpu"]).train.loss.geometry_in_metres
+        assert not compose("train", overrides=["kind=evaluator", "train=evaluator",
+                                               "experiment=demo"]).model.evaluator.input_norm
 
 
 def test_eval_names_the_datasets_in_one_line_for_an_unknown_one():

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from intermask.models.text_motion_evaluators import (
+    INPUT_STD_FLOOR,
     POS_TAGS,
     GloVe,
     InterCLIPEvaluator,
@@ -53,6 +54,30 @@ def test_interclip_motion_embedding_ignores_frames_past_its_length():
         torch.testing.assert_close(model.encode_motion(padded_with_garbage, lengths), reference)
         alone = model.encode_motion(motion[:1, :7], torch.tensor([7]))
     torch.testing.assert_close(alone, reference[:1], atol=1e-5, rtol=1e-5)
+
+
+def test_input_norm_z_scores_the_motion_with_its_stored_statistics_and_floors_the_std():
+    torch.manual_seed(0)
+    normed = small_interclip(input_norm=True)
+    plain = small_interclip()
+    plain.load_state_dict({k: v for k, v in normed.state_dict().items() if not k.startswith("input_")})
+    mean, std = torch.randn(20), torch.rand(20) + 0.5
+    std[3] = 1e-5  # a channel the data never moves is divided by the floor, not by 1e-5
+    normed.set_input_statistics(mean.numpy(), std.numpy())
+    floored = std.clone()
+    floored[3] = INPUT_STD_FLOOR
+    motion, lengths = torch.randn(2, 10, 20), torch.tensor([10, 6])
+    with torch.no_grad():
+        torch.testing.assert_close(normed.encode_motion(motion, lengths),
+                                   plain.encode_motion((motion - mean) / floored, lengths))
+        assert not torch.allclose(normed.encode_motion(motion, lengths), plain.encode_motion(motion, lengths))
+    restored = small_interclip(input_norm=True)
+    restored.load_state_dict(normed.state_dict())  # the statistics travel in the checkpoint
+    torch.testing.assert_close(restored.input_std, floored)
+    with pytest.raises(ValueError, match="input_norm=True"):
+        plain.set_input_statistics(mean, std)
+    with pytest.raises(ValueError, match=r"input std: expected \(20,\)"):
+        normed.set_input_statistics(mean, std[:5])
 
 
 def test_interclip_embeddings_follow_input_order_without_sorting_by_length():

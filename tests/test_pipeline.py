@@ -54,6 +54,18 @@ def test_training_writes_self_describing_checkpoints_for_all_three_models(traine
     assert (trained / "transformer_tiny" / "tokens" / "train.pt").is_file()
 
 
+def test_the_evaluator_z_scores_its_input_with_the_training_datas_statistics(trained, workspace):
+    """experiment=tiny sets input_norm: the statistics are the dataset's (first person | second, contacts left
+    out), stored in the checkpoint, so the evaluation judges with exactly what the evaluator was trained on."""
+    state = load_checkpoint(trained / "evaluator_tiny" / "last.pt", kind="evaluator")["model"]
+    mean = np.load(workspace / "data" / "global_mean.npy")
+    std = np.load(workspace / "data" / "global_std.npy")
+    keep = np.r_[0:258]  # positions, velocities and rotations; the 4 foot contacts are not read
+    np.testing.assert_allclose(state["input_mean"].numpy(), np.concatenate([mean[keep]] * 2), rtol=1e-6)
+    np.testing.assert_allclose(state["input_std"].numpy(), np.maximum(np.concatenate([std[keep]] * 2), 1e-2),
+                               rtol=1e-6)
+
+
 def test_a_rerun_with_more_steps_resumes_from_the_last_checkpoint(trained, workspace):
     result = run("intermask.train", "vqvae", *TINY, *data_args(workspace), "train.max_steps=10",
                  cwd=workspace)

@@ -340,6 +340,10 @@ def build_evaluator(cfg, source: DataSource):
     kwargs = dict(motion_dim=2 * (layout.dim - (layout.contact.stop - layout.contact.start)),
                   text_dim=text_encoder.text_dim, max_len=int(cfg.data.max_frames) + 1, **dict(cfg.model.evaluator))
     model = InterCLIPEvaluator(**kwargs)
+    if model.input_norm:
+        stats = source.normalizer()
+        model.set_input_statistics(*(interclip_motion_input(x[None], x[None], layout.contact)[0]
+                                     for x in (stats.mean, stats.std)))
     train_set = source.interactions("train", normalized=False, seed=int(cfg.seed))
     val_set = source.interactions("val", normalized=False, seed=int(cfg.seed), mirror=False)
     model.config = {"evaluator": {**kwargs}, "text_encoder": dict(cfg.text_encoder)}
