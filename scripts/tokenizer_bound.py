@@ -23,11 +23,12 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from intermask.atomic import write_text_atomic
 from intermask.data.datasets import collate
 from intermask.data.source import DataSource
 from intermask.loading import load_text_motion_evaluator, load_vq
 from intermask.metrics.text_motion import activation_statistics, frechet_distance, r_precision
-from intermask.motion.rotation import geodesic_angle, rot6d_to_matrix
+from intermask.motion.rotation import geodesic_angle
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "data"
 GROUPS = ("position", "velocity", "rotation")
@@ -40,13 +41,6 @@ def reconstruct(vq, normalizer, raw: torch.Tensor, frames: torch.Tensor) -> torc
     codes = vq.encode(people, lengths)
     decoded = vq.decode(codes, lengths // vq.layout.time_downsample)
     return normalizer.denormalize(decoded).view_as(raw)
-
-
-def rotation_angles(features: torch.Tensor, reference: torch.Tensor, layout) -> torch.Tensor:
-    """Angle (radians) between the local rotations of two feature arrays (..., feature) -> (..., joint)."""
-    def matrices(x):
-        return rot6d_to_matrix(x[..., layout.rotation].unflatten(-1, (-1, 6)))
-    return geodesic_angle(matrices(features), matrices(reference))
 
 
 @torch.no_grad()
@@ -64,26 +58,21 @@ def measure(vq, evaluator, source: DataSource, split: str, batch_size: int, emb_
     embeddings = {name: [] for name in variants}
     texts, joint_error, frame_count = [], 0.0, 0
     angle_sum = mean_angle_sum = 0.0
-    mean_rotation = torch.as_tensor(normalizer.mean, dtype=torch.float32)
+    mean_features = torch.as_tensor(normalizer.mean, dtype=torch.float32)
     for start in range(0, items, batch_size):
         batch = collate([dataset[i] for i in range(start, start + batch_size)])
         frames = batch["length"] - batch["length"] % step
         raw = batch["motion"][:, :, : int(frames.max())].float()
-        valid = (torch.arange(raw.shape[2])[None, None, :] < frames[:, None, None]).expand(*raw.shape[:3]).float()
+        valid = (torch.arange(raw.shape[2])[None, None, :] < frames[:, None, None]).expand(*raw.shape[:3])
         truth = raw * valid[..., None]
         recon = reconstruct(vq, normalizer, truth, frames) * valid[..., None]
-        frame_count += float(valid.sum())  # person-frames
-        joint_error += float(((joints.positions(recon) - joints.positions(truth)).norm(dim=-1).mean(-1) * valid).sum())
-        rest = torch.zeros_like(truth[..., layout.rotation]).unflatten(-1, (-1, 6))
-        rest[..., 0], rest[..., 4] = 1.0, 1.0  # identity rotations in the padding, so that angles stay defined
-        padded_truth = truth.clone()
-        padded_truth[..., layout.rotation] = torch.where(valid[..., None] > 0, truth[..., layout.rotation],
-                                                         rest.flatten(-2))
-        angle_sum = angle_sum + (rotation_angles(recon + (1 - valid[..., None]) * padded_truth, padded_truth, layout)
-                                 * valid[..., None]).sum((0, 1, 2))
-        mean_features = mean_rotation.expand_as(truth)
-        mean_angle_sum = mean_angle_sum + (rotation_angles(mean_features, padded_truth, layout)
-                                           * valid[..., None]).sum((0, 1, 2))
+        kept_truth, kept_recon = truth[valid], recon[valid]  # (person-frame, feature)
+        frame_count += len(kept_truth)
+        joint_error += float((joints.positions(kept_recon) - joints.positions(kept_truth)).norm(dim=-1).mean(-1).sum())
+        true_rotations = joints.rotations(kept_truth)
+        angle_sum = angle_sum + geodesic_angle(joints.rotations(kept_recon), true_rotations).sum(0)
+        mean_angle_sum = mean_angle_sum + geodesic_angle(joints.rotations(mean_features).expand_as(true_rotations),
+                                                         true_rotations).sum(0)
         mixes = {"ground truth": truth, "reconstruction": recon}
         for group in GROUPS:
             channels = getattr(layout, group)
@@ -139,7 +128,7 @@ def main() -> None:
     print("mean rotation's error per joint (deg):   ", results["mean_rotation_error_deg"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1))
+        write_text_atomic(args.json, json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
