@@ -12,7 +12,7 @@ import torch
 from intermask.data.synthetic import FAMILY_NAMES, generate_clip, write_clip
 from intermask.data.synthetic.body import Performance, animate_together
 from intermask.metrics.adherence import KINDS, Claim, adherence, check, claims
-from intermask.motion.augment import mirror_joints, mirror_text, swap_people
+from intermask.motion.augment import mirror_joints, mirror_text, swap_people, swap_person_names
 
 CLIPS_PER_FAMILY = 5
 LEFT_RIGHT = ("left", "right", "clockwise", "counterclockwise")
@@ -173,6 +173,16 @@ def test_swapping_the_two_people_fails_every_single_initiator_claim_and_keeps_to
                     assert check(claim, swapped) is (claim.value == "both"), (caption, claim)
                     checked += claim.value != "both"
     assert checked > 100
+
+
+def test_swapping_the_people_and_their_names_in_the_captions_keeps_every_claim_true(clips):
+    # what the synthetic data's person_names augmentation relies on: the exchanged pair, captioned with the names
+    # exchanged, is described as truly as the original
+    texts = [swap_person_names(caption, ("first person", "second person")) for clip in clips for caption in clip.captions]
+    result = adherence(texts, [swap_people(clip.joints) for clip in clips for _ in clip.captions])
+    assert result["by_kind"]["initiator"]["claims"] > 100
+    failing = [r for r in result["results"] if r["verdict"] is not True]
+    assert not failing, failing[:5]
 
 
 def test_a_wrong_count_fails_and_the_stated_count_passes(clips):

@@ -182,3 +182,15 @@ def test_serve_without_the_app_extra_says_how_to_install_it(monkeypatch, capsys)
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip() == ("error: the web app needs the optional 'app' extra: "
                                                "pip install -e '.[app]' (or pip install 'intermask[app]')")
+
+
+def test_only_the_synthetic_captions_exchange_the_peoples_names_with_the_people():
+    from intermask.data.source import DataSource
+
+    def names(*overrides):
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            return DataSource(compose("train", overrides=["kind=transformer", "train=transformer", *overrides]).data
+                              ).person_names()
+
+    assert names("experiment=demo") == names("experiment=cpu") == ("first person", "second person")
+    assert names("data=interhuman") is None and names("data=interx") is None  # the published pipelines

@@ -4,11 +4,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from helpers.fake_data import random_person, write_clip, write_interx
 
 from intermask.data import interhuman, interx
 from intermask.data.datasets import ClipSampling, Interactions, MotionWindows, collate, fit_normalizer
+from intermask.data.tokens import TokenInteractions, TokenSet
 from intermask.errors import DatasetError
+from intermask.motion.layout import INTERHUMAN
 from intermask.motion.rotation import axis_angle_to_matrix
 
 
@@ -80,6 +83,48 @@ def test_interactions_are_padded_normalised_and_reproducible(tmp_path, rng):
     batch = collate([dataset[0], dataset[1]])
     assert batch["motion"].shape == (2, 2, 60, 262) and batch["length"].tolist() == [39, 60]
     assert batch["texts"][0][0].startswith("the first person")
+
+
+@pytest.mark.parametrize("person_order", ["canonical", "official"])
+def test_a_caption_names_the_people_in_the_order_an_item_draws_them(tmp_path, rng, person_order):
+    write_interhuman(tmp_path, rng)
+    clips = interhuman.load_split(tmp_path, "train", min_frames=15)[:1]  # "a": 40 frames, never cropped
+    names = ("first person", "second person")
+    # each joint's mean distance from the pelvis: a rigid motion keeps it, and the two random people differ in it
+    def reach(joints):
+        return np.linalg.norm(joints - joints[..., :1, :], axis=-1).mean(axis=-2)
+
+    stored = [reach(person) for person in clips[0].joints]
+    seen = set()
+    for seed in range(16):
+        sampling = ClipSampling(max_frames=60, seed=seed, person_order=person_order, person_names=names)
+        item = Interactions(clips, sampling)[0]
+        first = reach(item["motion"][0, :item["length"], INTERHUMAN.position].numpy().reshape(-1, 22, 3))
+        swapped = bool(np.abs(first - stored[1]).max() < np.abs(first - stored[0]).max())
+        seen.add(swapped)
+        expected = "the second person waves left a" if swapped else "the first person waves left a"
+        assert item["texts"][0] == expected and item["text"] in item["texts"]
+        unnamed = Interactions(clips, ClipSampling(max_frames=60, seed=seed, person_order=person_order))[0]
+        assert unnamed["texts"][0] == "the first person waves left a"  # without names: unchanged, as published
+    assert seen == {True, False}
+
+
+@pytest.mark.parametrize("person_order", ["canonical", "official"])
+def test_a_token_item_names_the_people_in_the_order_it_draws_them(person_order):
+    # token maps of the two orders: in order 0 the stored first person's map is all 0s, the second's all 1s
+    ids = torch.zeros(1, 2, 2, 3, 4, dtype=torch.int16)
+    ids[0, 0, 1] = 1
+    ids[0, 1, 0] = 1
+    tokens = TokenSet(ids, torch.tensor([4]), [["The first person pushes the second person."]], ["a"])
+    seen = set()
+    for seed in range(16):
+        item = TokenInteractions(tokens, person_order, seed, person_names=("first person", "second person"))[0]
+        swapped = bool(item["ids"][0].eq(1).all())
+        seen.add(swapped)
+        assert item["text"] == ("The second person pushes the first person." if swapped else
+                                "The first person pushes the second person.")
+        assert TokenInteractions(tokens, person_order, seed)[0]["text"] == "The first person pushes the second person."
+    assert seen == {True, False}
 
 
 def test_vq_windows_cover_each_person_with_stride(tmp_path, rng):

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from intermask.motion.augment import mirror_features, mirror_joints, mirror_rot6d, mirror_text, swap_people
+from intermask.motion.augment import (
+    mirror_features,
+    mirror_joints,
+    mirror_rot6d,
+    mirror_text,
+    swap_people,
+    swap_person_names,
+)
 from intermask.motion.canonical import (
     canonicalize_pair,
     canonicalize_person,
@@ -445,3 +452,28 @@ def test_swap_people_exchanges_the_two_and_twice_is_the_identity(rng):
     torch.testing.assert_close(swap_people(swap_people(as_torch)), as_torch)
     with pytest.raises(ValueError, match=r"pair: expected a leading person axis of size 2, got shape \(3, 5\)"):
         swap_people(np.zeros((3, 5)))
+
+
+NAMES = ("first person", "second person")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The first person pushes the second person, who staggers backwards.",
+     "The second person pushes the first person, who staggers backwards."),
+    ("The second person bows first and the first person answers.",
+     "The first person bows first and the second person answers."),  # "bows first" is no name
+    ("FIRST PERSON and Second  person", "SECOND PERSON and First person"),
+    ("the firstperson, a first-person view, the second persona", "the firstperson, a first-person view, the second "
+     "persona"),
+    ("Two people hug each other warmly.", "Two people hug each other warmly."),
+])
+def test_swap_person_names_exchanges_whole_names_and_keeps_case(text, expected):
+    assert swap_person_names(text, NAMES) == expected
+    if "  " not in text:  # runs of white space inside a name come back as one space
+        assert swap_person_names(expected, NAMES) == text
+
+
+@pytest.mark.parametrize("names", [("first person",), ("first person", " "), ("a", "A"), ("a", 3)])
+def test_swap_person_names_rejects_anything_but_two_different_phrases(names):
+    with pytest.raises(ValueError, match="names: "):
+        swap_person_names("the first person waves", names)

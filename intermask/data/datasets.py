@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DatasetError
+from ..motion.augment import swap_person_names
 from ..motion.canonical import pair_to_features
 from ..motion.layout import INTERHUMAN
 from ..motion.normalize import Normalizer
@@ -73,10 +74,22 @@ class ClipSampling:
     person_order: str = "canonical"  # "canonical": one random order, then canonicalise; "official": swap twice
     random_order: bool = True
     seed: int = 0
+    # the phrases by which captions name the first and the second person ("first person", "second person"): when
+    # the people are exchanged they are exchanged in the caption too, so it still names the right person. None: the
+    # caption stays as it is (the paper's pipeline; InterHuman's captions say "one person" and "the other")
+    person_names: tuple[str, str] | None = None
+
+
+def captions_for_order(texts: Sequence[str], swapped: bool, person_names: tuple[str, str] | None) -> list[str]:
+    """A clip's captions as they read for its people in stored order (``swapped`` False) or exchanged."""
+    if not swapped or person_names is None:
+        return list(texts)
+    return [swap_person_names(text, person_names) for text in texts]
 
 
 class Interactions(Dataset):
-    """Two-person items: a random crop of at most ``max_frames`` frames, a random caption, a random person order.
+    """Two-person items: a random crop of at most ``max_frames`` frames, a random caption, a random person order
+(with the caption's names of the people exchanged too where ``sampling.person_names`` says how it names them).
 
     Item: ``motion`` (person=2, max_frames, 262) float32 zero-padded after ``length`` rows, normalised when a
     normaliser is given (else raw features, which the evaluator reads); ``length``; ``text``; ``texts`` (all of
@@ -110,15 +123,17 @@ class Interactions(Dataset):
         start = int(rng.integers(0, clip.num_frames - frames + 1))
         swap = sampling.random_order and rng.random() < 0.5
         motion = clip_features(clip, start, frames, swap)
-        if sampling.random_order and sampling.person_order == "official" and rng.random() < 0.5:
+        swap_again = sampling.random_order and sampling.person_order == "official" and rng.random() < 0.5
+        if swap_again:
             motion = motion[::-1]  # the second swap keeps the first person's frame
         if self.normalizer is not None:
             motion = self.normalizer.normalize(motion)
         length = motion.shape[1]
         padded = np.zeros((2, sampling.max_frames, motion.shape[-1]), dtype=np.float32)
         padded[:, :length] = motion
+        texts = captions_for_order(clip.texts, swap != swap_again, sampling.person_names)
         return {"motion": torch.from_numpy(padded), "length": length,
-                "text": clip.texts[int(rng.integers(len(clip.texts)))], "texts": list(clip.texts), "name": clip.name}
+                "text": texts[int(rng.integers(len(texts)))], "texts": texts, "name": clip.name}
 
     layout = INTERHUMAN  # the per-person features a model of this data reads and writes
 

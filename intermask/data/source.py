@@ -141,7 +141,16 @@ class DataSource:
         crop = self.cfg.get("crop_frames")
         return ClipSampling(max_frames=int(self.cfg["max_frames"]), crop_frames=None if crop is None else int(crop),
                             person_order=self.cfg.get("person_order", "canonical"), random_order=random_order,
-                            seed=seed)
+                            seed=seed, person_names=self.person_names())
+
+    def person_names(self) -> tuple[str, str] | None:
+        """How this dataset's captions name the first and the second person (``data.person_names``), or None."""
+        names = self.cfg.get("person_names")
+        if names is None:
+            return None
+        if isinstance(names, str) or len(names) != 2 or not all(isinstance(n, str) and n.strip() for n in names):
+            raise ConfigError(f"data.person_names must be two non-empty phrases, got {names!r}")
+        return str(names[0]), str(names[1])
 
     def interactions(self, split: str, normalized: bool = True, seed: int = 0, mirror: bool | None = None,
                      progress: bool = False) -> Interactions | interx.InterXInteractions:

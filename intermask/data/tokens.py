@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from ..atomic import atomic_path
+from .datasets import captions_for_order
 from .source import DataSource
 
 CACHE_VERSION = 1
@@ -113,15 +114,18 @@ def load_or_build_tokens(model, source: DataSource, split: str, directory: Path,
 
 
 class TokenInteractions(Dataset):
-    """Training items from cached token maps: a random person order and a random caption per draw.
+    """Training items from cached token maps: a random person order and a random caption per draw (its names of
+    the people exchanged with them where ``person_names`` says how captions name them).
 
     Item: ``ids`` (person=2, part, step) long, ``length_tokens``, ``text``, ``name``. With
     ``person_order="official"`` the two maps are swapped once more with probability 1/2 (the frame stays the
     first canonical person's), as the official data pipeline does.
     """
 
-    def __init__(self, tokens: TokenSet, person_order: str = "canonical", seed: int = 0):
+    def __init__(self, tokens: TokenSet, person_order: str = "canonical", seed: int = 0,
+                 person_names: tuple[str, str] | None = None):
         self.tokens, self.person_order, self.seed, self.epoch = tokens, person_order, seed, 0
+        self.person_names = person_names  # as in ``ClipSampling``: the captions follow the order drawn
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -131,9 +135,11 @@ class TokenInteractions(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         rng = np.random.default_rng((self.seed, self.epoch, i))
-        ids = self.tokens.ids[i, int(rng.integers(2))].long()
-        if self.person_order == "official" and rng.random() < 0.5:
+        order = int(rng.integers(2))
+        ids = self.tokens.ids[i, order].long()
+        swap_again = self.person_order == "official" and rng.random() < 0.5
+        if swap_again:
             ids = ids.flip(0)
-        texts = self.tokens.texts[i]
+        texts = captions_for_order(self.tokens.texts[i], bool(order) != swap_again, self.person_names)
         return {"ids": ids, "length_tokens": int(self.tokens.lengths[i]),
                 "text": texts[int(rng.integers(len(texts)))], "name": self.tokens.names[i]}

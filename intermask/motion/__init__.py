@@ -1,6 +1,6 @@
 """Motion representation: the SMPL-22 skeleton, rotations, forward kinematics, the 262-dim per-person feature,
 the canonical frame of a pair, normalisation and the mirror / person-swap augmentations."""
-from .augment import mirror_features, mirror_joints, mirror_rot6d, mirror_text, swap_people
+from .augment import mirror_features, mirror_joints, mirror_rot6d, mirror_text, swap_people, swap_person_names
 from .canonical import (
     CanonicalFrame,
     canonical_frame,
@@ -57,6 +57,6 @@ __all__ = [
     "features_to_velocities", "foot_contacts", "forward_kinematics", "geodesic_angle", "global_rotations",
     "joints_to_features", "matrix_to_axis_angle", "matrix_to_rot6d", "mirror_features", "mirror_joints",
     "mirror_rot6d", "mirror_text", "pair_to_features", "person_to_features", "rest_pose", "rot6d_to_matrix",
-    "swap_people", "validate_features", "validate_joints", "validate_rot6d", "yaw_matrix", "yup_to_zup",
-    "zup_to_yup",
+    "swap_people", "swap_person_names", "validate_features", "validate_joints", "validate_rot6d", "yaw_matrix",
+    "yup_to_zup", "zup_to_yup",
 ]

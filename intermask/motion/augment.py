@@ -1,4 +1,5 @@
-"""Augmentations: the left/right mirror of motions and captions, and the exchange of the two people.
+"""Augmentations: the left/right mirror of motions and captions, and the exchange of the two people (and of the
+words by which a caption names them).
 
 Mirroring reflects across the x = 0 plane (the body's left is +X, so this turns a left step into a right one).
 A reflected rotation is M R M with M = diag(-1, 1, 1): the entries of R in row 0 or column 0, but not both,
@@ -120,3 +121,24 @@ def swap_people(pair):
     if len(pair.shape) < 1 or pair.shape[0] != 2:
         raise ValueError(f"pair: expected a leading person axis of size 2, got shape {tuple(pair.shape)}")
     return pair[[1, 0]]
+
+
+def swap_person_names(text: str, names: tuple[str, str]) -> str:
+    """Exchange the phrases that name the two people in a caption, as whole phrases, case-insensitively, keeping
+    the case of each phrase's first letter: with names ("first person", "second person"), "The first person
+    pushes the second person" -> "The second person pushes the first person". Other words stay as they are ("bows
+    first"). Used when the people are exchanged, so that the caption still names the right person.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"text: expected a str, got {type(text).__name__}")
+    if len(names) != 2 or not all(isinstance(name, str) and name.strip() for name in names):
+        raise ValueError(f"names: expected two non-empty phrases, got {names!r}")
+    lowered = [" ".join(name.lower().split()) for name in names]
+    if lowered[0] == lowered[1]:
+        raise ValueError(f"names: the two phrases must differ, got {names!r}")
+    # a phrase's words may be separated by any run of white space; the longer phrase is tried first
+    pattern = re.compile("|".join(r"\b" + r"\s+".join(map(re.escape, name.split())) + r"\b"
+                                  for name in sorted(lowered, key=len, reverse=True)), re.IGNORECASE)
+    other = {lowered[0]: lowered[1], lowered[1]: lowered[0]}
+    return pattern.sub(lambda match: _match_case(other[" ".join(match.group(0).lower().split())], match.group(0)),
+                       text)

@@ -322,7 +322,8 @@ def build_transformer(cfg, source: DataSource):
     token_dir = Path(cfg.run_dir) / "tokens"
     sets = {split: TokenInteractions(load_or_build_tokens(model, source, split, token_dir, vq_path, device,
                                                           progress=cfg.progress),
-                                     person_order=cfg.data.person_order, seed=int(cfg.seed))
+                                     person_order=cfg.data.person_order, seed=int(cfg.seed),
+                                     person_names=source.person_names())
             for split in ("train", "val")}
     log.info("transformer on VQ %s: %d train / %d val token maps", vq_path, len(sets["train"]), len(sets["val"]))
     task = TransformerTask(model, cache, float(cfg.train.interaction_mask_prob), bool(cfg.train.step_unroll),
