@@ -178,7 +178,8 @@ def test_swapping_the_two_people_fails_every_single_initiator_claim_and_keeps_to
 def test_swapping_the_people_and_their_names_in_the_captions_keeps_every_claim_true(clips):
     # what the synthetic data's person_names augmentation relies on: the exchanged pair, captioned with the names
     # exchanged, is described as truly as the original
-    texts = [swap_person_names(caption, ("first person", "second person")) for clip in clips for caption in clip.captions]
+    names = ("first person", "second person")
+    texts = [swap_person_names(caption, names) for clip in clips for caption in clip.captions]
     result = adherence(texts, [swap_people(clip.joints) for clip in clips for _ in clip.captions])
     assert result["by_kind"]["initiator"]["claims"] > 100
     failing = [r for r in result["results"] if r["verdict"] is not True]

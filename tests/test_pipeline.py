@@ -130,6 +130,28 @@ def test_eval_of_the_reconstruction_scores_the_tokenizers_bound_in_a_file_of_its
     assert rows["model"].get("MModality") is None  # one reconstruction per clip: no multimodality
 
 
+def test_caption_details_measures_what_the_models_read_of_names_and_sides(trained, workspace):
+    out = workspace / "details.json"
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve().parent.parent / "scripts" / "caption_details.py"),
+         "--ckpt", str(trained / "transformer_tiny" / "last.pt"),
+         "--evaluator", str(trained / "evaluator_tiny" / "last.pt"),
+         "--data", str(workspace / "data"), "--json", str(out)],
+        cwd=workspace, env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    details = json.loads(out.read_text())
+    # the fake captions name "the first person" and say "to the left": both changes alter some of them
+    for model in ("transformer", "evaluator"):
+        assert set(details[model]) == {"mirrored", "names exchanged"}
+    for row in details["transformer"].values():
+        assert row["items"] > 0 and row["gap"] == pytest.approx(row["changed"] - row["own"], abs=2e-4)
+        assert np.isfinite([row["own"], row["changed"], row["other"]]).all()
+    for row in details["evaluator"].values():
+        assert 0 < row["items"] and 0 <= row["own caption preferred"] <= row["items"]
+    assert "names exchanged:" in result.stdout and "gap" in result.stdout
+
+
 def test_render_writes_a_dataset_clip(workspace):
     out = workspace / "render"
     run("intermask.render", "0000", f"out={out}", "formats=[npy,html]", *data_args(workspace)[:2], cwd=workspace)
