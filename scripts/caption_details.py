@@ -68,7 +68,9 @@ def transformer_gaps(ckpt: Path, source: DataSource, draws: int = 1, batch_size:
                 batch = collate(chosen[start:start + batch_size])
                 ids = batch["ids"][..., : int(batch["length_tokens"].max())]
                 texts = list(batch["text"])
-                captions = {"own": texts, "changed": [change(text) for text in texts], "other": texts[1:] + texts[:1]}
+                half = len(texts) // 2  # neighbours are often captions of the same map; half a batch away seldom
+                captions = {"own": texts, "changed": [change(text) for text in texts],
+                            "other": texts[half:] + texts[:half]}
                 for which, captions_used in captions.items():
                     generator = torch.Generator().manual_seed(10_000 * draw + start)  # the same masks for all three
                     cond = model.text_encoder(captions_used, cache)
