@@ -6,8 +6,8 @@ person pushes the second" -> "the second person pushes the first"; only for data
 items whose caption such a change alters:
 
 - for a transformer: its masked-token loss on the validation token maps with each of their captions as it is and
-  changed, under the same masks. The gap (nats) is how much the model reads that detail; beside it, the loss with another
-  item's caption (the whole caption's worth, as ``val_text_gain`` in training);
+  changed, under the same masks. The gap (nats) is how much the model reads that detail; beside it, the loss with
+  another item's caption (the whole caption's worth, as ``val_text_gain`` in training);
 - for an evaluator: how often it scores a test clip's own caption above the changed one (0.5: blind to the detail).
 
     python scripts/caption_details.py --ckpt runs/synthetic/transformer_cpu/last.pt \\
@@ -45,10 +45,10 @@ def changes(source: DataSource) -> dict[str, Callable[[str], str]]:
 
 
 @torch.no_grad()
-def transformer_gaps(ckpt: Path, source: DataSource, draws: int = 1, batch_size: int = 32) -> dict:
-    """Masked-token loss with the captions as they are, changed, and shifted to the next item, per change. Every
-    caption of every validation token map counts once, the map's people in stored order for even maps and exchanged
-    for odd ones (the captions following them)."""
+def transformer_gaps(ckpt: Path, source: DataSource, batch_size: int = 32) -> dict:
+    """Masked-token loss with the captions as they are, changed, and taken from half a batch away, per change.
+    Every caption of every validation token map counts once, the map's people in stored order for even maps and
+    exchanged for odd ones (the captions following them)."""
     model = load_interaction_model(ckpt, torch.device("cpu"))
     tokens_path = ckpt.parent / "tokens" / "val.pt"
     tokens = load_tokens(tokens_path, vq_fingerprint(Path(model.config["vq_checkpoint"])))
@@ -63,22 +63,19 @@ def transformer_gaps(ckpt: Path, source: DataSource, draws: int = 1, batch_size:
     for name, change in changes(source).items():
         chosen = [item for item in items if change(item["text"]) != item["text"]]
         totals = {"own": 0.0, "changed": 0.0, "other": 0.0}  # the caption as it is, changed, another item's
-        for draw in range(draws):
-            for start in range(0, len(chosen), batch_size):
-                batch = collate(chosen[start:start + batch_size])
-                ids = batch["ids"][..., : int(batch["length_tokens"].max())]
-                texts = list(batch["text"])
-                half = len(texts) // 2  # neighbours are often captions of the same map; half a batch away seldom
-                captions = {"own": texts, "changed": [change(text) for text in texts],
-                            "other": texts[half:] + texts[:half]}
-                for which, captions_used in captions.items():
-                    generator = torch.Generator().manual_seed(10_000 * draw + start)  # the same masks for all three
-                    cond = model.text_encoder(captions_used, cache)
-                    _, logs = transformer_training_loss(model.transformer, ids, cond, batch["length_tokens"],
-                                                        generator, interaction_prob=0.0, unroll=False)
-                    totals[which] += float(logs["ce"]) * len(texts)
-        count = draws * len(chosen)
-        losses = {which: round(total / max(count, 1), 4) for which, total in totals.items()}
+        for start in range(0, len(chosen), batch_size):
+            batch = collate(chosen[start:start + batch_size])
+            ids = batch["ids"][..., : int(batch["length_tokens"].max())]
+            texts = list(batch["text"])
+            half = len(texts) // 2  # neighbours are often captions of the same map; half a batch away seldom
+            captions = {"own": texts, "changed": [change(text) for text in texts], "other": texts[half:] + texts[:half]}
+            for which, captions_used in captions.items():
+                generator = torch.Generator().manual_seed(start)  # the same masks for all three
+                cond = model.text_encoder(captions_used, cache)
+                _, logs = transformer_training_loss(model.transformer, ids, cond, batch["length_tokens"], generator,
+                                                    interaction_prob=0.0, unroll=False)
+                totals[which] += float(logs["ce"]) * len(texts)
+        losses = {which: round(total / max(len(chosen), 1), 4) for which, total in totals.items()}
         results[name] = {"items": len(chosen), **losses,
                          "gap": round(losses["changed"] - losses["own"], 4),
                          "text gain": round(losses["other"] - losses["own"], 4)}
@@ -91,12 +88,15 @@ def evaluator_preferences(path: Path, source: DataSource, split: str, batch_size
     evaluator = TextMotionEvaluator.load(path, torch.device("cpu"))
     dataset = source.interactions(split, normalized=False, seed=seed, mirror=False)
     dataset.set_epoch(0)
-    wins = {name: [0, 0] for name in changes(source)}
+    kinds = changes(source)
+    wins = {name: [0, 0] for name in kinds}
     for start in range(0, len(dataset), batch_size):
         batch = collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
         motion = torch.nn.functional.normalize(evaluator.embed_motion(batch["motion"].float(), batch["length"]), dim=-1)
-        for name, change in changes(source).items():
-            pairs = [(i, text, change(text)) for i, text in enumerate(batch["text"]) if change(text) != text]
+        for name, change in kinds.items():
+            changed_texts = [change(text) for text in batch["text"]]
+            pairs = [(i, text, other) for i, (text, other) in enumerate(zip(batch["text"], changed_texts))
+                     if other != text]
             if not pairs:
                 continue
             rows, own, changed = zip(*pairs)

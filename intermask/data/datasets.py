@@ -89,7 +89,7 @@ def captions_for_order(texts: Sequence[str], swapped: bool, person_names: tuple[
 
 class Interactions(Dataset):
     """Two-person items: a random crop of at most ``max_frames`` frames, a random caption, a random person order
-(with the caption's names of the people exchanged too where ``sampling.person_names`` says how it names them).
+    (with the caption's names of the people exchanged too where ``sampling.person_names`` says how it names them).
 
     Item: ``motion`` (person=2, max_frames, 262) float32 zero-padded after ``length`` rows, normalised when a
     normaliser is given (else raw features, which the evaluator reads); ``length``; ``text``; ``texts`` (all of

@@ -8,6 +8,7 @@ Every array function works on numpy arrays and torch tensors and keeps leading b
 """
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -131,14 +132,20 @@ def swap_person_names(text: str, names: tuple[str, str]) -> str:
     """
     if not isinstance(text, str):
         raise ValueError(f"text: expected a str, got {type(text).__name__}")
+    pattern, other = _name_swap(tuple(names))
+    return pattern.sub(lambda match: _match_case(other[" ".join(match.group(0).lower().split())], match.group(0)),
+                       text)
+
+
+@functools.lru_cache(maxsize=16)
+def _name_swap(names: tuple) -> tuple[re.Pattern, dict[str, str]]:
+    """The pattern matching either name (words apart by any white space, the longer name first) and the map from
+    each name, lower case, to the other; built once per pair of names, as every caption of every item asks."""
     if len(names) != 2 or not all(isinstance(name, str) and name.strip() for name in names):
         raise ValueError(f"names: expected two non-empty phrases, got {names!r}")
     lowered = [" ".join(name.lower().split()) for name in names]
     if lowered[0] == lowered[1]:
         raise ValueError(f"names: the two phrases must differ, got {names!r}")
-    # a phrase's words may be separated by any run of white space; the longer phrase is tried first
     pattern = re.compile("|".join(r"\b" + r"\s+".join(map(re.escape, name.split())) + r"\b"
                                   for name in sorted(lowered, key=len, reverse=True)), re.IGNORECASE)
-    other = {lowered[0]: lowered[1], lowered[1]: lowered[0]}
-    return pattern.sub(lambda match: _match_case(other[" ".join(match.group(0).lower().split())], match.group(0)),
-                       text)
+    return pattern, {lowered[0]: lowered[1], lowered[1]: lowered[0]}
