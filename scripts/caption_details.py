@@ -26,7 +26,7 @@ from omegaconf import OmegaConf
 from intermask.atomic import write_text_atomic
 from intermask.data.datasets import captions_for_order, collate
 from intermask.data.source import DataSource
-from intermask.data.tokens import load_tokens, vq_fingerprint
+from intermask.data.tokens import load_or_build_tokens
 from intermask.loading import TextMotionEvaluator, load_interaction_model
 from intermask.models.masking import transformer_training_loss
 from intermask.models.text import TextFeatureCache
@@ -50,10 +50,9 @@ def transformer_gaps(ckpt: Path, source: DataSource, batch_size: int = 32) -> di
     Every caption of every validation token map counts once, the map's people in stored order for even maps and
     exchanged for odd ones (the captions following them)."""
     model = load_interaction_model(ckpt, torch.device("cpu"))
-    tokens_path = ckpt.parent / "tokens" / "val.pt"
-    tokens = load_tokens(tokens_path, vq_fingerprint(Path(model.config["vq_checkpoint"])))
-    if tokens is None:
-        raise SystemExit(f"no validation token cache of this run's VQ-VAE at {tokens_path} (training writes it)")
+    # the run's cache of validation token maps, rebuilt when its VQ-VAE checkpoint has changed since
+    tokens = load_or_build_tokens(model, source, "val", ckpt.parent / "tokens", Path(model.config["vq_checkpoint"]),
+                                  torch.device("cpu"))
     items = [{"ids": tokens.ids[i, i % 2].long(), "length_tokens": int(tokens.lengths[i]), "text": text,
               "name": tokens.names[i]}
              for i in range(len(tokens.names))
@@ -111,7 +110,7 @@ def evaluator_preferences(path: Path, source: DataSource, split: str, batch_size
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ckpt", type=Path, help="transformer checkpoint (its run folder holds the token cache)")
+    parser.add_argument("--ckpt", type=Path, help="transformer checkpoint (its run folder keeps the token cache)")
     parser.add_argument("--evaluator", type=Path, help="text-motion evaluator checkpoint")
     parser.add_argument("--data", required=True, help="dataset root")
     parser.add_argument("--dataset", default="synthetic", help="configs/data/<name>.yaml (default synthetic)")
