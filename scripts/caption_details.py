@@ -70,7 +70,7 @@ def transformer_gaps(ckpt: Path, source: DataSource, batch_size: int = 32) -> di
             captions = {"own": texts, "changed": [change(text) for text in texts], "other": texts[half:] + texts[:half]}
             for which, captions_used in captions.items():
                 generator = torch.Generator().manual_seed(start)  # the same masks for all three
-                cond = model.text_encoder(captions_used, cache)
+                cond = model.encode_text(captions_used, cache)
                 _, logs = transformer_training_loss(model.transformer, ids, cond, batch["length_tokens"], generator,
                                                     interaction_prob=0.0, unroll=False)
                 totals[which] += float(logs["ce"]) * len(texts)

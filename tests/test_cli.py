@@ -194,3 +194,22 @@ def test_only_the_synthetic_captions_exchange_the_peoples_names_with_the_people(
 
     assert names("experiment=demo") == names("experiment=cpu") == ("first person", "second person")
     assert names("data=interhuman") is None and names("data=interx") is None  # the published pipelines
+
+
+def test_synthetic_experiments_read_captions_from_each_person_s_side_and_the_published_ones_do_not():
+    from intermask.data.source import DataSource
+    from intermask.errors import ConfigError
+    from intermask.training.tasks import transformer_settings
+
+    def settings(*overrides):
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose("train", overrides=["kind=transformer", "train=transformer", *overrides])
+        return transformer_settings(cfg, DataSource(cfg.data))
+
+    for experiment in ("demo", "cpu", "synthetic"):
+        network, views = settings(f"experiment={experiment}")
+        assert views == ("first person", "second person") and "person_views" not in network
+    for experiment in ("interhuman", "interx"):
+        assert settings(f"experiment={experiment}")[1] is None
+    with pytest.raises(ConfigError, match="data.person_names"):
+        settings("experiment=interhuman", "model.transformer.person_views=true")

@@ -12,6 +12,7 @@ from intermask.generation import (
     sample_top_k,
     top_k_filter,
 )
+from helpers.stand_in import CaptionHash
 from intermask.models.transformer import InterMTransformer
 from intermask.models.masking import validity_grid
 
@@ -274,3 +275,48 @@ def test_a_generated_clip_is_decoded_from_its_own_tokens_only():
         alone = model.decode(ids[row:row + 1, :, :, :frames // 4])[0]
         torch.testing.assert_close(features[row, :, :frames], alone, rtol=1e-5, atol=1e-6)
         assert (features[row, :, frames:] == 0).all()
+
+
+def person_view_model(person_views):
+    from intermask.generation.interaction_model import InterMask
+    from intermask.models.text import TextEncoder
+    from intermask.models.vqvae import MotionVQVAE
+
+    torch.manual_seed(0)
+    vq = MotionVQVAE(width=16, code_dim=24, num_codes=NUM_CODES, depth=1)
+    vq.quantizer.set_codebook(torch.randn(NUM_CODES, 24))
+    transformer = InterMTransformer(num_codes=NUM_CODES, num_parts=5, max_time=8, token_dim=24, dim=32, depth=1,
+                                    heads=2, ff_dim=64, dropout=0.0, text_dim=CaptionHash.feature_dim)
+    text = TextEncoder(CaptionHash(), num_layers=1, heads=2, ff_dim=16, dropout=0.0)
+    config = {"person_views": person_views} if person_views else {}
+    return InterMask(vq, transformer, text, torch.zeros(vq.layout.dim), torch.ones(vq.layout.dim), config).eval()
+
+
+def test_with_person_views_the_second_person_reads_the_caption_with_the_names_exchanged():
+    model = person_view_model(["first person", "second person"])
+    caption, swapped = "The first person pushes the second person", "The second person pushes the first person"
+    assert model.caption_views([caption, "two people hug"]) == [caption, "two people hug", swapped, "two people hug"]
+    cond = model.encode_text([caption, swapped])
+    assert cond.shape == (2, 2, CaptionHash.feature_dim)
+    # person 2 of a caption is conditioned as person 1 of its name-swapped twin, and the other way round
+    torch.testing.assert_close(cond[0, 1], cond[1, 0])
+    torch.testing.assert_close(cond[0, 0], cond[1, 1])
+    assert not torch.allclose(cond[0, 0], cond[0, 1])
+    # training reads the same views from cached frozen features
+    frozen, eot = model.text_encoder.frozen_features(model.caption_views([caption, swapped]))
+    torch.testing.assert_close(model.condition_from_frozen(frozen, eot), cond)
+
+
+def test_without_person_views_both_people_share_one_condition():
+    model = person_view_model(None)
+    assert model.caption_views(["the first person waves"]) == ["the first person waves"]
+    assert model.encode_text(["the first person waves"]).shape == (1, CaptionHash.feature_dim)
+    ids, _ = model.generate(["the first person waves"], torch.tensor([16]), steps=2, generator=seeded(0))
+    assert ids.shape == (1, 2, 5, 4)
+
+
+def test_a_model_with_person_views_generates_from_its_per_person_conditions():
+    model = person_view_model(["first person", "second person"])
+    captions = ["the first person waves at the second person", "the second person waves at the first person"]
+    ids, features = model.generate(captions, torch.tensor([16, 12]), steps=2, generator=seeded(0))
+    assert ids.shape == (2, 2, 5, 4) and features.shape[:3] == (2, 2, 16)

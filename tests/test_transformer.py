@@ -419,3 +419,45 @@ def test_a_person_embedding_tells_the_two_people_apart_from_an_all_mask_start():
         else:
             torch.testing.assert_close(logits[:, 0], logits[:, 1])
             assert "person_code" not in model.state_dict()  # converted published checkpoints load unchanged
+
+
+def test_a_condition_per_person_equal_for_both_gives_the_shared_condition_logits():
+    model = with_active_modulation(tiny_model(person_embedding=True))
+    ids, lengths = random_ids(3, 6), torch.tensor([6, 4, 2])
+    cond = torch.randn(3, TEXT_DIM)
+    valid = validity_grid(lengths, 5, 6)
+    shared = model(ids, cond, lengths)
+    torch.testing.assert_close(model(ids, torch.stack((cond, cond), 1), lengths)[valid], shared[valid],
+                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(model(ids, torch.stack((cond, cond), 1), force_null=True), model(ids, None))
+
+
+def test_each_person_is_generated_under_their_own_condition_and_swapping_both_swaps_the_logits():
+    # the symmetry per-person captions rest on: person 1 under c1 and person 2 under c2 is, swapped, person 2
+    # under c1 and person 1 under c2; the network (no person code) cannot tell which slot is which
+    model = with_active_modulation(tiny_model())
+    ids, lengths = random_ids(2, 6), torch.tensor([6, 3])
+    cond = torch.randn(2, 2, TEXT_DIM)
+    valid = validity_grid(lengths, 5, 6)
+    logits = model(ids, cond, lengths)
+    swapped = model(ids.flip(1), cond.flip(1), lengths)
+    torch.testing.assert_close(swapped.flip(1)[valid], logits[valid], atol=1e-5, rtol=1e-5)
+    other_second = model(ids, torch.stack((cond[:, 0], torch.randn(2, TEXT_DIM)), 1), lengths)
+    assert (other_second - logits)[valid].abs().max() > 1e-3
+
+
+def test_condition_drop_drops_both_people_s_conditions_together():
+    model = with_active_modulation(tiny_model(cond_drop_prob=0.5))
+    cond = torch.randn(64, 2, TEXT_DIM)
+    model.train()
+    condition = model.embed_condition(cond, 64, generator=torch.Generator().manual_seed(0))
+    null = model.text_projection.bias
+    dropped = (condition - null).abs().amax(-1) < 1e-6  # (b, 2)
+    assert 0 < int(dropped[:, 0].sum()) < 64
+    assert torch.equal(dropped[:, 0], dropped[:, 1])
+
+
+def test_a_per_person_condition_of_the_wrong_shape_is_refused():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="per person"):
+        model(random_ids(2, 4), torch.zeros(2, 3, TEXT_DIM))

@@ -137,10 +137,11 @@ def _check_request(model, cond, lengths_tokens, steps, temperature, num_time) ->
         raise ValueError(f"generate: lengths_tokens must lie in [1, {num_time}], got {lengths_tokens.tolist()}")
     if num_time > model.max_time:
         raise ValueError(f"generate: {num_time} token steps exceed the model's max_time {model.max_time}")
-    if cond is not None and cond.shape != (lengths_tokens.shape[0], model.text_dim):
+    batch = lengths_tokens.shape[0]
+    if cond is not None and cond.shape not in ((batch, model.text_dim), (batch, 2, model.text_dim)):
         raise ValueError(
-            f"generate: cond must be (batch={lengths_tokens.shape[0]}, text_dim={model.text_dim}), "
-            f"got {tuple(cond.shape)}"
+            f"generate: cond must be (batch={batch}, text_dim={model.text_dim}) or per person "
+            f"(batch={batch}, 2, text_dim={model.text_dim}), got {tuple(cond.shape)}"
         )
     if steps < 1:
         raise ValueError(f"generate: steps must be at least 1, got {steps}")
@@ -166,7 +167,8 @@ def generate(
 ) -> torch.Tensor:
     """Decode token maps for both persons, or the part of them that ``keep`` leaves free.
 
-    model: an ``InterMTransformer``; cond: (b, text_dim) text features, or None for the null condition only.
+    model: an ``InterMTransformer``; cond: (b, text_dim) or per-person (b, 2, text_dim) text features, or None for
+    the null condition only.
     lengths_tokens: (b,) valid token time steps; the maps span t = max(lengths) unless ``fixed_ids`` sets t.
     steps, cond_scale, temperature (applied to the logits; 0 = greedy), topk_ratio (fraction of codes filtered
     away), gumbel (Gumbel-max instead of multinomial; both draw from softmax(logits / temperature)).
@@ -291,7 +293,8 @@ def generate_reaction(
     """Decode the reactor's tokens given the actor's: ``generate`` keeping one whole person.
 
     actor_ids: (b, p, t) the given person's codes; actor: which person (0 or 1) they are in the output.
-    cond: (b, text_dim) text features with CFG at ``cond_scale``, or None for a single null-condition pass.
+    cond: (b, text_dim) or (b, 2, text_dim) text features with CFG at ``cond_scale``, or None for a single
+    null-condition pass.
     parity: as for ``generate``.
     Returns ids (b, 2, p, t) with the actor's tokens unchanged at valid positions.
     """

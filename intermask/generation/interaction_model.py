@@ -15,6 +15,7 @@ from ..models.masking import transformer_training_loss
 from ..models.text import TextEncoder, TextFeatureCache, build_text_encoder
 from ..models.transformer import InterMTransformer
 from ..models.vqvae import MotionVQVAE
+from ..motion.augment import swap_person_names
 from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
 from ..motion.skeleton import NUM_JOINTS
@@ -41,6 +42,12 @@ class InterMask(nn.Module):
         self.text_encoder = text_encoder
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+        # config "person_views": the phrases that name the two people in captions (e.g. ["first person", "second
+        # person"]); when set, each person is conditioned on the caption read from their own side: person 2's copy
+        # has the names exchanged, so "the first person" always means the one being generated. A caption that names
+        # who does what then tells each person their own part directly, where one shared condition leaves the
+        # network to pair a name with a person. None: one condition for both (the published models)
+        self.person_views = tuple(self.config["person_views"]) if self.config.get("person_views") else None
         # how ``joints`` reads joints from features (``motion.joints``); None: the layout's position channels. A
         # layout without them (Inter-X) is given its data code's reader (``sampling.load_writable_model``)
         self.joint_reader: JointReader | None = None
@@ -58,8 +65,9 @@ class InterMask(nn.Module):
     def forward(self, ids: torch.Tensor, frozen_text: torch.Tensor, eot_index: torch.Tensor,
                 lengths_tokens: torch.Tensor, generator: torch.Generator | None = None,
                 interaction_mask_prob: float = 0.2, step_unroll: bool = True):
-        """The training objective on token maps ids (b, 2, part, step) and cached frozen text features."""
-        cond = self.text_encoder.encode_from_frozen(frozen_text, eot_index)
+        """The training objective on token maps ids (b, 2, part, step) and cached frozen text features of
+        ``caption_views`` of the batch's captions."""
+        cond = self.condition_from_frozen(frozen_text, eot_index)
         return transformer_training_loss(self.transformer, ids, cond, lengths_tokens, generator,
                                          interaction_prob=interaction_mask_prob, unroll=step_unroll)
 
@@ -86,8 +94,22 @@ class InterMask(nn.Module):
     def denormalize(self, features: torch.Tensor) -> torch.Tensor:
         return features * self.std + self.mean
 
+    def caption_views(self, texts: Sequence[str]) -> list[str]:
+        """The captions the text encoder reads for ``texts``: themselves, or with ``person_views`` the b captions as
+        person 1 reads them followed by the b as person 2 does (names exchanged)."""
+        if self.person_views is None:
+            return list(texts)
+        return [*texts, *(swap_person_names(text, self.person_views) for text in texts)]
+
+    def condition_from_frozen(self, frozen_text: torch.Tensor, eot_index: torch.Tensor) -> torch.Tensor:
+        """Frozen features of ``caption_views`` -> the transformer's condition: (b, text_dim), or (b, 2, text_dim)
+        with ``person_views``."""
+        cond = self.text_encoder.encode_from_frozen(frozen_text, eot_index)
+        return cond if self.person_views is None else rearrange(cond, "(n b) f -> b n f", n=2)
+
     def encode_text(self, texts: Sequence[str], cache: TextFeatureCache | None = None) -> torch.Tensor:
-        return self.text_encoder(texts, cache)
+        """Captions -> the transformer's condition, (b, text_dim) or per person (b, 2, text_dim)."""
+        return self.condition_from_frozen(*self.text_encoder.frozen_features(self.caption_views(texts), cache))
 
     @torch.no_grad()
     def tokenize(self, motion: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

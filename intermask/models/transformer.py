@@ -3,7 +3,8 @@
 Axes: b batch, n person (2), p body-part row, t token time step, d model width, v codes.
 The sequence is [person 1 (p t) | SEP | person 2 (p t)], each person flattened part-major, 2*p*t + 1 tokens.
 
-One block (weights shared by both persons, every sub-layer adaLN-modulated by the text condition c):
+One block (weights shared by both persons, every sub-layer adaLN-modulated by the text condition c; c is one
+vector per sample, or one per person when each reads the caption from their own side: ``per_person``):
     X += g * SelfAttention(mod X)                       all 2pt+1 tokens, key padding
     X += g * FFN(mod X)
     split X -> X1, sep, X2; per person i (other person j):
@@ -39,6 +40,20 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return F.layer_norm(x, x.shape[-1:], eps=NORM_EPS) * (1 + scale) + shift
 
 
+def per_person(modulation: torch.Tensor) -> torch.Tensor:
+    """A modulation for (b, n, p, t, d) features: (b, d) -> (b, 1, 1, 1, d); one per person (b, 2, d) -> (b, 2, 1, 1, d)."""
+    return rearrange(modulation, "b d -> b 1 1 1 d" if modulation.ndim == 2 else "b n d -> b n 1 1 d")
+
+
+def per_token(modulation: torch.Tensor, person_len: int) -> torch.Tensor:
+    """A modulation for the (b, 2pt+1, d) sequence: (b, d) -> (b, 1, d); one per person (b, 2, d) -> (b, 2pt+1, d),
+    each person's tokens with their own and SEP with the mean of the two."""
+    if modulation.ndim == 2:
+        return rearrange(modulation, "b d -> b 1 d")
+    first, second = modulation[:, :1], modulation[:, 1:]
+    return torch.cat((first.expand(-1, person_len, -1), (first + second) / 2, second.expand(-1, person_len, -1)), 1)
+
+
 def sinusoid_2d(num_rows: int, num_cols: int, dim: int) -> torch.Tensor:
     """Fixed 2D sinusoidal position code: (rows, cols, dim).
 
@@ -60,7 +75,7 @@ def sinusoid_2d(num_rows: int, num_cols: int, dim: int) -> torch.Tensor:
 
 
 class AdaLNModulation(nn.Module):
-    """SiLU -> Linear(dim, chunks*dim): (b, d) condition -> ``chunks`` tensors of (b, d). Zero-initialised."""
+    """SiLU -> Linear(dim, chunks*dim): (..., d) condition -> ``chunks`` tensors of (..., d). Zero-initialised."""
 
     def __init__(self, dim: int, chunks: int):
         super().__init__()
@@ -186,7 +201,7 @@ class LengthPlan:
 
 
 class InterMBlock(nn.Module):
-    """One Inter-M block: (b, 2pt+1, d) tokens and (b, d) condition -> (b, 2pt+1, d)."""
+    """One Inter-M block: (b, 2pt+1, d) tokens and a (b, d) or per-person (b, 2, d) condition -> (b, 2pt+1, d)."""
 
     def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float, num_parts: int, parity: bool = False):
         super().__init__()
@@ -203,15 +218,15 @@ class InterMBlock(nn.Module):
         self.residual_dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, masks: AttentionMasks) -> torch.Tensor:
+        person_len = (x.shape[1] - 1) // 2
         shift_attn, scale_attn, gate_attn, shift_ff, scale_ff, gate_ff = (
-            rearrange(m, "b d -> b 1 d") for m in self.joint_modulation(cond)
+            per_token(m, person_len) for m in self.joint_modulation(cond)
         )
         x = x + gate_attn * self.residual_dropout(
             self.self_attn(modulate(x, shift_attn, scale_attn), key_valid=masks.sequence)
         )
         x = x + gate_ff * self.residual_dropout(self.joint_ffn(modulate(x, shift_ff, scale_ff)))
 
-        person_len = (x.shape[1] - 1) // 2
         first, sep, second = x.split([person_len, 1, person_len], dim=1)
         persons = rearrange([first, second], "n b (p t) d -> b n p t d", p=self.num_parts)
 
@@ -220,7 +235,7 @@ class InterMBlock(nn.Module):
             shift_temporal, scale_temporal, gate_temporal,
             shift_query, scale_query, shift_context, scale_context, gate_cross,
             shift_ff, scale_ff, gate_ff,
-        ) = (rearrange(m, "b d -> b 1 1 1 d") for m in self.person_modulation(cond))
+        ) = (per_person(m) for m in self.person_modulation(cond))
 
         spatial_in = rearrange(modulate(persons, shift_spatial, scale_spatial), "b n p t d -> (b n t) p d")
         spatial = rearrange(
@@ -238,7 +253,8 @@ class InterMBlock(nn.Module):
         else:
             spatio_temporal = persons + spatial + temporal
 
-        # each person queries the other's features from before the spatio-temporal step
+        # each person queries the other's features from before the spatio-temporal step (seen through the querying
+        # person's condition)
         query = rearrange(modulate(spatio_temporal, shift_query, scale_query), "b n p t d -> (b n) (p t) d")
         context = rearrange(modulate(persons.flip(1), shift_context, scale_context), "b n p t d -> (b n) (p t) d")
         cross = rearrange(
@@ -262,8 +278,8 @@ class OutputHead(nn.Module):
         self.to_logits = nn.Linear(dim, num_codes)
 
     def forward(self, features: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """features: (b, n, p, t, d); cond: (b, d) -> (b, n, p, t, v)."""
-        shift, scale = (rearrange(m, "b d -> b 1 1 1 d") for m in self.modulation(cond))
+        """features: (b, n, p, t, d); cond: (b, d) or per person (b, n, d) -> (b, n, p, t, v)."""
+        shift, scale = (per_person(m) for m in self.modulation(cond))
         return self.to_logits(modulate(F.gelu(self.dense(features)), shift, scale))
 
 
@@ -272,9 +288,10 @@ class InterMTransformer(nn.Module):
 
     Token ids: codes 0..num_codes-1, ``mask_id`` = num_codes, ``pad_id`` = num_codes+1,
     ``sep_id`` = num_codes+2. Only codes are ever predicted.
-    The text condition is a (b, text_dim) feature; the null condition (classifier-free guidance) is the zero
-    feature, so its projection is the bias of ``text_projection``. In training, each sample's feature is zeroed
-    with probability ``cond_drop_prob``.
+    The text condition is a (b, text_dim) feature, or (b, 2, text_dim), one per person (the caption as each person
+    reads it: ``InterMask.person_views``); the null condition (classifier-free guidance) is the zero feature, so its
+    projection is the bias of ``text_projection``. In training, each sample's features are zeroed with probability
+    ``cond_drop_prob`` (both people's together).
     """
 
     def __init__(
@@ -342,15 +359,16 @@ class InterMTransformer(nn.Module):
 
     def embed_condition(self, cond: torch.Tensor | None, batch: int, force_null: bool = False,
                         generator: torch.Generator | None = None) -> torch.Tensor:
-        """(b, text_dim) text feature or None -> (b, d) condition vector, with training-time condition drop."""
+        """(b, text_dim) or per-person (b, 2, text_dim) text features, or None -> (b, d) or (b, 2, d) condition,
+        with training-time condition drop."""
         device = self.text_projection.weight.device
         if cond is None or force_null:
-            cond = torch.zeros(batch, self.text_dim, device=device)
+            cond = torch.zeros(batch, *(() if cond is None else cond.shape[1:-1]), self.text_dim, device=device)
         else:
-            if cond.shape != (batch, self.text_dim):
+            if cond.shape not in ((batch, self.text_dim), (batch, NUM_PERSONS, self.text_dim)):
                 raise ValueError(
-                    f"InterMTransformer: cond must be (batch={batch}, text_dim={self.text_dim}), "
-                    f"got {tuple(cond.shape)}"
+                    f"InterMTransformer: cond must be (batch={batch}, text_dim={self.text_dim}) or per person "
+                    f"(batch={batch}, {NUM_PERSONS}, text_dim={self.text_dim}), got {tuple(cond.shape)}"
                 )
             if not bool(torch.isfinite(cond).all()):
                 raise ValueError("InterMTransformer: cond (text features) holds NaN or infinite values")
@@ -358,7 +376,7 @@ class InterMTransformer(nn.Module):
             if self.training and self.cond_drop_prob > 0:
                 draw_device = generator.device if generator is not None else device
                 keep = torch.rand(batch, 1, generator=generator, device=draw_device).to(device) >= self.cond_drop_prob
-                cond = cond * keep
+                cond = cond * (keep if cond.ndim == 2 else keep[:, None])
         return self.text_projection(cond)
 
     def _check_ids(self, ids: torch.Tensor) -> None:
@@ -397,7 +415,8 @@ class InterMTransformer(nn.Module):
         force_null: bool = False,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """ids: (b, 2, p, t) token ids; cond: (b, text_dim) text features or None (null condition);
+        """ids: (b, 2, p, t) token ids; cond: (b, text_dim) or per-person (b, 2, text_dim) text features, or None
+        (null condition);
         lengths_tokens: (b,) valid time steps per sample, default all t. Tokens at t >= length are padding: they
         are never attended to, and their logits mean nothing.
         force_null: use the null condition whatever ``cond`` is. generator: draws the condition drop.
@@ -454,7 +473,7 @@ class InterMTransformer(nn.Module):
     def logits(self, ids: torch.Tensor, condition: torch.Tensor, masks: AttentionMasks) -> torch.Tensor:
         """The network alone, with no checks and no host syncs (``forward`` checks its inputs, then calls this).
 
-        ids: (b, 2, p, t) valid token ids; condition: (b, d) from ``embed_condition``; masks: from
+        ids: (b, 2, p, t) valid token ids; condition: (b, d) or (b, 2, d) from ``embed_condition``; masks: from
         ``AttentionMasks.for_lengths``. Returns logits (b, 2, p, t, num_codes). The decoding loop calls this
         with inputs checked once, and it is the part worth ``torch.compile``.
         """

@@ -162,7 +162,7 @@ class TransformerTask:
 
     def _frozen_text(self, texts):
         model = unwrap_model(self.model)
-        return model.text_encoder.frozen_features(texts, self.text_cache)
+        return model.text_encoder.frozen_features(model.caption_views(texts), self.text_cache)
 
     @staticmethod
     def _trimmed(batch: dict) -> torch.Tensor:
@@ -301,7 +301,21 @@ def weights_digest(module: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
+def transformer_settings(cfg, source: DataSource) -> tuple[dict, tuple[str, str] | None]:
+    """``model.transformer`` split into the network's settings and the names of ``person_views`` (or None), which
+    InterMask reads: how the captions name the two people (``data.person_names``)."""
+    network = dict(cfg.model.transformer)
+    if not network.pop("person_views", False):
+        return network, None
+    if source.person_names() is None:
+        raise ConfigError("model.transformer.person_views=true reads each caption from both people's side, which "
+                          "needs the phrases that name them: set data.person_names (e.g. [first person, second "
+                          "person]) or model.transformer.person_views=false")
+    return network, source.person_names()
+
+
 def build_transformer(cfg, source: DataSource):
+    network, person_views = transformer_settings(cfg, source)
     # "latest" prefers this experiment's own VQ-VAE run
     own_vq = Path(cfg.runs_root) / cfg.data.name / f"vqvae_{cfg.experiment_name}" / "last.pt"
     vq_path = resolve(cfg.vq_ckpt, cfg.runs_root, cfg.data.name, "vqvae", preferred=own_vq)
@@ -310,10 +324,11 @@ def build_transformer(cfg, source: DataSource):
     text_encoder, cache = _text_backbone(cfg)
     max_time = int(cfg.data.max_frames) // vq.layout.time_downsample
     transformer_kwargs = dict(num_codes=vq.quantizer.num_codes, num_parts=vq.layout.num_parts, max_time=max_time,
-                              text_dim=text_encoder.text_dim, cond_drop_prob=float(cfg.train.cond_drop_prob),
-                              **dict(cfg.model.transformer))
+                              text_dim=text_encoder.text_dim, cond_drop_prob=float(cfg.train.cond_drop_prob), **network)
     config = {"vq": vq.config, "transformer": transformer_kwargs, "text_encoder": dict(cfg.text_encoder),
               "feature_dim": vq.layout.dim, "vq_checkpoint": str(vq_path)}
+    if person_views:
+        config["person_views"] = list(person_views)
     if cfg.data.get("body_model"):  # where sampling reads joints of features that hold none (Inter-X)
         config["body_model"] = str(Path(cfg.data.body_model).resolve())
     model = InterMask(vq, InterMTransformer(**transformer_kwargs), text_encoder, _tensor(normalizer.mean),
