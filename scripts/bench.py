@@ -170,7 +170,8 @@ def model_sizes(size: str) -> dict:
         text = {**_yaml(CONFIGS / "text_encoder/minilm.yaml"), **tiny.get("text_encoder", {})}
         for kind in train:
             train[kind].update(tiny["train"])
-    transformer.pop("person_views")  # how captions are read (InterMask's), not a setting of the network
+    for reading in ("person_views", "view_contrast"):  # how captions are read (InterMask's), not the network's
+        transformer.pop(reading)
     transformer.update(text_dim=int(text["frozen_dim"]), cond_drop_prob=float(train["transformer"]["cond_drop_prob"]),
                        max_time=int(data["max_frames"]) // INTERHUMAN.time_downsample,
                        num_parts=INTERHUMAN.num_parts, num_codes=int(vq["num_codes"]))

@@ -207,9 +207,12 @@ def test_synthetic_experiments_read_captions_from_each_person_s_side_and_the_pub
         return transformer_settings(cfg, DataSource(cfg.data))
 
     for experiment in ("demo", "cpu", "synthetic"):
-        network, views = settings(f"experiment={experiment}")
-        assert views == ("first person", "second person") and "person_views" not in network
+        network, reading = settings(f"experiment={experiment}")
+        assert reading["person_views"] == ["first person", "second person"] and reading["view_contrast"] >= 1
+        assert "person_views" not in network and "view_contrast" not in network
     for experiment in ("interhuman", "interx"):
-        assert settings(f"experiment={experiment}")[1] is None
+        assert settings(f"experiment={experiment}")[1] == {}
+    with pytest.raises(ConfigError, match="view_contrast"):
+        settings("experiment=demo", "model.transformer.view_contrast=0.5")
     with pytest.raises(ConfigError, match="data.person_names"):
         settings("experiment=interhuman", "model.transformer.person_views=true")

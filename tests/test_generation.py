@@ -277,7 +277,7 @@ def test_a_generated_clip_is_decoded_from_its_own_tokens_only():
         assert (features[row, :, frames:] == 0).all()
 
 
-def person_view_model(person_views):
+def person_view_model(person_views, view_contrast=1.0):
     from intermask.generation.interaction_model import InterMask
     from intermask.models.text import TextEncoder
     from intermask.models.vqvae import MotionVQVAE
@@ -288,7 +288,7 @@ def person_view_model(person_views):
     transformer = InterMTransformer(num_codes=NUM_CODES, num_parts=5, max_time=8, token_dim=24, dim=32, depth=1,
                                     heads=2, ff_dim=64, dropout=0.0, text_dim=CaptionHash.feature_dim)
     text = TextEncoder(CaptionHash(), num_layers=1, heads=2, ff_dim=16, dropout=0.0)
-    config = {"person_views": person_views} if person_views else {}
+    config = {"person_views": person_views, "view_contrast": view_contrast} if person_views else {}
     return InterMask(vq, transformer, text, torch.zeros(vq.layout.dim), torch.ones(vq.layout.dim), config).eval()
 
 
@@ -305,6 +305,16 @@ def test_with_person_views_the_second_person_reads_the_caption_with_the_names_ex
     # training reads the same views from cached frozen features
     frozen, eot = model.text_encoder.frozen_features(model.caption_views([caption, swapped]))
     torch.testing.assert_close(model.condition_from_frozen(frozen, eot), cond)
+
+
+def test_view_contrast_magnifies_the_difference_between_the_two_conditions_about_their_mean():
+    names = ["first person", "second person"]
+    captions = ["the first person pushes the second person", "two people hug"]
+    plain = person_view_model(names).encode_text(captions)
+    magnified = person_view_model(names, view_contrast=4.0).encode_text(captions)
+    torch.testing.assert_close(magnified.mean(1), plain.mean(1))
+    torch.testing.assert_close(magnified[:, 0] - magnified[:, 1], 4 * (plain[:, 0] - plain[:, 1]))
+    torch.testing.assert_close(magnified[1, 0], magnified[1, 1])  # a caption without names: one condition
 
 
 def test_without_person_views_both_people_share_one_condition():

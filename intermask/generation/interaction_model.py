@@ -48,6 +48,10 @@ class InterMask(nn.Module):
         # who does what then tells each person their own part directly, where one shared condition leaves the
         # network to pair a name with a person. None: one condition for both (the published models)
         self.person_views = tuple(self.config["person_views"]) if self.config.get("person_views") else None
+        # config "view_contrast": how much the difference between the two people's conditions is magnified (about
+        # their mean). A caption and its name-swapped twin share every word, so their encodings lie close together
+        # (about 1 apart where two captions of different interactions lie 10 apart); 1 keeps them as encoded
+        self.view_contrast = float(self.config.get("view_contrast", 1.0))
         # how ``joints`` reads joints from features (``motion.joints``); None: the layout's position channels. A
         # layout without them (Inter-X) is given its data code's reader (``sampling.load_writable_model``)
         self.joint_reader: JointReader | None = None
@@ -103,9 +107,15 @@ class InterMask(nn.Module):
 
     def condition_from_frozen(self, frozen_text: torch.Tensor, eot_index: torch.Tensor) -> torch.Tensor:
         """Frozen features of ``caption_views`` -> the transformer's condition: (b, text_dim), or (b, 2, text_dim)
-        with ``person_views``."""
+        with ``person_views``, the two people's differences magnified by ``view_contrast``."""
         cond = self.text_encoder.encode_from_frozen(frozen_text, eot_index)
-        return cond if self.person_views is None else rearrange(cond, "(n b) f -> b n f", n=2)
+        if self.person_views is None:
+            return cond
+        cond = rearrange(cond, "(n b) f -> b n f", n=2)
+        if self.view_contrast == 1:
+            return cond
+        mean = cond.mean(1, keepdim=True)
+        return mean + self.view_contrast * (cond - mean)
 
     def encode_text(self, texts: Sequence[str], cache: TextFeatureCache | None = None) -> torch.Tensor:
         """Captions -> the transformer's condition, (b, text_dim) or per person (b, 2, text_dim)."""

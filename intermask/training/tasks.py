@@ -301,21 +301,25 @@ def weights_digest(module: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-def transformer_settings(cfg, source: DataSource) -> tuple[dict, tuple[str, str] | None]:
-    """``model.transformer`` split into the network's settings and the names of ``person_views`` (or None), which
-    InterMask reads: how the captions name the two people (``data.person_names``)."""
+def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
+    """``model.transformer`` split into the network's settings and how InterMask reads captions for it: {} (one
+    condition for both people), or ``person_views`` (the phrases that name the two people, ``data.person_names``)
+    and ``view_contrast``."""
     network = dict(cfg.model.transformer)
-    if not network.pop("person_views", False):
-        return network, None
+    views, contrast = network.pop("person_views", False), float(network.pop("view_contrast", 1.0))
+    if not views:
+        return network, {}
     if source.person_names() is None:
         raise ConfigError("model.transformer.person_views=true reads each caption from both people's side, which "
                           "needs the phrases that name them: set data.person_names (e.g. [first person, second "
                           "person]) or model.transformer.person_views=false")
-    return network, source.person_names()
+    if not contrast >= 1:
+        raise ConfigError(f"model.transformer.view_contrast must be at least 1 (1: the views as encoded), got {contrast}")
+    return network, {"person_views": list(source.person_names()), "view_contrast": contrast}
 
 
 def build_transformer(cfg, source: DataSource):
-    network, person_views = transformer_settings(cfg, source)
+    network, reading = transformer_settings(cfg, source)
     # "latest" prefers this experiment's own VQ-VAE run
     own_vq = Path(cfg.runs_root) / cfg.data.name / f"vqvae_{cfg.experiment_name}" / "last.pt"
     vq_path = resolve(cfg.vq_ckpt, cfg.runs_root, cfg.data.name, "vqvae", preferred=own_vq)
@@ -326,9 +330,7 @@ def build_transformer(cfg, source: DataSource):
     transformer_kwargs = dict(num_codes=vq.quantizer.num_codes, num_parts=vq.layout.num_parts, max_time=max_time,
                               text_dim=text_encoder.text_dim, cond_drop_prob=float(cfg.train.cond_drop_prob), **network)
     config = {"vq": vq.config, "transformer": transformer_kwargs, "text_encoder": dict(cfg.text_encoder),
-              "feature_dim": vq.layout.dim, "vq_checkpoint": str(vq_path)}
-    if person_views:
-        config["person_views"] = list(person_views)
+              "feature_dim": vq.layout.dim, "vq_checkpoint": str(vq_path), **reading}
     if cfg.data.get("body_model"):  # where sampling reads joints of features that hold none (Inter-X)
         config["body_model"] = str(Path(cfg.data.body_model).resolve())
     model = InterMask(vq, InterMTransformer(**transformer_kwargs), text_encoder, _tensor(normalizer.mean),
