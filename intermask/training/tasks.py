@@ -309,13 +309,14 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
     views, contrast = network.pop("person_views", False), float(network.pop("view_contrast", 1.0))
     if not views:
         return network, {}
-    if source.person_names() is None:
+    names = source.person_names()
+    if names is None:
         raise ConfigError("model.transformer.person_views=true reads each caption from both people's side, which "
                           "needs the phrases that name them: set data.person_names (e.g. [first person, second "
                           "person]) or model.transformer.person_views=false")
     if not contrast >= 1:
         raise ConfigError(f"model.transformer.view_contrast must be at least 1 (1: the views as encoded), got {contrast}")
-    return network, {"person_views": list(source.person_names()), "view_contrast": contrast}
+    return network, {"person_views": list(names), "view_contrast": contrast}
 
 
 def build_transformer(cfg, source: DataSource):
