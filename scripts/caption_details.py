@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Callable
 
 import torch
 from omegaconf import OmegaConf
@@ -30,18 +29,8 @@ from intermask.data.tokens import load_or_build_tokens
 from intermask.loading import TextMotionEvaluator, load_interaction_model
 from intermask.models.masking import transformer_training_loss
 from intermask.models.text import TextFeatureCache
-from intermask.motion.augment import mirror_text, swap_person_names
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "data"
-
-
-def changes(source: DataSource) -> dict[str, Callable[[str], str]]:
-    """The one-detail changes of a caption this dataset supports."""
-    found = {"mirrored": mirror_text}
-    names = source.person_names()
-    if names is not None:
-        found["names exchanged"] = lambda text: swap_person_names(text, names)
-    return found
 
 
 @torch.no_grad()
@@ -59,7 +48,7 @@ def transformer_gaps(ckpt: Path, source: DataSource, batch_size: int = 32) -> di
              for text in captions_for_order(tokens.texts[i], bool(i % 2), source.person_names())]
     cache = TextFeatureCache(model.text_encoder.backbone.name)
     results = {}
-    for name, change in changes(source).items():
+    for name, change in source.caption_changes().items():
         chosen = [item for item in items if change(item["text"]) != item["text"]]
         totals = {"own": 0.0, "changed": 0.0, "other": 0.0}  # the caption as it is, changed, another item's
         for start in range(0, len(chosen), batch_size):
@@ -87,7 +76,7 @@ def evaluator_preferences(path: Path, source: DataSource, split: str, batch_size
     evaluator = TextMotionEvaluator.load(path, torch.device("cpu"))
     dataset = source.interactions(split, normalized=False, seed=seed, mirror=False)
     dataset.set_epoch(0)
-    kinds = changes(source)
+    kinds = source.caption_changes()
     wins = {name: [0, 0] for name in kinds}
     for start in range(0, len(dataset), batch_size):
         batch = collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])

@@ -196,6 +196,30 @@ def test_only_the_synthetic_captions_exchange_the_peoples_names_with_the_people(
     assert names("data=interhuman") is None and names("data=interx") is None  # the published pipelines
 
 
+def test_captions_change_in_one_detail_by_mirroring_everywhere_and_by_names_where_they_name_the_people():
+    from intermask.data.source import DataSource
+
+    def changes(*overrides):
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose("train", overrides=["kind=evaluator", "train=evaluator", *overrides])
+        return DataSource(cfg.data).caption_changes()
+
+    synthetic = changes("experiment=demo")
+    assert synthetic["mirrored"]("the first person turns left") == "the first person turns right"
+    assert synthetic["names exchanged"]("the first person pushes the second person") == (
+        "the second person pushes the first person")
+    assert list(changes("data=interhuman")) == ["mirrored"]
+
+
+def test_the_synthetic_experiments_train_their_evaluator_on_the_twins_and_the_published_ones_do_not():
+    def weight(*overrides):
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            return compose("train", overrides=["kind=evaluator", "train=evaluator", *overrides]).train.detail_weight
+
+    assert weight("experiment=demo") == weight("experiment=cpu") == 3.0
+    assert weight("experiment=interhuman") == weight("data=interhuman") == 0.0
+
+
 def test_person_views_are_off_by_default_and_need_the_names_of_the_people():
     from intermask.data.source import DataSource
     from intermask.errors import ConfigError

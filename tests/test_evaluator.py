@@ -11,6 +11,7 @@ from intermask.models.text_motion_evaluators import (
     InterCLIPEvaluator,
     InterXMatchingEvaluator,
     interclip_motion_input,
+    detail_loss,
     interclip_state_dict,
     prepare_interx_motion,
 )
@@ -128,6 +129,25 @@ def test_contrastive_loss_is_cross_entropy_of_scaled_cosine_logits():
     # matched logits 4 (= scale²), mismatched 0
     assert model.contrastive_loss(emb, emb).item() == pytest.approx(np.log(1 + np.exp(-4.0)), rel=1e-5)
     assert model.contrastive_loss(emb, emb.flip(0)).item() > model.contrastive_loss(emb, emb).item()
+
+
+def test_the_detail_loss_ranks_the_own_caption_against_its_changed_twin_alone():
+    motion = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    own, changed = motion.clone(), -motion  # own caption on the motion, the changed one opposite: right
+    scale = torch.tensor(2.0)
+    assert detail_loss(motion, own, changed, scale).item() == pytest.approx(np.log(1 + np.exp(-4.0)), rel=1e-5)
+    assert detail_loss(motion, changed, own, scale).item() == pytest.approx(np.log(1 + np.exp(4.0)), rel=1e-5)
+    assert detail_loss(motion, own, own, scale).item() == pytest.approx(np.log(2), rel=1e-6)  # blind: chance
+    # the gradient pushes the two captions apart along the motion, whatever else a batch holds
+    own = (motion + 0.5 * motion.flip(1)).requires_grad_()
+    changed = (own.detach() + 0.01).requires_grad_()
+    detail_loss(motion, own, changed, scale).backward()
+    cosine = torch.nn.functional.cosine_similarity
+    with torch.no_grad():
+        assert (cosine(motion, own - 0.1 * own.grad) > cosine(motion, own)).all()
+        assert (cosine(motion, changed - 0.1 * changed.grad) < cosine(motion, changed)).all()
+    with pytest.raises(ValueError, match="one shape"):
+        detail_loss(motion, own[:1], changed, scale)
 
 
 def test_interclip_motion_input_drops_the_foot_contacts_of_both_people():
@@ -327,3 +347,46 @@ def test_glove_names_the_missing_file(glove_folder):
     (glove_folder / "hhi_vab_idx.pkl").unlink()
     with pytest.raises(FileNotFoundError, match="hhi_vab_idx.pkl"):
         GloVe(glove_folder)
+
+
+def test_training_with_a_detail_weight_ranks_each_changed_caption_and_validation_reports_each_change():
+    from intermask.data.source import DataSource
+    from intermask.errors import ConfigError
+    from intermask.models.text import TextFeatureCache
+    from intermask.training.tasks import EvaluatorTask
+
+    def backbone(texts):  # deterministic features per caption, end of text at the last token
+        rows = [torch.Generator().manual_seed(sum(map(ord, text)) * 7 + len(text)) for text in texts]
+        return torch.stack([torch.randn(12, 16, generator=row) for row in rows]), torch.full((len(texts),), 11)
+
+    source = DataSource({"format": "interhuman", "root": "unused", "person_names": ["first person", "second person"]})
+    task = EvaluatorTask(small_interclip(motion_dim=20, dropout=0.0).train(), backbone, TextFeatureCache("fake"), slice(10, 10),
+                         source.caption_changes(), detail_weight=0.5)
+    texts = ["the first person waves the left hand", "the second person bows to the first person", "they hug",
+             "the second person waves the left hand"]
+    batch = {"motion": torch.randn(4, 2, 10, 10), "length": torch.tensor([10, 8, 6, 10]), "text": texts}
+    seen = {}
+    model_detail_loss = task.model.detail_loss
+    task.model.detail_loss = lambda *args: seen.setdefault("args", args) and model_detail_loss(*args)
+    loss, logs = task.training_step(batch, 0)
+    loss.backward()
+    motion_emb, own_emb, changed_emb = seen["args"]
+    # mirrored: rows 0 and 3; names exchanged: rows 0, 1 and 3; "they hug" changes under neither
+    assert motion_emb.shape == own_emb.shape == changed_emb.shape == (5, 8)
+    with torch.no_grad():
+        text_emb, motion_all = task._embed(task.model, batch, ["the first person waves the right hand"])
+    assert torch.allclose(changed_emb[0], text_emb[4], atol=1e-5) and torch.allclose(own_emb[0], text_emb[0])
+    with torch.no_grad():
+        clip_loss = task.model.contrastive_loss(text_emb[:4], motion_all)
+    assert loss.item() == pytest.approx(clip_loss.item() + 0.5 * logs["detail_loss"].item(), rel=1e-4)
+    assert task.model.out.weight.grad.abs().sum() > 0
+    task.model.detail_loss = model_detail_loss
+    logs = task.validate([batch])
+    assert {"top1", "top3", "detail_mirrored", "detail_names_exchanged"} <= logs.keys()
+    assert all(0.0 <= logs[key] <= 1.0 for key in ("detail_mirrored", "detail_names_exchanged"))
+    # weight 0, as published: the contrastive loss alone, no detail rates
+    plain = EvaluatorTask(task.model, backbone, task.text_cache, slice(10, 10), source.caption_changes())
+    assert plain.training_step(batch, 0)[0].item() == pytest.approx(clip_loss.item(), rel=1e-4)
+    assert "detail_mirrored" not in plain.validate([batch])
+    with pytest.raises(ConfigError, match="detail_weight"):
+        EvaluatorTask(task.model, backbone, task.text_cache, slice(10, 10), source.caption_changes(), -1.0)

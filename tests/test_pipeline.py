@@ -40,7 +40,8 @@ def trained(workspace):
     common = [*TINY, *data_args(workspace)]
     run("intermask.train", "vqvae", *common, "train.max_steps=8", "train.val_every=4", "train.ckpt_every=4",
         cwd=workspace)
-    run("intermask.train", "evaluator", *common, "train.max_steps=4", "train.batch_size=8", cwd=workspace)
+    run("intermask.train", "evaluator", *common, "train.max_steps=4", "train.batch_size=8", "train.detail_weight=1",
+        cwd=workspace)
     run("intermask.train", "transformer", *common, "train.max_steps=4", "train.batch_size=8", cwd=workspace)
     return workspace / "runs" / "synthetic"
 
@@ -52,6 +53,11 @@ def test_training_writes_self_describing_checkpoints_for_all_three_models(traine
         assert "model_config" in payload["config"]
     assert list((trained / "vqvae_tiny" / "tb").glob("events.*"))
     assert (trained / "transformer_tiny" / "tokens" / "train.pt").is_file()
+
+
+def test_the_evaluator_trained_with_a_detail_weight_reports_how_often_it_tells_each_twin_apart(trained):
+    done = [line for line in (trained / "evaluator_tiny" / "cli.log").read_text().splitlines() if "done:" in line]
+    assert "detail_mirrored=" in done[-1] and "detail_names_exchanged=" in done[-1]
 
 
 def test_the_evaluator_z_scores_its_input_with_the_training_datas_statistics(trained, workspace):

@@ -5,15 +5,17 @@ format to its reader.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from ..errors import ConfigError, DatasetError
+from ..motion.augment import mirror_text, swap_person_names
 from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
 from ..motion.normalize import Normalizer
@@ -151,6 +153,15 @@ class DataSource:
         if isinstance(names, str) or len(names) != 2 or not all(isinstance(n, str) and n.strip() for n in names):
             raise ConfigError(f"data.person_names must be two non-empty phrases, got {names!r}")
         return str(names[0]), str(names[1])
+
+    def caption_changes(self) -> dict[str, Callable[[str], str]]:
+        """The one-detail changes of a caption that describe another motion of this dataset: mirrored (left <->
+        right, clockwise <-> counterclockwise) and, where captions name the people, the names exchanged."""
+        changes = {"mirrored": mirror_text}
+        names = self.person_names()
+        if names is not None:
+            changes["names exchanged"] = functools.partial(swap_person_names, names=names)
+        return changes
 
     def interactions(self, split: str, normalized: bool = True, seed: int = 0, mirror: bool | None = None,
                      progress: bool = False) -> Interactions | interx.InterXInteractions:

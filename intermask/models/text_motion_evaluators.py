@@ -75,6 +75,24 @@ def symmetric_info_nce(text_emb: torch.Tensor, motion_emb: torch.Tensor, logit_s
     return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets)) / 2
 
 
+def detail_loss(motion_emb: torch.Tensor, own_emb: torch.Tensor, changed_emb: torch.Tensor,
+                logit_scale: torch.Tensor) -> torch.Tensor:
+    """Each motion's own caption against one caption changed in a single detail, alone: the cross-entropy of
+    the pair of cosine logits × logit_scale, with the own caption the right answer.
+
+    motion_emb, own_emb, changed_emb: (pairs, dim), row-aligned. Ranked among a whole batch, such a twin (the same
+    words, the people's names exchanged) is one competitor of many and the contrastive loss barely separates it;
+    alone, the pair teaches the difference.
+    """
+    if not motion_emb.shape == own_emb.shape == changed_emb.shape:
+        raise ValueError(f"detail_loss: motion {tuple(motion_emb.shape)}, own {tuple(own_emb.shape)} and changed "
+                         f"{tuple(changed_emb.shape)} captions must have one shape")
+    motion = l2_normalize(motion_emb)
+    logits = logit_scale * torch.stack([(motion * l2_normalize(own_emb)).sum(-1),
+                                        (motion * l2_normalize(changed_emb)).sum(-1)], dim=-1)
+    return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device))
+
+
 def _check_lengths(lengths: torch.Tensor, batch: int, max_len: int, name: str) -> torch.Tensor:
     lengths = torch.as_tensor(lengths)
     if lengths.shape != (batch,):
@@ -292,6 +310,10 @@ class InterCLIPEvaluator(nn.Module):
     def contrastive_loss(self, text_emb: torch.Tensor, motion_emb: torch.Tensor) -> torch.Tensor:
         """Symmetric InfoNCE on cosine logits × latent_scale²."""
         return symmetric_info_nce(text_emb, motion_emb, self.latent_scale ** 2)
+
+    def detail_loss(self, motion_emb: torch.Tensor, own_emb: torch.Tensor, changed_emb: torch.Tensor) -> torch.Tensor:
+        """``detail_loss`` at this evaluator's temperature (cosine logits × latent_scale²)."""
+        return detail_loss(motion_emb, own_emb, changed_emb, self.latent_scale ** 2)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..data.datasets import collate
@@ -215,42 +216,91 @@ class TransformerTask:
 # --------------------------------------------------------------------------------------------- evaluator
 
 
+def changed_captions(texts: Sequence[str], changes: Mapping[str, Callable[[str], str]]
+                     ) -> dict[str, list[tuple[int, str]]]:
+    """Per change: (row, changed caption) for the captions of ``texts`` it alters."""
+    return {name: [(row, changed) for row, text in enumerate(texts) if (changed := change(text)) != text]
+            for name, change in changes.items()}
+
+
 class EvaluatorTask:
-    """Contrastive text–motion embedding (InterCLIP) on raw features of both people."""
+    """Contrastive text–motion embedding (InterCLIP) on raw features of both people.
+
+    caption_changes, detail_weight: with a weight > 0 (``train.detail_weight``), each caption changed in one detail
+    (``DataSource.caption_changes``: mirrored, the people's names exchanged) is ranked against the motion's own
+    caption, alone (``detail_loss``), beside the contrastive loss: so that the evaluator learns who acts and which
+    side, not only the kind of interaction. Validation then reports, per change, how often a motion scores its
+    own caption above the changed one (``detail_*``; 0.5 is blind to the detail).
+    """
 
     kind = "evaluator"
 
     def __init__(self, model: InterCLIPEvaluator, text_encoder_backbone, text_cache: TextFeatureCache,
-                 contact: slice):
+                 contact: slice, caption_changes: Mapping[str, Callable[[str], str]] | None = None,
+                 detail_weight: float = 0.0):
+        if detail_weight < 0:
+            raise ConfigError(f"train.detail_weight must be >= 0, got {detail_weight}")
         self.model = model
         self.backbone = text_encoder_backbone
         self.text_cache = text_cache
         self.contact = contact
+        self.caption_changes = dict(caption_changes or {}) if detail_weight > 0 else {}
+        self.detail_weight = detail_weight
 
-    def _embed(self, model, batch):
+    def _embed(self, model, batch, extra_texts: Sequence[str] = ()):
+        """(text_emb (batch + extra, d), motion_emb (batch, d)): the batch's captions, then ``extra_texts``."""
         motion = interclip_motion_input(batch["motion"][:, 0], batch["motion"][:, 1], self.contact)
-        frozen, eot = self.text_cache.lookup(batch["text"], self.backbone)
+        frozen, eot = self.text_cache.lookup([*batch["text"], *extra_texts], self.backbone)
         device = motion.device
         return model(motion, batch["length"], frozen.to(device), eot.to(device))
 
     def training_step(self, batch: dict, step: int):
-        text_emb, motion_emb = self._embed(self.model, batch)
-        loss = unwrap_model(self.model).contrastive_loss(text_emb, motion_emb)
-        return loss, {"latent_scale": unwrap_model(self.model).latent_scale.detach()}
+        model = unwrap_model(self.model)
+        texts = list(batch["text"])
+        pairs = [pair for found in changed_captions(texts, self.caption_changes).values() for pair in found]
+        text_emb, motion_emb = self._embed(self.model, batch, [text for _, text in pairs])
+        batch_size = len(texts)
+        loss = model.contrastive_loss(text_emb[:batch_size], motion_emb)
+        logs = {"latent_scale": model.latent_scale.detach()}
+        if pairs:
+            rows = torch.tensor([row for row, _ in pairs], device=motion_emb.device)
+            detail = model.detail_loss(motion_emb[rows], text_emb[rows], text_emb[batch_size:])
+            loss = loss + self.detail_weight * detail
+            logs["detail_loss"] = detail.detach()
+        return loss, logs
 
+    @torch.no_grad()
     def validate(self, loader: Iterable) -> dict[str, float]:
-        """Retrieval accuracy within each val batch: text -> motion top-1/top-3 and the matching distance."""
+        """Retrieval accuracy within each val batch: text -> motion top-1/top-3 and the matching distance; with
+        caption changes, how often each change's caption scores below the motion's own."""
         model = unwrap_model(self.model)
         hits1 = hits3 = total = 0
         loss_sum = 0.0
+        wins = {name: [0, 0] for name in self.caption_changes}
         for batch in loader:
-            text_emb, motion_emb = self._embed(model, batch)
+            texts = list(batch["text"])
+            changed = changed_captions(texts, self.caption_changes)
+            extra = [text for pairs in changed.values() for _, text in pairs]
+            text_all, motion_emb = self._embed(model, batch, extra)
+            text_emb = text_all[:len(texts)]
             hits = r_precision(text_emb.float().cpu().numpy(), motion_emb.float().cpu().numpy(), top_k=3)
             hits1 += float(hits[0])
             hits3 += float(hits[2])
             total += len(text_emb)
             loss_sum += float(model.contrastive_loss(text_emb, motion_emb)) * len(text_emb)
-        return {"top1": hits1 / max(total, 1), "top3": hits3 / max(total, 1), "val_loss": loss_sum / max(total, 1)}
+            motion, own = F.normalize(motion_emb, dim=-1), F.normalize(text_emb, dim=-1)
+            offset = len(texts)
+            for name, pairs in changed.items():
+                rows = torch.tensor([row for row, _ in pairs], dtype=torch.long)
+                other = F.normalize(text_all[offset:offset + len(pairs)], dim=-1)
+                offset += len(pairs)
+                if len(pairs):
+                    wins[name][0] += int(((motion[rows] * own[rows]).sum(-1) > (motion[rows] * other).sum(-1)).sum())
+                    wins[name][1] += len(pairs)
+        logs = {"top1": hits1 / max(total, 1), "top3": hits3 / max(total, 1), "val_loss": loss_sum / max(total, 1)}
+        logs.update({f"detail_{name.replace(' ', '_')}": right / count for name, (right, count) in wins.items()
+                     if count})
+        return logs
 
 
 # ----------------------------------------------------------------------------------------------- builders
@@ -366,7 +416,8 @@ def build_evaluator(cfg, source: DataSource):
     train_set = source.interactions("train", normalized=False, seed=int(cfg.seed))
     val_set = source.interactions("val", normalized=False, seed=int(cfg.seed), mirror=False)
     model.config = {"evaluator": {**kwargs}, "text_encoder": dict(cfg.text_encoder)}
-    task = EvaluatorTask(model, text_encoder.backbone, cache, layout.contact)
+    task = EvaluatorTask(model, text_encoder.backbone, cache, layout.contact, source.caption_changes(),
+                         float(cfg.train.get("detail_weight", 0.0)))
     return task, train_set, val_set, collate, ("top1", "max")
 
 
