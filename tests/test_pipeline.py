@@ -56,8 +56,9 @@ def test_training_writes_self_describing_checkpoints_for_all_three_models(traine
 
 
 def test_the_evaluator_trained_with_a_detail_weight_reports_how_often_it_tells_each_twin_apart(trained):
+    """(A change's rate is reported when the validation captions hold one it alters: these hold names.)"""
     done = [line for line in (trained / "evaluator_tiny" / "cli.log").read_text().splitlines() if "done:" in line]
-    assert "detail_mirrored=" in done[-1] and "detail_names_exchanged=" in done[-1]
+    assert "detail_names_exchanged=" in done[-1]
 
 
 def test_the_evaluator_z_scores_its_input_with_the_training_datas_statistics(trained, workspace):
