@@ -220,6 +220,30 @@ def test_the_synthetic_experiments_train_their_evaluator_on_the_twins_and_the_pu
     assert weight("experiment=interhuman") == weight("data=interhuman") == 0.0
 
 
+def test_the_caption_aligner_trains_the_demo_and_the_cpu_recipe_and_is_off_for_the_published_models():
+    from intermask.data.source import DataSource
+    from intermask.errors import ConfigError
+    from intermask.training.tasks import transformer_settings
+
+    def settings(*overrides):
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose("train", overrides=["kind=transformer", "train=transformer", *overrides])
+        return transformer_settings(cfg, DataSource(cfg.data))
+
+    for experiment in ("demo", "cpu"):
+        network, extras = settings(f"experiment={experiment}")
+        assert extras == {"caption_aligner": {"weight": 0.3, "detail_weight": 3.0, "width": 32, "hidden": 128,
+                                              "embed": 64}}
+        assert "caption_aligner" not in network
+    for experiment in ("synthetic", "interhuman", "interx", "paper"):
+        network, extras = settings(f"experiment={experiment}")
+        assert extras == {} and "caption_aligner" not in network
+    with pytest.raises(ConfigError, match="unknown key"):
+        settings("experiment=demo", "+model.transformer.caption_aligner.depth=2")
+    with pytest.raises(ConfigError, match="must be >= 0"):
+        settings("experiment=demo", "model.transformer.caption_aligner.weight=-1")
+
+
 def test_person_views_are_off_by_default_and_need_the_names_of_the_people():
     from intermask.data.source import DataSource
     from intermask.errors import ConfigError
@@ -231,10 +255,11 @@ def test_person_views_are_off_by_default_and_need_the_names_of_the_people():
         return transformer_settings(cfg, DataSource(cfg.data))
 
     for experiment in ("demo", "cpu", "synthetic", "interhuman", "interx"):  # off by default (docs/differences.md)
-        assert settings(f"experiment={experiment}")[1] == {}
+        assert "person_views" not in settings(f"experiment={experiment}")[1]
     for experiment in ("demo", "cpu", "synthetic"):
         network, reading = settings(f"experiment={experiment}", "model.transformer.person_views=true")
-        assert reading == {"person_views": ["first person", "second person"], "view_contrast": 1.0}
+        assert {key: reading[key] for key in ("person_views", "view_contrast")} == {
+            "person_views": ["first person", "second person"], "view_contrast": 1.0}
         assert "person_views" not in network and "view_contrast" not in network
     with pytest.raises(ConfigError, match="view_contrast"):
         settings("experiment=demo", "model.transformer.person_views=true", "model.transformer.view_contrast=0.5")

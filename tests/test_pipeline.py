@@ -42,7 +42,9 @@ def trained(workspace):
         cwd=workspace)
     run("intermask.train", "evaluator", *common, "train.max_steps=4", "train.batch_size=8", "train.detail_weight=1",
         cwd=workspace)
-    run("intermask.train", "transformer", *common, "train.max_steps=4", "train.batch_size=8", cwd=workspace)
+    # with the caption aligner (as the demo and the CPU recipe train): every command below loads its checkpoint
+    run("intermask.train", "transformer", *common, "train.max_steps=4", "train.batch_size=8",
+        "model.transformer.caption_aligner.weight=0.3", cwd=workspace)
     return workspace / "runs" / "synthetic"
 
 
@@ -59,6 +61,14 @@ def test_the_evaluator_trained_with_a_detail_weight_reports_how_often_it_tells_e
     """(A change's rate is reported when the validation captions hold one it alters: these hold names.)"""
     done = [line for line in (trained / "evaluator_tiny" / "cli.log").read_text().splitlines() if "done:" in line]
     assert "detail_names_exchanged=" in done[-1]
+
+
+def test_the_transformer_trained_with_a_caption_aligner_keeps_it_in_its_checkpoint_and_reports_it(trained):
+    payload = load_checkpoint(trained / "transformer_tiny" / "last.pt", kind="transformer")
+    assert payload["config"]["model_config"]["caption_aligner"]["weight"] == 0.3
+    assert any(name.startswith("aligner.") for name in payload["model"])
+    done = [line for line in (trained / "transformer_tiny" / "cli.log").read_text().splitlines() if "done:" in line]
+    assert "val_align=" in done[-1] and "val_align_detail=" in done[-1]
 
 
 def test_the_evaluator_z_scores_its_input_with_the_training_datas_statistics(trained, workspace):

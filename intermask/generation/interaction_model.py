@@ -11,6 +11,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from ..models.caption_aligner import CaptionAligner
 from ..models.masking import transformer_training_loss
 from ..models.text import TextEncoder, TextFeatureCache, build_text_encoder
 from ..models.transformer import InterMTransformer
@@ -52,6 +53,13 @@ class InterMask(nn.Module):
         # their mean). A caption and its name-swapped twin share every word, so their encodings lie close together
         # (about 1 apart where two captions of different interactions lie 10 apart); 1 keeps them as encoded
         self.view_contrast = float(self.config.get("view_contrast", 1.0))
+        # config "caption_aligner": the settings of a training-time head (``models.caption_aligner``) that ties the
+        # caption's condition to the ground-truth token maps, so that the condition carries who acts and which side;
+        # absent: none (the published models). Not used at sampling
+        aligner = self.config.get("caption_aligner")
+        cond_dim = text_encoder.text_dim * (2 if self.person_views else 1)
+        self.aligner = (CaptionAligner(transformer.num_codes, transformer.num_parts, cond_dim, **aligner)
+                        if aligner else None)
         # how ``joints`` reads joints from features (``motion.joints``); None: the layout's position channels. A
         # layout without them (Inter-X) is given its data code's reader (``sampling.load_writable_model``)
         self.joint_reader: JointReader | None = None
@@ -68,12 +76,23 @@ class InterMask(nn.Module):
 
     def forward(self, ids: torch.Tensor, frozen_text: torch.Tensor, eot_index: torch.Tensor,
                 lengths_tokens: torch.Tensor, generator: torch.Generator | None = None,
-                interaction_mask_prob: float = 0.2, step_unroll: bool = True):
+                interaction_mask_prob: float = 0.2, step_unroll: bool = True,
+                changed: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None):
         """The training objective on token maps ids (b, 2, part, step) and cached frozen text features of
-        ``caption_views`` of the batch's captions."""
+        ``caption_views`` of the batch's captions; with a caption aligner, plus its loss, and ``changed`` = (rows
+        (pairs,), frozen text features, eot indices) of the captions at those rows changed in one detail (names
+        exchanged, mirrored) for its twins' term."""
         cond = self.condition_from_frozen(frozen_text, eot_index)
-        return transformer_training_loss(self.transformer, ids, cond, lengths_tokens, generator,
-                                         interaction_prob=interaction_mask_prob, unroll=step_unroll)
+        loss, logs = transformer_training_loss(self.transformer, ids, cond, lengths_tokens, generator,
+                                               interaction_prob=interaction_mask_prob, unroll=step_unroll)
+        if self.aligner is None:
+            return loss, logs
+        rows = changed_cond = None
+        if changed is not None:
+            rows, changed_frozen, changed_eot = changed
+            changed_cond = self.condition_from_frozen(changed_frozen, changed_eot)
+        aligned, terms = self.aligner(ids, lengths_tokens, cond, rows, changed_cond)
+        return loss + aligned, {**logs, **terms}
 
     def train(self, mode: bool = True) -> "InterMask":
         super().train(mode)

@@ -131,13 +131,19 @@ class VQTask:
 
 
 class TransformerTask:
-    """Masked modelling of both people's token maps, conditioned on the caption."""
+    """Masked modelling of both people's token maps, conditioned on the caption.
+
+    caption_changes: for a model with a caption aligner (``InterMask.aligner``), the one-detail changes
+    (``DataSource.caption_changes``) whose altered captions its twins' term ranks against the batch's own.
+    """
 
     kind = "transformer"
 
     def __init__(self, model: InterMask, text_cache: TextFeatureCache, interaction_mask_prob: float = 0.2,
-                 step_unroll: bool = True, seed: int = 0):
+                 step_unroll: bool = True, seed: int = 0,
+                 caption_changes: Mapping[str, Callable[[str], str]] | None = None):
         self.model = model
+        self.caption_changes = dict(caption_changes or {})
         self.text_cache = text_cache
         self.interaction_mask_prob = interaction_mask_prob
         self.step_unroll = step_unroll
@@ -178,11 +184,23 @@ class TransformerTask:
         rank = distributed_context().rank
         return self.generator.manual_seed(int(np.random.SeedSequence([self.seed, rank, step]).generate_state(1)[0]))
 
+    def _changed(self, texts: Sequence[str]):
+        """For a model with a caption aligner: (rows, frozen text features, eot indices) of ``texts`` changed in one
+        detail, or None."""
+        if unwrap_model(self.model).aligner is None:
+            return None
+        pairs = [pair for found in changed_captions(texts, self.caption_changes).values() for pair in found]
+        if not pairs:
+            return None
+        frozen, eot = self._frozen_text([text for _, text in pairs])
+        return torch.tensor([row for row, _ in pairs], device=frozen.device), frozen, eot
+
     def training_step(self, batch: dict, step: int):
         generator = self.masking_generator(batch["ids"].device, step)
         frozen, eot = self._frozen_text(batch["text"])
         return self.model(self._trimmed(batch), frozen, eot, batch["length_tokens"], generator=generator,
-                          interaction_mask_prob=self.interaction_mask_prob, step_unroll=self.step_unroll)
+                          interaction_mask_prob=self.interaction_mask_prob, step_unroll=self.step_unroll,
+                          changed=self._changed(list(batch["text"])))
 
     def validate(self, loader: Iterable) -> dict[str, float]:
         """Masked-token accuracy and loss on val (random masking, a fixed draw so numbers compare across steps),
@@ -201,7 +219,7 @@ class TransformerTask:
                 frozen, eot = self._frozen_text(texts)
                 # random masking only: the val tail batch may be odd, and one mode keeps numbers comparable
                 _, logs = model(self._trimmed(batch), frozen, eot, batch["length_tokens"], generator=generator,
-                                interaction_mask_prob=0.0, step_unroll=False)
+                                interaction_mask_prob=0.0, step_unroll=False, changed=self._changed(texts))
                 if other_text:
                     sums["ce_other_text"] = sums.get("ce_other_text", 0.0) + float(logs["ce"])
                     continue
@@ -351,14 +369,34 @@ def weights_digest(module: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
+CAPTION_ALIGNER_KEYS = ("weight", "detail_weight", "width", "hidden", "embed")
+
+
+def caption_aligner_settings(settings) -> dict:
+    """``model.transformer.caption_aligner`` as InterMask's config reads it: {} when off (weight 0 or absent)."""
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(CAPTION_ALIGNER_KEYS))
+    if unknown:
+        raise ConfigError(f"model.transformer.caption_aligner: unknown key(s) {unknown}; the keys are "
+                          f"{list(CAPTION_ALIGNER_KEYS)}")
+    weight, detail = float(settings.get("weight", 0.0)), float(settings.get("detail_weight", 0.0))
+    if weight < 0 or detail < 0:
+        raise ConfigError(f"model.transformer.caption_aligner: weight and detail_weight must be >= 0, got {weight}, "
+                          f"{detail}")
+    if weight == 0:
+        return {}
+    return {"caption_aligner": {name: (float if "weight" in name else int)(value) for name, value in settings.items()}}
+
+
 def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
-    """``model.transformer`` split into the network's settings and how InterMask reads captions for it: {} (one
-    condition for both people), or ``person_views`` (the phrases that name the two people, ``data.person_names``)
-    and ``view_contrast``."""
+    """``model.transformer`` split into the network's settings and what else InterMask's config holds: how it reads
+    captions, {} (one condition for both people) or ``person_views`` (the phrases that name the two people,
+    ``data.person_names``) and ``view_contrast``; and the ``caption_aligner`` of its training, where one is on."""
     network = dict(cfg.model.transformer)
+    aligner = caption_aligner_settings(network.pop("caption_aligner", None))
     views, contrast = network.pop("person_views", False), float(network.pop("view_contrast", 1.0))
     if not views:
-        return network, {}
+        return network, aligner
     names = source.person_names()
     if names is None:
         raise ConfigError("model.transformer.person_views=true reads each caption from both people's side, which "
@@ -366,11 +404,11 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
                           "person]) or model.transformer.person_views=false")
     if not contrast >= 1:
         raise ConfigError(f"model.transformer.view_contrast must be at least 1 (1: the views as encoded), got {contrast}")
-    return network, {"person_views": list(names), "view_contrast": contrast}
+    return network, {"person_views": list(names), "view_contrast": contrast, **aligner}
 
 
 def build_transformer(cfg, source: DataSource):
-    network, reading = transformer_settings(cfg, source)
+    network, extras = transformer_settings(cfg, source)
     # "latest" prefers this experiment's own VQ-VAE run
     own_vq = Path(cfg.runs_root) / cfg.data.name / f"vqvae_{cfg.experiment_name}" / "last.pt"
     vq_path = resolve(cfg.vq_ckpt, cfg.runs_root, cfg.data.name, "vqvae", preferred=own_vq)
@@ -381,7 +419,7 @@ def build_transformer(cfg, source: DataSource):
     transformer_kwargs = dict(num_codes=vq.quantizer.num_codes, num_parts=vq.layout.num_parts, max_time=max_time,
                               text_dim=text_encoder.text_dim, cond_drop_prob=float(cfg.train.cond_drop_prob), **network)
     config = {"vq": vq.config, "transformer": transformer_kwargs, "text_encoder": dict(cfg.text_encoder),
-              "feature_dim": vq.layout.dim, "vq_checkpoint": str(vq_path), **reading}
+              "feature_dim": vq.layout.dim, "vq_checkpoint": str(vq_path), **extras}
     if cfg.data.get("body_model"):  # where sampling reads joints of features that hold none (Inter-X)
         config["body_model"] = str(Path(cfg.data.body_model).resolve())
     model = InterMask(vq, InterMTransformer(**transformer_kwargs), text_encoder, _tensor(normalizer.mean),
@@ -395,7 +433,7 @@ def build_transformer(cfg, source: DataSource):
             for split in ("train", "val")}
     log.info("transformer on VQ %s: %d train / %d val token maps", vq_path, len(sets["train"]), len(sets["val"]))
     task = TransformerTask(model, cache, float(cfg.train.interaction_mask_prob), bool(cfg.train.step_unroll),
-                           seed=int(cfg.seed))
+                           seed=int(cfg.seed), caption_changes=source.caption_changes())
     return task, sets["train"], sets["val"], collate, ("val_accuracy", "max")
 
 

@@ -29,12 +29,13 @@ class CaptionHash(FrozenTextBackbone):
         return torch.stack(features), torch.full((len(texts),), 3)
 
 
-def tiny_model(layout=INTERX):
-    """An untrained text-to-interaction model on ``layout`` (the Inter-X VQ-VAE without graph layers)."""
+def tiny_model(layout=INTERX, config: dict | None = None):
+    """An untrained text-to-interaction model on ``layout`` (the Inter-X VQ-VAE without graph layers), with
+    InterMask's ``config`` (e.g. a caption aligner's)."""
     torch.manual_seed(0)
     vq = MotionVQVAE(layout, width=16, code_dim=24, num_codes=16, depth=1, graph=layout is not INTERX)
     vq.quantizer.set_codebook(torch.randn(16, 24))
     transformer = InterMTransformer(num_codes=16, num_parts=5, max_time=150 // 4, token_dim=24, dim=32, depth=1,
                                     heads=2, ff_dim=64, dropout=0.1, text_dim=CaptionHash.feature_dim)
     text = TextEncoder(CaptionHash(), num_layers=1, heads=2, ff_dim=16)
-    return InterMask(vq, transformer, text, torch.zeros(layout.dim), torch.ones(layout.dim)).eval()
+    return InterMask(vq, transformer, text, torch.zeros(layout.dim), torch.ones(layout.dim), config).eval()
