@@ -170,8 +170,10 @@ def model_sizes(size: str) -> dict:
         text = {**_yaml(CONFIGS / "text_encoder/minilm.yaml"), **tiny.get("text_encoder", {})}
         for kind in train:
             train[kind].update(tiny["train"])
-    for reading in ("person_views", "view_contrast"):  # how captions are read (InterMask's), not the network's
-        transformer.pop(reading)
+    # how captions are read and the training-time caption aligner (off in the paper's configuration): InterMask's
+    # settings, not the network's
+    for setting in ("person_views", "view_contrast", "caption_aligner"):
+        transformer.pop(setting)
     transformer.update(text_dim=int(text["frozen_dim"]), cond_drop_prob=float(train["transformer"]["cond_drop_prob"]),
                        max_time=int(data["max_frames"]) // INTERHUMAN.time_downsample,
                        num_parts=INTERHUMAN.num_parts, num_codes=int(vq["num_codes"]))
