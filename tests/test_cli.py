@@ -63,7 +63,7 @@ def test_experiment_overrides_every_model_size_and_data_picks_its_text_encoder()
     assert cfg.train.lr == 2e-4 and cfg.data.name == "interhuman" and cfg.text_encoder.name == "clip"
 
 
-@pytest.mark.parametrize("kind, steps, batch", [("vqvae", 1000, 32), ("evaluator", 400, 32), ("transformer", 800, 16)])
+@pytest.mark.parametrize("kind, steps, batch", [("vqvae", 2000, 32), ("evaluator", 400, 32), ("transformer", 800, 16)])
 def test_demo_experiment_trains_each_model_briefly_on_its_own_small_dataset(kind, steps, batch):
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=[f"kind={kind}", f"train={kind}", "experiment=demo"])
