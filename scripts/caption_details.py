@@ -27,8 +27,10 @@ from intermask.data.datasets import captions_for_order, collate
 from intermask.data.source import DataSource
 from intermask.data.tokens import load_or_build_tokens
 from intermask.loading import TextMotionEvaluator, load_interaction_model
+from intermask.metrics.text_motion import own_caption_preferred
 from intermask.models.masking import transformer_training_loss
 from intermask.models.text import TextFeatureCache
+from intermask.training.tasks import changed_captions
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "data"
 
@@ -80,18 +82,15 @@ def evaluator_preferences(path: Path, source: DataSource, split: str, batch_size
     wins = {name: [0, 0] for name in kinds}
     for start in range(0, len(dataset), batch_size):
         batch = collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
-        motion = torch.nn.functional.normalize(evaluator.embed_motion(batch["motion"].float(), batch["length"]), dim=-1)
-        for name, change in kinds.items():
-            changed_texts = [change(text) for text in batch["text"]]
-            pairs = [(i, text, other) for i, (text, other) in enumerate(zip(batch["text"], changed_texts))
-                     if other != text]
+        motion = evaluator.embed_motion(batch["motion"].float(), batch["length"]).float().cpu().numpy()
+        texts = list(batch["text"])
+        for name, pairs in changed_captions(texts, kinds).items():
             if not pairs:
                 continue
-            rows, own, changed = zip(*pairs)
-            own_emb = torch.nn.functional.normalize(evaluator.embed_text(list(own)), dim=-1)
-            changed_emb = torch.nn.functional.normalize(evaluator.embed_text(list(changed)), dim=-1)
-            chosen = motion[list(rows)]
-            wins[name][0] += int(((chosen * own_emb).sum(-1) > (chosen * changed_emb).sum(-1)).sum())
+            rows = [row for row, _ in pairs]
+            own = evaluator.embed_text([texts[row] for row in rows]).float().cpu().numpy()
+            changed = evaluator.embed_text([text for _, text in pairs]).float().cpu().numpy()
+            wins[name][0] += own_caption_preferred(motion[rows], own, changed)
             wins[name][1] += len(pairs)
     return {name: {"own caption preferred": right, "items": total, "rate": round(right / max(total, 1), 3)}
             for name, (right, total) in wins.items()}

@@ -18,6 +18,7 @@ from intermask.metrics.text_motion import (
     matching_score,
     mean_confidence_interval,
     multimodality,
+    own_caption_preferred,
     r_precision,
 )
 
@@ -304,3 +305,19 @@ def test_multimodality_can_be_measured_in_the_first_replications_only():
     assert once["rows"]["model"]["R@3"] == every["rows"]["model"]["R@3"]  # the rest as before
     with pytest.raises(ValueError, match="mm_replications must lie in"):
         dataclasses.replace(SMALL, mm_replications=4)
+
+
+def test_own_caption_preferred_counts_the_motions_closer_in_angle_to_their_own_caption_than_to_its_twin():
+    motion = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    own = np.array([[3.0, 0.1], [1.0, 0.0], [2.0, 2.0]])  # cosine, not length: row 0's own is long but aligned
+    changed = np.array([[0.5, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    # row 0: both point along the motion (own 0.9994 < changed 1.0); row 1: the twin is the motion's direction; row 2:
+    # a tie is not a win
+    assert own_caption_preferred(motion, own, changed) == 0
+    assert own_caption_preferred(motion, changed, own) == 2
+    assert own_caption_preferred(motion, motion, -motion) == 3
+    assert own_caption_preferred(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 2))) == 0
+    with pytest.raises(ValueError, match="row by row"):
+        own_caption_preferred(motion, own[:2], changed)
+    with pytest.raises(ValueError, match="NaN"):
+        own_caption_preferred(motion, own, changed * np.nan)

@@ -66,6 +66,22 @@ def matching_score(text_emb, motion_emb) -> float:
     return float(np.linalg.norm(text_emb - motion_emb, axis=1).mean())
 
 
+def own_caption_preferred(motion_emb, own_emb, changed_emb) -> int:
+    """How many motions score their own caption above the same caption changed in one detail (its twin): rows of
+    (pairs, dim) aligned, compared by cosine similarity, the evaluator's matching."""
+    motion = _as_embeddings(motion_emb, "motion_emb")
+    own, changed = _as_embeddings(own_emb, "own_emb"), _as_embeddings(changed_emb, "changed_emb")
+    if not motion.shape == own.shape == changed.shape:
+        raise ValueError(f"motion_emb {motion.shape}, own_emb {own.shape} and changed_emb {changed.shape} must pair "
+                         f"row by row")
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    motion = unit(motion)
+    return int(((motion * unit(own)).sum(1) > (motion * unit(changed)).sum(1)).sum())
+
+
 def activation_statistics(emb) -> tuple[np.ndarray, np.ndarray]:
     """Mean (dim,) and covariance (dim, dim) of embeddings (items, dim)."""
     emb = _as_embeddings(emb, "emb")

@@ -13,7 +13,6 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..data.datasets import collate
@@ -22,7 +21,7 @@ from ..data.tokens import TokenInteractions, load_or_build_tokens
 from ..errors import CheckpointError, ConfigError
 from ..generation.interaction_model import InterMask
 from ..loading import load_vq, resolve
-from ..metrics.text_motion import r_precision
+from ..metrics.text_motion import own_caption_preferred, r_precision
 from ..models.losses import VQLossWeights, root_relative, vq_total_loss
 from ..models.text import TextFeatureCache, build_text_encoder
 from ..models.text_motion_evaluators import InterCLIPEvaluator, interclip_motion_input
@@ -189,7 +188,7 @@ class TransformerTask:
         detail, or None."""
         if unwrap_model(self.model).aligner is None:
             return None
-        pairs = [pair for found in changed_captions(texts, self.caption_changes).values() for pair in found]
+        pairs = one_detail_pairs(texts, self.caption_changes)
         if not pairs:
             return None
         frozen, eot = self._frozen_text([text for _, text in pairs])
@@ -218,8 +217,10 @@ class TransformerTask:
                     texts = texts[1:] + texts[:1]
                 frozen, eot = self._frozen_text(texts)
                 # random masking only: the val tail batch may be odd, and one mode keeps numbers comparable
+                # the caption aligner's twins only with the own captions: the other pass reads the masked-token loss
+                changed = None if other_text else self._changed(texts)
                 _, logs = model(self._trimmed(batch), frozen, eot, batch["length_tokens"], generator=generator,
-                                interaction_mask_prob=0.0, step_unroll=False, changed=self._changed(texts))
+                                interaction_mask_prob=0.0, step_unroll=False, changed=changed)
                 if other_text:
                     sums["ce_other_text"] = sums.get("ce_other_text", 0.0) + float(logs["ce"])
                     continue
@@ -239,6 +240,11 @@ def changed_captions(texts: Sequence[str], changes: Mapping[str, Callable[[str],
     """Per change: (row, changed caption) for the captions of ``texts`` it alters."""
     return {name: [(row, changed) for row, text in enumerate(texts) if (changed := change(text)) != text]
             for name, change in changes.items()}
+
+
+def one_detail_pairs(texts: Sequence[str], changes: Mapping[str, Callable[[str], str]]) -> list[tuple[int, str]]:
+    """``changed_captions`` in one list, change after change."""
+    return [pair for found in changed_captions(texts, changes).values() for pair in found]
 
 
 class EvaluatorTask:
@@ -275,7 +281,7 @@ class EvaluatorTask:
     def training_step(self, batch: dict, step: int):
         model = unwrap_model(self.model)
         texts = list(batch["text"])
-        pairs = [pair for found in changed_captions(texts, self.caption_changes).values() for pair in found]
+        pairs = one_detail_pairs(texts, self.caption_changes)
         text_emb, motion_emb = self._embed(self.model, batch, [text for _, text in pairs])
         batch_size = len(texts)
         loss = model.contrastive_loss(text_emb[:batch_size], motion_emb)
@@ -306,14 +312,14 @@ class EvaluatorTask:
             hits3 += float(hits[2])
             total += len(text_emb)
             loss_sum += float(model.contrastive_loss(text_emb, motion_emb)) * len(text_emb)
-            motion, own = F.normalize(motion_emb, dim=-1), F.normalize(text_emb, dim=-1)
+            motion, own = motion_emb.float().cpu().numpy(), text_emb.float().cpu().numpy()
             offset = len(texts)
             for name, pairs in changed.items():
-                rows = torch.tensor([row for row, _ in pairs], dtype=torch.long)
-                other = F.normalize(text_all[offset:offset + len(pairs)], dim=-1)
+                rows = [row for row, _ in pairs]
+                other = text_all[offset:offset + len(pairs)].float().cpu().numpy()
                 offset += len(pairs)
-                if len(pairs):
-                    wins[name][0] += int(((motion[rows] * own[rows]).sum(-1) > (motion[rows] * other).sum(-1)).sum())
+                if pairs:
+                    wins[name][0] += own_caption_preferred(motion[rows], own[rows], other)
                     wins[name][1] += len(pairs)
         logs = {"top1": hits1 / max(total, 1), "top3": hits3 / max(total, 1), "val_loss": loss_sum / max(total, 1)}
         logs.update({f"detail_{name.replace(' ', '_')}": right / count for name, (right, count) in wins.items()
