@@ -57,7 +57,10 @@ def ceiling(captions: dict[str, list[str]], batch_size: int, replications: int, 
             overall.append(hits)
             for key, row in zip(keys, hits):
                 per_family[key[0]].append(row)
-    rates = lambda rows: [round(float(v), 4) for v in np.mean(rows, axis=0)]  # noqa: E731
+
+    def rates(rows) -> list[float]:
+        return [round(float(v), 4) for v in np.mean(rows, axis=0)]
+
     return {"batch_size": batch_size, "replications": replications, "overall": rates(np.concatenate(overall)),
             "per_family": {family: rates(rows) for family, rows in sorted(per_family.items())}}
 
@@ -69,6 +72,9 @@ def read_captions(root: Path, split: str) -> dict[str, list[str]]:
                          f"intermask.data.synthetic out=...)")
     captions = {}
     for clip in split_file.read_text().split():
+        if not clip.isdigit():
+            raise SystemExit(f"{split_file}: clip {clip!r} is not a synthetic clip index (the generator names clip i "
+                             f"by i, which gives its family)")
         texts = [line.strip() for line in (root / "annots" / f"{clip}.txt").read_text().splitlines() if line.strip()]
         if not texts:
             raise SystemExit(f"{root / 'annots' / f'{clip}.txt'} has no caption")

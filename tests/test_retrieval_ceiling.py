@@ -59,5 +59,9 @@ def test_the_script_reports_the_ceiling_overall_and_per_family(dataset, tmp_path
 def test_missing_data_and_too_few_clips_are_refused(dataset, tmp_path):
     with pytest.raises(SystemExit, match="split/test.txt not found"):
         retrieval_ceiling.main(["--data", str(tmp_path)])
+    (tmp_path / "split").mkdir()
+    (tmp_path / "split" / "test.txt").write_text("1_a\n")
+    with pytest.raises(SystemExit, match="clip '1_a' is not a synthetic clip index"):
+        retrieval_ceiling.main(["--data", str(tmp_path)])
     with pytest.raises(SystemExit, match="fewer than one batch of 999"):
         retrieval_ceiling.main(["--data", str(dataset), "--split", "train", "--batch-size", "999"])
