@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from intermask.atomic import write_text_atomic
+from intermask.data.interhuman import read_texts
 from intermask.data.synthetic import family_for_index
+from intermask.errors import DatasetError
 from intermask.metrics.adherence import claims
 
 
@@ -75,10 +77,10 @@ def read_captions(root: Path, split: str) -> dict[str, list[str]]:
         if not clip.isdigit():
             raise SystemExit(f"{split_file}: clip {clip!r} is not a synthetic clip index (the generator names clip i "
                              f"by i, which gives its family)")
-        texts = [line.strip() for line in (root / "annots" / f"{clip}.txt").read_text().splitlines() if line.strip()]
-        if not texts:
-            raise SystemExit(f"{root / 'annots' / f'{clip}.txt'} has no caption")
-        captions[clip] = texts
+        try:
+            captions[clip] = list(read_texts(root, clip))
+        except DatasetError as error:
+            raise SystemExit(str(error)) from error
     return captions
 
 
