@@ -134,6 +134,11 @@ def test_vq_windows_cover_each_person_with_stride(tmp_path, rng):
     # person features have frames-1 rows: 39 -> 1 window, 69 -> 4 windows; two people per clip
     assert len(windows) == 2 * 1 + 2 * 4
     assert windows[0].shape == (32, 262)
+    # pairs: both people of a clip over the same frames, in the clip's one frame
+    pairs = MotionWindows(clips, fit_normalizer(clips), window=32, stride=10, pairs=True)
+    assert len(pairs) == 1 + 4 and pairs[0].shape == (2, 32, 262)
+    np.testing.assert_array_equal(pairs[0].numpy(), np.stack([windows[0], windows[1]]))
+    np.testing.assert_array_equal(pairs[2].numpy(), np.stack([windows[3], windows[7]]))
 
 
 def test_interx_reader_builds_the_smpl_representation(tmp_path, rng):

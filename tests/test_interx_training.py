@@ -116,11 +116,14 @@ def test_the_inter_x_vq_loss_measures_joints_through_the_body_model(body_model_f
     assert terms["position"].item() > 0.1 and terms["bone"].item() == pytest.approx(0.0, abs=1e-6)
 
 
+def windows_normalizer(root):
+    return DataSource({"name": "interx", "root": str(root), "format": "interx"}).normalizer()
+
+
 def test_vq_windows_hold_each_person_alone_with_no_root_velocity_on_their_last_frame(tmp_path):
     rng = np.random.default_rng(0)
     write_interx(tmp_path, rng, {"G001T000A000R000": 40, "G001T000A000R001": 30})
-    windows = InterXWindows(load_split(tmp_path, "train"), DataSource(
-        {"name": "interx", "root": str(tmp_path), "format": "interx"}).normalizer(), window=16, stride=10)
+    windows = InterXWindows(load_split(tmp_path, "train"), windows_normalizer(tmp_path), window=16, stride=10)
     assert len(windows) == 2 * (3 + 2)  # two people of each clip, windows starting every 10 frames
     clip = load_split(tmp_path, "train")[0]
     first, second_person = windows[0], windows[3]
@@ -129,6 +132,10 @@ def test_vq_windows_hold_each_person_alone_with_no_root_velocity_on_their_last_f
     assert (first[-1, velocity] == 0).all() and (first[-1, : velocity.start] == torch.from_numpy(
         clip.motion[15, :, :6].reshape(-1)[: velocity.start])).all()
     np.testing.assert_array_equal(second_person[:-1].numpy(), clip.motion[:15, :, 6:].reshape(15, -1))
+    # in pairs each person's window still ends without a root velocity
+    pairs = InterXWindows(load_split(tmp_path, "train"), windows_normalizer(tmp_path), window=16, stride=10, pairs=True)
+    assert len(pairs) == 3 + 2 and pairs[0].shape == (2, 16, windows[0].shape[-1])
+    np.testing.assert_array_equal(pairs[0].numpy(), np.stack([first, second_person]))
 
 
 def test_a_missing_smplx_file_is_named_with_where_to_get_it(tmp_path):

@@ -288,3 +288,87 @@ def test_displacement_loss_sees_movement_between_frames_in_centimetres_not_where
     walking = rest + torch.arange(4.0).view(1, 4, 1, 1) * torch.tensor([0.0, 0.0, 0.005])  # 5 mm a frame along z
     # a 0.5 cm displacement error on one of three coordinates: SmoothL1 0.5 * 0.5^2, averaged over the three
     assert displacement_loss(walking, rest).item() == pytest.approx(0.5 * 0.25 / 3, rel=1e-4)
+
+
+def two_people(gap: float, frames: int = 3) -> torch.Tensor:
+    """Two rest poses facing the same way, the second ``gap`` metres to the side: (1, 2, frames, 22, 3)."""
+    rest = torch.as_tensor(skeleton.rest_pose(), dtype=torch.float32)
+    pair = torch.stack([rest, rest + torch.tensor([gap, 0.0, 0.0])])
+    return pair[None, :, None].expand(1, 2, frames, 22, 3).clone()
+
+
+def test_capsule_overlaps_are_the_radii_less_the_distance_of_the_axes():
+    from intermask.models.losses import capsule_overlaps
+
+    capsules = {(0, 3): 0.10, (1, 4): 0.07}
+    overlap = capsule_overlaps(two_people(0.5, frames=1)[0, :, 0], capsules)  # (2 capsules, 2 capsules)
+    # the torsos' axes run parallel, 0.5 m apart
+    assert overlap[0, 0].item() == pytest.approx(0.2 - 0.5, abs=1e-5)
+    # against the exact distance of the segments (the physical metrics'), on bodies in random places and poses
+    from intermask.metrics.physical import COLLIDERS, penetration_depth_per_frame
+
+    generator = torch.Generator().manual_seed(0)
+    bodies = two_people(0.3, frames=16)[0] + 0.05 * torch.randn(2, 16, 22, 3, generator=generator)
+    bodies[1] += 0.2 * torch.randn(16, 1, 3, generator=generator)
+    sampled = capsule_overlaps(bodies.transpose(0, 1), COLLIDERS).flatten(1).amax(1)
+    exact = penetration_depth_per_frame(bodies.numpy())
+    # never deeper than the exact overlap; short of it by at most a few centimetres where two axes cross
+    assert (sampled.numpy() <= exact + 1e-6).all() and np.abs(sampled.numpy() - exact).max() < 0.03
+    assert np.median(np.abs(sampled.numpy() - exact)) < 0.002
+
+
+def test_separation_loss_counts_only_overlap_beyond_the_targets():
+    from intermask.metrics.physical import COLLIDERS
+    from intermask.models.losses import separation_loss
+
+    apart, touching, inside = two_people(0.6), two_people(0.15), two_people(0.05)
+    assert separation_loss(apart, apart, COLLIDERS).item() == 0.0
+    assert separation_loss(two_people(0.9), apart, COLLIDERS).item() == 0.0  # further apart than the target: free
+    closer = separation_loss(touching, apart, COLLIDERS).item()
+    assert closer > 0 and separation_loss(inside, apart, COLLIDERS).item() > closer
+    # where the target itself overlaps, only the overlap beyond it costs
+    assert separation_loss(touching, touching, COLLIDERS).item() == 0.0
+    assert 0 < separation_loss(inside, touching, COLLIDERS).item() < separation_loss(inside, apart, COLLIDERS).item()
+    # its gradient pushes the two people apart
+    pred = inside.clone().requires_grad_(True)
+    separation_loss(pred, apart, COLLIDERS).backward()
+    assert pred.grad[0, 0, ..., 0].sum() > 0 and pred.grad[0, 1, ..., 0].sum() < 0  # descent moves them apart in x
+    with pytest.raises(ValueError, match="batch, 2, time, joint, 3"):
+        separation_loss(inside[:, :1], apart[:, :1], COLLIDERS)
+
+
+def test_the_separation_term_reads_the_batch_as_pairs_and_joins_the_total_only_when_weighted():
+    from intermask.metrics.physical import COLLIDERS
+
+    def features(pair):  # (1, 2, t, 22, 3) -> (2, t, feature)
+        return features_with_positions(pair[0])
+
+    target, pred = features(two_people(0.6)), features(two_people(0.05))
+    mean, std = torch.zeros(LAYOUT.dim), torch.ones(LAYOUT.dim)
+    zero = torch.tensor(0.0)
+    _, plain = vq_total_loss(pred, target, zero, mean, std, LAYOUT)
+    assert "separation" not in plain
+    weights = VQLossWeights(separation=2.0)
+    total, terms = vq_total_loss(pred, target, zero, mean, std, LAYOUT, weights, capsules=COLLIDERS)
+    assert terms["separation"].item() > 0
+    assert total.item() == pytest.approx(sum(getattr(weights, n) * v for n, v in terms.items()).item(), rel=1e-6)
+    with pytest.raises(ValueError, match="pairs"):
+        vq_total_loss(pred[:1], target[:1], zero, mean, std, LAYOUT, weights, capsules=COLLIDERS)
+    with pytest.raises(ValueError, match="capsules"):
+        vq_total_loss(pred, target, zero, mean, std, LAYOUT, weights)
+
+
+def test_a_vq_task_with_the_separation_term_trains_on_pairs_of_windows(tmp_path):
+    from intermask.metrics.physical import COLLIDERS
+    from intermask.models.vqvae import MotionVQVAE
+    from intermask.motion.normalize import Normalizer
+    from intermask.training.tasks import VQTask
+
+    model = MotionVQVAE(LAYOUT, width=16, code_dim=8, num_codes=16, dropout=0.0)
+    normalizer = Normalizer(np.zeros(LAYOUT.dim), np.ones(LAYOUT.dim))
+    task = VQTask(model, normalizer, weights=VQLossWeights(separation=1.0), capsules=COLLIDERS)
+    pairs = features_with_positions(two_people(0.0, frames=8)[0]).unsqueeze(0)  # (1, 2, 8, feature): one body
+    total, logs = task.training_step(pairs, 0)
+    assert torch.isfinite(total) and "separation" in logs
+    total.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())

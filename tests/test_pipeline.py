@@ -38,8 +38,9 @@ def data_args(workspace):
 @pytest.fixture(scope="module")
 def trained(workspace):
     common = [*TINY, *data_args(workspace)]
+    # with the two people's separation term: its training windows come in pairs, its validation's one by one
     run("intermask.train", "vqvae", *common, "train.max_steps=8", "train.val_every=4", "train.ckpt_every=4",
-        cwd=workspace)
+        "train.loss.weights.separation=1.0", cwd=workspace)
     run("intermask.train", "evaluator", *common, "train.max_steps=4", "train.batch_size=8", "train.detail_weight=1",
         cwd=workspace)
     # with the caption aligner (as the demo and the CPU recipe train): every command below loads its checkpoint

@@ -42,17 +42,20 @@ def fit_normalizer(clips: Sequence[RawClip]) -> Normalizer:
 class MotionWindows(Dataset):
     """Single-person windows for the VQ-VAE: each person of each clip, cut into ``window`` frames every ``stride``.
 
-    Item: normalised features (window, 262) float32.
+    Item: normalised features (window, 262) float32; with ``pairs`` both people of a clip over the same frames,
+    (person=2, window, 262), in the clip's one frame (for a loss between the two reconstructed bodies).
     """
 
     features = staticmethod(clip_features)  # a clip's (person, frame, feature) features
 
-    def __init__(self, clips: Sequence[RawClip], normalizer: Normalizer, window: int = 64, stride: int = 10):
+    def __init__(self, clips: Sequence[RawClip], normalizer: Normalizer, window: int = 64, stride: int = 10,
+                 pairs: bool = False):
         self.window = window
-        self.people = [normalizer.normalize(person).astype(np.float32)
-                       for clip in clips for person in self.features(clip) if len(person) >= window]
+        people = [normalizer.normalize(self.features(clip)).astype(np.float32) for clip in clips]
+        people = [pair for pair in people if pair.shape[1] >= window]
+        self.people = people if pairs else [person for pair in people for person in pair]
         self.index = [(i, start) for i, person in enumerate(self.people)
-                      for start in range(0, len(person) - window + 1, stride)]
+                      for start in range(0, person.shape[-2] - window + 1, stride)]
         if not self.index:
             raise DatasetError(f"no person of the {len(clips)} clips has {window} frames for a VQ window")
 
@@ -61,7 +64,7 @@ class MotionWindows(Dataset):
 
     def __getitem__(self, i: int) -> torch.Tensor:
         person, start = self.index[i]
-        return torch.from_numpy(self.people[person][start:start + self.window])
+        return torch.from_numpy(self.people[person][..., start:start + self.window, :])
 
 
 @dataclass

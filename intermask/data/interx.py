@@ -160,7 +160,7 @@ class InterXWindows(MotionWindows):
 
     def __getitem__(self, i: int) -> torch.Tensor:
         window = super().__getitem__(i).clone()
-        window[-1, self.root_velocity] = 0
+        window[..., -1, self.root_velocity] = 0
         return window
 
 

@@ -22,6 +22,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 
 from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
@@ -126,6 +127,43 @@ def displacement_loss(pred_positions: torch.Tensor, target_positions: torch.Tens
                             target_positions.diff(dim=1) / DISPLACEMENT_UNIT)
 
 
+def capsule_overlaps(positions: torch.Tensor, capsules, points: int = 5) -> torch.Tensor:
+    """How far each capsule of the first person overlaps each capsule of the second (m; <= 0: apart).
+
+    positions (..., person=2, joint, 3) in metres; ``capsules`` maps (joint, joint) bones to radii (m). Each capsule's
+    axis is sampled at ``points`` evenly spaced points and the distance of two axes is that of their nearest points:
+    never less than the exact distance, and more by up to a few centimetres only where two axes cross (a loss needs
+    the direction out of the overlap, which this gives, not the exact depth of the metrics' ``segment_distance``).
+    Returns (..., capsule, capsule).
+    """
+    bones = torch.tensor(list(capsules), dtype=torch.long, device=positions.device)
+    radii = torch.tensor(list(capsules.values()), dtype=positions.dtype, device=positions.device)
+    fractions = torch.linspace(0, 1, points, dtype=positions.dtype, device=positions.device)[:, None]
+    starts, ends = positions[..., bones[:, 0], :], positions[..., bones[:, 1], :]  # (..., 2, capsule, 3)
+    axes = starts[..., None, :] + fractions * (ends - starts)[..., None, :]  # (..., 2, capsule, point, 3)
+    first, second = axes[..., 0, :, None, :, None, :], axes[..., 1, None, :, None, :, :]
+    distance = (first - second).norm(dim=-1).flatten(-2).amin(-1)  # (..., capsule, capsule)
+    return radii[:, None] + radii[None, :] - distance
+
+
+def separation_loss(pred_positions: torch.Tensor, target_positions: torch.Tensor, capsules) -> torch.Tensor:
+    """How much deeper the predicted bodies of two people overlap than the target's, in units of ``METRIC_UNIT``.
+
+    Positions (batch, person=2, time, joint, 3) in metres, the two people in one frame; ``capsules`` as in
+    ``capsule_overlaps``. Per frame and capsule pair, the predicted overlap beyond the target's own (zero where the
+    target's capsules are apart): the sum over capsule pairs, the mean over frames. Zero while the predicted bodies
+    keep the target's distance; pushing them apart never lowers it below zero.
+    """
+    if pred_positions.shape != target_positions.shape or pred_positions.ndim != 5 or pred_positions.shape[1] != 2:
+        raise ValueError(f"separation_loss: positions must be (batch, 2, time, joint, 3), got "
+                         f"{tuple(pred_positions.shape)} and {tuple(target_positions.shape)}")
+    to_frames = "b n t j c -> b t n j c"
+    pred = capsule_overlaps(rearrange(pred_positions, to_frames), capsules)
+    target = capsule_overlaps(rearrange(target_positions, to_frames), capsules)
+    excess = F.relu(pred - target.clamp(min=0)) / METRIC_UNIT
+    return excess.sum((-1, -2)).mean()
+
+
 def denormalizer(mean: torch.Tensor, std: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
     """The inverse z-score ``x * std + mean`` as a function."""
     return lambda features: features * std.to(features) + mean.to(features)
@@ -145,11 +183,13 @@ class VQLossWeights:
     pose: float = 0.0  # this project's metric terms (see the module's docstring); 0 in the published loss
     placement: float = 0.0
     displacement: float = 0.0
+    separation: float = 0.0  # two people's bodies overlapping more than in the target: needs pairs of windows
 
 
 def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor, mean: torch.Tensor,
                   std: torch.Tensor, layout: FeatureLayout, weights: VQLossWeights = VQLossWeights(),
-                  geometry_in_metres: bool = False, joints: JointReader | None = None) -> tuple[torch.Tensor, dict]:
+                  geometry_in_metres: bool = False, joints: JointReader | None = None,
+                  capsules=None) -> tuple[torch.Tensor, dict]:
     """Weighted sum of all VQ-VAE losses on normalised ``pred``/``target`` (b, t, feature).
 
     ``joints`` reads joint positions and rotations from features (default: the layout's channels, so on z-scored
@@ -160,6 +200,8 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
     (z-scored positions are not a rigid skeleton); off by default to match the published weights.
     The metric ``pose``, ``placement`` and ``displacement`` terms are computed (and returned) only when one of
     them has a weight.
+    The ``separation`` term reads the batch as pairs: rows 2i and 2i + 1 are the two people of one window, in one
+    frame; ``capsules`` maps the bones that collide to their radii (``separation_loss``). Computed only with a weight.
     Returns ``(total, terms)``; ``terms`` maps each loss name to its detached, unweighted value.
     The losses are computed in float32 even inside a bf16 autocast region: in bf16 the geodesic clamp 1 - 1e-7
     rounds to 1, where acos has an infinite gradient (NaN from the first step), and metre positions of a few
@@ -189,5 +231,12 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
             terms["pose"] = pose_loss(pred_metres, target_metres)
             terms["placement"] = placement_loss(pred_metres, target_metres)
             terms["displacement"] = displacement_loss(pred_metres, target_metres)
+        if weights.separation:
+            if capsules is None or pred.shape[0] % 2:
+                raise ValueError("the separation term needs capsules and a batch of pairs (an even number of rows: "
+                                 f"the two people of each window), got {pred.shape[0]} rows and capsules={capsules}")
+            pairs = "(b n) t j c -> b n t j c"
+            terms["separation"] = separation_loss(rearrange(pred_metres, pairs, n=2),
+                                                  rearrange(target_metres, pairs, n=2), capsules)
         total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, {name: value.detach() for name, value in terms.items()}

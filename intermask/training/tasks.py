@@ -21,6 +21,7 @@ from ..data.tokens import TokenInteractions, load_or_build_tokens
 from ..errors import CheckpointError, ConfigError
 from ..generation.interaction_model import InterMask
 from ..loading import load_vq, resolve
+from ..metrics.physical import COLLIDERS
 from ..metrics.text_motion import own_caption_preferred, r_precision
 from ..models.losses import VQLossWeights, root_relative, vq_total_loss
 from ..models.text import TextFeatureCache, build_text_encoder
@@ -53,7 +54,9 @@ def placement_and_pose_errors(pred: torch.Tensor, target: torch.Tensor, root: in
 
 
 class VQTask:
-    """The 2D motion VQ-VAE on single-person windows (batch, frame, feature), normalised.
+    """The 2D motion VQ-VAE on single-person windows (batch, frame, feature), normalised; a loss with a
+    ``separation`` weight trains on both people of each window (batch, person=2, frame, feature) and ``capsules``
+    (bone -> radius, m) says which of their bones must not overlap.
 
     ``joints`` reads joint positions and rotations from the features (``motion.joints``; default: the layout's
     channels), for the losses, the validation errors and the previews.
@@ -63,9 +66,10 @@ class VQTask:
 
     def __init__(self, model: MotionVQVAE, normalizer: Normalizer, weights: VQLossWeights = VQLossWeights(),
                  preview_window: torch.Tensor | None = None, geometry_in_metres: bool = False,
-                 joints: JointReader | None = None):
+                 joints: JointReader | None = None, capsules=None):
         self.model = model
         self.weights = weights
+        self.capsules = capsules
         self.geometry_in_metres = geometry_in_metres
         self.mean, self.std = _tensor(normalizer.mean), _tensor(normalizer.std)
         self.preview_window = preview_window
@@ -76,10 +80,12 @@ class VQTask:
         self.mean, self.std = self.mean.to(device), self.std.to(device)
 
     def training_step(self, batch: torch.Tensor, step: int):
+        batch = batch.flatten(0, 1) if batch.ndim == 4 else batch  # pairs: rows 2i, 2i + 1 of one window
         out = self.model(batch)
         layout = unwrap_model(self.model).layout
         total, terms = vq_total_loss(out["recon"], batch, out["commit_loss"], self.mean, self.std, layout,
-                                     self.weights, geometry_in_metres=self.geometry_in_metres, joints=self.joints)
+                                     self.weights, geometry_in_metres=self.geometry_in_metres, joints=self.joints,
+                                     capsules=self.capsules)
         return total, {**terms, "perplexity": out["perplexity"], "usage": out["usage"]}
 
     def validate(self, loader: Iterable) -> dict[str, float]:
@@ -358,11 +364,14 @@ def build_vq(cfg, source: DataSource):
     step = model.layout.time_downsample
     source.vq_window(multiple_of=step)  # settings checked before the statistics are fitted over the train split
     normalizer = source.normalizer()
-    train_set = source.vq_windows("train", progress=cfg.progress, multiple_of=step)
+    weights = configured_vq_loss_weights(cfg)
+    # the separation term compares the two people of a window: the training windows come in pairs
+    train_set = source.vq_windows("train", progress=cfg.progress, multiple_of=step, pairs=bool(weights.separation))
     val_set = source.vq_windows("val", progress=cfg.progress, multiple_of=step)
     loss = cfg.train.get("loss", {})
-    task = VQTask(model, normalizer, weights=configured_vq_loss_weights(cfg), preview_window=val_set[0],
-                  geometry_in_metres=bool(loss.get("geometry_in_metres", False)), joints=joints)
+    task = VQTask(model, normalizer, weights=weights, preview_window=val_set[0],
+                  geometry_in_metres=bool(loss.get("geometry_in_metres", False)), joints=joints,
+                  capsules=COLLIDERS if weights.separation else None)
     return task, train_set, val_set, None, ("mpjpe_mm", "min")
 
 
