@@ -359,14 +359,13 @@ def test_the_separation_term_reads_the_batch_as_pairs_and_joins_the_total_only_w
 
 
 def test_a_vq_task_with_the_separation_term_trains_on_pairs_of_windows(tmp_path):
-    from intermask.metrics.physical import COLLIDERS
     from intermask.models.vqvae import MotionVQVAE
     from intermask.motion.normalize import Normalizer
     from intermask.training.tasks import VQTask
 
     model = MotionVQVAE(LAYOUT, width=16, code_dim=8, num_codes=16, dropout=0.0)
     normalizer = Normalizer(np.zeros(LAYOUT.dim), np.ones(LAYOUT.dim))
-    task = VQTask(model, normalizer, weights=VQLossWeights(separation=1.0), capsules=COLLIDERS)
+    task = VQTask(model, normalizer, weights=VQLossWeights(separation=1.0))  # the colliders by default
     pairs = features_with_positions(two_people(0.0, frames=8)[0]).unsqueeze(0)  # (1, 2, 8, feature): one body
     total, logs = task.training_step(pairs, 0)
     assert torch.isfinite(total) and "separation" in logs

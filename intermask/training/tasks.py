@@ -56,7 +56,7 @@ def placement_and_pose_errors(pred: torch.Tensor, target: torch.Tensor, root: in
 class VQTask:
     """The 2D motion VQ-VAE on single-person windows (batch, frame, feature), normalised; a loss with a
     ``separation`` weight trains on both people of each window (batch, person=2, frame, feature) and ``capsules``
-    (bone -> radius, m) says which of their bones must not overlap.
+    (bone -> radius, m; default the physical metrics' ``COLLIDERS``) says which of their bones must not overlap.
 
     ``joints`` reads joint positions and rotations from the features (``motion.joints``; default: the layout's
     channels), for the losses, the validation errors and the previews.
@@ -66,7 +66,7 @@ class VQTask:
 
     def __init__(self, model: MotionVQVAE, normalizer: Normalizer, weights: VQLossWeights = VQLossWeights(),
                  preview_window: torch.Tensor | None = None, geometry_in_metres: bool = False,
-                 joints: JointReader | None = None, capsules=None):
+                 joints: JointReader | None = None, capsules=COLLIDERS):
         self.model = model
         self.weights = weights
         self.capsules = capsules
@@ -370,8 +370,7 @@ def build_vq(cfg, source: DataSource):
     val_set = source.vq_windows("val", progress=cfg.progress, multiple_of=step)
     loss = cfg.train.get("loss", {})
     task = VQTask(model, normalizer, weights=weights, preview_window=val_set[0],
-                  geometry_in_metres=bool(loss.get("geometry_in_metres", False)), joints=joints,
-                  capsules=COLLIDERS if weights.separation else None)
+                  geometry_in_metres=bool(loss.get("geometry_in_metres", False)), joints=joints)
     return task, train_set, val_set, None, ("mpjpe_mm", "min")
 
 
