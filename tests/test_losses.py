@@ -358,7 +358,7 @@ def test_the_separation_term_reads_the_batch_as_pairs_and_joins_the_total_only_w
         vq_total_loss(pred, target, zero, mean, std, LAYOUT, weights)
 
 
-def test_a_vq_task_with_the_separation_term_trains_on_pairs_of_windows(tmp_path):
+def test_a_vq_task_with_the_separation_term_trains_on_pairs_of_windows():
     from intermask.models.vqvae import MotionVQVAE
     from intermask.motion.normalize import Normalizer
     from intermask.training.tasks import VQTask
