@@ -170,9 +170,9 @@ def model_sizes(size: str) -> dict:
         text = {**_yaml(CONFIGS / "text_encoder/minilm.yaml"), **tiny.get("text_encoder", {})}
         for kind in train:
             train[kind].update(tiny["train"])
-    # how captions are read and the training-time caption aligner (off in the paper's configuration): InterMask's
-    # settings, not the network's
-    for setting in ("person_views", "view_contrast", "caption_aligner"):
+    # how captions are read, the training-time caption aligner and how features are decoded: InterMask's settings,
+    # not the network's
+    for setting in InterMask.SETTINGS:
         transformer.pop(setting)
     transformer.update(text_dim=int(text["frozen_dim"]), cond_drop_prob=float(train["transformer"]["cond_drop_prob"]),
                        max_time=int(data["max_frames"]) // INTERHUMAN.time_downsample,

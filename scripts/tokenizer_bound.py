@@ -28,6 +28,7 @@ from intermask.data.datasets import collate
 from intermask.data.source import DataSource
 from intermask.loading import load_text_motion_evaluator, load_vq
 from intermask.metrics.text_motion import activation_statistics, frechet_distance, r_precision
+from intermask.motion.features import velocities_from_positions
 from intermask.motion.rotation import geodesic_angle
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "data"
@@ -53,12 +54,16 @@ def measure(vq, evaluator, source: DataSource, split: str, batch_size: int, emb_
     if items == 0:
         raise SystemExit(f"the {split} split has {len(dataset)} items, fewer than one batch of {batch_size}")
     step = vq.layout.time_downsample
-    variants = ["ground truth", "reconstruction", *(f"ground truth, {g} reconstructed" for g in GROUPS),
+    variants = ["ground truth", "reconstruction", "reconstruction, velocities from its positions",
+                "reconstruction, velocities from its positions, rotation restored",
+                *(f"ground truth, {g} reconstructed" for g in GROUPS),
                 *(f"reconstruction, {g} restored" for g in GROUPS)]
     embeddings = {name: [] for name in variants}
     texts, joint_error, frame_count = [], 0.0, 0
     angle_sum = mean_angle_sum = 0.0
     mean_features = torch.as_tensor(normalizer.mean, dtype=torch.float32)
+    rotation_channels = torch.zeros(layout.dim, dtype=torch.bool)
+    rotation_channels[layout.rotation] = True
     for start in range(0, items, batch_size):
         batch = collate([dataset[i] for i in range(start, start + batch_size)])
         frames = batch["length"] - batch["length"] % step
@@ -73,7 +78,11 @@ def measure(vq, evaluator, source: DataSource, split: str, batch_size: int, emb_
         angle_sum = angle_sum + geodesic_angle(joints.rotations(kept_recon), true_rotations).sum(0)
         mean_angle_sum = mean_angle_sum + geodesic_angle(joints.rotations(mean_features).expand_as(true_rotations),
                                                          true_rotations).sum(0)
-        mixes = {"ground truth": truth, "reconstruction": recon}
+        consistent = velocities_from_positions(recon, frames, layout)
+        mixes = {"ground truth": truth, "reconstruction": recon,
+                 "reconstruction, velocities from its positions": consistent,
+                 "reconstruction, velocities from its positions, rotation restored":
+                     torch.where(rotation_channels, truth, consistent)}
         for group in GROUPS:
             channels = getattr(layout, group)
             mixed = truth.clone()

@@ -221,7 +221,7 @@ def test_the_synthetic_experiments_train_their_evaluator_on_the_twins_and_the_pu
     assert weight("experiment=interhuman") == weight("data=interhuman") == 0.0
 
 
-def test_the_caption_aligner_trains_the_demo_and_the_cpu_recipe_and_is_off_for_the_published_models():
+def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_from_positions_the_paper_not():
     from intermask.data.source import DataSource
     from intermask.errors import ConfigError
     from intermask.training.tasks import transformer_settings
@@ -234,15 +234,17 @@ def test_the_caption_aligner_trains_the_demo_and_the_cpu_recipe_and_is_off_for_t
     for experiment in ("demo", "cpu"):
         network, extras = settings(f"experiment={experiment}")
         assert extras == {"caption_aligner": {"weight": 0.3, "detail_weight": 3.0, "width": 32, "hidden": 128,
-                                              "embed": 64}}
-        assert "caption_aligner" not in network
+                                              "embed": 64}, "velocities_from_positions": True}
+        assert "caption_aligner" not in network and "velocities_from_positions" not in network
     for experiment in ("synthetic", "interhuman", "interx", "paper"):
         network, extras = settings(f"experiment={experiment}")
-        assert extras == {} and "caption_aligner" not in network
+        assert extras == {} and "caption_aligner" not in network and "velocities_from_positions" not in network
     with pytest.raises(ConfigError, match="unknown key"):
         settings("experiment=demo", "+model.transformer.caption_aligner.depth=2")
     with pytest.raises(ConfigError, match="must be >= 0"):
         settings("experiment=demo", "model.transformer.caption_aligner.weight=-1")
+    with pytest.raises(ConfigError, match="hold no joint positions"):  # Inter-X's features
+        settings("experiment=interx", "model.transformer.velocities_from_positions=true")
 
 
 def test_person_views_are_off_by_default_and_need_the_names_of_the_people():

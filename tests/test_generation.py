@@ -277,6 +277,36 @@ def test_a_generated_clip_is_decoded_from_its_own_tokens_only():
         assert (features[row, :, frames:] == 0).all()
 
 
+def test_with_velocities_from_positions_the_decoded_velocities_are_the_decoded_positions_differences():
+    from intermask.generation.interaction_model import InterMask
+    from intermask.models.text import TextEncoder
+    from intermask.models.vqvae import MotionVQVAE
+    from intermask.official.weights import WidthOnlyBackbone
+
+    torch.manual_seed(0)
+    vq = MotionVQVAE(width=16, code_dim=24, num_codes=NUM_CODES, depth=1)
+    vq.quantizer.set_codebook(torch.randn(NUM_CODES, 24))
+    text = TextEncoder(WidthOnlyBackbone(TEXT_DIM), num_layers=1, heads=2, ff_dim=16)
+    layout = vq.layout
+    mean, std = torch.randn(layout.dim), torch.rand(layout.dim) + 0.5
+    plain = InterMask(vq, tiny_model(), text, mean, std).eval()
+    model = InterMask(vq, tiny_model(), text, mean, std, {"velocities_from_positions": True}).eval()
+    ids = torch.randint(0, NUM_CODES, (2, 2, layout.num_parts, 6))
+    lengths = torch.tensor([6, 3])  # token steps: 24 and 12 frames
+    before, after = plain.decode(ids, lengths), model.decode(ids, lengths)
+    raw, raw_before = model.denormalize(after), plain.denormalize(before)
+    positions, velocities = raw[..., layout.position], raw[..., layout.velocity]
+    for row, frames in enumerate((24, 12)):
+        steps = positions[row, :, 1:frames] - positions[row, :, :frames - 1]
+        torch.testing.assert_close(velocities[row, :, :frames - 1], steps, atol=1e-4, rtol=1e-4)
+        assert (after[row, :, frames:] == 0).all()
+    assert not torch.allclose(velocities, raw_before[..., layout.velocity], atol=1e-3)
+    # everything but the velocities is decoded as before
+    others = torch.ones(layout.dim, dtype=torch.bool)
+    others[layout.velocity] = False
+    assert torch.equal(after[..., others], before[..., others])
+
+
 def person_view_model(person_views, view_contrast=1.0):
     from intermask.generation.interaction_model import InterMask
     from intermask.models.text import TextEncoder

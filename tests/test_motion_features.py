@@ -1,4 +1,5 @@
 """The 262-dim per-person feature, the canonical frame, normalisation and the augmentations."""
+import dataclasses
 import os
 
 import numpy as np
@@ -32,6 +33,7 @@ from intermask.motion.features import (
     joints_to_features,
     validate_features,
     validate_joints,
+    velocities_from_positions,
 )
 from intermask.motion.kinematics import forward_kinematics
 from intermask.motion.layout import INTERHUMAN
@@ -100,6 +102,35 @@ def test_velocities_are_the_displacement_to_the_next_frame(rng):
     # so the last frame, which has no row of its own, is recoverable
     last = features_to_joints(features)[-1] + features_to_velocities(features)[-1]
     np.testing.assert_allclose(last, joints[-1], atol=1e-12)
+
+
+def test_velocities_from_positions_restores_the_data_s_velocities_within_each_clip_s_length(rng):
+    clips = [make_clip(rng, frames=9)[:2] for _ in range(2)]
+    features = torch.stack([torch.from_numpy(joints_to_features(j, r)).float() for j, r in clips])  # (2, 8, 262)
+    noisy = features.clone()
+    noisy[..., INTERHUMAN.velocity] += torch.randn(2, 8, 66)
+    noisy[1, 5:] = 0.0  # the second clip is 5 rows long: its pad rows stay as they are
+    fixed = velocities_from_positions(noisy, torch.tensor([8, 5]))
+    v = INTERHUMAN.velocity
+    torch.testing.assert_close(fixed[0, :7, v], features[0, :7, v], atol=1e-5, rtol=0)
+    torch.testing.assert_close(fixed[1, :4, v], features[1, :4, v], atol=1e-5, rtol=0)
+    # a clip's last row has no next position: its velocity stays; so do all other channels and the pad rows
+    assert torch.equal(fixed[0, 7], noisy[0, 7]) and torch.equal(fixed[1, 4:], noisy[1, 4:])
+    others = torch.ones(262, dtype=torch.bool)
+    others[v] = False
+    assert torch.equal(fixed[..., others], noisy[..., others])
+    # batch axes in front of the frames (people) take the clip's length too, and the input is not changed
+    pair = velocities_from_positions(torch.stack([noisy, noisy], dim=1), torch.tensor([8, 5]))
+    assert torch.equal(pair[:, 0], fixed) and torch.equal(pair[:, 1], fixed)
+    assert not torch.equal(noisy, fixed)
+
+
+def test_velocities_from_positions_rejects_lengths_of_another_batch_and_layouts_without_positions():
+    with pytest.raises(ValueError, match=r"lengths: expected shape \(2,\)"):
+        velocities_from_positions(torch.zeros(2, 4, 262), torch.tensor([4]))
+    no_positions = dataclasses.replace(INTERHUMAN, position=slice(0, 0))
+    with pytest.raises(ValueError, match="position and velocity channels of one size"):
+        velocities_from_positions(torch.zeros(2, 4, 262), torch.tensor([4, 4]), no_positions)
 
 
 def test_rotations_are_stored_unchanged_and_decode_with_an_identity_root(rng):

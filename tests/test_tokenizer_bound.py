@@ -18,22 +18,22 @@ spec.loader.exec_module(tokenizer_bound)
 
 
 class StandInVQ:
-    """Encodes features as they are; decodes them with the rotation channels at the data's mean (normalised 0)
-    when ``drop_rotations``, or unchanged."""
+    """Encodes features as they are; decodes them with one group's channels (``drop``: "rotation", "velocity") set to
+    ``value`` (normalised: 0 is the data's mean), or unchanged."""
 
     class layout:
         time_downsample = 4
 
-    def __init__(self, drop_rotations: bool):
-        self.drop_rotations = drop_rotations
+    def __init__(self, drop: str | None, value: float = 0.0):
+        self.drop, self.value = drop, value
 
     def encode(self, features, lengths):
         return features.clone()
 
     def decode(self, codes, lengths_tokens):
         decoded = codes.clone()
-        if self.drop_rotations:
-            decoded[..., INTERHUMAN.rotation] = 0.0
+        if self.drop:
+            decoded[..., getattr(INTERHUMAN, self.drop)] = self.value
         return decoded
 
 
@@ -60,7 +60,7 @@ def source(tmp_path_factory):
 
 
 def test_a_perfect_tokenizer_loses_nothing(source):
-    results = tokenizer_bound.measure(StandInVQ(False), FeatureMeanEvaluator(), source, "test", 8, 1.0)
+    results = tokenizer_bound.measure(StandInVQ(None), FeatureMeanEvaluator(), source, "test", 8, 1.0)
     assert results["mpjpe_mm"] == 0.0
     assert results["rotation_error_deg"] == [0.0] * 21
     assert max(results["mean_rotation_error_deg"]) > 1.0
@@ -68,13 +68,22 @@ def test_a_perfect_tokenizer_loses_nothing(source):
 
 
 def test_a_tokenizer_without_rotations_is_found_out_by_its_rotation_channels(source):
-    results = tokenizer_bound.measure(StandInVQ(True), FeatureMeanEvaluator(), source, "test", 8, 1.0)
+    results = tokenizer_bound.measure(StandInVQ("rotation"), FeatureMeanEvaluator(), source, "test", 8, 1.0)
     rows = results["evaluator"]
     # it answers the mean rotation everywhere, so its error per joint is the mean rotation's
     np.testing.assert_allclose(results["rotation_error_deg"], results["mean_rotation_error_deg"], atol=0.11)
     assert results["mpjpe_mm"] == 0.0  # positions untouched
     assert rows["reconstruction"]["fid"] > 0.01
     for untouched in ("ground truth, position reconstructed", "ground truth, velocity reconstructed",
-                      "reconstruction, rotation restored"):
+                      "reconstruction, rotation restored",
+                      "reconstruction, velocities from its positions, rotation restored"):
         assert rows[untouched]["fid"] == pytest.approx(0.0, abs=1e-3), untouched
     assert rows["ground truth, rotation reconstructed"]["fid"] == pytest.approx(rows["reconstruction"]["fid"])
+
+
+def test_velocities_taken_from_the_reconstructed_positions_undo_a_tokenizer_s_lost_velocities(source):
+    results = tokenizer_bound.measure(StandInVQ("velocity", 1.0), FeatureMeanEvaluator(), source, "test", 8, 1.0)
+    rows = results["evaluator"]
+    assert rows["reconstruction"]["fid"] > 1.0
+    # the data's velocities are its positions' differences but for each clip's last row, which keeps the lost one
+    assert rows["reconstruction, velocities from its positions"]["fid"] < 0.01 * rows["reconstruction"]["fid"]

@@ -17,6 +17,7 @@ from ..models.text import TextEncoder, TextFeatureCache, build_text_encoder
 from ..models.transformer import InterMTransformer
 from ..models.vqvae import MotionVQVAE
 from ..motion.augment import swap_person_names
+from ..motion.features import velocities_from_positions
 from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
 from ..motion.skeleton import NUM_JOINTS
@@ -29,6 +30,9 @@ class InterMask(nn.Module):
 
     Features are (batch, person=2, frame, feature) normalised unless a method says otherwise.
     """
+
+    # the keys of ``model.transformer`` that are this class's settings (its config), not the network's
+    SETTINGS = ("person_views", "view_contrast", "caption_aligner", "velocities_from_positions")
 
     def __init__(self, vq: MotionVQVAE, transformer: InterMTransformer, text_encoder: TextEncoder,
                  mean: torch.Tensor, std: torch.Tensor, config: dict | None = None):
@@ -60,6 +64,13 @@ class InterMask(nn.Module):
         cond_dim = text_encoder.text_dim * (2 if self.person_views else 1)
         self.aligner = (CaptionAligner(transformer.num_codes, transformer.num_parts, cond_dim, **aligner)
                         if aligner else None)
+        # config "velocities_from_positions": decoded features get their own positions' frame differences as their
+        # velocities, as the data's are built, where the decoder's velocity channels only approximate them (the
+        # joints, what a user sees, are unchanged; what an evaluator reads of the velocities then agrees with them;
+        # docs/synthetic-training.md: velocities that agree with the positions). Absent: as decoded (the published)
+        self.velocities_from_positions = bool(self.config.get("velocities_from_positions", False))
+        if self.velocities_from_positions and not vq.layout.has_positions:
+            raise ValueError("velocities_from_positions needs features that hold joint positions; this layout has none")
         # how ``joints`` reads joints from features (``motion.joints``); None: the layout's position channels. A
         # layout without them (Inter-X) is given its data code's reader (``sampling.load_writable_model``)
         self.joint_reader: JointReader | None = None
@@ -155,15 +166,25 @@ class InterMask(nn.Module):
 
     @torch.no_grad()
     def decode(self, ids: torch.Tensor, lengths_tokens: torch.Tensor | None = None) -> torch.Tensor:
-        """ids (b, 2, part, step) -> normalised features (b, 2, 4 step, feature).
+        """ids (b, 2, part, step) -> normalised features (b, 2, 4 step, feature); with ``velocities_from_positions``
+        their velocities are their positions' frame differences.
 
         With ``lengths_tokens`` (b,), each clip is decoded from its valid steps only (``MotionVQVAE.decode``) and
         frames past them are zero; without, the whole grid is decoded and pads act as a zero latent.
         """
         batch = ids.shape[0]
         people_lengths = None if lengths_tokens is None else lengths_tokens.repeat_interleave(2)
-        features = self.vq.decode(rearrange(ids, "b n p t -> (b n) p t"), people_lengths)
-        return rearrange(features, "(b n) f c -> b n f c", b=batch)
+        features = rearrange(self.vq.decode(rearrange(ids, "b n p t -> (b n) p t"), people_lengths),
+                             "(b n) f c -> b n f c", b=batch)
+        if not self.velocities_from_positions:
+            return features
+        frames = (torch.full((batch,), features.shape[2], device=features.device) if lengths_tokens is None
+                  else lengths_tokens.to(features.device) * self.frames_per_token)
+        velocity = self.layout.velocity
+        consistent = self.normalize(velocities_from_positions(self.denormalize(features), frames, self.layout))
+        features = features.clone()
+        features[..., velocity] = consistent[..., velocity]
+        return features
 
     def check_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Frame lengths -> token steps, with an error for a length outside what the model was trained on."""

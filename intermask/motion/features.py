@@ -165,6 +165,29 @@ def features_to_velocities(features, layout: FeatureLayout = INTERHUMAN):
     return velocities.reshape(*_shape(velocities)[:-1], layout.num_joints, 3)
 
 
+def velocities_from_positions(features: torch.Tensor, lengths: torch.Tensor,
+                              layout: FeatureLayout = INTERHUMAN) -> torch.Tensor:
+    """Features (batch, ..., frames, layout.dim) whose velocities are their own positions' frame differences, as
+    ``joints_to_features`` builds them: row t's velocity becomes position t + 1 minus position t wherever row t + 1
+    is within the clip's ``lengths`` (batch,) rows. The last row of each clip has no next position and keeps its
+    velocity; every other channel and every row past the length are returned unchanged (a new tensor)."""
+    validate_features(features, "features", layout, check_finite=False)
+    sizes = [channels.stop - channels.start for channels in (layout.position, layout.velocity)]
+    if not layout.has_positions or sizes[0] != sizes[1]:
+        raise ValueError(f"velocities_from_positions needs position and velocity channels of one size, the layout "
+                         f"has {layout.position} and {layout.velocity}")
+    lengths = torch.as_tensor(lengths, device=features.device)
+    if lengths.shape != features.shape[:1]:
+        raise ValueError(f"lengths: expected shape ({features.shape[0]},), got {tuple(lengths.shape)}")
+    positions = features[..., layout.position]
+    next_row = torch.arange(1, features.shape[-2], device=features.device).view(-1, 1)
+    has_next = next_row < lengths.view(-1, *[1] * (features.dim() - 1))  # (batch, 1.., frames - 1, 1)
+    out = features.clone()
+    velocities = out[..., :-1, layout.velocity]
+    out[..., :-1, layout.velocity] = torch.where(has_next, positions[..., 1:, :] - positions[..., :-1, :], velocities)
+    return out
+
+
 def features_to_rot6d(features, layout: FeatureLayout = INTERHUMAN):
     """6D local rotations of joints 1.. stored in the features. (..., frames, layout.dim) -> (..., frames, joint - 1, 6)."""
     validate_features(features, "features", layout, check_finite=False)

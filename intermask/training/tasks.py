@@ -405,12 +405,18 @@ def caption_aligner_settings(settings) -> dict:
 def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
     """``model.transformer`` split into the network's settings and what else InterMask's config holds: how it reads
     captions, {} (one condition for both people) or ``person_views`` (the phrases that name the two people,
-    ``data.person_names``) and ``view_contrast``; and the ``caption_aligner`` of its training, where one is on."""
+    ``data.person_names``) and ``view_contrast``; the ``caption_aligner`` of its training, where one is on; and
+    ``velocities_from_positions``, where it is on."""
     network = dict(cfg.model.transformer)
-    aligner = caption_aligner_settings(network.pop("caption_aligner", None))
+    extras = caption_aligner_settings(network.pop("caption_aligner", None))
+    if network.pop("velocities_from_positions", False):
+        if not source.layout.has_positions:
+            raise ConfigError(f"model.transformer.velocities_from_positions=true: data={cfg.data.name}'s features "
+                              "hold no joint positions to take the velocities from; set it to false")
+        extras["velocities_from_positions"] = True
     views, contrast = network.pop("person_views", False), float(network.pop("view_contrast", 1.0))
     if not views:
-        return network, aligner
+        return network, extras
     names = source.person_names()
     if names is None:
         raise ConfigError("model.transformer.person_views=true reads each caption from both people's side, which "
@@ -418,7 +424,7 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
                           "person]) or model.transformer.person_views=false")
     if not contrast >= 1:
         raise ConfigError(f"model.transformer.view_contrast must be at least 1 (1: the views as encoded), got {contrast}")
-    return network, {"person_views": list(names), "view_contrast": contrast, **aligner}
+    return network, {"person_views": list(names), "view_contrast": contrast, **extras}
 
 
 def build_transformer(cfg, source: DataSource):
