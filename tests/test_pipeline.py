@@ -170,6 +170,23 @@ def test_caption_details_measures_what_the_models_read_of_names_and_sides(traine
     assert "names exchanged:" in result.stdout and "gap" in result.stdout
 
 
+def test_profile_train_times_the_steps_of_a_real_training_run(trained, workspace):
+    out = workspace / "profile.json"
+    script = Path(__file__).resolve().parent.parent / "scripts" / "profile_train.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--skip", "1", "--steps", "2", "--json", str(out), "--", "transformer", *TINY,
+         *data_args(workspace), "train.max_steps=6", "train.batch_size=8", f"hydra.run.dir={workspace / 'profiled'}"],
+        cwd=workspace, env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    # one step before the profiled three, then two timed: each with its backward pass and its captions' features
+    assert report["steps"] == 2 and 0 < report["backward"] < report["step"]
+    assert 0 < report["frozen_text"] < report["step"]
+    assert "Self CPU" in result.stderr and "2 timed steps, ms per step: step" in result.stderr
+    assert (workspace / "profiled" / "last.pt").is_file()  # the real run, with its checkpoint
+
+
 def test_render_writes_a_dataset_clip(workspace):
     out = workspace / "render"
     run("intermask.render", "0000", f"out={out}", "formats=[npy,html]", *data_args(workspace)[:2], cwd=workspace)

@@ -273,6 +273,25 @@ def test_condition_drop_zeroes_the_text_feature_in_training_only():
     assert not torch.allclose(model(ids, cond), null, atol=1e-4)
 
 
+def test_attention_dropout_drops_attention_weights_apart_from_the_hidden_states_dropout():
+    def attention_rates(model):
+        return {module.dropout for module in model.modules() if isinstance(module, MultiheadAttention)}
+
+    def hidden_rates(model):
+        return {module.p for module in model.modules() if isinstance(module, torch.nn.Dropout)}
+
+    assert attention_rates(tiny_model(dropout=0.3)) == hidden_rates(tiny_model(dropout=0.3)) == {0.3}  # the paper's
+    split = tiny_model(dropout=0.3, attention_dropout=0.0)
+    assert attention_rates(split) == {0.0} and hidden_rates(split) == {0.3}
+    ids, cond = random_ids(2, 5), torch.randn(2, TEXT_DIM)
+    for attention_dropout, random in ((0.0, False), (0.5, True)):
+        # no other dropout and no condition drop: two training passes differ only through the attention weights
+        model = with_active_modulation(tiny_model(attention_dropout=attention_dropout, cond_drop_prob=0.0)).train()
+        assert torch.allclose(model(ids, cond), model(ids, cond)) is not random
+    with pytest.raises(ValueError, match="attention_dropout"):
+        tiny_model(attention_dropout=1.0)
+
+
 @pytest.mark.parametrize(
     "ids_shape, lengths, cond_shape, message",
     [

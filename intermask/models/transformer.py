@@ -203,17 +203,19 @@ class LengthPlan:
 class InterMBlock(nn.Module):
     """One Inter-M block: (b, 2pt+1, d) tokens and a (b, d) or per-person (b, 2, d) condition -> (b, 2pt+1, d)."""
 
-    def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float, num_parts: int, parity: bool = False):
+    def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float, num_parts: int, parity: bool = False,
+                 attention_dropout: float | None = None):
         super().__init__()
         self.num_parts = num_parts
         self.parity = parity
+        attention_dropout = dropout if attention_dropout is None else attention_dropout
         self.joint_modulation = AdaLNModulation(dim, 6)
-        self.self_attn = MultiheadAttention(dim, heads, dropout)
+        self.self_attn = MultiheadAttention(dim, heads, attention_dropout)
         self.joint_ffn = FeedForward(dim, ff_dim, dropout)
         self.person_modulation = AdaLNModulation(dim, 14)
-        self.spatial_attn = MultiheadAttention(dim, heads, dropout)
-        self.temporal_attn = MultiheadAttention(dim, heads, dropout)
-        self.cross_attn = MultiheadAttention(dim, heads, dropout)
+        self.spatial_attn = MultiheadAttention(dim, heads, attention_dropout)
+        self.temporal_attn = MultiheadAttention(dim, heads, attention_dropout)
+        self.cross_attn = MultiheadAttention(dim, heads, attention_dropout)
         self.person_ffn = FeedForward(dim, ff_dim, dropout)
         self.residual_dropout = Dropout(dropout)
 
@@ -292,6 +294,8 @@ class InterMTransformer(nn.Module):
     reads it: ``InterMask.person_views``); the null condition (classifier-free guidance) is the zero feature, so its
     projection is the bias of ``text_projection``. In training, each sample's features are zeroed with probability
     ``cond_drop_prob`` (both people's together).
+    ``attention_dropout``: dropout on the attention weights; None (the published model's) takes ``dropout``. On a CPU
+    attention with dropout on its weights runs as plain products with a drawn mask, without it as a fused kernel.
     """
 
     def __init__(
@@ -310,10 +314,13 @@ class InterMTransformer(nn.Module):
         cond_drop_prob: float = 0.1,
         length_groups: int = 4,
         person_embedding: bool = False,
+        attention_dropout: float | None = None,
     ):
         super().__init__()
         if length_groups < 1:
             raise ValueError(f"InterMTransformer: length_groups must be at least 1, got {length_groups}")
+        if attention_dropout is not None and not 0 <= attention_dropout < 1:
+            raise ValueError(f"InterMTransformer: attention_dropout must be in [0, 1) or None, got {attention_dropout}")
         self.num_codes = num_codes
         self.num_parts = num_parts
         self.max_time = max_time
@@ -338,7 +345,7 @@ class InterMTransformer(nn.Module):
         self.input_dropout = Dropout(dropout)
         self.text_projection = nn.Linear(text_dim, dim)
         self.blocks = nn.ModuleList(
-            InterMBlock(dim, heads, ff_dim, dropout, num_parts, parity) for _ in range(depth)
+            InterMBlock(dim, heads, ff_dim, dropout, num_parts, parity, attention_dropout) for _ in range(depth)
         )
         self.head = OutputHead(dim, num_codes)
         self._init_weights()
