@@ -105,10 +105,10 @@ def main(argv: list[str]) -> None:
         if timer.table is not None:
             print(timer.table, file=sys.stderr)
         report = timer.report()
-        print(f"{report.pop('steps')} timed steps, ms per step: "
-              + ", ".join(f"{name} {value:.1f}" for name, value in report.items()), file=sys.stderr)
         if args.json is not None:
-            write_text_atomic(args.json, json.dumps(timer.report(), indent=2) + "\n")
+            write_text_atomic(args.json, json.dumps(report, indent=2) + "\n")
+        print(f"{report['steps']} timed steps, ms per step: "
+              + ", ".join(f"{name} {value:.1f}" for name, value in report.items() if name != "steps"), file=sys.stderr)
 
 
 if __name__ == "__main__":
