@@ -19,6 +19,7 @@ from .data.datasets import Interactions, collate
 from .data.interx import InterXInteractions
 from .data.source import DataSource, check_exists
 from .errors import ConfigError
+from .generation.decoding import check_cond_scale
 from .generation.interaction_model import InterMask
 from .loading import (InterXTextMotionEvaluator, TextMotionEvaluator, load_interaction_model,
                       load_text_motion_evaluator, resolve)
@@ -108,9 +109,24 @@ class EvaluationRun:
         return self.evaluator.embed_text(list(batch.text)), self.evaluator.embed_motion(batch.motion, batch.lengths)
 
 
+def generation_settings(generation, model: InterMask | None) -> dict:
+    """The ``generation`` config as ``InterMask.generate``'s settings, with the guidance scale resolved: null means
+    the model's own (``InterMask.cond_scale``)."""
+    settings = dict(generation)
+    if settings.get("cond_scale") is None:
+        settings["cond_scale"] = model.cond_scale if model is not None else None
+    else:
+        try:
+            settings["cond_scale"] = check_cond_scale(settings["cond_scale"], "generation.cond_scale")
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    return settings
+
+
 def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     """Run the protocol as configured; returns the Markdown table and the files written."""
     check_settings(cfg.generation, "generation")
+    generation_settings(cfg.generation, None)  # a bad guidance scale stops the run before anything loads
     source = DataSource(cfg.data)
     check_exists(source)
     device = resolve_device(cfg.device)
@@ -141,7 +157,8 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     if max_items is not None and max_items < protocol.batch_size:
         raise ConfigError(f"protocol.quick.max_items={max_items} is below one evaluation batch "
                           f"({protocol.batch_size})")
-    run = EvaluationRun(dataset, evaluator, model, protocol.batch_size, dict(cfg.generation), device, max_items)
+    generation = generation_settings(cfg.generation, model)
+    run = EvaluationRun(dataset, evaluator, model, protocol.batch_size, generation, device, max_items)
     if cfg.reconstruction:
         if model is None or source.format != "interhuman":
             raise ConfigError("--reconstruction needs a model (ckpt=...) of data in the InterHuman layout: its "
@@ -152,6 +169,8 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
                            run.multimodality if model else None, progress=True)
     table = format_table(results)
     what = f"VQ-VAE reconstruction by {model_path}" if cfg.reconstruction else model_path or "(ground truth only)"
+    if model is not None and not cfg.reconstruction:
+        what = f"{what} ({generation['steps']} decoding steps, guidance scale {generation['cond_scale']:g})"
     header = (f"{cfg.data.name} {cfg.split} split, {protocol.replications} replications, batch "
               f"{protocol.batch_size}; evaluator {evaluator_path}; model {what}")
     out = Path(cfg.out) if cfg.out else (model_path.parent if model_path else evaluator_path.parent)
@@ -160,5 +179,6 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     markdown, json_path = out / f"{stem}.md", out / f"{stem}.json"
     write_text_atomic(markdown, f"{header}\n\n{table}\n")
     write_text_atomic(json_path, results_to_json({**results, "evaluator": str(evaluator_path),
-                                                  "model": str(model_path) if model_path else None}))
+                                                  "model": str(model_path) if model_path else None,
+                                                  "generation": generation if model_path else None}))
     return f"{header}\n\n{table}", [markdown, json_path]

@@ -3,7 +3,9 @@
 ``device`` = "auto" | "cpu" | "cuda" | "cuda:N": "auto" means CUDA when torch sees a GPU, else the CPU.
 
 ``amp`` = "auto" | "bf16" | "off": "auto" means bf16 autocast on a CUDA device that supports it and float32
-elsewhere; "bf16" asks for it on any device (on a CPU it is slower, but runs); "off" keeps float32.
+elsewhere; "bf16" asks for it on any device (on a CPU it is slower, but runs: the CPU recipe's transformer training
+step took 1,057 ms under it against 839 ms in float32 on two cores with bf16 instructions, its fused attention's
+backward pass three times as long); "off" keeps float32.
 
 ``compile`` = "auto" | true | false: torch.compile. "auto" means on for CUDA, where fusing the transformer's
 many small elementwise operations made its training step 1.7x and batched sampling 2.2x faster (H200, bf16), and

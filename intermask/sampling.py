@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 from .data.source import JOINT_READERS, format_of
 from .errors import ConfigError, UsageError
+from .generation.decoding import check_cond_scale
 from .generation.editing import (EditError, check_ranges, edit_interaction, extend_interaction, kept_runs,
                                  parse_seconds, part_rows, person_features, steps_within)
 from .generation.interaction_model import InterMask
@@ -72,18 +73,25 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
     progress: called as progress(stage, done, total) with stage "decoding" (steps) and then "writing" (results).
     data_cfg: the data config, where an edit's input names a dataset clip.
     """
-    for name in ("cond_scale", "temperature", "topk_ratio"):
-        if not math.isfinite(float(sample[name])):
+    for name in ("temperature", "topk_ratio"):
+        if sample[name] is None or not math.isfinite(float(sample[name])):
             raise UsageError(f"sample.{name}={sample[name]}: a finite number is needed")
+    # null: the model's own guidance scale, which the written settings then record
+    try:
+        cond_scale = (model.cond_scale if sample.cond_scale is None
+                      else check_cond_scale(sample.cond_scale, "sample.cond_scale"))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     texts = prompts(sample)
     for cut in caption_cuts(model.text_encoder.backbone, texts):
         log.warning("%s", cut.message())
     generator = torch.Generator(device=device).manual_seed(int(sample.seed))
-    settings = dict(cond_scale=float(sample.cond_scale), temperature=float(sample.temperature),
+    settings = dict(cond_scale=cond_scale, temperature=float(sample.temperature),
                     topk_ratio=float(sample.topk_ratio), gumbel=bool(sample.gumbel), generator=generator,
                     amp=str(sample.amp), compile=sample.compile,
                     progress=None if progress is None else functools.partial(progress, "decoding"))
-    meta = {"seed": int(sample.seed), "checkpoint": str(ckpt), "config": OmegaConf.to_container(sample, resolve=True)}
+    meta = {"seed": int(sample.seed), "checkpoint": str(ckpt),
+            "config": {**OmegaConf.to_container(sample, resolve=True), "cond_scale": cond_scale}}
     outputs = output_options(sample)
     if sample.reaction_to and sample.edit:
         raise UsageError("give either --reaction-to or --edit: a reaction is the edit that keeps one whole person")

@@ -271,6 +271,25 @@ def test_the_server_refuses_impossible_edits_with_one_line(server, tmp_path):
 
 # --- the server ---------------------------------------------------------------------------------------------
 
+def test_the_page_offers_the_models_own_guidance_scale_unless_the_settings_give_one(server, tmp_path):
+    from omegaconf import OmegaConf
+
+    from intermask.app.server import Limits
+
+    base, _ = server
+    assert call(f"{base}/api/info")[1]["cond_scale"] == 2.0  # the stand-in sets none: the paper's
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("serve")
+    model = tiny_model(INTERHUMAN, config={"cond_scale": 1.5})
+
+    def offered(cond_scale):
+        settings = AppSettings(out=tmp_path, sample=OmegaConf.merge(cfg.sample, {"cond_scale": cond_scale}),
+                               checkpoint="model.pt", typical_seconds=2.0, device=torch.device("cpu"), **cfg.app)
+        return Limits.of(model, settings).cond_scale
+
+    assert offered(None) == 1.5 and offered(3) == 3.0
+
+
 def test_the_server_refuses_bad_uploads_with_a_message_and_keeps_serving(server):
     base, _ = server
     status, answer = call(f"{base}/api/generate", {"mode": "reaction"}, {"huge.npy": bytes(50 * 2 ** 20)})

@@ -231,16 +231,18 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
             cfg = compose("train", overrides=["kind=transformer", "train=transformer", *overrides])
         return transformer_settings(cfg, DataSource(cfg.data))
 
-    for experiment in ("demo", "cpu"):
+    # the recipe's model samples at the guidance scale its evaluation favoured (docs/synthetic-training.md)
+    for experiment, cond_scale in (("demo", 2.0), ("cpu", 1.5)):
         network, extras = settings(f"experiment={experiment}")
         assert extras == {"caption_aligner": {"weight": 0.3, "detail_weight": 3.0, "width": 32, "hidden": 128,
-                                              "embed": 64}, "velocities_from_positions": True}
-        assert "caption_aligner" not in network and "velocities_from_positions" not in network
+                                              "embed": 64}, "velocities_from_positions": True, "cond_scale": cond_scale}
+        assert not {"caption_aligner", "velocities_from_positions", "cond_scale"} & set(network)
     # the recipe drops no attention weights (a fused attention kernel on a CPU); the demo drops nothing at all
     assert settings("experiment=cpu")[0]["attention_dropout"] == 0.0
     for experiment in ("synthetic", "interhuman", "interx", "paper"):
         network, extras = settings(f"experiment={experiment}")
-        assert extras == {} and "caption_aligner" not in network and "velocities_from_positions" not in network
+        assert extras == {"cond_scale": 2.0}  # the paper's guidance
+        assert not {"caption_aligner", "velocities_from_positions", "cond_scale"} & set(network)
         assert network["attention_dropout"] is None  # the published models: the same rate as the hidden states
     with pytest.raises(ConfigError, match="unknown key"):
         settings("experiment=demo", "+model.transformer.caption_aligner.depth=2")
@@ -248,6 +250,8 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
         settings("experiment=demo", "model.transformer.caption_aligner.weight=-1")
     with pytest.raises(ConfigError, match="hold no joint positions"):  # Inter-X's features
         settings("experiment=interx", "model.transformer.velocities_from_positions=true")
+    with pytest.raises(ConfigError, match="model.transformer.cond_scale: a guidance scale must be"):
+        settings("experiment=cpu", "model.transformer.cond_scale=-1")
 
 
 def test_person_views_are_off_by_default_and_need_the_names_of_the_people():

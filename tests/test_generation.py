@@ -247,6 +247,32 @@ def test_generate_rejects_bad_requests(lengths, cond_shape, steps, message):
         generate(tiny_model(), torch.zeros(cond_shape), torch.tensor(lengths), steps=steps)
 
 
+@pytest.mark.parametrize("cond_scale", [float("nan"), float("inf"), -0.5, "strong"])
+def test_generate_rejects_a_guidance_scale_that_is_no_finite_number_from_zero_up(cond_scale):
+    with pytest.raises(ValueError, match="generate: a guidance scale must be"):
+        generate(tiny_model(), torch.zeros(1, TEXT_DIM), torch.tensor([3]), steps=2, cond_scale=cond_scale)
+
+
+def test_a_model_samples_at_its_own_guidance_scale_unless_the_caller_gives_one(monkeypatch):
+    from helpers.stand_in import tiny_model as stand_in_model
+    from intermask.generation import interaction_model
+
+    scales = []
+
+    def decode(*args, cond_scale, **kwargs):
+        scales.append(cond_scale)
+        return generate(*args, cond_scale=cond_scale, **kwargs)
+
+    monkeypatch.setattr(interaction_model, "generate", decode)
+    lengths = torch.tensor([24, 16])
+    for config, asked, used in (({}, None, 2.0), ({"cond_scale": 1.5}, None, 1.5), ({"cond_scale": 1.5}, 4.0, 4.0)):
+        model = stand_in_model(config=config)  # no setting (the published models): the paper's 2.0
+        model.generate(["two people hug"] * 2, lengths, steps=2, cond_scale=asked, generator=seeded(4))
+        assert scales.pop() == used
+    with pytest.raises(ValueError, match="config cond_scale"):
+        stand_in_model(config={"cond_scale": float("nan")})
+
+
 def test_decoding_a_batch_of_mixed_lengths_in_groups_draws_the_tokens_of_the_padded_batch():
     grouped, padded = tiny_model(), tiny_model()
     padded.length_groups = 1

@@ -131,10 +131,25 @@ def test_eval_prints_and_writes_the_table_with_ground_truth_and_model_rows(train
                  "protocol.quick.mm_num_samples=3", "protocol.quick.mm_pairs=2", "protocol.quick.diversity_pairs=3",
                  *data_args(workspace), cwd=workspace)
     assert "| ground truth |" in result.stdout and "| model |" in result.stdout
+    assert "(20 decoding steps, guidance scale 2)" in result.stdout  # the model's own scale: the paper's
     table = json.loads((out / "eval_synthetic_test_quick.json").read_text())
+    assert table["generation"]["cond_scale"] == 2.0 and table["generation"]["steps"] == 20
     for row in ("ground truth", "model"):
         assert 0.0 <= table["rows"][row]["R@3"]["mean"] <= 1.0
     assert table["rows"]["model"]["MModality"]["mean"] >= 0.0
+
+
+def test_the_evaluation_samples_at_the_models_own_guidance_scale_unless_one_is_given():
+    from helpers.stand_in import tiny_model
+    from intermask.errors import ConfigError
+    from intermask.evaluation_run import generation_settings
+
+    model = tiny_model(config={"cond_scale": 1.5})
+    asked = {"steps": 10, "cond_scale": None, "temperature": 1.0}
+    assert generation_settings(asked, model) == {**asked, "cond_scale": 1.5}
+    assert generation_settings({**asked, "cond_scale": 3}, model)["cond_scale"] == 3.0
+    with pytest.raises(ConfigError, match="generation.cond_scale: a guidance scale must be a finite number >= 0"):
+        generation_settings({**asked, "cond_scale": -1}, None)
 
 
 def test_eval_of_the_reconstruction_scores_the_tokenizers_bound_in_a_file_of_its_own(trained, workspace):

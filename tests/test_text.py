@@ -107,6 +107,16 @@ def test_feature_cache_runs_the_backbone_once_per_distinct_caption(tmp_path):
     torch.testing.assert_close(first, encoder(["hug", "wave", "hug"]), atol=5e-3, rtol=5e-3)
 
 
+def test_feature_cache_gives_float32_features_under_bf16_autocast_on_a_cpu():
+    encoder = char_encoder().eval()
+    cache = TextFeatureCache(encoder.backbone.name)
+    plain, _ = encoder.frozen_features(["hug", "wave"], cache=cache)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # a training step with train.amp=bf16
+        features, _ = encoder.frozen_features(["wave", "hug", "kick"], cache=cache)
+    assert features.dtype == torch.float32
+    torch.testing.assert_close(features[:2], plain.flip(0))
+
+
 def test_feature_cache_saves_and_loads_atomically(tmp_path):
     encoder = char_encoder().eval()
     cache = TextFeatureCache(encoder.backbone.name)

@@ -91,7 +91,7 @@ def create_app(model: InterMask, settings: AppSettings) -> Starlette:
 
     async def info(request: Request) -> Response:
         return JSONResponse({**vars(limits), "checkpoint": checkpoint_name(settings.checkpoint),
-                             "seed": int(settings.sample.seed), "cond_scale": float(settings.sample.cond_scale),
+                             "seed": int(settings.sample.seed),
                              "num_samples": int(settings.sample.num_samples)})
 
     async def generate(request: Request) -> Response:
@@ -169,6 +169,7 @@ class Limits:
     shortest_seconds: float
     longest_seconds: float
     default_seconds: float
+    cond_scale: float  # the guidance scale a request gets when it gives none: sample.cond_scale, else the model's
     max_captions: int
     max_samples: int
     max_upload_bytes: int
@@ -181,7 +182,8 @@ class Limits:
         shortest = math.ceil(10 * model.frames_per_token / fps) / 10
         longest = math.floor(10 * model.max_frames / fps) / 10
         default = float(settings.sample.length) if settings.sample.length is not None else settings.typical_seconds
-        return cls(fps, shortest, longest, min(max(default, shortest), longest), int(settings.max_captions),
+        cond_scale = model.cond_scale if settings.sample.cond_scale is None else float(settings.sample.cond_scale)
+        return cls(fps, shortest, longest, min(max(default, shortest), longest), cond_scale, int(settings.max_captions),
                    int(settings.max_samples), int(settings.max_upload_mb * MEGABYTE), list(body_parts(model.layout)))
 
 
@@ -206,7 +208,7 @@ def parse_request(fields: dict[str, str], files: list[tuple[str, bytes]], limits
     seed = number(fields, "seed", int, int(settings.sample.seed))
     if not 0 <= seed < 2 ** 63:
         raise UsageError(f"Seed {seed}: a whole number from 0 up")
-    cond_scale = number(fields, "cond_scale", float, float(settings.sample.cond_scale))
+    cond_scale = number(fields, "cond_scale", float, limits.cond_scale)
     if not 0 <= cond_scale <= 20:
         raise UsageError(f"Guidance scale {cond_scale:g}: a number from 0 (ignore the caption) to 20")
     num_samples = number(fields, "num_samples", int, int(settings.sample.num_samples))

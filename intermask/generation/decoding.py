@@ -26,6 +26,21 @@ from einops import rearrange
 from ..models.masking import FROZEN_SCORE, cosine_schedule, validity_grid
 from ..models.random_draws import gumbel_noise
 
+# the paper's classifier-free guidance scale; a model may carry its own (``InterMask.cond_scale``)
+DEFAULT_COND_SCALE = 2.0
+
+
+def check_cond_scale(value, where: str) -> float:
+    """``value`` as a guidance scale, a finite number >= 0 (0: the null condition alone, 1: the caption's logits
+    alone); a ValueError naming ``where`` otherwise."""
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: a guidance scale must be a number, got {value!r}") from None
+    if not (math.isfinite(scale) and scale >= 0):
+        raise ValueError(f"{where}: a guidance scale must be a finite number >= 0, got {value!r}")
+    return scale
+
 
 def _kept_logits(logits: torch.Tensor, ratio: float, caller: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The ceil((1 - ratio) * v) largest logits along the last axis and their indices.
@@ -128,7 +143,7 @@ def guided_logits(
     return guided_predictor(model, cond, lengths_tokens, ids.shape[-1], cond_scale)(ids)
 
 
-def _check_request(model, cond, lengths_tokens, steps, temperature, num_time) -> None:
+def _check_request(model, cond, lengths_tokens, steps, cond_scale, temperature, num_time) -> None:
     if lengths_tokens.ndim != 1 or lengths_tokens.numel() == 0:
         raise ValueError(
             f"generate: lengths_tokens must be a non-empty (batch,) tensor, got {tuple(lengths_tokens.shape)}"
@@ -145,6 +160,7 @@ def _check_request(model, cond, lengths_tokens, steps, temperature, num_time) ->
         )
     if steps < 1:
         raise ValueError(f"generate: steps must be at least 1, got {steps}")
+    check_cond_scale(cond_scale, "generate")
     if temperature < 0:
         raise ValueError(f"generate: temperature must be >= 0, got {temperature}")
 
@@ -155,7 +171,7 @@ def generate(
     cond: torch.Tensor | None,
     lengths_tokens: torch.Tensor,
     steps: int = 20,
-    cond_scale: float = 2.0,
+    cond_scale: float = DEFAULT_COND_SCALE,
     temperature: float = 1.0,
     topk_ratio: float = 0.9,
     gumbel: bool = False,
@@ -183,7 +199,7 @@ def generate(
     device = next(model.parameters()).device
     lengths_tokens = lengths_tokens.to(device)
     num_time = fixed_ids.shape[-1] if fixed_ids is not None else int(lengths_tokens.max())
-    _check_request(model, cond, lengths_tokens, steps, temperature, num_time)
+    _check_request(model, cond, lengths_tokens, steps, cond_scale, temperature, num_time)
     batch = lengths_tokens.shape[0]
     valid = validity_grid(lengths_tokens, model.num_parts, num_time)
 
@@ -283,7 +299,7 @@ def generate_reaction(
     lengths_tokens: torch.Tensor,
     actor: int = 0,
     steps: int = 10,
-    cond_scale: float = 2.0,
+    cond_scale: float = DEFAULT_COND_SCALE,
     temperature: float = 1.0,
     topk_ratio: float = 0.9,
     gumbel: bool = False,

@@ -22,7 +22,7 @@ from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
 from ..motion.skeleton import NUM_JOINTS
 from ..precision import autocast, resolve_compile
-from .decoding import generate, reaction_keep
+from .decoding import DEFAULT_COND_SCALE, check_cond_scale, generate, reaction_keep
 
 
 class InterMask(nn.Module):
@@ -32,7 +32,7 @@ class InterMask(nn.Module):
     """
 
     # the keys of ``model.transformer`` that are this class's settings (its config), not the network's
-    SETTINGS = ("person_views", "view_contrast", "caption_aligner", "velocities_from_positions")
+    SETTINGS = ("person_views", "view_contrast", "caption_aligner", "velocities_from_positions", "cond_scale")
 
     def __init__(self, vq: MotionVQVAE, transformer: InterMTransformer, text_encoder: TextEncoder,
                  mean: torch.Tensor, std: torch.Tensor, config: dict | None = None):
@@ -71,6 +71,8 @@ class InterMask(nn.Module):
         self.velocities_from_positions = bool(self.config.get("velocities_from_positions", False))
         if self.velocities_from_positions and not vq.layout.has_positions:
             raise ValueError("velocities_from_positions needs features that hold joint positions; this layout has none")
+        # config "cond_scale": the guidance scale ``generate`` uses when its caller gives none; absent: the paper's
+        self.cond_scale = check_cond_scale(self.config.get("cond_scale", DEFAULT_COND_SCALE), "config cond_scale")
         # how ``joints`` reads joints from features (``motion.joints``); None: the layout's position channels. A
         # layout without them (Inter-X) is given its data code's reader (``sampling.load_writable_model``)
         self.joint_reader: JointReader | None = None
@@ -196,7 +198,8 @@ class InterMask(nn.Module):
         return steps
 
     @torch.no_grad()
-    def generate(self, texts: Sequence[str] | None, lengths: torch.Tensor, steps: int = 20, cond_scale: float = 2.0,
+    def generate(self, texts: Sequence[str] | None, lengths: torch.Tensor, steps: int = 20,
+                 cond_scale: float | None = None,
                  temperature: float = 1.0, topk_ratio: float = 0.9, gumbel: bool = False,
                  generator: torch.Generator | None = None, cache: TextFeatureCache | None = None,
                  given: torch.Tensor | None = None, given_person: int = 0, fixed_ids: torch.Tensor | None = None,
@@ -204,6 +207,7 @@ class InterMask(nn.Module):
                  progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Interactions for ``texts`` (or the null condition when None) of ``lengths`` frames (b,).
 
+        cond_scale: the classifier-free guidance scale; None: the model's own (``cond_scale``, from its config).
         given: optional ids (b, part, step) of one person (``given_person``) whose tokens stay fixed: reaction
         generation, the special case of ``fixed_ids`` (b, 2, part, step) with ``keep`` (b, 2, part, step) bool, True
         for each token that stays (editing: ``generation.editing``). amp: "auto" | "bf16" | "off"
@@ -216,6 +220,7 @@ class InterMask(nn.Module):
         4 * (length // 4) are zero.
         """
         device = self.mean.device
+        cond_scale = self.cond_scale if cond_scale is None else cond_scale
         if resolve_compile(compile, device):
             self.transformer.compile_logits()
         if given is not None:

@@ -367,7 +367,8 @@ class TextFeatureCache:
             for text, caption_features, caption_eot in zip(missing, features.detach().cpu(), eot_index.tolist()):
                 self._features[text] = caption_features.to(self.dtype).clone()
                 self._eot_index[text] = int(caption_eot)
-        features = torch.stack([self._features[text] for text in texts]).float()
+        # float32 before stacking: under autocast a stack of stored half-precision features is refused (CPU bf16)
+        features = torch.stack([self._features[text].float() for text in texts])
         eot_index = torch.tensor([self._eot_index[text] for text in texts], dtype=torch.long)
         return features, eot_index
 

@@ -19,6 +19,7 @@ from ..data.datasets import collate
 from ..data.source import DataSource
 from ..data.tokens import TokenInteractions, load_or_build_tokens
 from ..errors import CheckpointError, ConfigError
+from ..generation.decoding import DEFAULT_COND_SCALE, check_cond_scale
 from ..generation.interaction_model import InterMask
 from ..loading import load_vq, resolve
 from ..metrics.physical import COLLIDERS
@@ -405,10 +406,16 @@ def caption_aligner_settings(settings) -> dict:
 def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
     """``model.transformer`` split into the network's settings and what else InterMask's config holds: how it reads
     captions, {} (one condition for both people) or ``person_views`` (the phrases that name the two people,
-    ``data.person_names``) and ``view_contrast``; the ``caption_aligner`` of its training, where one is on; and
-    ``velocities_from_positions``, where it is on."""
+    ``data.person_names``) and ``view_contrast``; the ``caption_aligner`` of its training, where one is on;
+    ``velocities_from_positions``, where it is on; and the guidance scale its samples use unless told otherwise
+    (``cond_scale``, the paper's when unset)."""
     network = dict(cfg.model.transformer)
     extras = caption_aligner_settings(network.pop("caption_aligner", None))
+    try:
+        extras["cond_scale"] = check_cond_scale(network.pop("cond_scale", DEFAULT_COND_SCALE),
+                                                "model.transformer.cond_scale")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     if network.pop("velocities_from_positions", False):
         if not source.layout.has_positions:
             raise ConfigError(f"model.transformer.velocities_from_positions=true: data={cfg.data.name}'s features "
