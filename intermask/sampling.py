@@ -20,7 +20,6 @@ from omegaconf import OmegaConf
 
 from .data.source import JOINT_READERS, format_of
 from .errors import ConfigError, UsageError
-from .generation.decoding import check_cond_scale
 from .generation.editing import (EditError, check_ranges, edit_interaction, extend_interaction, kept_runs,
                                  parse_seconds, part_rows, person_features, steps_within)
 from .generation.interaction_model import InterMask
@@ -78,8 +77,7 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
             raise UsageError(f"sample.{name}={sample[name]}: a finite number is needed")
     # null: the model's own guidance scale, which the written settings then record
     try:
-        cond_scale = (model.cond_scale if sample.cond_scale is None
-                      else check_cond_scale(sample.cond_scale, "sample.cond_scale"))
+        cond_scale = model.guidance_scale(sample.cond_scale, "sample.cond_scale")
     except ValueError as error:
         raise UsageError(str(error)) from None
     texts = prompts(sample)

@@ -182,7 +182,7 @@ class Limits:
         shortest = math.ceil(10 * model.frames_per_token / fps) / 10
         longest = math.floor(10 * model.max_frames / fps) / 10
         default = float(settings.sample.length) if settings.sample.length is not None else settings.typical_seconds
-        cond_scale = model.cond_scale if settings.sample.cond_scale is None else float(settings.sample.cond_scale)
+        cond_scale = model.guidance_scale(settings.sample.cond_scale, "sample.cond_scale")
         return cls(fps, shortest, longest, min(max(default, shortest), longest), cond_scale, int(settings.max_captions),
                    int(settings.max_samples), int(settings.max_upload_mb * MEGABYTE), list(body_parts(model.layout)))
 

@@ -197,6 +197,11 @@ class InterMask(nn.Module):
                              f"{high / self.layout.fps:.1f} s at {self.layout.fps} fps), got {lengths.tolist()}")
         return steps
 
+    def guidance_scale(self, asked: float | None = None, where: str = "cond_scale") -> float:
+        """The guidance scale to sample at: ``asked``, checked (a ValueError naming ``where``), or this model's own
+        (``cond_scale``) when None."""
+        return self.cond_scale if asked is None else check_cond_scale(asked, where)
+
     @torch.no_grad()
     def generate(self, texts: Sequence[str] | None, lengths: torch.Tensor, steps: int = 20,
                  cond_scale: float | None = None,
@@ -220,7 +225,7 @@ class InterMask(nn.Module):
         4 * (length // 4) are zero.
         """
         device = self.mean.device
-        cond_scale = self.cond_scale if cond_scale is None else cond_scale
+        cond_scale = self.guidance_scale(cond_scale, "generate")
         if resolve_compile(compile, device):
             self.transformer.compile_logits()
         if given is not None:
