@@ -22,19 +22,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from intermask.atomic import write_text_atomic
 from intermask.data.interhuman import check_root, ignored_ids, read_clip, split_ids
 from intermask.errors import user_facing_errors
 from intermask.metrics.adherence import KINDS, adherence
 from intermask.precision import resolve_device
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def split_and_model_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments of a script that reads a dataset split and, given a checkpoint, generates from its captions."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, required=True, help="dataset root in the InterHuman layout")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--ckpt", type=Path, default=None, help="transformer checkpoint (last.pt) to generate with")
     parser.add_argument("--max-items", type=int, default=None, help="only the split's first N clips")
-    parser.add_argument("--samples-per-text", type=int, default=1, help="generations per caption")
     parser.add_argument("--batch-size", type=int, default=32, help="captions generated at once")
     parser.add_argument("--steps", type=int, default=None, help="decoding iterations (model default if unset)")
     parser.add_argument("--cond-scale", type=float, default=None, help="guidance scale (model default if unset)")
@@ -43,13 +44,41 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument("--amp", default="auto", choices=("auto", "bf16", "off"),
                         help="generation precision: auto = bf16 autocast on CUDA, float32 elsewhere")
-    parser.add_argument("--json", type=Path, default=None, help="also write the rates and every verdict here")
+    return parser
+
+
+def parse_counts(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse, refusing a count below 1 (every integer option but the seed and the steps is a count)."""
     args = parser.parse_args(argv)
     for name in ("max_items", "samples_per_text", "batch_size"):
-        value = getattr(args, name)
+        value = getattr(args, name, None)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     return args
+
+
+def generation_options(args: argparse.Namespace) -> dict:
+    """The decoding settings asked for on the command line (the model's own for the rest)."""
+    options = {key: value for key, value in (("steps", args.steps), ("cond_scale", args.cond_scale))
+               if value is not None}
+    options["amp"] = args.amp
+    return options
+
+
+def write_report(path: Path | None, report: dict) -> None:
+    """The report as JSON at ``path`` (written whole or not at all; nothing without a path)."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(report, indent=1))
+    print(f"wrote {path}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = split_and_model_parser(__doc__.splitlines()[0])
+    parser.add_argument("--samples-per-text", type=int, default=1, help="generations per caption")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rates and every verdict here")
+    return parse_counts(parser, argv)
 
 
 def read_split(root: Path, split: str, max_items: int | None) -> list:
@@ -127,9 +156,7 @@ def run(args: argparse.Namespace) -> dict:
         lengths = {clip.name: generation_frames(clip.num_frames, model.max_frames, model.frames_per_token)
                    for clip in clips}
         samples = [{**item, "sample": k} for item in items for k in range(args.samples_per_text)]
-        options = {key: value for key, value in (("steps", args.steps), ("cond_scale", args.cond_scale))
-                   if value is not None}
-        options["amp"] = args.amp
+        options = generation_options(args)
         motions = generate_joints(model, [s["caption"] for s in samples], [lengths[s["clip"]] for s in samples],
                                   args.seed, args.batch_size, options, progress=sys.stderr.isatty())
         generated = adherence([s["caption"] for s in samples], motions, fps=args.fps)
@@ -152,10 +179,7 @@ def main(argv: list[str] | None = None) -> int:
           + (f", {report['samples_per_text']} generation(s) per caption from {report['checkpoint']}"
              if report["model"] is not None else ""))
     print(format_table(columns))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1))
-        print(f"wrote {args.json}")
+    write_report(args.json, report)
     return 0
 
 

@@ -1,4 +1,7 @@
+import importlib.util
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,3 +15,24 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+@pytest.fixture(scope="module")
+def load_script():
+    """Import a file of scripts/ as a module by name (``load_script("adherence")``); forgotten after the test module."""
+    loaded = []
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"{name}_script", SCRIPTS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        loaded.append(spec.name)
+        return module
+
+    yield load
+    for name in loaded:
+        sys.modules.pop(name, None)

@@ -1,9 +1,6 @@
 """Prompt adherence: captions parsed into checkable claims, each decided from the joints alone; the rates of a
 dataset split and of a model's generations (scripts/adherence.py)."""
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +13,6 @@ from intermask.motion.augment import mirror_joints, mirror_text, swap_people, sw
 
 CLIPS_PER_FAMILY = 5
 LEFT_RIGHT = ("left", "right", "clockwise", "counterclockwise")
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "adherence.py"
 
 
 @pytest.fixture(scope="module")
@@ -250,13 +246,8 @@ def test_bad_inputs_are_rejected_with_what_was_wrong(clips):
 
 # ------------------------------------------------------------------------------------------------ the script
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("adherence_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def script(load_script):
+    return load_script("adherence")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,104 @@
+"""Where a model's bodies overlap and its feet slide: the physical measures per synthetic interaction family, for
+the ground truth of a split and for a model's generations from the same captions.
+
+    python scripts/physical_by_family.py --data data/synthetic --split test --ckpt runs/synthetic/transformer_x/last.pt
+        [--max-items N] [--steps 10] [--cond-scale S] [--json OUT]
+
+The model generates one motion per clip from the clip's first caption, as long as the clip (clipped to the model's
+longest motion and cut to whole tokens, as ``scripts/adherence.py`` does, whose helpers it uses). A clip's family
+follows from its index in the synthetic data (``family_for_index``). Per family, the mean over its clips of: the
+fraction of frames whose torsos, heads or thighs overlap (``penetration``, the protocol's capsules), the clip's
+deepest overlap in metres (negative: the bodies never touch), and the foot-skating speed in m/s (``skate``).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from adherence import (generate_joints, generation_frames, generation_options, parse_counts,  # noqa: E402
+                       read_split, split_and_model_parser, write_report)
+
+from intermask.data.synthetic import family_for_index  # noqa: E402
+from intermask.errors import user_facing_errors  # noqa: E402
+from intermask.metrics.physical import foot_skating, penetration_depth_per_frame  # noqa: E402
+from intermask.precision import resolve_device  # noqa: E402
+
+MEASURES = ("penetration", "deepest", "skate")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = split_and_model_parser(__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, default=None, help="also write the table here")
+    return parse_counts(parser, argv)
+
+
+def measure(joints: np.ndarray, fps: float) -> dict[str, float]:
+    """The measures of one clip, joints (2, frame, 22, 3) in metres."""
+    depths = penetration_depth_per_frame(joints)
+    return {"penetration": float((depths > 0).mean()), "deepest": float(depths.max()),
+            "skate": float(foot_skating(joints, fps)["foot_skate_speed"])}
+
+
+def by_family(families: list[str], motions: list[np.ndarray], fps: float) -> dict[str, dict[str, float]]:
+    """Per family (sorted), the number of clips and the mean of each measure over them."""
+    grouped = defaultdict(list)
+    for family, joints in zip(families, motions):
+        grouped[family].append(measure(joints, fps))
+    return {family: {"clips": len(rows), **{key: float(np.mean([row[key] for row in rows])) for key in MEASURES}}
+            for family, rows in sorted(grouped.items())}
+
+
+def run(args: argparse.Namespace) -> dict:
+    clips = read_split(args.data, args.split, args.max_items)
+    if not clips:
+        raise ValueError(f"{args.data} has no clips in its {args.split} split")
+    families = [family_for_index(int(clip.name)) for clip in clips]
+    report = {"data": str(args.data), "split": args.split, "clips": len(clips), "checkpoint": None, "model": None}
+    if args.ckpt is None:
+        report["ground_truth"] = by_family(families, [clip.joints for clip in clips], args.fps)
+        return report
+    from intermask.loading import load_interaction_model
+
+    model = load_interaction_model(args.ckpt, resolve_device(args.device))
+    lengths = [generation_frames(clip.num_frames, model.max_frames, model.frames_per_token) for clip in clips]
+    options = generation_options(args)
+    motions = generate_joints(model, [clip.texts[0] for clip in clips], lengths, args.seed, args.batch_size, options,
+                              progress=sys.stderr.isatty())
+    # the ground truth over the same frames as the generations
+    report["ground_truth"] = by_family(families, [clip.joints[:, :n] for clip, n in zip(clips, lengths)], args.fps)
+    report.update(checkpoint=str(args.ckpt), generation=options, model=by_family(families, motions, args.fps))
+    return report
+
+
+def format_table(report: dict) -> str:
+    sources = [("ground truth", report["ground_truth"])] + ([("model", report["model"])] if report["model"] else [])
+    header = f"{'family':<18}{'clips':>6}" + "".join(f"{f'{name} {key}':>26}" for name, _ in sources
+                                                   for key in MEASURES)
+    lines = [header]
+    for family, row in report["ground_truth"].items():
+        cells = "".join(f"{table[family][key]:>26.4f}" for _, table in sources for key in MEASURES)
+        lines.append(f"{family:<18}{row['clips']:>6}{cells}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        report = run(args)
+    except user_facing_errors() as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{report['data']} / {report['split']}: {report['clips']} clips"
+          + (f", one generation per clip from {report['checkpoint']}" if report["model"] else ""))
+    print(format_table(report))
+    write_report(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

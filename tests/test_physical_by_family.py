@@ -1,0 +1,102 @@
+"""scripts/physical_by_family.py: the physical measures per synthetic family, ground truth and a model's generations."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from intermask.data.synthetic import FAMILY_NAMES, generate_clip, write_clip
+
+INDICES = range(16, 24)  # one clip of each of eight families: clip i has family i % 16
+
+
+@pytest.fixture(scope="module")
+def script(load_script):
+    return load_script("physical_by_family")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """Eight synthetic clips under their own indices, all in the test split."""
+    root = tmp_path_factory.mktemp("by_family") / "synthetic"
+    for person in ("person1", "person2"):
+        (root / "motions_processed" / person).mkdir(parents=True)
+    (root / "annots").mkdir()
+    (root / "split").mkdir()
+    clips = [generate_clip(index, seed=11) for index in INDICES]
+    names = [f"{index:06d}" for index in INDICES]
+    for name, clip in zip(names, clips):
+        write_clip(root, name, clip)
+    (root / "split" / "test.txt").write_text("\n".join(names) + "\n")
+    return root, clips
+
+
+class ReplayModel:
+    """Stands in for a trained model: 'generates' the clip of each caption, optionally with both people on one spot."""
+
+    max_frames, frames_per_token = 120, 4
+
+    def __init__(self, by_caption, collapse=False):
+        self.by_caption, self.collapse, self.asked = by_caption, collapse, []
+        self.mean = torch.zeros(1)
+
+    def generate(self, texts, lengths, generator=None, **options):
+        self.asked += list(zip(texts, lengths.tolist()))
+        features = torch.full((len(texts), 2, int(lengths.max()), 22, 3), float("nan"))
+        for i, (text, length) in enumerate(zip(texts, lengths.tolist())):
+            joints = torch.as_tensor(self.by_caption[text][:, :length])
+            features[i, :, :length] = joints[[0, 0]] if self.collapse else joints
+        return None, features
+
+    def joints(self, features):
+        return features
+
+
+def test_ground_truth_per_family_is_each_clips_own_measure(script, dataset, tmp_path, capsys):
+    root, clips = dataset
+    out = tmp_path / "gt.json"
+    assert script.main(["--data", str(root), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    families = [FAMILY_NAMES[index % 16] for index in INDICES]
+    assert list(report["ground_truth"]) == sorted(families) and report["model"] is None
+    for family, clip in zip(families, clips):
+        row = report["ground_truth"][family]
+        assert row["clips"] == 1
+        expected = {"clips": 1, **script.measure(clip.joints, 30.0)}
+        assert row == pytest.approx(expected, rel=1e-4, abs=1e-6)  # the files hold float32
+        assert 0.0 <= row["penetration"] <= 1.0 and row["skate"] >= 0.0
+    printed = capsys.readouterr().out
+    assert "8 clips" in printed and all(family in printed for family in families)
+
+
+def test_generations_are_measured_per_family_at_the_clip_length_cut_to_whole_tokens(
+        script, dataset, tmp_path, monkeypatch):
+    import intermask.loading
+
+    root, clips = dataset
+    by_caption = {clip.captions[0]: clip.joints for clip in clips}
+    for collapse in (False, True):
+        model = ReplayModel(by_caption, collapse=collapse)
+        monkeypatch.setattr(intermask.loading, "load_interaction_model", lambda path, device: model)
+        out = tmp_path / f"model_{collapse}.json"
+        assert script.main(["--data", str(root), "--ckpt", str(tmp_path / "last.pt"), "--device", "cpu",
+                            "--steps", "3", "--json", str(out)]) == 0
+        assert model.asked == [(clip.captions[0], min(clip.num_frames, 120) // 4 * 4) for clip in clips]
+        report = json.loads(out.read_text())
+        assert report["generation"] == {"steps": 3, "amp": "auto"}
+        if not collapse:  # replaying the data gives the ground truth's own table
+            assert report["model"].keys() == report["ground_truth"].keys()
+            for family, row in report["model"].items():
+                assert row == pytest.approx(report["ground_truth"][family])
+        else:  # one body drawn on top of the other overlaps in every frame
+            assert all(row["penetration"] == 1.0 and row["deepest"] > 0 for row in report["model"].values())
+            assert all(row["penetration"] < 1.0 for row in report["ground_truth"].values())
+
+
+def test_an_empty_split_or_a_missing_dataset_is_one_line(script, dataset, tmp_path, capsys):
+    root, _ = dataset
+    assert script.main(["--data", str(root), "--split", "val"]) == 2
+    assert "split" in capsys.readouterr().err
+    assert script.main(["--data", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
