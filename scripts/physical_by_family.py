@@ -13,6 +13,7 @@ deepest overlap in metres (negative: the bodies never touch), and the foot-skati
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -53,8 +54,18 @@ def by_family(families: list[str], motions: list[np.ndarray], fps: float) -> dic
             for family, rows in sorted(grouped.items())}
 
 
+def check_synthetic(root: Path) -> None:
+    """The families follow from the clips' indices only in a dataset that ``intermask.data.synthetic`` wrote."""
+    meta = root / "meta.json"
+    generator = json.loads(meta.read_text()).get("generator") if meta.is_file() else None
+    if generator != "intermask.data.synthetic":
+        raise ValueError(f"{root} is not a synthetic dataset ({meta} does not name intermask.data.synthetic as its "
+                         "generator): the families are read from the synthetic clips' indices")
+
+
 def run(args: argparse.Namespace) -> dict:
     clips = read_split(args.data, args.split, args.max_items)
+    check_synthetic(args.data)
     if not clips:
         raise ValueError(f"{args.data} has no clips in its {args.split} split")
     families = [family_for_index(int(clip.name)) for clip in clips]

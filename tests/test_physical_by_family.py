@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -29,6 +30,7 @@ def dataset(tmp_path_factory):
     for name, clip in zip(names, clips):
         write_clip(root, name, clip)
     (root / "split" / "test.txt").write_text("\n".join(names) + "\n")
+    (root / "meta.json").write_text(json.dumps({"generator": "intermask.data.synthetic"}))
     return root, clips
 
 
@@ -100,3 +102,12 @@ def test_an_empty_split_or_a_missing_dataset_is_one_line(script, dataset, tmp_pa
     assert "split" in capsys.readouterr().err
     assert script.main(["--data", str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_a_dataset_not_written_by_the_synthetic_generator_is_refused(script, dataset, tmp_path, capsys):
+    root, _ = dataset
+    other = tmp_path / "interhuman"
+    shutil.copytree(root, other)
+    (other / "meta.json").unlink()  # InterHuman has none: its clip ids say nothing of a family
+    assert script.main(["--data", str(other)]) == 2
+    assert "not a synthetic dataset" in capsys.readouterr().err
