@@ -86,13 +86,17 @@ def run(args: argparse.Namespace) -> dict:
     return report
 
 
+HEADINGS = {"penetration": "overlap", "deepest": "deepest m", "skate": "skate m/s"}
+
+
 def format_table(report: dict) -> str:
-    sources = [("ground truth", report["ground_truth"])] + ([("model", report["model"])] if report["model"] else [])
-    header = f"{'family':<18}{'clips':>6}" + "".join(f"{f'{name} {key}':>26}" for name, _ in sources
+    """One row per family: the ground truth's measures, then the model's (``data`` and ``model`` columns)."""
+    sources = [("data", report["ground_truth"])] + ([("model", report["model"])] if report["model"] else [])
+    header = f"{'family':<18}{'clips':>6}" + "".join(f"{f'{name} {HEADINGS[key]}':>16}" for name, _ in sources
                                                    for key in MEASURES)
     lines = [header]
     for family, row in report["ground_truth"].items():
-        cells = "".join(f"{table[family][key]:>26.4f}" for _, table in sources for key in MEASURES)
+        cells = "".join(f"{table[family][key]:>16.4f}" for _, table in sources for key in MEASURES)
         lines.append(f"{family:<18}{row['clips']:>6}{cells}")
     return "\n".join(lines)
 
