@@ -3,6 +3,11 @@ the ground truth of a split and for a model's generations from the same captions
 
     python scripts/physical_by_family.py --data data/synthetic --split test --ckpt runs/synthetic/transformer_x/last.pt
         [--max-items N] [--steps 10] [--cond-scale S] [--json OUT]
+    python scripts/physical_by_family.py --data data/synthetic --vq runs/synthetic/vqvae_x/last.pt [--json OUT]
+
+With ``--vq`` the compared column is a VQ-VAE's reconstruction of each clip (tokenised and decoded whole, cut to
+whole tokens, as ``scripts/tokenizer_bound.py`` does) instead of a model's generation: what the tokenizer alone
+costs each family.
 
 The model generates one motion per clip from the clip's first caption, as long as the clip (clipped to the model's
 longest motion and cut to whole tokens, as ``scripts/adherence.py`` does, whose helpers it uses). A clip's family
@@ -23,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from adherence import (generate_joints, generation_frames, generation_options, parse_counts,  # noqa: E402
                        read_split, split_and_model_parser, write_report)
+from tokenizer_bound import CONFIGS, reconstruct  # noqa: E402
 
 from intermask.data.synthetic import family_for_index  # noqa: E402
 from intermask.errors import user_facing_errors  # noqa: E402
@@ -34,8 +40,12 @@ MEASURES = ("penetration", "deepest", "skate")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = split_and_model_parser(__doc__.splitlines()[0])
+    parser.add_argument("--vq", type=Path, default=None, help="VQ-VAE checkpoint: measure its reconstructions")
     parser.add_argument("--json", type=Path, default=None, help="also write the table here")
-    return parse_counts(parser, argv)
+    args = parse_counts(parser, argv)
+    if args.vq is not None and args.ckpt is not None:
+        parser.error("give --ckpt (a model's generations) or --vq (a VQ-VAE's reconstructions), not both")
+    return args
 
 
 def measure(joints: np.ndarray, fps: float) -> dict[str, float]:
@@ -63,6 +73,31 @@ def check_synthetic(root: Path) -> None:
                          "generator): the families are read from the synthetic clips' indices")
 
 
+def reconstructed(data: Path, clips: list, vq_path: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each clip's joints read from its features and from their reconstruction by the VQ-VAE, whole clips cut to
+    whole tokens: (truth, reconstruction) lists of (2, frame, 22, 3) in metres."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from intermask.data.source import DataSource
+    from intermask.loading import load_vq
+
+    cfg = OmegaConf.load(CONFIGS / "synthetic.yaml").data
+    cfg.root, cfg.generate = str(data), None
+    source, vq = DataSource(cfg), load_vq(vq_path)
+    normalizer, reader = source.normalizer(), source.joints()
+    truths, reconstructions = [], []
+    with torch.no_grad():
+        for clip in clips:
+            raw = torch.as_tensor(np.asarray(source.pair_features(clip)), dtype=torch.float32)[None]
+            frames = raw.shape[2] - raw.shape[2] % vq.layout.time_downsample  # (features: a frame fewer than joints)
+            raw = raw[:, :, :frames]
+            recon = reconstruct(vq, normalizer, raw, torch.tensor([frames]))
+            truths.append(reader.positions(raw[0]).numpy())
+            reconstructions.append(reader.positions(recon[0]).numpy())
+    return truths, reconstructions
+
+
 def run(args: argparse.Namespace) -> dict:
     clips = read_split(args.data, args.split, args.max_items)
     check_synthetic(args.data)
@@ -70,6 +105,12 @@ def run(args: argparse.Namespace) -> dict:
         raise ValueError(f"{args.data} has no clips in its {args.split} split")
     families = [family_for_index(int(clip.name)) for clip in clips]
     report = {"data": str(args.data), "split": args.split, "clips": len(clips), "checkpoint": None, "model": None}
+    if args.vq is not None:
+        truths, reconstructions = reconstructed(args.data, clips, args.vq)
+        report.update(checkpoint=str(args.vq), compared="reconstruction",
+                      ground_truth=by_family(families, truths, args.fps),
+                      model=by_family(families, reconstructions, args.fps))
+        return report
     if args.ckpt is None:
         report["ground_truth"] = by_family(families, [clip.joints for clip in clips], args.fps)
         return report
@@ -82,7 +123,8 @@ def run(args: argparse.Namespace) -> dict:
                               progress=sys.stderr.isatty())
     # the ground truth over the same frames as the generations
     report["ground_truth"] = by_family(families, [clip.joints[:, :n] for clip, n in zip(clips, lengths)], args.fps)
-    report.update(checkpoint=str(args.ckpt), generation=options, model=by_family(families, motions, args.fps))
+    report.update(checkpoint=str(args.ckpt), compared="generation", generation=options,
+                  model=by_family(families, motions, args.fps))
     return report
 
 
@@ -91,7 +133,8 @@ HEADINGS = {"penetration": "overlap", "deepest": "deepest m", "skate": "skate m/
 
 def format_table(report: dict) -> str:
     """One row per family: the ground truth's measures, then the model's (``data`` and ``model`` columns)."""
-    sources = [("data", report["ground_truth"])] + ([("model", report["model"])] if report["model"] else [])
+    label = "recon" if report.get("compared") == "reconstruction" else "model"
+    sources = [("data", report["ground_truth"])] + ([(label, report["model"])] if report["model"] else [])
     header = f"{'family':<18}{'clips':>6}" + "".join(f"{f'{name} {HEADINGS[key]}':>16}" for name, _ in sources
                                                    for key in MEASURES)
     lines = [header]
@@ -109,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{report['data']} / {report['split']}: {report['clips']} clips"
-          + (f", one generation per clip from {report['checkpoint']}" if report["model"] else ""))
+          + (f", each clip's {report['compared']} by {report['checkpoint']}" if report["model"] else ""))
     print(format_table(report))
     write_report(args.json, report)
     return 0

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from intermask.data.synthetic import FAMILY_NAMES, generate_clip, write_clip
+from intermask.motion.layout import INTERHUMAN
 
 INDICES = range(16, 24)  # one clip of each of eight families: clip i has family i % 16
 
@@ -30,6 +31,7 @@ def dataset(tmp_path_factory):
     for name, clip in zip(names, clips):
         write_clip(root, name, clip)
     (root / "split" / "test.txt").write_text("\n".join(names) + "\n")
+    (root / "split" / "train.txt").write_text("\n".join(names) + "\n")  # the normalizer's statistics
     (root / "meta.json").write_text(json.dumps({"generator": "intermask.data.synthetic"}))
     return root, clips
 
@@ -111,3 +113,44 @@ def test_a_dataset_not_written_by_the_synthetic_generator_is_refused(script, dat
     (other / "meta.json").unlink()  # InterHuman has none: its clip ids say nothing of a family
     assert script.main(["--data", str(other)]) == 2
     assert "not a synthetic dataset" in capsys.readouterr().err
+
+
+class StandInVQ:
+    """Encodes normalised features as they are; decodes them unchanged, or with every position at the data's mean."""
+
+    class layout:
+        time_downsample = 4
+
+    def __init__(self, flatten_positions=False):
+        self.flatten_positions = flatten_positions
+
+    def encode(self, features, lengths):
+        return features.clone()
+
+    def decode(self, codes, lengths_tokens):
+        decoded = codes.clone()
+        if self.flatten_positions:
+            decoded[..., INTERHUMAN.position] = 0.0  # normalised: the mean of each position channel
+        return decoded
+
+
+def test_a_tokenizers_reconstructions_are_measured_per_family_against_the_same_features(
+        script, dataset, tmp_path, monkeypatch, capsys):
+    import intermask.loading
+
+    root, _ = dataset
+    for flatten in (False, True):
+        monkeypatch.setattr(intermask.loading, "load_vq", lambda path: StandInVQ(flatten))
+        out = tmp_path / f"recon_{flatten}.json"
+        assert script.main(["--data", str(root), "--vq", str(tmp_path / "vq.pt"), "--json", str(out)]) == 0
+        assert "reconstruction by" in capsys.readouterr().out
+        report = json.loads(out.read_text())
+        assert report["compared"] == "reconstruction" and report["model"].keys() == report["ground_truth"].keys()
+        for family, row in report["model"].items():
+            if not flatten:  # a lossless tokenizer reconstructs the data's own measures
+                assert row == pytest.approx(report["ground_truth"][family], abs=1e-5)
+            else:  # both people drawn at the data's mean place and pose overlap in every frame
+                assert row["penetration"] == 1.0
+    with pytest.raises(SystemExit):
+        script.main(["--data", str(root), "--vq", "a.pt", "--ckpt", "b.pt"])
+    assert "not both" in capsys.readouterr().err
