@@ -24,12 +24,15 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import torch
+from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from adherence import (generate_joints, generation_frames, generation_options, parse_counts,  # noqa: E402
                        read_split, split_and_model_parser, write_report)
 from tokenizer_bound import CONFIGS, reconstruct  # noqa: E402
 
+from intermask.data.source import DataSource  # noqa: E402
 from intermask.data.synthetic import family_for_index  # noqa: E402
 from intermask.errors import user_facing_errors  # noqa: E402
 from intermask.metrics.physical import foot_skating, penetration_depth_per_frame  # noqa: E402
@@ -76,11 +79,7 @@ def check_synthetic(root: Path) -> None:
 def reconstructed(data: Path, clips: list, vq_path: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Each clip's joints read from its features and from their reconstruction by the VQ-VAE, whole clips cut to
     whole tokens: (truth, reconstruction) lists of (2, frame, 22, 3) in metres."""
-    import torch
-    from omegaconf import OmegaConf
-
-    from intermask.data.source import DataSource
-    from intermask.loading import load_vq
+    from intermask.loading import load_vq  # looked up at the call, as adherence.py does for the model
 
     cfg = OmegaConf.load(CONFIGS / "synthetic.yaml").data
     cfg.root, cfg.generate = str(data), None

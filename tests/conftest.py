@@ -22,7 +22,8 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 @pytest.fixture(scope="module")
 def load_script():
-    """Import a file of scripts/ as a module by name (``load_script("adherence")``); forgotten after the test module."""
+    """Import a file of scripts/ as a module by name (``load_script("adherence")``); forgotten after the test module.
+    It is registered in ``sys.modules`` while it loads: dataclasses look their module up while being defined."""
     loaded = []
 
     def load(name: str):

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-import torch
+from helpers.stand_in import ReplayModel
 
 from intermask.data.synthetic import FAMILY_NAMES, generate_clip, write_clip
 from intermask.data.synthetic.body import Performance, animate_together
@@ -263,27 +263,6 @@ def dataset(clips, tmp_path_factory):
         write_clip(root, name, clip)
     (root / "split" / "test.txt").write_text("\n".join(names) + "\n")
     return root, clips[4:12]
-
-
-class ReplayModel:
-    """Stands in for a trained model: 'generates' the dataset clip of each caption, NaN past the asked length."""
-
-    max_frames, frames_per_token = 120, 4
-
-    def __init__(self, by_caption):
-        self.by_caption, self.asked = by_caption, []
-        self.mean = torch.zeros(1)
-
-    def generate(self, texts, lengths, generator=None, **options):
-        self.asked += list(zip(texts, lengths.tolist()))
-        longest = int(lengths.max())
-        features = torch.full((len(texts), 2, longest + 4, 22, 3), float("nan"))
-        for i, (text, length) in enumerate(zip(texts, lengths.tolist())):
-            features[i, :, :length] = torch.as_tensor(self.by_caption[text][:, :length])
-        return None, features
-
-    def joints(self, features):
-        return features
 
 
 def test_the_script_reports_ground_truth_rates_and_writes_every_verdict(script, dataset, tmp_path, capsys):

@@ -1,9 +1,6 @@
 """The benchmark harness (scripts/bench.py) on a tiny configuration: what it reports, not how fast."""
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,17 +9,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from intermask.models.transformer import InterMTransformer
 
-BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_script", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def bench(load_script):
+    return load_script("bench")
 
 
 TINY_RUN = ["--size", "tiny", "--device", "cpu", "--steps", "2", "--warmup", "0", "--frames", "32", "--window", "16",

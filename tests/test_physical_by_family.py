@@ -5,7 +5,7 @@ import json
 import shutil
 
 import pytest
-import torch
+from helpers.stand_in import ReplayModel
 
 from intermask.data.synthetic import FAMILY_NAMES, generate_clip, write_clip
 from intermask.motion.layout import INTERHUMAN
@@ -34,27 +34,6 @@ def dataset(tmp_path_factory):
     (root / "split" / "train.txt").write_text("\n".join(names) + "\n")  # the normalizer's statistics
     (root / "meta.json").write_text(json.dumps({"generator": "intermask.data.synthetic"}))
     return root, clips
-
-
-class ReplayModel:
-    """Stands in for a trained model: 'generates' the clip of each caption, optionally with both people on one spot."""
-
-    max_frames, frames_per_token = 120, 4
-
-    def __init__(self, by_caption, collapse=False):
-        self.by_caption, self.collapse, self.asked = by_caption, collapse, []
-        self.mean = torch.zeros(1)
-
-    def generate(self, texts, lengths, generator=None, **options):
-        self.asked += list(zip(texts, lengths.tolist()))
-        features = torch.full((len(texts), 2, int(lengths.max()), 22, 3), float("nan"))
-        for i, (text, length) in enumerate(zip(texts, lengths.tolist())):
-            joints = torch.as_tensor(self.by_caption[text][:, :length])
-            features[i, :, :length] = joints[[0, 0]] if self.collapse else joints
-        return None, features
-
-    def joints(self, features):
-        return features
 
 
 def test_ground_truth_per_family_is_each_clips_own_measure(script, dataset, tmp_path, capsys):

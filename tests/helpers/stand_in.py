@@ -39,3 +39,26 @@ def tiny_model(layout=INTERX, config: dict | None = None):
                                     heads=2, ff_dim=64, dropout=0.1, text_dim=CaptionHash.feature_dim)
     text = TextEncoder(CaptionHash(), num_layers=1, heads=2, ff_dim=16)
     return InterMask(vq, transformer, text, torch.zeros(layout.dim), torch.ones(layout.dim), config).eval()
+
+
+class ReplayModel:
+    """Stands in for a trained model: 'generates' the clip (joints (2, frame, 22, 3)) of each caption, NaN past the
+    asked length; ``collapse`` draws the first person twice, one body on top of the other. Its ``joints`` are the
+    features as they are."""
+
+    max_frames, frames_per_token = 120, 4
+
+    def __init__(self, by_caption, collapse=False):
+        self.by_caption, self.collapse, self.asked = by_caption, collapse, []
+        self.mean = torch.zeros(1)
+
+    def generate(self, texts, lengths, generator=None, **options):
+        self.asked += list(zip(texts, lengths.tolist()))
+        features = torch.full((len(texts), 2, int(lengths.max()) + 4, 22, 3), float("nan"))
+        for i, (text, length) in enumerate(zip(texts, lengths.tolist())):
+            joints = torch.as_tensor(self.by_caption[text][:, :length])
+            features[i, :, :length] = joints[[0, 0]] if self.collapse else joints
+        return None, features
+
+    def joints(self, features):
+        return features
