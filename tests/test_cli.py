@@ -139,7 +139,7 @@ def test_the_vq_loss_comes_from_the_published_weights_then_the_dataset_then_the_
     assert weights("experiment=demo", "train.loss.weights.foot_contact=7").foot_contact == 7.0
     recipe = weights("experiment=cpu")  # the CPU recipe's VQ-VAE adds a rotation term and halves the others
     assert recipe.geodesic == 20.0 and recipe.pose == recipe.displacement == 0.5 and recipe.placement == 1.0
-    assert recipe.velocity == 50.0 and recipe.reconstruction == 1.0
+    assert recipe.velocity == 50.0 and recipe.reconstruction == 1.0 and recipe.foot_contact == 0.0
     assert recipe.separation == 0.2 and synthetic.separation == weights("data=interhuman").separation == 0.0
 
 
