@@ -1,7 +1,5 @@
 """scripts/retrieval_ceiling.py: the R-precision of a judge that reads only what captions state."""
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,24 +7,24 @@ import pytest
 from intermask.data.synthetic import family_for_index, generate_dataset
 from intermask.metrics.text_motion import r_precision
 
-ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("retrieval_ceiling", ROOT / "scripts" / "retrieval_ceiling.py")
-retrieval_ceiling = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(retrieval_ceiling)
+
+@pytest.fixture(scope="module")
+def retrieval_ceiling(load_script):
+    return load_script("retrieval_ceiling")
 
 
-def test_clips_sharing_a_key_tie_and_share_the_hits_by_hand():
+def test_clips_sharing_a_key_tie_and_share_the_hits_by_hand(retrieval_ceiling):
     hits = retrieval_ceiling.batch_hits(["a", "a", "b", "c", "c", "c", "c"], top_k=3)
     np.testing.assert_allclose(hits, [[0.5, 1, 1], [0.5, 1, 1], [1, 1, 1]] + [[0.25, 0.5, 0.75]] * 4)
 
 
-def test_the_hits_are_the_protocols_r_precision_of_one_hot_embeddings_of_the_keys(rng):
+def test_the_hits_are_the_protocols_r_precision_of_one_hot_embeddings_of_the_keys(retrieval_ceiling, rng):
     keys = list(rng.integers(0, 5, size=24))
     one_hot = np.eye(5)[keys]
     np.testing.assert_allclose(retrieval_ceiling.batch_hits(keys).sum(axis=0), r_precision(one_hot, one_hot, 3))
 
 
-def test_the_key_is_the_family_and_the_stated_facts():
+def test_the_key_is_the_family_and_the_stated_facts(retrieval_ceiling):
     handshake = family_for_index(0)
     assert retrieval_ceiling.caption_key("000000", "The first person walks up and they shake right hands.") == \
         retrieval_ceiling.caption_key("000000", "They shake right hands after the first person walks up.")
@@ -40,7 +38,7 @@ def dataset(tmp_path_factory):
     return generate_dataset(tmp_path_factory.mktemp("synthetic"), num_clips=48, seed=2, progress=False)
 
 
-def test_the_script_reports_the_ceiling_overall_and_per_family(dataset, tmp_path, capsys):
+def test_the_script_reports_the_ceiling_overall_and_per_family(retrieval_ceiling, dataset, tmp_path, capsys):
     out = tmp_path / "ceiling.json"
     split = (dataset / "split" / "train.txt").read_text().split()
     assert len(split) % 2 == 0  # two whole batches: every clip is drawn
@@ -56,7 +54,7 @@ def test_the_script_reports_the_ceiling_overall_and_per_family(dataset, tmp_path
     assert everything["overall"][2] <= r3
 
 
-def test_missing_data_and_too_few_clips_are_refused(dataset, tmp_path):
+def test_missing_data_and_too_few_clips_are_refused(retrieval_ceiling, dataset, tmp_path):
     with pytest.raises(SystemExit, match="split/test.txt not found"):
         retrieval_ceiling.main(["--data", str(tmp_path)])
     (tmp_path / "split").mkdir()

@@ -1,5 +1,4 @@
 """scripts/tokenizer_bound.py: the attribution of a reconstruction's evaluator distance to feature groups."""
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,11 @@ from intermask.data.source import DataSource
 from intermask.motion.layout import INTERHUMAN
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("tokenizer_bound", ROOT / "scripts" / "tokenizer_bound.py")
-tokenizer_bound = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tokenizer_bound)
+
+
+@pytest.fixture(scope="module")
+def tokenizer_bound(load_script):
+    return load_script("tokenizer_bound")
 
 
 class StandInVQ:
@@ -59,7 +60,7 @@ def source(tmp_path_factory):
     return DataSource(cfg)
 
 
-def test_a_perfect_tokenizer_loses_nothing(source):
+def test_a_perfect_tokenizer_loses_nothing(tokenizer_bound, source):
     results = tokenizer_bound.measure(StandInVQ(None), FeatureMeanEvaluator(), source, "test", 8, 1.0)
     assert results["mpjpe_mm"] == 0.0
     assert results["rotation_error_deg"] == [0.0] * 21
@@ -67,7 +68,7 @@ def test_a_perfect_tokenizer_loses_nothing(source):
     assert all(row["fid"] == pytest.approx(0.0, abs=1e-3) for row in results["evaluator"].values())
 
 
-def test_a_tokenizer_without_rotations_is_found_out_by_its_rotation_channels(source):
+def test_a_tokenizer_without_rotations_is_found_out_by_its_rotation_channels(tokenizer_bound, source):
     results = tokenizer_bound.measure(StandInVQ("rotation"), FeatureMeanEvaluator(), source, "test", 8, 1.0)
     rows = results["evaluator"]
     # it answers the mean rotation everywhere, so its error per joint is the mean rotation's
@@ -81,7 +82,7 @@ def test_a_tokenizer_without_rotations_is_found_out_by_its_rotation_channels(sou
     assert rows["ground truth, rotation reconstructed"]["fid"] == pytest.approx(rows["reconstruction"]["fid"])
 
 
-def test_velocities_taken_from_the_reconstructed_positions_undo_a_tokenizer_s_lost_velocities(source):
+def test_velocities_taken_from_the_reconstructed_positions_undo_a_tokenizer_s_lost_velocities(tokenizer_bound, source):
     results = tokenizer_bound.measure(StandInVQ("velocity", 1.0), FeatureMeanEvaluator(), source, "test", 8, 1.0)
     rows = results["evaluator"]
     assert rows["reconstruction"]["fid"] > 1.0
