@@ -23,8 +23,8 @@ import torch
 from tqdm import tqdm
 
 from intermask.atomic import write_text_atomic
+from intermask.cli import guarded
 from intermask.data.interhuman import check_root, ignored_ids, read_clip, split_ids
-from intermask.errors import user_facing_errors
 from intermask.metrics.adherence import KINDS, adherence
 from intermask.precision import resolve_device
 
@@ -165,13 +165,10 @@ def run(args: argparse.Namespace) -> dict:
     return report
 
 
+@guarded  # a user's mistake (a missing dataset, an empty split, a bad checkpoint) is one line and exit status 2
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        report = run(args)
-    except user_facing_errors() as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    report = run(args)
     columns = {"ground truth": report["ground_truth"]}
     if report["model"] is not None:
         columns["model"] = report["model"]

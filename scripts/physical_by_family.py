@@ -32,9 +32,9 @@ from adherence import (generate_joints, generation_frames, generation_options, p
                        read_split, split_and_model_parser, write_report)
 from tokenizer_bound import CONFIGS, reconstruct  # noqa: E402
 
+from intermask.cli import guarded  # noqa: E402
 from intermask.data.source import DataSource  # noqa: E402
 from intermask.data.synthetic import family_for_index  # noqa: E402
-from intermask.errors import user_facing_errors  # noqa: E402
 from intermask.metrics.physical import foot_skating, penetration_depth_per_frame  # noqa: E402
 from intermask.precision import resolve_device  # noqa: E402
 
@@ -143,13 +143,10 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+@guarded  # a user's mistake (a missing dataset, an empty split, a bad checkpoint) is one line and exit status 2
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        report = run(args)
-    except user_facing_errors() as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    report = run(args)
     print(f"{report['data']} / {report['split']}: {report['clips']} clips"
           + (f", each clip's {report['compared']} by {report['checkpoint']}" if report["model"] else ""))
     print(format_table(report))

@@ -302,3 +302,14 @@ def test_generation_length_is_the_clip_length_clipped_and_cut_to_whole_tokens(sc
     assert script.generation_frames(301, 300, 4) == 300
     assert script.generation_frames(90, 300, 4) == 88
     assert script.generation_frames(250, 196, 4) == 196
+
+
+def test_the_script_reports_a_missing_dataset_or_an_empty_split_in_one_line(script, dataset, tmp_path, capsys):
+    root, _ = dataset
+    for argv, named in ((["--data", str(tmp_path / "nowhere")], "nowhere"),
+                        (["--data", str(root), "--split", "val"], "val")):
+        with pytest.raises(SystemExit) as exit_:
+            script.main(argv + ["--json", str(tmp_path / "never.json")])
+        error = capsys.readouterr().err
+        assert exit_.value.code == 2 and named in error and "Traceback" not in error
+    assert not (tmp_path / "never.json").exists()

@@ -79,10 +79,11 @@ def test_generations_are_measured_per_family_at_the_clip_length_cut_to_whole_tok
 
 def test_an_empty_split_or_a_missing_dataset_is_one_line(script, dataset, tmp_path, capsys):
     root, _ = dataset
-    assert script.main(["--data", str(root), "--split", "val"]) == 2
-    assert "split" in capsys.readouterr().err
-    assert script.main(["--data", str(tmp_path / "nowhere")]) == 2
-    assert "nowhere" in capsys.readouterr().err
+    for argv, named in ((["--data", str(root), "--split", "val"], "split"),
+                        (["--data", str(tmp_path / "nowhere")], "nowhere")):
+        with pytest.raises(SystemExit) as exit_:
+            script.main(argv)
+        assert exit_.value.code == 2 and named in capsys.readouterr().err
 
 
 def test_a_dataset_not_written_by_the_synthetic_generator_is_refused(script, dataset, tmp_path, capsys):
@@ -90,8 +91,9 @@ def test_a_dataset_not_written_by_the_synthetic_generator_is_refused(script, dat
     other = tmp_path / "interhuman"
     shutil.copytree(root, other)
     (other / "meta.json").unlink()  # InterHuman has none: its clip ids say nothing of a family
-    assert script.main(["--data", str(other)]) == 2
-    assert "not a synthetic dataset" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--data", str(other)])
+    assert exit_.value.code == 2 and "not a synthetic dataset" in capsys.readouterr().err
 
 
 class StandInVQ:
