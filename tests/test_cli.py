@@ -148,7 +148,7 @@ def test_the_cpu_recipe_sizes_each_model_and_cuts_clips_to_160_frames():
         with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
             cfg = compose("train", overrides=[f"kind={kind}", f"train={kind}", "experiment=cpu"])
         assert cfg.data.root == "data/synthetic" and cfg.data.max_frames == 160 and cfg.train.max_steps > 0
-    assert cfg.model.transformer.dim == 96 and cfg.model.vqvae.width == 64
+    assert cfg.model.transformer.dim == cfg.model.transformer.token_dim == 128 and cfg.model.vqvae.width == 64
     # its evaluator judges z-scored motion at the protocol's batch; its VQ-VAE learns the joint rotations
     assert cfg.model.evaluator.input_norm and cfg.cpu_batch.evaluator == cfg.data.eval.batch_size == 96
     assert cfg.cpu_steps.evaluator == 1200  # 600 left its ground truth's R@3 at 0.76 (target 0.85)
