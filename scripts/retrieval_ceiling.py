@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from intermask.atomic import write_text_atomic
+from intermask.cli import guarded
 from intermask.data.interhuman import read_texts
 from intermask.data.synthetic import family_for_index
-from intermask.errors import DatasetError
+from intermask.errors import DatasetError, UsageError
 from intermask.metrics.adherence import claims
 
 
@@ -47,7 +48,7 @@ def ceiling(captions: dict[str, list[str]], batch_size: int, replications: int, 
     """R@1..top_k ceilings over ``replications`` protocol draws of ``captions`` (clip -> its captions)."""
     clips = sorted(captions)
     if len(clips) < batch_size:
-        raise SystemExit(f"{len(clips)} clips, fewer than one batch of {batch_size}")
+        raise UsageError(f"{len(clips)} clips, fewer than one batch of {batch_size}")
     rng = np.random.default_rng(seed)
     overall, per_family = [], defaultdict(list)
     for _ in range(replications):
@@ -70,20 +71,18 @@ def ceiling(captions: dict[str, list[str]], batch_size: int, replications: int, 
 def read_captions(root: Path, split: str) -> dict[str, list[str]]:
     split_file = root / "split" / f"{split}.txt"
     if not split_file.is_file():
-        raise SystemExit(f"{split_file} not found: --data must be a synthetic dataset root (python -m "
+        raise DatasetError(f"{split_file} not found: --data must be a synthetic dataset root (python -m "
                          f"intermask.data.synthetic out=...)")
     captions = {}
     for clip in split_file.read_text().split():
         if not clip.isdigit():
-            raise SystemExit(f"{split_file}: clip {clip!r} is not a synthetic clip index (the generator names clip i "
+            raise DatasetError(f"{split_file}: clip {clip!r} is not a synthetic clip index (the generator names clip i "
                              f"by i, which gives its family)")
-        try:
-            captions[clip] = list(read_texts(root, clip))
-        except DatasetError as error:
-            raise SystemExit(str(error)) from error
+        captions[clip] = list(read_texts(root, clip))
     return captions
 
 
+@guarded  # a user's mistake (a missing dataset, a batch larger than the split) is one line and exit status 2
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="synthetic dataset root")

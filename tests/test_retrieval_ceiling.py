@@ -54,12 +54,15 @@ def test_the_script_reports_the_ceiling_overall_and_per_family(retrieval_ceiling
     assert everything["overall"][2] <= r3
 
 
-def test_missing_data_and_too_few_clips_are_refused(retrieval_ceiling, dataset, tmp_path):
-    with pytest.raises(SystemExit, match="split/test.txt not found"):
-        retrieval_ceiling.main(["--data", str(tmp_path)])
-    (tmp_path / "split").mkdir()
-    (tmp_path / "split" / "test.txt").write_text("1_a\n")
-    with pytest.raises(SystemExit, match="clip '1_a' is not a synthetic clip index"):
-        retrieval_ceiling.main(["--data", str(tmp_path)])
-    with pytest.raises(SystemExit, match="fewer than one batch of 999"):
-        retrieval_ceiling.main(["--data", str(dataset), "--split", "train", "--batch-size", "999"])
+def test_missing_data_and_too_few_clips_are_refused(retrieval_ceiling, dataset, tmp_path, capsys):
+    (tmp_path / "bad" / "split").mkdir(parents=True)
+    (tmp_path / "bad" / "split" / "test.txt").write_text("1_a\n")
+    for argv, named in ((["--data", str(tmp_path / "nowhere")], "split/test.txt not found"),
+                        (["--data", str(tmp_path / "bad")], "clip '1_a' is not a synthetic clip index"),
+                        (["--data", str(dataset), "--split", "train", "--batch-size", "999"],
+                         "fewer than one batch of 999")):
+        with pytest.raises(SystemExit) as exit_:
+            retrieval_ceiling.main(argv + ["--json", str(tmp_path / "never.json")])
+        error = capsys.readouterr().err
+        assert exit_.value.code == 2 and named in error and "Traceback" not in error
+    assert not (tmp_path / "never.json").exists()
