@@ -72,12 +72,12 @@ def read_captions(root: Path, split: str) -> dict[str, list[str]]:
     split_file = root / "split" / f"{split}.txt"
     if not split_file.is_file():
         raise DatasetError(f"{split_file} not found: --data must be a synthetic dataset root (python -m "
-                         f"intermask.data.synthetic out=...)")
+                           f"intermask.data.synthetic out=...)")
     captions = {}
     for clip in split_file.read_text().split():
         if not clip.isdigit():
-            raise DatasetError(f"{split_file}: clip {clip!r} is not a synthetic clip index (the generator names clip i "
-                             f"by i, which gives its family)")
+            raise DatasetError(f"{split_file}: clip {clip!r} is not a synthetic clip index (the generator names "
+                               f"clip i by i, which gives its family)")
         captions[clip] = list(read_texts(root, clip))
     return captions
 

@@ -10,9 +10,8 @@ reaction path). Everything after the script's name goes to ``intermask.eval``:
 import runpy
 import sys
 
-import torch
-
 import intermask.generation.interaction_model as interaction_model
+from intermask.generation.decoding import reaction_keep
 
 decode_both = interaction_model.generate
 
@@ -21,9 +20,8 @@ def decode_second_again(model, cond, lengths_tokens, **options):
     ids = decode_both(model, cond, lengths_tokens, **options)
     if options.get("fixed_ids") is not None:  # a reaction or an edit: left as it is
         return ids
-    keep = torch.zeros(ids.shape[0], 2, dtype=torch.bool, device=ids.device)
-    keep[:, 0] = True
-    return decode_both(model, cond, lengths_tokens, **dict(options, fixed_ids=ids, keep=keep))
+    fixed_ids, keep = reaction_keep(ids[:, 0], 0)  # the first person kept whole, the second decoded again
+    return decode_both(model, cond, lengths_tokens, **dict(options, fixed_ids=fixed_ids, keep=keep))
 
 
 interaction_model.generate = decode_second_again
