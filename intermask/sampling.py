@@ -29,7 +29,7 @@ from .motion.body_model import load_body_model
 from .motion.canonical import canonicalize_person
 from .motion.joints import on_the_floor
 from .outputs.bvh import load_bvh_joints
-from .outputs.writer import load_joints, write_result
+from .outputs.writer import write_result
 from .precision import check_settings, resolve_device
 
 log = logging.getLogger(__name__)

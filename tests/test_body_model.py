@@ -11,7 +11,7 @@ from helpers.body_models import JOINTS, VERTICES, smpl_arrays
 from intermask.motion.body_model import BodyModelError, load_body_model
 from intermask.motion.kinematics import forward_kinematics
 from intermask.motion.rotation import axis_angle_to_matrix
-from intermask.motion.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, REST_OFFSETS, rest_pose
+from intermask.motion.skeleton import JOINT_NAMES, NUM_JOINTS, REST_OFFSETS
 from intermask.outputs.mesh import body_pose, mesh_vertices, write_mesh
 
 @pytest.fixture

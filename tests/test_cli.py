@@ -249,6 +249,16 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
         settings("experiment=demo", "+model.transformer.caption_aligner.depth=2")
     with pytest.raises(ConfigError, match="must be >= 0"):
         settings("experiment=demo", "model.transformer.caption_aligner.weight=-1")
+    # the pair-geometry term: off unless asked, its defaults filled in, its keys and values checked
+    assert "pair_geometry" not in settings("experiment=cpu")[1]
+    network, extras = settings("experiment=cpu", "model.transformer.pair_geometry.weight=2")
+    assert extras["pair_geometry"] == {"weight": 2.0, "window": 8, "reach": 0.5} and "pair_geometry" not in network
+    with pytest.raises(ConfigError, match="pair_geometry: unknown key"):
+        settings("experiment=cpu", "+model.transformer.pair_geometry.radius=1")
+    with pytest.raises(ConfigError, match="pair_geometry: .*must be > 0"):
+        settings("experiment=cpu", "model.transformer.pair_geometry.weight=-1")
+    with pytest.raises(ConfigError, match="pair_geometry: data=interx's features hold no joint positions"):
+        settings("experiment=interx", "model.transformer.pair_geometry.weight=2")
     with pytest.raises(ConfigError, match="hold no joint positions"):  # Inter-X's features
         settings("experiment=interx", "model.transformer.velocities_from_positions=true")
     with pytest.raises(ConfigError, match="model.transformer.cond_scale: a guidance scale must be"):

@@ -385,7 +385,7 @@ def test_euler_angles_stay_continuous_through_the_zxy_gimbal():
 
 def test_a_bone_swinging_past_its_opposite_direction_turns_its_joint_smoothly():
     from intermask.motion.kinematics import forward_kinematics
-    from intermask.motion.rotation import axis_angle_to_matrix, yaw_matrix
+    from intermask.motion.rotation import yaw_matrix
     from intermask.motion.skeleton import JOINT_NAMES, NUM_JOINTS, REST_OFFSETS
 
     # the left forearm swings in the ground plane from its rest direction (+X) all the way round past -X

@@ -43,9 +43,10 @@ def trained(workspace):
         "train.loss.weights.separation=1.0", cwd=workspace)
     run("intermask.train", "evaluator", *common, "train.max_steps=4", "train.batch_size=8", "train.detail_weight=1",
         cwd=workspace)
-    # with the caption aligner (as the demo and the CPU recipe train): every command below loads its checkpoint
+    # with the caption aligner (as the demo and the CPU recipe train) and the pair-geometry term (an option): every
+    # command below loads its checkpoint
     run("intermask.train", "transformer", *common, "train.max_steps=4", "train.batch_size=8",
-        "model.transformer.caption_aligner.weight=0.3", cwd=workspace)
+        "model.transformer.caption_aligner.weight=0.3", "model.transformer.pair_geometry.weight=0.5", cwd=workspace)
     return workspace / "runs" / "synthetic"
 
 
@@ -64,12 +65,13 @@ def test_the_evaluator_trained_with_a_detail_weight_reports_how_often_it_tells_e
     assert "detail_names_exchanged=" in done[-1]
 
 
-def test_the_transformer_trained_with_a_caption_aligner_keeps_it_in_its_checkpoint_and_reports_it(trained):
+def test_the_transformer_trained_with_its_training_terms_keeps_them_in_its_checkpoint_and_reports_them(trained):
     payload = load_checkpoint(trained / "transformer_tiny" / "last.pt", kind="transformer")
     assert payload["config"]["model_config"]["caption_aligner"]["weight"] == 0.3
+    assert payload["config"]["model_config"]["pair_geometry"] == {"weight": 0.5, "window": 8, "reach": 0.5}
     assert any(name.startswith("aligner.") for name in payload["model"])
     done = [line for line in (trained / "transformer_tiny" / "cli.log").read_text().splitlines() if "done:" in line]
-    assert "val_align=" in done[-1] and "val_align_detail=" in done[-1]
+    assert "val_align=" in done[-1] and "val_align_detail=" in done[-1] and "val_pair_geometry=" in done[-1]
 
 
 def test_the_evaluator_z_scores_its_input_with_the_training_datas_statistics(trained, workspace):

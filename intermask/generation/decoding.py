@@ -200,7 +200,6 @@ def generate(
     lengths_tokens = lengths_tokens.to(device)
     num_time = fixed_ids.shape[-1] if fixed_ids is not None else int(lengths_tokens.max())
     _check_request(model, cond, lengths_tokens, steps, cond_scale, temperature, num_time)
-    batch = lengths_tokens.shape[0]
     valid = validity_grid(lengths_tokens, model.num_parts, num_time)
 
     to_decode = valid.clone()

@@ -5,6 +5,7 @@ the trainable text encoder, the transformer, the (frozen) VQ-VAE and the feature
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Sequence
 
 import torch
@@ -13,6 +14,7 @@ from torch import nn
 
 from ..models.caption_aligner import CaptionAligner
 from ..models.masking import transformer_training_loss
+from ..models.pair_geometry import PairGeometryTerm
 from ..models.text import TextEncoder, TextFeatureCache, build_text_encoder
 from ..models.transformer import InterMTransformer
 from ..models.vqvae import MotionVQVAE
@@ -32,7 +34,8 @@ class InterMask(nn.Module):
     """
 
     # the keys of ``model.transformer`` that are this class's settings (its config), not the network's
-    SETTINGS = ("person_views", "view_contrast", "caption_aligner", "velocities_from_positions", "cond_scale")
+    SETTINGS = ("person_views", "view_contrast", "caption_aligner", "pair_geometry", "velocities_from_positions",
+                "cond_scale")
 
     def __init__(self, vq: MotionVQVAE, transformer: InterMTransformer, text_encoder: TextEncoder,
                  mean: torch.Tensor, std: torch.Tensor, config: dict | None = None):
@@ -64,6 +67,11 @@ class InterMask(nn.Module):
         cond_dim = text_encoder.text_dim * (2 if self.person_views else 1)
         self.aligner = (CaptionAligner(transformer.num_codes, transformer.num_parts, cond_dim, **aligner)
                         if aligner else None)
+        # config "pair_geometry": the settings of a training-time term (``models.pair_geometry``) that compares the
+        # distances between the two people's joints decoded from the predicted tokens with the ground truth's; absent:
+        # none (the published models). Not used at sampling
+        geometry = self.config.get("pair_geometry")
+        self.pair_geometry = PairGeometryTerm(**geometry) if geometry else None
         # config "velocities_from_positions": decoded features get their own positions' frame differences as their
         # velocities, as the data's are built, where the decoder's velocity channels only approximate them (the
         # joints, what a user sees, are unchanged; what an evaluator reads of the velocities then agrees with them;
@@ -96,8 +104,12 @@ class InterMask(nn.Module):
         (pairs,), frozen text features, eot indices) of the captions at those rows changed in one detail (names
         exchanged, mirrored) for its twins' term."""
         cond = self.condition_from_frozen(frozen_text, eot_index)
+        geometry = None if self.pair_geometry is None else partial(
+            self.pair_geometry, ids=ids, lengths_tokens=lengths_tokens, codebook=self.vq.quantizer.codebook,
+            decode_joints=lambda vectors: self.joints(self.vq.decode_vectors(vectors)), generator=generator)
         loss, logs = transformer_training_loss(self.transformer, ids, cond, lengths_tokens, generator,
-                                               interaction_prob=interaction_mask_prob, unroll=step_unroll)
+                                               interaction_prob=interaction_mask_prob, unroll=step_unroll,
+                                               logit_loss=geometry)
         if self.aligner is None:
             return loss, logs
         rows = changed_cond = None

@@ -10,6 +10,7 @@ masks on any device.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -179,6 +180,7 @@ def transformer_training_loss(
     generator: torch.Generator | None = None,
     interaction_prob: float = 0.2,
     unroll: bool = True,
+    logit_loss: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict]] | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """The Inter-M training objective on one batch of token maps.
 
@@ -187,8 +189,10 @@ def transformer_training_loss(
     One masking mode per batch: interaction masking with probability ``interaction_prob`` (needs an even
     batch), otherwise random masking; BERT corruption; cross-entropy on masked positions; with ``unroll``,
     a second pass from the model's own one-step prediction adds its cross-entropy on the still-masked tokens.
+    ``logit_loss``: a further term on the first pass's logits (b, n, p, t, v) and its mask (b, n, p, t), returning
+    (loss, logs of 0-d tensors), added to the loss.
     Returns (loss, logs) with float logs: ce, accuracy, interaction (1.0 when that mode was drawn) and, with
-    unroll, ce_unroll and accuracy_unroll.
+    unroll, ce_unroll and accuracy_unroll; and logit_loss's.
     """
     if ids.ndim != 4 or ids.shape[1] != 2:
         raise ValueError(f"transformer_training_loss: ids must be (batch, 2, parts, time), got {tuple(ids.shape)}")
@@ -212,6 +216,10 @@ def transformer_training_loss(
     ce, accuracy = masked_token_loss(logits, ids, mask)
     loss = ce
     measured = {"ce": ce.detach(), "accuracy": accuracy}
+    if logit_loss is not None:
+        extra, extra_logs = logit_loss(logits, mask)
+        loss = loss + extra
+        measured.update({name: value.detach() for name, value in extra_logs.items()})
 
     if unroll:
         unrolled, filled = unroll_remask(

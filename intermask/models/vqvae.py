@@ -384,9 +384,13 @@ class MotionVQVAE(nn.Module):
                 codes[rows, :, :steps] = self._encode_all(features[rows, :steps * step])
         return codes
 
+    def decode_vectors(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Features (b, 4 t', feature) of code vectors (b, parts, t', code_dim), codebook rows or blends of them:
+        differentiable in the vectors (the decoder's weights stay as they are)."""
+        return joint_grid_to_features(self.decoder(rearrange(vectors, "b p t d -> b d p t")), self.layout)
+
     def _decode_all(self, codes: torch.Tensor) -> torch.Tensor:
-        latent = rearrange(self.quantizer.decode(codes), "b p t d -> b d p t")
-        return joint_grid_to_features(self.decoder(latent), self.layout)
+        return self.decode_vectors(self.quantizer.decode(codes))
 
     def decode(self, codes: torch.Tensor, lengths_tokens: torch.Tensor | None = None) -> torch.Tensor:
         """Features (b, 4 t', feature) of tokens ``codes`` (b, parts, t'); ids >= num_codes act as a zero latent.

@@ -25,6 +25,7 @@ from ..loading import load_vq, resolve
 from ..metrics.physical import COLLIDERS
 from ..metrics.text_motion import own_caption_preferred, r_precision
 from ..models.losses import VQLossWeights, root_relative, vq_total_loss
+from ..models.pair_geometry import PairGeometryTerm
 from ..models.text import TextFeatureCache, build_text_encoder
 from ..models.text_motion_evaluators import InterCLIPEvaluator, interclip_motion_input
 from ..models.transformer import InterMTransformer
@@ -385,15 +386,21 @@ def weights_digest(module: nn.Module) -> str:
 
 
 CAPTION_ALIGNER_KEYS = ("weight", "detail_weight", "width", "hidden", "embed")
+PAIR_GEOMETRY_KEYS = ("weight", "window", "reach")
+
+
+def _term_settings(name: str, settings, keys: Sequence[str]) -> dict:
+    """``model.transformer.<name>`` as a plain dict, with an error naming any key that is not one of ``keys``."""
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(keys))
+    if unknown:
+        raise ConfigError(f"model.transformer.{name}: unknown key(s) {unknown}; the keys are {list(keys)}")
+    return settings
 
 
 def caption_aligner_settings(settings) -> dict:
     """``model.transformer.caption_aligner`` as InterMask's config reads it: {} when off (weight 0 or absent)."""
-    settings = dict(settings or {})
-    unknown = sorted(set(settings) - set(CAPTION_ALIGNER_KEYS))
-    if unknown:
-        raise ConfigError(f"model.transformer.caption_aligner: unknown key(s) {unknown}; the keys are "
-                          f"{list(CAPTION_ALIGNER_KEYS)}")
+    settings = _term_settings("caption_aligner", settings, CAPTION_ALIGNER_KEYS)
     weight, detail = float(settings.get("weight", 0.0)), float(settings.get("detail_weight", 0.0))
     if weight < 0 or detail < 0:
         raise ConfigError(f"model.transformer.caption_aligner: weight and detail_weight must be >= 0, got {weight}, "
@@ -403,6 +410,18 @@ def caption_aligner_settings(settings) -> dict:
     return {"caption_aligner": {name: (float if "weight" in name else int)(value) for name, value in settings.items()}}
 
 
+def pair_geometry_settings(settings) -> dict:
+    """``model.transformer.pair_geometry`` as InterMask's config reads it: {} when off (weight 0 or absent)."""
+    settings = _term_settings("pair_geometry", settings, PAIR_GEOMETRY_KEYS)
+    if float(settings.get("weight", 0.0)) == 0:
+        return {}
+    try:
+        term = PairGeometryTerm(**settings)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"model.transformer.pair_geometry: {error}") from None
+    return {"pair_geometry": {"weight": term.weight, "window": term.window, "reach": term.reach}}
+
+
 def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
     """``model.transformer`` split into the network's settings and what else InterMask's config holds: how it reads
     captions, {} (one condition for both people) or ``person_views`` (the phrases that name the two people,
@@ -410,7 +429,11 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
     ``velocities_from_positions``, where it is on; and the guidance scale its samples use unless told otherwise
     (``cond_scale``, the paper's when unset)."""
     network = dict(cfg.model.transformer)
-    extras = caption_aligner_settings(network.pop("caption_aligner", None))
+    extras = {**caption_aligner_settings(network.pop("caption_aligner", None)),
+              **pair_geometry_settings(network.pop("pair_geometry", None))}
+    if "pair_geometry" in extras and not source.layout.has_positions:
+        raise ConfigError(f"model.transformer.pair_geometry: data={cfg.data.name}'s features hold no joint positions "
+                          "to measure the two people's distances on; leave the term off")
     try:
         extras["cond_scale"] = check_cond_scale(network.pop("cond_scale", DEFAULT_COND_SCALE),
                                                 "model.transformer.cond_scale")
