@@ -385,8 +385,8 @@ class MotionVQVAE(nn.Module):
         return codes
 
     def decode_vectors(self, vectors: torch.Tensor) -> torch.Tensor:
-        """Features (b, 4 t', feature) of code vectors (b, parts, t', code_dim), codebook rows or blends of them:
-        differentiable in the vectors (the decoder's weights stay as they are)."""
+        """Features (b, 4 t', feature) of code vectors (b, parts, t', code_dim), codebook rows or blends of them,
+        differentiably (a loss on the features reaches the vectors)."""
         return joint_grid_to_features(self.decoder(rearrange(vectors, "b p t d -> b d p t")), self.layout)
 
     def _decode_all(self, codes: torch.Tensor) -> torch.Tensor:
