@@ -6,12 +6,9 @@ from intermask.models.masking import transformer_training_loss
 from intermask.models.text_motion_evaluators import detail_loss, symmetric_info_nce
 from intermask.motion.layout import INTERHUMAN
 from helpers.stand_in import tiny_model
+from helpers.draws import seeded
 
 ALIGNER = {"weight": 0.3, "detail_weight": 3.0, "width": 8, "hidden": 16, "embed": 8}
-
-
-def seeded(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def test_a_token_map_is_embedded_from_its_valid_steps_only():

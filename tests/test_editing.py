@@ -12,11 +12,8 @@ from intermask.models.masking import validity_grid
 from intermask.motion.layout import INTERHUMAN, INTERX
 
 from helpers.stand_in import tiny_model
+from helpers.draws import seeded
 from test_sample import tiny_motion
-
-
-def seeded(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 @pytest.fixture(scope="module")

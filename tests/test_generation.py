@@ -13,15 +13,12 @@ from intermask.generation import (
     top_k_filter,
 )
 from helpers.stand_in import CaptionHash
+from helpers.draws import seeded
 from intermask.models.transformer import InterMTransformer
 from intermask.models.masking import validity_grid
 
 NUM_CODES = 16
 TEXT_DIM = 12
-
-
-def seeded(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def tiny_model() -> InterMTransformer:

@@ -18,13 +18,10 @@ from intermask.models.masking import (
     unroll_remask,
     validity_grid,
 )
+from helpers.draws import seeded
 
 NUM_CODES = 16
 MASK_ID = 16
-
-
-def seeded(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def tiny_model(**overrides) -> InterMTransformer:

@@ -5,12 +5,9 @@ from intermask.models.masking import transformer_training_loss
 from intermask.models.pair_geometry import PairGeometryTerm, pair_distances
 from intermask.motion.layout import INTERHUMAN
 from helpers.stand_in import tiny_model
+from helpers.draws import seeded
 
 GEOMETRY = {"weight": 2.0, "window": 4, "reach": 0.5}
-
-
-def seeded(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def two_people(offset: float) -> torch.Tensor:
