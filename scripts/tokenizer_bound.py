@@ -29,6 +29,7 @@ from intermask.data.source import DataSource
 from intermask.loading import load_text_motion_evaluator, load_vq
 from intermask.metrics.text_motion import activation_statistics, frechet_distance, r_precision
 from intermask.motion.features import velocities_from_positions
+from intermask.motion.partner import from_partner_frame, to_partner_frame
 from intermask.motion.rotation import geodesic_angle
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "data"
@@ -36,12 +37,14 @@ GROUPS = ("position", "velocity", "rotation")
 
 
 def reconstruct(vq, normalizer, raw: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-    """Raw items (batch, 2, time, feature) tokenised and decoded, each person from its first ``frames``."""
-    people = normalizer.normalize(raw).flatten(0, 1).float()
+    """Raw items (batch, 2, time, feature) tokenised and decoded, each person from its first ``frames`` (a
+    partner-frame tokenizer's second person coded beside the first and put back beside the decoded first)."""
+    coded = to_partner_frame(raw, vq.layout) if vq.partner_frame else raw
+    people = normalizer.normalize(coded).flatten(0, 1).float()
     lengths = frames.repeat_interleave(raw.shape[1])
     codes = vq.encode(people, lengths)
-    decoded = vq.decode(codes, lengths // vq.layout.time_downsample)
-    return normalizer.denormalize(decoded).view_as(raw)
+    decoded = normalizer.denormalize(vq.decode(codes, lengths // vq.layout.time_downsample)).view_as(raw)
+    return from_partner_frame(decoded, vq.layout) if vq.partner_frame else decoded
 
 
 @torch.no_grad()

@@ -141,6 +141,27 @@ def test_vq_windows_cover_each_person_with_stride(tmp_path, rng):
     np.testing.assert_array_equal(pairs[2].numpy(), np.stack([windows[3], windows[7]]))
 
 
+def test_partner_frame_windows_hold_each_clip_in_both_orders_the_second_person_beside_the_first(tmp_path, rng):
+    from intermask.data.datasets import clip_features
+    from intermask.motion.partner import to_partner_frame
+
+    write_interhuman(tmp_path, rng)
+    clips = interhuman.load_split(tmp_path, "train", min_frames=15)
+    normalizer = fit_normalizer(clips)
+    windows = MotionWindows(clips, normalizer, window=32, stride=10, pairs=True, partner_frame=True)
+    assert len(windows) == 2 * (1 + 4) and windows[0].shape == (2, 32, 262)
+    for order, item in ((False, windows[0]), (True, windows[1])):  # clip a's one window, stored order then swapped
+        world = torch.from_numpy(clip_features(clips[0], swap=order)[:, :32])
+        expected = normalizer.normalize(to_partner_frame(world, INTERHUMAN).numpy())
+        np.testing.assert_allclose(item.numpy(), expected, atol=1e-5)
+    raw = normalizer.denormalize(windows[0].numpy())
+    world = clip_features(clips[0])[:, :32]
+    pelvis = world[0, :, :3] * np.array([1, 0, 1])  # the first person's root on the ground
+    np.testing.assert_allclose(raw[1, :, :3], world[1, :, :3] - pelvis, atol=1e-4)
+    with pytest.raises(ValueError, match="pairs"):
+        MotionWindows(clips, normalizer, window=32, stride=10, partner_frame=True)
+
+
 def test_interx_reader_builds_the_smpl_representation(tmp_path, rng):
     raw = write_interx(tmp_path, rng)
     clips = interx.load_split(tmp_path, "train", min_frames=24)

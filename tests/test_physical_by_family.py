@@ -102,6 +102,8 @@ class StandInVQ:
     class layout:
         time_downsample = 4
 
+    partner_frame = False  # each person in the world frame
+
     def __init__(self, flatten_positions=False):
         self.flatten_positions = flatten_positions
 

@@ -7,6 +7,7 @@ import torch
 from helpers.fake_data import write_dataset
 from omegaconf import OmegaConf
 
+from intermask.data.datasets import collate
 from intermask.data.source import DataSource
 from intermask.motion.layout import INTERHUMAN
 
@@ -22,11 +23,10 @@ class StandInVQ:
     """Encodes features as they are; decodes them with one group's channels (``drop``: "rotation", "velocity") set to
     ``value`` (normalised: 0 is the data's mean), or unchanged."""
 
-    class layout:
-        time_downsample = 4
+    layout = INTERHUMAN
 
-    def __init__(self, drop: str | None, value: float = 0.0):
-        self.drop, self.value = drop, value
+    def __init__(self, drop: str | None, value: float = 0.0, partner_frame: bool = False):
+        self.drop, self.value, self.partner_frame = drop, value, partner_frame
 
     def encode(self, features, lengths):
         return features.clone()
@@ -66,6 +66,26 @@ def test_a_perfect_tokenizer_loses_nothing(tokenizer_bound, source):
     assert results["rotation_error_deg"] == [0.0] * 21
     assert max(results["mean_rotation_error_deg"]) > 1.0
     assert all(row["fid"] == pytest.approx(0.0, abs=1e-3) for row in results["evaluator"].values())
+
+
+def test_a_partner_frame_tokenizer_codes_the_second_person_beside_the_first_and_is_read_back_in_the_world(
+        tokenizer_bound, source):
+    normalizer = source.normalizer()
+    batch = collate([source.interactions("test", normalized=False, mirror=False)[i] for i in range(4)])
+    raw, frames = batch["motion"].float(), batch["length"] - batch["length"] % 4
+    for partner_frame in (False, True):  # a lossless codec reads back what it was given, in either frame
+        lossless = StandInVQ(None, partner_frame=partner_frame)
+        torch.testing.assert_close(tokenizer_bound.reconstruct(lossless, normalizer, raw, frames), raw,
+                                   atol=1e-4, rtol=1e-4)
+    # a codec that answers the mean positions: the second person lands at the mean offset from the decoded first
+    # person (itself at the mean), not at the mean place
+    world = tokenizer_bound.reconstruct(StandInVQ("position"), normalizer, raw, frames)
+    beside = tokenizer_bound.reconstruct(StandInVQ("position", partner_frame=True), normalizer, raw, frames)
+    torch.testing.assert_close(beside[:, 0], world[:, 0])
+    root = torch.as_tensor(normalizer.mean[:3], dtype=torch.float32) * torch.tensor([1.0, 0.0, 1.0])
+    second = beside[:, 1, :, INTERHUMAN.position].unflatten(-1, (22, 3))
+    torch.testing.assert_close(second, world[:, 1, :, INTERHUMAN.position].unflatten(-1, (22, 3)) + root,
+                               atol=1e-4, rtol=1e-4)
 
 
 def test_a_tokenizer_without_rotations_is_found_out_by_its_rotation_channels(tokenizer_bound, source):

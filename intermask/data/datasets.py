@@ -17,6 +17,7 @@ from ..motion.augment import swap_person_names
 from ..motion.canonical import pair_to_features
 from ..motion.layout import INTERHUMAN
 from ..motion.normalize import Normalizer
+from ..motion.partner import to_partner_frame
 from .interhuman import RawClip
 
 PERSON_ORDERS = ("canonical", "official")
@@ -44,14 +45,23 @@ class MotionWindows(Dataset):
 
     Item: normalised features (window, 262) float32; with ``pairs`` both people of a clip over the same frames,
     (person=2, window, 262), in the clip's one frame (for a loss between the two reconstructed bodies).
+    ``partner_frame`` (pairs only): each clip in both person orders, the second person placed relative to the
+    first's root (``motion.partner``), as a tokenizer with that convention codes pairs.
     """
 
     features = staticmethod(clip_features)  # a clip's (person, frame, feature) features
 
     def __init__(self, clips: Sequence[RawClip], normalizer: Normalizer, window: int = 64, stride: int = 10,
-                 pairs: bool = False):
+                 pairs: bool = False, partner_frame: bool = False):
         self.window = window
-        people = [normalizer.normalize(self.features(clip)).astype(np.float32) for clip in clips]
+        if partner_frame and not pairs:
+            raise ValueError("partner_frame windows are pairs: pass pairs=True")
+        if partner_frame:
+            raw = [to_partner_frame(torch.from_numpy(self.features(clip, swap=swap)), INTERHUMAN).numpy()
+                   for clip in clips for swap in (False, True)]
+        else:
+            raw = [self.features(clip) for clip in clips]
+        people = [normalizer.normalize(pair).astype(np.float32) for pair in raw]
         people = [pair for pair in people if pair.shape[1] >= window]
         self.people = people if pairs else [person for pair in people for person in pair]
         self.index = [(i, start) for i, person in enumerate(self.people)

@@ -133,12 +133,13 @@ class DataSource:
             raise ConfigError(f"data.vq.stride={stride} must be a positive number of frames")
         return window, stride
 
-    def vq_windows(self, split: str, progress: bool = False, multiple_of: int = 1,
-                   pairs: bool = False) -> MotionWindows:
-        """Single-person windows of a split (see ``vq_window``); ``pairs``: both people of each window together."""
+    def vq_windows(self, split: str, progress: bool = False, multiple_of: int = 1, pairs: bool = False,
+                   partner_frame: bool = False) -> MotionWindows:
+        """Single-person windows of a split (see ``vq_window``); ``pairs``: both people of each window together;
+        ``partner_frame``: pairs in both orders, the second person relative to the first (``MotionWindows``)."""
         window, stride = self.vq_window(multiple_of)
         return WINDOWS[self.format](self.clips(split, progress=progress), self.normalizer(), window=window,
-                                    stride=stride, pairs=pairs)
+                                    stride=stride, pairs=pairs, partner_frame=partner_frame)
 
     def sampling(self, seed: int = 0, random_order: bool = True) -> ClipSampling:
         crop = self.cfg.get("crop_frames")

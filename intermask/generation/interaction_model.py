@@ -22,6 +22,7 @@ from ..motion.augment import swap_person_names
 from ..motion.features import velocities_from_positions
 from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
+from ..motion.partner import from_partner_frame, to_partner_frame
 from ..motion.skeleton import NUM_JOINTS
 from ..precision import autocast, resolve_compile
 from .decoding import DEFAULT_COND_SCALE, check_cond_scale, generate, reaction_keep
@@ -72,6 +73,9 @@ class InterMask(nn.Module):
         # none (the published models). Not used at sampling
         geometry = self.config.get("pair_geometry")
         self.pair_geometry = PairGeometryTerm(**geometry) if geometry else None
+        if self.pair_geometry is not None and vq.partner_frame:
+            raise ValueError("pair_geometry decodes each person in the world frame; this tokenizer codes the second "
+                             "person relative to the first (partner_frame): train without one of them")
         # config "velocities_from_positions": decoded features get their own positions' frame differences as their
         # velocities, as the data's are built, where the decoder's velocity channels only approximate them (the
         # joints, what a user sees, are unchanged; what an evaluator reads of the velocities then agrees with them;
@@ -174,7 +178,10 @@ class InterMask(nn.Module):
         """
         batch = motion.shape[0]
         frames = motion.shape[2] - motion.shape[2] % self.frames_per_token
-        people = rearrange(motion[:, :, :frames], "b n f c -> (b n) f c")
+        motion = motion[:, :, :frames]
+        if self.vq.partner_frame:  # the second person as this tokenizer codes them: beside the first
+            motion = self.normalize(to_partner_frame(self.denormalize(motion), self.layout))
+        people = rearrange(motion, "b n f c -> (b n) f c")
         ids = self.vq.encode(people, lengths=lengths.repeat_interleave(2), pad_id=self.transformer.pad_id)
         return rearrange(ids, "(b n) p t -> b n p t", b=batch)
 
@@ -190,10 +197,14 @@ class InterMask(nn.Module):
         people_lengths = None if lengths_tokens is None else lengths_tokens.repeat_interleave(2)
         features = rearrange(self.vq.decode(rearrange(ids, "b n p t -> (b n) p t"), people_lengths),
                              "(b n) f c -> b n f c", b=batch)
-        if not self.velocities_from_positions:
-            return features
         frames = (torch.full((batch,), features.shape[2], device=features.device) if lengths_tokens is None
                   else lengths_tokens.to(features.device) * self.frames_per_token)
+        if self.vq.partner_frame:  # the second person put back beside wherever the first was decoded
+            world = self.normalize(from_partner_frame(self.denormalize(features), self.layout))
+            valid = torch.arange(features.shape[2], device=features.device) < frames[:, None]
+            features = torch.where(valid[:, None, :, None], world, features)
+        if not self.velocities_from_positions:
+            return features
         velocity = self.layout.velocity
         consistent = self.normalize(velocities_from_positions(self.denormalize(features), frames, self.layout))
         features = features.clone()

@@ -26,6 +26,7 @@ from einops import rearrange
 
 from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
+from ..motion.partner import from_partner_frame
 from ..motion.rotation import geodesic_angle
 
 
@@ -189,7 +190,7 @@ class VQLossWeights:
 def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.Tensor, mean: torch.Tensor,
                   std: torch.Tensor, layout: FeatureLayout, weights: VQLossWeights = VQLossWeights(),
                   geometry_in_metres: bool = False, joints: JointReader | None = None,
-                  capsules=None) -> tuple[torch.Tensor, dict]:
+                  capsules=None, partner_frame: bool = False) -> tuple[torch.Tensor, dict]:
     """Weighted sum of all VQ-VAE losses on normalised ``pred``/``target`` (b, t, feature).
 
     ``joints`` reads joint positions and rotations from features (default: the layout's channels, so on z-scored
@@ -201,7 +202,9 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
     The metric ``pose``, ``placement`` and ``displacement`` terms are computed (and returned) only when one of
     them has a weight.
     The ``separation`` term reads the batch as pairs: rows 2i and 2i + 1 are the two people of one window, in one
-    frame; ``capsules`` maps the bones that collide to their radii (``separation_loss``). Computed only with a weight.
+    frame (with ``partner_frame``, the second relative to the first, ``motion.partner``: both are put back in the
+    world frame first, the prediction beside its own first person); ``capsules`` maps the bones that collide to
+    their radii (``separation_loss``). Computed only with a weight.
     Returns ``(total, terms)``; ``terms`` maps each loss name to its detached, unweighted value.
     The losses are computed in float32 even inside a bf16 autocast region: in bf16 the geodesic clamp 1 - 1e-7
     rounds to 1, where acos has an infinite gradient (NaN from the first step), and metre positions of a few
@@ -236,7 +239,11 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
                 raise ValueError("the separation term needs capsules and a batch of pairs (an even number of rows: "
                                  f"the two people of each window), got {pred.shape[0]} rows and capsules={capsules}")
             pairs = "(b n) t j c -> b n t j c"
-            terms["separation"] = separation_loss(rearrange(pred_metres, pairs, n=2),
-                                                  rearrange(target_metres, pairs, n=2), capsules)
+            pair_pred, pair_target = rearrange(pred_metres, pairs, n=2), rearrange(target_metres, pairs, n=2)
+            if partner_frame:
+                world = [from_partner_frame(rearrange(raw, "(b n) t c -> b n t c", n=2), layout)
+                         for raw in (raw_pred, raw_target)]
+                pair_pred, pair_target = (joints.positions(features) for features in world)
+            terms["separation"] = separation_loss(pair_pred, pair_target, capsules)
         total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, {name: value.detach() for name, value in terms.items()}

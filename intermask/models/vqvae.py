@@ -288,19 +288,27 @@ class MotionVQVAE(nn.Module):
         graph: skeleton graph convolutions as the encoder's input and the decoder's output layers (InterHuman);
             False: one 3x3 convolution each (Inter-X, whose rows are no single skeleton graph).
         decay, gumbel_temperature, stochastic_assignment, legacy_reset: see ``EMAQuantizer``.
+        partner_frame: the tokens of a pair's second person were made with that person placed relative to the
+            first's root (``motion.partner``). The model codes one person at a time and never reads it; whoever
+            pairs people for it (the VQ task, ``InterMask``) does, so the convention travels with the weights.
     """
 
     def __init__(self, layout: FeatureLayout = INTERHUMAN, width: int = 512, code_dim: int = 512,
                  num_codes: int = 1024, depth: int = 2, dilation_growth: int = 3, dropout: float = 0.2,
                  legacy_graph: bool = False, decay: float = 0.99, gumbel_temperature: float = 0.5,
-                 stochastic_assignment: bool = True, legacy_reset: bool = False, graph: bool = True):
+                 stochastic_assignment: bool = True, legacy_reset: bool = False, graph: bool = True,
+                 partner_frame: bool = False):
         super().__init__()
         check_vq_layout(layout)
+        if partner_frame and not layout.has_positions:
+            raise ValueError("partner_frame needs features with joint positions; this layout has none")
         self.layout = layout
+        self.partner_frame = bool(partner_frame)
         self.config = dict(layout=layout.to_dict(), width=width, code_dim=code_dim,
                            num_codes=num_codes, depth=depth, dilation_growth=dilation_growth, dropout=dropout,
                            legacy_graph=legacy_graph, decay=decay, gumbel_temperature=gumbel_temperature,
-                           stochastic_assignment=stochastic_assignment, legacy_reset=legacy_reset, graph=graph)
+                           stochastic_assignment=stochastic_assignment, legacy_reset=legacy_reset, graph=graph,
+                           partner_frame=self.partner_frame)
         trunk = dict(width=width, code_dim=code_dim, depth=depth, dilation_growth=dilation_growth,
                      dropout=dropout, legacy_graph=legacy_graph, graph=graph)
         self.encoder = MotionEncoder(layout, **trunk)

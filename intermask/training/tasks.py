@@ -84,10 +84,10 @@ class VQTask:
     def training_step(self, batch: torch.Tensor, step: int):
         batch = batch.flatten(0, 1) if batch.ndim == 4 else batch  # pairs: rows 2i, 2i + 1 of one window
         out = self.model(batch)
-        layout = unwrap_model(self.model).layout
-        total, terms = vq_total_loss(out["recon"], batch, out["commit_loss"], self.mean, self.std, layout,
+        model = unwrap_model(self.model)
+        total, terms = vq_total_loss(out["recon"], batch, out["commit_loss"], self.mean, self.std, model.layout,
                                      self.weights, geometry_in_metres=self.geometry_in_metres, joints=self.joints,
-                                     capsules=self.capsules)
+                                     capsules=self.capsules, partner_frame=model.partner_frame)
         return total, {**terms, "perplexity": out["perplexity"], "usage": out["usage"]}
 
     def validate(self, loader: Iterable) -> dict[str, float]:
@@ -102,6 +102,7 @@ class VQTask:
         l1_sum, frames, codes = 0.0, 0, []
         mean_joints = self.joints.positions(self.mean)
         for batch in loader:
+            batch = batch.flatten(0, 1) if batch.ndim == 4 else batch  # pairs: each person scored in its own frame
             out = model(batch)
             pred, target = out["recon"].float() * self.std + self.mean, batch * self.std + self.mean
             pred_joints, target_joints = self.joints.positions(pred), self.joints.positions(target)
@@ -367,11 +368,14 @@ def build_vq(cfg, source: DataSource):
     source.vq_window(multiple_of=step)  # settings checked before the statistics are fitted over the train split
     normalizer = source.normalizer()
     weights = configured_vq_loss_weights(cfg)
-    # the separation term compares the two people of a window: the training windows come in pairs
-    train_set = source.vq_windows("train", progress=cfg.progress, multiple_of=step, pairs=bool(weights.separation))
-    val_set = source.vq_windows("val", progress=cfg.progress, multiple_of=step)
+    # the separation term compares the two people of a window, and the partner frame places one beside the other:
+    # the windows then come in pairs
+    partner = model.partner_frame
+    train_set = source.vq_windows("train", progress=cfg.progress, multiple_of=step,
+                                  pairs=bool(weights.separation) or partner, partner_frame=partner)
+    val_set = source.vq_windows("val", progress=cfg.progress, multiple_of=step, pairs=partner, partner_frame=partner)
     loss = cfg.train.get("loss", {})
-    task = VQTask(model, normalizer, weights=weights, preview_window=val_set[0],
+    task = VQTask(model, normalizer, weights=weights, preview_window=val_set[0][0] if partner else val_set[0],
                   geometry_in_metres=bool(loss.get("geometry_in_metres", False)), joints=joints)
     return task, train_set, val_set, None, ("mpjpe_mm", "min")
 
