@@ -22,7 +22,7 @@ def _root_on_ground(features: torch.Tensor, layout: FeatureLayout) -> tuple[torc
     """Person 1's root position and velocity per frame, on the ground only: two (..., frame, 3) tensors."""
     if not layout.has_positions:
         raise ValueError("the partner frame needs features with joint positions; this layout has none (Inter-X's "
-                         "rotations only): keep data.partner_frame off for it")
+                         "rotations only): keep model.vqvae.partner_frame off for it")
     if features.shape[-3] != 2:
         raise ValueError(f"the partner frame reads pairs (..., person=2, frame, feature), got {tuple(features.shape)}")
     first = features[..., 0, :, :]
