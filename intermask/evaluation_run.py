@@ -110,9 +110,16 @@ class EvaluationRun:
 
 
 def generation_settings(generation, model: InterMask | None) -> dict:
-    """The ``generation`` config as ``InterMask.generate``'s settings, with the guidance scale resolved: null means
-    the model's own (``InterMask.cond_scale``)."""
+    """The ``generation`` config as ``InterMask.generate``'s settings, with the guidance scale and the collision rounds
+    resolved: null means the model's own (``InterMask.cond_scale``, ``InterMask.collision_rounds``)."""
     settings = dict(generation)
+    if settings.get("collision_rounds") is None:
+        settings["collision_rounds"] = model.collision_rounds if model is not None else None
+    else:
+        try:
+            InterMask.check_collision_rounds(settings["collision_rounds"], "generation.collision_rounds")
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     if settings.get("cond_scale") is None:
         settings["cond_scale"] = model.cond_scale if model is not None else None
     else:
@@ -170,7 +177,8 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     table = format_table(results)
     what = f"VQ-VAE reconstruction by {model_path}" if cfg.reconstruction else model_path or "(ground truth only)"
     if model is not None and not cfg.reconstruction:
-        what = f"{what} ({generation['steps']} decoding steps, guidance scale {generation['cond_scale']:g})"
+        what = f"{what} ({generation['steps']} decoding steps, guidance scale {generation['cond_scale']:g}"
+        what += f", {generation['collision_rounds']} collision rounds)" if generation["collision_rounds"] else ")"
     header = (f"{cfg.data.name} {cfg.split} split, {protocol.replications} replications, batch "
               f"{protocol.batch_size}; evaluator {evaluator_path}; model {what}")
     out = Path(cfg.out) if cfg.out else (model_path.parent if model_path else evaluator_path.parent)

@@ -9,7 +9,8 @@ log = logging.getLogger("intermask.sample")
 
 FLAGS = {"--text": "sample.texts", "--texts-file": "sample.texts_file", "--length": "sample.length",
          "--num-samples": "sample.num_samples", "--seed": "sample.seed", "--steps": "sample.steps",
-         "--cond-scale": "sample.cond_scale", "--temperature": "sample.temperature",
+         "--cond-scale": "sample.cond_scale", "--collision-rounds": "sample.collision_rounds",
+         "--temperature": "sample.temperature",
          "--topk-ratio": "sample.topk_ratio", "--out": "sample.out", "--reaction-to": "sample.reaction_to",
          "--reaction-person": "sample.reaction_person", "--edit": "sample.edit", "--keep": "sample.keep",
          "--change": "sample.change", "--edit-person": "sample.edit_person", "--edit-parts": "sample.edit_parts",

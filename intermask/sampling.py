@@ -78,6 +78,9 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
     # null: the model's own guidance scale, which the written settings then record
     try:
         cond_scale = model.guidance_scale(sample.cond_scale, "sample.cond_scale")
+        asked_rounds = sample.get("collision_rounds")
+        collision_rounds = (model.collision_rounds if asked_rounds is None
+                            else model.check_collision_rounds(asked_rounds, "sample.collision_rounds"))
     except ValueError as error:
         raise UsageError(str(error)) from None
     texts = prompts(sample)
@@ -86,10 +89,11 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
     generator = torch.Generator(device=device).manual_seed(int(sample.seed))
     settings = dict(cond_scale=cond_scale, temperature=float(sample.temperature),
                     topk_ratio=float(sample.topk_ratio), gumbel=bool(sample.gumbel), generator=generator,
-                    amp=str(sample.amp), compile=sample.compile,
+                    amp=str(sample.amp), compile=sample.compile, collision_rounds=collision_rounds,
                     progress=None if progress is None else functools.partial(progress, "decoding"))
     meta = {"seed": int(sample.seed), "checkpoint": str(ckpt),
-            "config": {**OmegaConf.to_container(sample, resolve=True), "cond_scale": cond_scale}}
+            "config": {**OmegaConf.to_container(sample, resolve=True), "cond_scale": cond_scale,
+                       "collision_rounds": collision_rounds}}
     outputs = output_options(sample)
     if sample.reaction_to and sample.edit:
         raise UsageError("give either --reaction-to or --edit: a reaction is the edit that keeps one whole person")

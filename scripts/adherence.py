@@ -39,6 +39,8 @@ def split_and_model_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32, help="captions generated at once")
     parser.add_argument("--steps", type=int, default=None, help="decoding iterations (model default if unset)")
     parser.add_argument("--cond-scale", type=float, default=None, help="guidance scale (model default if unset)")
+    parser.add_argument("--collision-rounds", type=int, default=None,
+                        help="rounds of re-decoding where the two bodies overlap (model default if unset)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
@@ -59,8 +61,8 @@ def parse_counts(parser: argparse.ArgumentParser, argv: list[str] | None) -> arg
 
 def generation_options(args: argparse.Namespace) -> dict:
     """The decoding settings asked for on the command line (the model's own for the rest)."""
-    options = {key: value for key, value in (("steps", args.steps), ("cond_scale", args.cond_scale))
-               if value is not None}
+    asked = (("steps", args.steps), ("cond_scale", args.cond_scale), ("collision_rounds", args.collision_rounds))
+    options = {key: value for key, value in asked if value is not None}
     options["amp"] = args.amp
     return options
 

@@ -236,14 +236,15 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
     for experiment, cond_scale in (("demo", 2.0), ("cpu", 1.5)):
         network, extras = settings(f"experiment={experiment}")
         assert extras == {"caption_aligner": {"weight": 0.3, "detail_weight": 3.0, "width": 32, "hidden": 128,
-                                              "embed": 64}, "velocities_from_positions": True, "cond_scale": cond_scale}
-        assert not {"caption_aligner", "velocities_from_positions", "cond_scale"} & set(network)
+                                              "embed": 64}, "velocities_from_positions": True, "cond_scale": cond_scale,
+                          "collision_rounds": 3}
+        assert not {"caption_aligner", "velocities_from_positions", "cond_scale", "collision_rounds"} & set(network)
     # the recipe drops no attention weights (a fused attention kernel on a CPU); the demo drops nothing at all
     assert settings("experiment=cpu")[0]["attention_dropout"] == 0.0
     for experiment in ("synthetic", "interhuman", "interx", "paper"):
         network, extras = settings(f"experiment={experiment}")
-        assert extras == {"cond_scale": 2.0}  # the paper's guidance
-        assert not {"caption_aligner", "velocities_from_positions", "cond_scale"} & set(network)
+        assert extras == {"cond_scale": 2.0}  # the paper's guidance, no collision rounds
+        assert not {"caption_aligner", "velocities_from_positions", "cond_scale", "collision_rounds"} & set(network)
         assert network["attention_dropout"] is None  # the published models: the same rate as the hidden states
     with pytest.raises(ConfigError, match="unknown key"):
         settings("experiment=demo", "+model.transformer.caption_aligner.depth=2")
@@ -263,6 +264,10 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
         settings("experiment=interx", "model.transformer.velocities_from_positions=true")
     with pytest.raises(ConfigError, match="model.transformer.cond_scale: a guidance scale must be"):
         settings("experiment=cpu", "model.transformer.cond_scale=-1")
+    with pytest.raises(ConfigError, match="model.transformer.collision_rounds must be a whole number >= 0"):
+        settings("experiment=cpu", "model.transformer.collision_rounds=-2")
+    with pytest.raises(ConfigError, match="collision_rounds=2: data=interx's features hold no joint positions"):
+        settings("experiment=interx", "model.transformer.collision_rounds=2")
 
 
 def test_person_views_are_off_by_default_and_need_the_names_of_the_people():

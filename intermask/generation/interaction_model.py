@@ -25,7 +25,8 @@ from ..motion.layout import FeatureLayout
 from ..motion.partner import from_partner_frame, to_partner_frame
 from ..motion.skeleton import NUM_JOINTS
 from ..precision import autocast, resolve_compile
-from .decoding import DEFAULT_COND_SCALE, check_cond_scale, generate, reaction_keep
+from .collisions import resolve_collisions
+from .decoding import DEFAULT_COND_SCALE, check_cond_scale, generate, keep_grid, reaction_keep
 
 
 class InterMask(nn.Module):
@@ -36,7 +37,7 @@ class InterMask(nn.Module):
 
     # the keys of ``model.transformer`` that are this class's settings (its config), not the network's
     SETTINGS = ("person_views", "view_contrast", "caption_aligner", "pair_geometry", "velocities_from_positions",
-                "cond_scale")
+                "cond_scale", "collision_rounds")
 
     def __init__(self, vq: MotionVQVAE, transformer: InterMTransformer, text_encoder: TextEncoder,
                  mean: torch.Tensor, std: torch.Tensor, config: dict | None = None):
@@ -85,6 +86,10 @@ class InterMask(nn.Module):
             raise ValueError("velocities_from_positions needs features that hold joint positions; this layout has none")
         # config "cond_scale": the guidance scale ``generate`` uses when its caller gives none; absent: the paper's
         self.cond_scale = check_cond_scale(self.config.get("cond_scale", DEFAULT_COND_SCALE), "config cond_scale")
+        # config "collision_rounds": how many times ``generate`` gives the frames where the two bodies pass through
+        # each other back to the transformer (``generation.collisions``); absent: 0, as first decoded (the paper)
+        self.collision_rounds = self.check_collision_rounds(self.config.get("collision_rounds", 0),
+                                                            "config collision_rounds")
         # how ``joints`` reads joints from features (``motion.joints``); None: the layout's position channels. A
         # layout without them (Inter-X) is given its data code's reader (``sampling.load_writable_model``)
         self.joint_reader: JointReader | None = None
@@ -232,7 +237,8 @@ class InterMask(nn.Module):
                  generator: torch.Generator | None = None, cache: TextFeatureCache | None = None,
                  given: torch.Tensor | None = None, given_person: int = 0, fixed_ids: torch.Tensor | None = None,
                  keep: torch.Tensor | None = None, amp: str = "off", compile: str | bool = False,
-                 progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 progress: Callable[[int, int], None] | None = None,
+                 collision_rounds: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Interactions for ``texts`` (or the null condition when None) of ``lengths`` frames (b,).
 
         cond_scale: the classifier-free guidance scale; None: the model's own (``cond_scale``, from its config).
@@ -242,13 +248,19 @@ class InterMask(nn.Module):
         (``intermask.precision``): bf16 autocast around the transformer and the VQ decoder. compile: "auto" | True |
         False (``intermask.precision``): run the transformer through torch.compile from this call on (the first
         call compiles; pays off over many batches). progress: called as progress(steps done, steps) after each
-        decoding step.
+        decoding step. collision_rounds: how many times the frames where the two bodies overlap are decoded again
+        (``generation.collisions``); None: the model's own (``collision_rounds``, from its config).
         Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step, feature)); each clip is
         decoded from its own tokens only, so it does not depend on the rest of the batch, and frames past
         4 * (length // 4) are zero.
         """
         device = self.mean.device
         cond_scale = self.guidance_scale(cond_scale, "generate")
+        rounds = (self.collision_rounds if collision_rounds is None
+                  else self.check_collision_rounds(collision_rounds, "collision_rounds"))
+        if rounds and self.joint_reader is None and not self.layout.has_positions:
+            raise ValueError("collision_rounds needs the generated joints; this model's layout holds no positions and "
+                             "no joint reader is set")
         if resolve_compile(compile, device):
             self.transformer.compile_logits()
         if given is not None:
@@ -258,11 +270,31 @@ class InterMask(nn.Module):
         with autocast(amp, device):
             token_steps = self.check_lengths(lengths.to(device))
             cond = self.encode_text(texts, cache) if texts is not None else None
-            ids = generate(self.transformer, cond, token_steps, steps=steps, cond_scale=cond_scale,
-                           temperature=temperature, topk_ratio=topk_ratio, gumbel=gumbel, fixed_ids=fixed_ids,
-                           keep=keep, generator=generator, progress=progress)
+            settings = dict(steps=steps, cond_scale=cond_scale, temperature=temperature, topk_ratio=topk_ratio,
+                            gumbel=gumbel, generator=generator)
+            ids = generate(self.transformer, cond, token_steps, fixed_ids=fixed_ids, keep=keep, progress=progress,
+                           **settings)
             features = self.decode(ids, token_steps)
+            if rounds:
+                fixed = (torch.zeros_like(ids, dtype=torch.bool) if fixed_ids is None
+                         else keep_grid(keep, tuple(ids.shape)).to(ids.device))
+
+                def redecode(rows, row_ids, row_keep):
+                    row_cond = None if cond is None else cond[rows]
+                    return generate(self.transformer, row_cond, token_steps[rows], fixed_ids=row_ids, keep=row_keep,
+                                    **settings)
+
+                ids, features, _ = resolve_collisions(ids, features, token_steps, fixed, rounds, redecode, self.decode,
+                                                    self.joints, self.frames_per_token)
         return ids, features.float()
+
+    @staticmethod
+    def check_collision_rounds(value, where: str) -> int:
+        """A number of collision rounds (``generation.collisions``), checked: a whole number >= 0."""
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{where} must be a whole number >= 0 (rounds of decoding the frames where the two "
+                             f"bodies overlap again; 0: none), got {value!r}")
+        return value
 
     @property
     def floor_at_zero(self) -> bool:

@@ -430,8 +430,8 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
     """``model.transformer`` split into the network's settings and what else InterMask's config holds: how it reads
     captions, {} (one condition for both people) or ``person_views`` (the phrases that name the two people,
     ``data.person_names``) and ``view_contrast``; the ``caption_aligner`` of its training, where one is on;
-    ``velocities_from_positions``, where it is on; and the guidance scale its samples use unless told otherwise
-    (``cond_scale``, the paper's when unset)."""
+    ``velocities_from_positions``, where it is on; the guidance scale its samples use unless told otherwise
+    (``cond_scale``, the paper's when unset); and the ``collision_rounds`` of its sampling, where there are any."""
     network = dict(cfg.model.transformer)
     extras = {**caption_aligner_settings(network.pop("caption_aligner", None)),
               **pair_geometry_settings(network.pop("pair_geometry", None))}
@@ -443,6 +443,16 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
                                                 "model.transformer.cond_scale")
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    try:
+        rounds = InterMask.check_collision_rounds(network.pop("collision_rounds", 0),
+                                                  "model.transformer.collision_rounds")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if rounds:
+        if not source.layout.has_positions:
+            raise ConfigError(f"model.transformer.collision_rounds={rounds}: data={cfg.data.name}'s features hold no "
+                              "joint positions to find the bodies' collisions in; set it to 0")
+        extras["collision_rounds"] = rounds
     if network.pop("velocities_from_positions", False):
         if not source.layout.has_positions:
             raise ConfigError(f"model.transformer.velocities_from_positions=true: data={cfg.data.name}'s features "
