@@ -60,12 +60,12 @@ def resolve_collisions(
     frames_per_token: int,
     margin: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """Up to ``rounds`` rounds of re-decoding the overlapping frames of each sample.
+    """Up to ``rounds`` rounds of re-decoding the colliding frames of each sample.
 
     ids (b, 2, p, t) and their decoded features (b, 2, frame, feature); lengths_tokens (b,); fixed (b, 2, p, t)
     bool: tokens the caller gave, never redone. redecode(rows, ids, keep) -> new ids of those rows, keep (r, 2, p,
     t) True where a token stays; decode(ids, lengths_tokens) -> features; joints(features) -> (.., 2, frame, 22, 3).
-    Returns (ids, features, report): per sample the version with the fewest overlapping frames seen, and
+    Returns (ids, features, report): per sample the version with the fewest colliding frames seen, and
     {"colliding_frames_before", "colliding_frames_after", "redone"} (totals over the batch; redone counts
     re-decoded samples summed over rounds).
     """
@@ -73,11 +73,11 @@ def resolve_collisions(
         raise ValueError(f"resolve_collisions: rounds must be >= 0, got {rounds}")
     lengths_tokens = lengths_tokens.to(ids.device)
     frames = lengths_tokens.cpu() * frames_per_token
-    counts = colliding_frames(joints(features), frames).sum(dim=1)
+    overlap = colliding_frames(joints(features), frames)
+    counts = overlap.sum(dim=1)
     report = {"colliding_frames_before": int(counts.sum()), "redone": 0}
     ids, features = ids.clone(), features.clone()
     for _ in range(rounds):
-        overlap = colliding_frames(joints(features), frames)
         redo = rearrange(steps_to_redo(overlap, ids.shape[-1], frames_per_token, margin), "b t -> b 1 1 t")
         redo = redo.to(ids.device) & ~fixed
         rows = torch.nonzero(redo.flatten(1).any(dim=1) & (counts > 0).to(ids.device)).flatten()
@@ -85,7 +85,8 @@ def resolve_collisions(
             break
         new_ids = redecode(rows, ids[rows], ~redo[rows])
         new_features = decode(new_ids, lengths_tokens[rows])
-        new_counts = colliding_frames(joints(new_features), frames[rows.cpu()]).sum(dim=1)
+        new_overlap = colliding_frames(joints(new_features), frames[rows.cpu()])
+        new_counts = new_overlap.sum(dim=1)
         better = new_counts < counts[rows.cpu()]
         report["redone"] += len(rows)
         if bool(better.any()):
@@ -93,5 +94,6 @@ def resolve_collisions(
             ids[chosen] = new_ids[better.to(new_ids.device)]
             features[chosen] = new_features[better.to(new_features.device)].to(features.dtype)
             counts[chosen.cpu()] = new_counts[better]
+            overlap[chosen.cpu()] = new_overlap[better]
     report["colliding_frames_after"] = int(counts.sum())
     return ids, features, report
