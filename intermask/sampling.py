@@ -78,9 +78,7 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
     # null: the model's own guidance scale, which the written settings then record
     try:
         cond_scale = model.guidance_scale(sample.cond_scale, "sample.cond_scale")
-        asked_rounds = sample.get("collision_rounds")
-        collision_rounds = (model.collision_rounds if asked_rounds is None
-                            else model.check_collision_rounds(asked_rounds, "sample.collision_rounds"))
+        collision_rounds = model.rounds_of_collisions(sample.get("collision_rounds"), "sample.collision_rounds")
     except ValueError as error:
         raise UsageError(str(error)) from None
     texts = prompts(sample)

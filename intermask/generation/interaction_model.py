@@ -256,8 +256,7 @@ class InterMask(nn.Module):
         """
         device = self.mean.device
         cond_scale = self.guidance_scale(cond_scale, "generate")
-        rounds = (self.collision_rounds if collision_rounds is None
-                  else self.check_collision_rounds(collision_rounds, "collision_rounds"))
+        rounds = self.rounds_of_collisions(collision_rounds, "collision_rounds")
         if rounds and self.joint_reader is None and not self.layout.has_positions:
             raise ValueError("collision_rounds needs the generated joints; this model's layout holds no positions and "
                              "no joint reader is set")
@@ -287,6 +286,11 @@ class InterMask(nn.Module):
                 ids, features, _ = resolve_collisions(ids, features, token_steps, fixed, rounds, redecode, self.decode,
                                                     self.joints, self.frames_per_token)
         return ids, features.float()
+
+    def rounds_of_collisions(self, asked: int | None = None, where: str = "collision_rounds") -> int:
+        """The collision rounds to sample with: ``asked``, checked (a ValueError naming ``where``), or this model's own
+        (``collision_rounds``) when None; ``guidance_scale``'s twin."""
+        return self.collision_rounds if asked is None else self.check_collision_rounds(asked, where)
 
     @staticmethod
     def check_collision_rounds(value, where: str) -> int:
