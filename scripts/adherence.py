@@ -3,13 +3,17 @@ given a transformer checkpoint, for the model's generations from the same captio
 
     python scripts/adherence.py --data data/synthetic --split test [--ckpt runs/synthetic/transformer_x/last.pt]
         [--max-items N] [--samples-per-text K] [--json OUT]
+    python scripts/adherence.py --data data/synthetic --split test --vq runs/synthetic/vqvae_x/last.pt
 
 Every caption of a test clip is parsed into checkable claims (``intermask.metrics.adherence``): which hand,
 which side, clockwise or counterclockwise, who initiates, how many times. Ground truth checks each caption's
 claims on that clip's joints. The model generates ``K`` motions per caption, each as long as the clip (clipped
 to the model's longest motion and cut to whole tokens, 4 * floor(L / 4) frames), and its claims are checked on
-them. The table gives, per claim kind, the rate of claims the motion confirms among those it decides and, in
-brackets, true / decided and the coverage decided / claims (a motion that does nothing decides nothing).
+them. With ``--vq`` instead of ``--ckpt`` the compared column is a VQ-VAE's reconstruction of each clip (tokenised
+and decoded whole, cut to whole tokens; the ground truth then read from the same features): the adherence a
+perfect token predictor would reach with that tokenizer. The table gives, per claim kind, the rate of claims the
+motion confirms among those it decides and, in brackets, true / decided and the coverage decided / claims (a motion
+that does nothing decides nothing).
 """
 from __future__ import annotations
 
@@ -35,6 +39,8 @@ def split_and_model_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, required=True, help="dataset root in the InterHuman layout")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--ckpt", type=Path, default=None, help="transformer checkpoint (last.pt) to generate with")
+    parser.add_argument("--vq", type=Path, default=None,
+                        help="VQ-VAE checkpoint: check its reconstructions of the clips instead (the tokenizer's bound)")
     parser.add_argument("--max-items", type=int, default=None, help="only the split's first N clips")
     parser.add_argument("--batch-size", type=int, default=32, help="captions generated at once")
     parser.add_argument("--steps", type=int, default=None, help="decoding iterations (model default if unset)")
@@ -50,8 +56,11 @@ def split_and_model_parser(description: str) -> argparse.ArgumentParser:
 
 
 def parse_counts(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """Parse, refusing a count below 1 (every integer option but the seed and the steps is a count)."""
+    """Parse, refusing a count below 1 (every integer option but the seed and the steps is a count), and a model
+    and a tokenizer given together."""
     args = parser.parse_args(argv)
+    if args.vq is not None and args.ckpt is not None:
+        parser.error("give --ckpt (a model's generations) or --vq (a VQ-VAE's reconstructions), not both")
     for name in ("max_items", "samples_per_text", "batch_size"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
@@ -143,14 +152,30 @@ def summary(result: dict) -> dict:
     return {key: result[key] for key in ("all", "by_kind", "by_action")}
 
 
+def per_caption(motions: list[np.ndarray], clips: list) -> list[np.ndarray]:
+    """Each clip's motion once for every caption of the clip (the order of ``texts`` in ``run``)."""
+    return [motion for motion, clip in zip(motions, clips) for _ in clip.texts]
+
+
 def run(args: argparse.Namespace) -> dict:
     clips = read_split(args.data, args.split, args.max_items)
     items = [{"clip": clip.name, "caption": caption} for clip in clips for caption in clip.texts]
     texts = [item["caption"] for item in items]
-    truth = adherence(texts, [clip.joints for clip in clips for _ in clip.texts], fps=args.fps)
+    truths = [clip.joints for clip in clips]
+    if args.vq is not None:  # both columns read from the features, over the same whole tokens
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from tokenizer_bound import reconstructed_clips
+
+        truths, reconstructions = reconstructed_clips(args.data, clips, args.vq)
+    truth = adherence(texts, per_caption(truths, clips), fps=args.fps)
     report = {"data": str(args.data), "split": args.split, "clips": len(clips), "captions": len(texts),
               "checkpoint": None, "ground_truth": summary(truth), "model": None,
               "verdicts": {"ground_truth": verdicts(truth, items)}}
+    if args.vq is not None:
+        rebuilt = adherence(texts, per_caption(reconstructions, clips), fps=args.fps)
+        report.update(checkpoint=str(args.vq), compared="reconstruction", model=summary(rebuilt))
+        report["verdicts"]["model"] = verdicts(rebuilt, items)
+        return report
     if args.ckpt is not None:
         from intermask.loading import load_interaction_model
 
@@ -172,11 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     report = run(args)
     columns = {"ground truth": report["ground_truth"]}
-    if report["model"] is not None:
+    heading = f"{report['data']} / {report['split']}: {report['clips']} clips, {report['captions']} captions"
+    if report.get("compared") == "reconstruction":
+        columns["reconstruction"] = report["model"]
+        heading += f", each clip reconstructed by {report['checkpoint']}"
+    elif report["model"] is not None:
         columns["model"] = report["model"]
-    print(f"{report['data']} / {report['split']}: {report['clips']} clips, {report['captions']} captions"
-          + (f", {report['samples_per_text']} generation(s) per caption from {report['checkpoint']}"
-             if report["model"] is not None else ""))
+        heading += f", {report['samples_per_text']} generation(s) per caption from {report['checkpoint']}"
+    print(heading)
     print(format_table(columns))
     write_report(args.json, report)
     return 0

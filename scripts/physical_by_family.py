@@ -24,16 +24,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import torch
-from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from adherence import (generate_joints, generation_frames, generation_options, parse_counts,  # noqa: E402
                        read_split, split_and_model_parser, write_report)
-from tokenizer_bound import CONFIGS, reconstruct  # noqa: E402
+from tokenizer_bound import reconstructed_clips  # noqa: E402
 
 from intermask.cli import guarded  # noqa: E402
-from intermask.data.source import DataSource  # noqa: E402
 from intermask.data.synthetic import family_for_index  # noqa: E402
 from intermask.metrics.physical import foot_skating, penetration_depth_per_frame  # noqa: E402
 from intermask.precision import resolve_device  # noqa: E402
@@ -43,12 +40,8 @@ MEASURES = ("penetration", "deepest", "skate")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = split_and_model_parser(__doc__.splitlines()[0])
-    parser.add_argument("--vq", type=Path, default=None, help="VQ-VAE checkpoint: measure its reconstructions")
     parser.add_argument("--json", type=Path, default=None, help="also write the table here")
-    args = parse_counts(parser, argv)
-    if args.vq is not None and args.ckpt is not None:
-        parser.error("give --ckpt (a model's generations) or --vq (a VQ-VAE's reconstructions), not both")
-    return args
+    return parse_counts(parser, argv)
 
 
 def measure(joints: np.ndarray, fps: float) -> dict[str, float]:
@@ -76,27 +69,6 @@ def check_synthetic(root: Path) -> None:
                          "generator): the families are read from the synthetic clips' indices")
 
 
-def reconstructed(data: Path, clips: list, vq_path: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Each clip's joints read from its features and from their reconstruction by the VQ-VAE, whole clips cut to
-    whole tokens: (truth, reconstruction) lists of (2, frame, 22, 3) in metres."""
-    from intermask.loading import load_vq  # looked up at the call, as adherence.py does for the model
-
-    cfg = OmegaConf.load(CONFIGS / "synthetic.yaml").data
-    cfg.root, cfg.generate = str(data), None
-    source, vq = DataSource(cfg), load_vq(vq_path)
-    normalizer, reader = source.normalizer(), source.joints()
-    truths, reconstructions = [], []
-    with torch.no_grad():
-        for clip in clips:
-            raw = torch.as_tensor(np.asarray(source.pair_features(clip)), dtype=torch.float32)[None]
-            frames = raw.shape[2] - raw.shape[2] % vq.layout.time_downsample  # (features: a frame fewer than joints)
-            raw = raw[:, :, :frames]
-            recon = reconstruct(vq, normalizer, raw, torch.tensor([frames]))
-            truths.append(reader.positions(raw[0]).numpy())
-            reconstructions.append(reader.positions(recon[0]).numpy())
-    return truths, reconstructions
-
-
 def run(args: argparse.Namespace) -> dict:
     clips = read_split(args.data, args.split, args.max_items)
     check_synthetic(args.data)
@@ -105,7 +77,7 @@ def run(args: argparse.Namespace) -> dict:
     families = [family_for_index(int(clip.name)) for clip in clips]
     report = {"data": str(args.data), "split": args.split, "clips": len(clips), "checkpoint": None, "model": None}
     if args.vq is not None:
-        truths, reconstructions = reconstructed(args.data, clips, args.vq)
+        truths, reconstructions = reconstructed_clips(args.data, clips, args.vq)
         report.update(checkpoint=str(args.vq), compared="reconstruction",
                       ground_truth=by_family(families, truths, args.fps),
                       model=by_family(families, reconstructions, args.fps))

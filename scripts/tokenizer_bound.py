@@ -112,6 +112,28 @@ def measure(vq, evaluator, source: DataSource, split: str, batch_size: int, emb_
     }
 
 
+def reconstructed_clips(data: Path, clips: list, vq_path: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each clip (``RawClip`` of a synthetic dataset at ``data``) read from its features and reconstructed by the
+    VQ-VAE at ``vq_path``, whole clips cut to whole tokens: (truth, reconstruction) lists of joints
+    (2, frame, 22, 3) in metres."""
+    from intermask import loading  # looked up at the call: the scripts' tests stand a tokenizer in for it
+
+    cfg = OmegaConf.load(CONFIGS / "synthetic.yaml").data
+    cfg.root, cfg.generate = str(data), None
+    source, vq = DataSource(cfg), loading.load_vq(vq_path)
+    normalizer, reader = source.normalizer(), source.joints()
+    truths, reconstructions = [], []
+    with torch.no_grad():
+        for clip in clips:
+            raw = torch.as_tensor(np.asarray(source.pair_features(clip)), dtype=torch.float32)[None]
+            frames = raw.shape[2] - raw.shape[2] % vq.layout.time_downsample  # (features: a frame fewer than joints)
+            raw = raw[:, :, :frames]
+            recon = reconstruct(vq, normalizer, raw, torch.tensor([frames]))
+            truths.append(reader.positions(raw[0]).numpy())
+            reconstructions.append(reader.positions(recon[0]).numpy())
+    return truths, reconstructions
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vq", required=True, help="VQ-VAE checkpoint")

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers.stand_in import ReplayModel
+from helpers.stand_in import ReplayModel, stand_in_vq_reports
 
 from intermask.data.synthetic import FAMILY_NAMES, generate_clip, write_clip
 from intermask.data.synthetic.body import Performance, animate_together
@@ -262,6 +262,7 @@ def dataset(clips, tmp_path_factory):
     for name, clip in zip(names, clips[4:12]):  # wave .. dance: eight families
         write_clip(root, name, clip)
     (root / "split" / "test.txt").write_text("\n".join(names) + "\n")
+    (root / "split" / "train.txt").write_text("\n".join(names) + "\n")  # a tokenizer's normalizer statistics
     return root, clips[4:12]
 
 
@@ -296,6 +297,25 @@ def test_the_script_generates_each_caption_k_times_at_the_clip_length_cut_to_who
     assert report["model"]["all"]["claims"] == 2 * report["ground_truth"]["all"]["claims"]
     assert report["model"]["all"]["decided"] > 0  # NaN padding past each length was cut away before checking
     assert {v["sample"] for v in report["verdicts"]["model"]} == {0, 1}
+
+
+def test_a_tokenizers_reconstructions_are_checked_against_every_caption_of_their_clip(
+        script, dataset, tmp_path, monkeypatch, capsys):
+    root, _ = dataset
+    rates = {}
+    for flatten, (report, printed) in stand_in_vq_reports(script, root, tmp_path, monkeypatch, capsys).items():
+        assert "reconstruction" in printed
+        assert report["compared"] == "reconstruction" and report["checkpoint"] == str(tmp_path / "vq.pt")
+        assert len(report["verdicts"]["model"]) == len(report["verdicts"]["ground_truth"])
+        assert report["ground_truth"]["all"]["rate"] == 1.0  # read from the features, as the reconstruction is
+        rates[flatten] = report["model"]["all"]
+    # a lossless tokenizer keeps every claim; one that puts both people at the data's mean place and pose decides
+    # few of them
+    assert rates[False]["rate"] == 1.0 and rates[False]["decided"] == rates[False]["claims"]
+    assert rates[True]["decided"] < rates[True]["claims"] // 2
+    with pytest.raises(SystemExit):
+        script.main(["--data", str(root), "--vq", "a.pt", "--ckpt", "b.pt"])
+    assert "not both" in capsys.readouterr().err
 
 
 def test_generation_length_is_the_clip_length_clipped_and_cut_to_whole_tokens(script):

@@ -5,10 +5,9 @@ import json
 import shutil
 
 import pytest
-from helpers.stand_in import ReplayModel
+from helpers.stand_in import ReplayModel, stand_in_vq_reports
 
 from intermask.data.synthetic import FAMILY_NAMES, generate_clip, write_clip
-from intermask.motion.layout import INTERHUMAN
 
 INDICES = range(16, 24)  # one clip of each of eight families: clip i has family i % 16
 
@@ -96,44 +95,14 @@ def test_a_dataset_not_written_by_the_synthetic_generator_is_refused(script, dat
     assert exit_.value.code == 2 and "not a synthetic dataset" in capsys.readouterr().err
 
 
-class StandInVQ:
-    """Encodes normalised features as they are; decodes them unchanged, or with every position at the data's mean."""
-
-    class layout:
-        time_downsample = 4
-
-    partner_frame = False  # each person in the world frame
-
-    def __init__(self, flatten_positions=False):
-        self.flatten_positions = flatten_positions
-
-    def encode(self, features, lengths):
-        return features.clone()
-
-    def decode(self, codes, lengths_tokens):
-        decoded = codes.clone()
-        if self.flatten_positions:
-            decoded[..., INTERHUMAN.position] = 0.0  # normalised: the mean of each position channel
-        return decoded
-
-
 def test_a_tokenizers_reconstructions_are_measured_per_family_against_the_same_features(
         script, dataset, tmp_path, monkeypatch, capsys):
-    import intermask.loading
-
     root, _ = dataset
-    for flatten in (False, True):
-        monkeypatch.setattr(intermask.loading, "load_vq", lambda path: StandInVQ(flatten))
-        out = tmp_path / f"recon_{flatten}.json"
-        assert script.main(["--data", str(root), "--vq", str(tmp_path / "vq.pt"), "--json", str(out)]) == 0
-        assert "reconstruction by" in capsys.readouterr().out
-        report = json.loads(out.read_text())
+    for flatten, (report, printed) in stand_in_vq_reports(script, root, tmp_path, monkeypatch, capsys).items():
+        assert "reconstruction by" in printed
         assert report["compared"] == "reconstruction" and report["model"].keys() == report["ground_truth"].keys()
         for family, row in report["model"].items():
             if not flatten:  # a lossless tokenizer reconstructs the data's own measures
                 assert row == pytest.approx(report["ground_truth"][family], abs=1e-5)
             else:  # both people drawn at the data's mean place and pose overlap in every frame
                 assert row["penetration"] == 1.0
-    with pytest.raises(SystemExit):
-        script.main(["--data", str(root), "--vq", "a.pt", "--ckpt", "b.pt"])
-    assert "not both" in capsys.readouterr().err

@@ -7,7 +7,7 @@ from intermask.models.transformer import InterMTransformer
 from intermask.generation.interaction_model import InterMask
 from intermask.models.text import FrozenTextBackbone, TextEncoder, words_that_fit
 from intermask.models.vqvae import MotionVQVAE
-from intermask.motion.layout import INTERX
+from intermask.motion.layout import INTERHUMAN, INTERX
 
 
 class CaptionHash(FrozenTextBackbone):
@@ -62,3 +62,40 @@ class ReplayModel:
 
     def joints(self, features):
         return features
+
+
+class StandInVQ:
+    """Encodes normalised features as they are; decodes them unchanged, or with every position at the data's mean."""
+
+    class layout:
+        time_downsample = 4
+
+    partner_frame = False  # each person in the world frame
+
+    def __init__(self, flatten_positions=False):
+        self.flatten_positions = flatten_positions
+
+    def encode(self, features, lengths):
+        return features.clone()
+
+    def decode(self, codes, lengths_tokens):
+        decoded = codes.clone()
+        if self.flatten_positions:
+            decoded[..., INTERHUMAN.position] = 0.0  # normalised: the mean of each position channel
+        return decoded
+
+
+def stand_in_vq_reports(script, root, tmp_path, monkeypatch, capsys) -> dict:
+    """A script's ``--vq`` run on the dataset at ``root`` with a lossless stand-in tokenizer (False) and one that
+    draws every position at the data's mean (True): {flatten: (its JSON report, what it printed)}."""
+    import json
+
+    import intermask.loading
+
+    reports = {}
+    for flatten in (False, True):
+        monkeypatch.setattr(intermask.loading, "load_vq", lambda path: StandInVQ(flatten))
+        out = tmp_path / f"recon_{flatten}.json"
+        assert script.main(["--data", str(root), "--vq", str(tmp_path / "vq.pt"), "--json", str(out)]) == 0
+        reports[flatten] = json.loads(out.read_text()), capsys.readouterr().out
+    return reports
