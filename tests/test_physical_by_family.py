@@ -48,6 +48,9 @@ def test_ground_truth_per_family_is_each_clips_own_measure(script, dataset, tmp_
         expected = {"clips": 1, **script.measure(clip.joints, 30.0)}
         assert row == pytest.approx(expected, rel=1e-4, abs=1e-6)  # the files hold float32
         assert 0.0 <= row["penetration"] <= 1.0 and row["skate"] >= 0.0
+    # a wave and a high five lift a hand above the shoulder; a bow and a chase keep both below it
+    assert min(report["ground_truth"][family]["hand_rise"] for family in ("wave", "high_five")) > 0.2
+    assert max(report["ground_truth"][family]["hand_rise"] for family in ("bow", "chase")) < 0.0
     printed = capsys.readouterr().out
     assert "8 clips" in printed and all(family in printed for family in families)
 
@@ -104,5 +107,5 @@ def test_a_tokenizers_reconstructions_are_measured_per_family_against_the_same_f
         for family, row in report["model"].items():
             if not flatten:  # a lossless tokenizer reconstructs the data's own measures
                 assert row == pytest.approx(report["ground_truth"][family], abs=1e-5)
-            else:  # both people drawn at the data's mean place and pose overlap in every frame
-                assert row["penetration"] == 1.0
+            else:  # both people drawn at the data's mean place and pose overlap in every frame, arms down
+                assert row["penetration"] == 1.0 and row["hand_rise"] < 0.0
