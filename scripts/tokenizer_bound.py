@@ -9,6 +9,8 @@ test items with a VQ-VAE and reports, beside the joint error:
   ground truth. A group whose swap moves the FID is the group the evaluator sees the tokenizer miss.
 - per joint, the angle between reconstructed and true local rotations beside the angle of always answering the
   data's mean rotation: a joint whose two numbers match is one the tokenizer has not learnt to rotate.
+- where the bodies face: the mean angle between the reconstructed and the true horizontal direction across the
+  hips and shoulders (``facing_error_deg``; the features keep no root rotation, so only the joints carry it).
 
     python scripts/tokenizer_bound.py --vq runs/synthetic/vqvae_cpu/last.pt \\
         --evaluator runs/synthetic/evaluator_cpu/last.pt --data data/synthetic --max-frames 160 --json out.json
@@ -28,6 +30,7 @@ from intermask.data.datasets import collate
 from intermask.data.source import DataSource
 from intermask.loading import load_text_motion_evaluator, load_vq
 from intermask.metrics.text_motion import activation_statistics, frechet_distance, r_precision
+from intermask.models.losses import across_body
 from intermask.motion.features import velocities_from_positions
 from intermask.motion.partner import from_partner_frame, to_partner_frame
 from intermask.motion.rotation import geodesic_angle
@@ -62,7 +65,7 @@ def measure(vq, evaluator, source: DataSource, split: str, batch_size: int, emb_
                 *(f"ground truth, {g} reconstructed" for g in GROUPS),
                 *(f"reconstruction, {g} restored" for g in GROUPS)]
     embeddings = {name: [] for name in variants}
-    texts, joint_error, frame_count = [], 0.0, 0
+    texts, joint_error, facing_error, frame_count = [], 0.0, 0.0, 0
     angle_sum = mean_angle_sum = 0.0
     mean_features = torch.as_tensor(normalizer.mean, dtype=torch.float32)
     rotation_channels = torch.zeros(layout.dim, dtype=torch.bool)
@@ -76,7 +79,10 @@ def measure(vq, evaluator, source: DataSource, split: str, batch_size: int, emb_
         recon = reconstruct(vq, normalizer, truth, frames) * valid[..., None]
         kept_truth, kept_recon = truth[valid], recon[valid]  # (person-frame, feature)
         frame_count += len(kept_truth)
-        joint_error += float((joints.positions(kept_recon) - joints.positions(kept_truth)).norm(dim=-1).mean(-1).sum())
+        recon_positions, true_positions = joints.positions(kept_recon), joints.positions(kept_truth)
+        joint_error += float((recon_positions - true_positions).norm(dim=-1).mean(-1).sum())
+        facing_cosine = (across_body(recon_positions) * across_body(true_positions)).sum(-1).clamp(-1.0, 1.0)
+        facing_error += float(torch.acos(facing_cosine).sum())
         true_rotations = joints.rotations(kept_truth)
         angle_sum = angle_sum + geodesic_angle(joints.rotations(kept_recon), true_rotations).sum(0)
         mean_angle_sum = mean_angle_sum + geodesic_angle(joints.rotations(mean_features).expand_as(true_rotations),
@@ -106,6 +112,7 @@ def measure(vq, evaluator, source: DataSource, split: str, batch_size: int, emb_
     degrees = 180.0 / np.pi
     return {
         "items": items, "batch_size": batch_size, "mpjpe_mm": round(1000 * joint_error / frame_count, 1),
+        "facing_error_deg": round(degrees * facing_error / frame_count, 1),
         "rotation_error_deg": [round(float(a) * degrees / frame_count, 1) for a in angle_sum],
         "mean_rotation_error_deg": [round(float(a) * degrees / frame_count, 1) for a in mean_angle_sum],
         "evaluator": rows,
@@ -154,7 +161,7 @@ def main() -> None:
     results = measure(load_vq(args.vq), evaluator, source, args.split,
                       args.batch_size or int(cfg.eval.batch_size), float(cfg.eval.emb_scale))
     print(f"{results['items']} {args.split} items, batch {results['batch_size']}: "
-          f"MPJPE {results['mpjpe_mm']} mm")
+          f"MPJPE {results['mpjpe_mm']} mm, facing {results['facing_error_deg']} deg")
     print("| | FID | R@3 |\n|---|---|---|")
     for name, row in results["evaluator"].items():
         print(f"| {name} | {row['fid']} | {row['r3']} |")

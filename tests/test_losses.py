@@ -290,6 +290,41 @@ def test_displacement_loss_sees_movement_between_frames_in_centimetres_not_where
     assert displacement_loss(walking, rest).item() == pytest.approx(0.5 * 0.25 / 3, rel=1e-4)
 
 
+def turned(positions: torch.Tensor, angle: float) -> torch.Tensor:
+    """Positions (..., 3) turned ``angle`` radians about the vertical (Y) axis."""
+    c, s = math.cos(angle), math.sin(angle)
+    rotation = torch.tensor([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    return positions @ rotation.T
+
+
+def test_facing_loss_is_the_angle_a_body_is_turned_by_whatever_its_place_or_width():
+    from intermask.models.losses import FACING_UNIT, across_body, facing_loss
+
+    rest = torch.as_tensor(skeleton.rest_pose(), dtype=torch.float32).expand(1, 4, 22, 3)
+    assert facing_loss(rest + torch.tensor([2.0, 0.0, -1.0]), rest).item() == pytest.approx(0.0, abs=1e-9)
+    narrower = rest * torch.tensor([0.5, 1.0, 1.0])  # hips and shoulders closer together, facing the same way
+    assert facing_loss(narrower, rest).item() == pytest.approx(0.0, abs=1e-6)
+    for angle in (0.05, 0.3, 1.0):
+        difference = (across_body(turned(rest, angle)) - across_body(rest)) / FACING_UNIT
+        assert difference.norm(dim=-1).mean().item() == pytest.approx(2 * math.sin(angle / 2) / FACING_UNIT, rel=1e-4)
+        expected = torch.where(difference.abs() < 1, 0.5 * difference**2, difference.abs() - 0.5).mean()
+        assert facing_loss(turned(rest, angle), rest).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert facing_loss(turned(rest, 0.05), rest) < facing_loss(turned(rest, 0.3), rest) < facing_loss(
+        turned(rest, 1.0), rest)
+
+
+def test_the_facing_term_joins_the_total_only_when_weighted():
+    target = random_features(seed=1)
+    pred = target + 0.3 * random_features(seed=2)
+    mean, std = torch.zeros(LAYOUT.dim), torch.full((LAYOUT.dim,), 2.0)
+    _, unweighted = vq_total_loss(pred, target, torch.tensor(0.0), mean, std, LAYOUT, VQLossWeights(pose=1.0))
+    assert "facing" not in unweighted
+    weights = VQLossWeights(facing=3.0)
+    total, terms = vq_total_loss(pred, target, torch.tensor(0.0), mean, std, LAYOUT, weights)
+    assert terms["facing"] > 0 and "pose" not in terms
+    assert total.item() == pytest.approx(sum(getattr(weights, n) * v for n, v in terms.items()).item(), rel=1e-6)
+
+
 def two_people(gap: float, frames: int = 3) -> torch.Tensor:
     """Two rest poses facing the same way, the second ``gap`` metres to the side: (1, 2, frames, 22, 3)."""
     rest = torch.as_tensor(skeleton.rest_pose(), dtype=torch.float32)

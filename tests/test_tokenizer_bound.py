@@ -62,7 +62,7 @@ def source(tmp_path_factory):
 
 def test_a_perfect_tokenizer_loses_nothing(tokenizer_bound, source):
     results = tokenizer_bound.measure(StandInVQ(None), FeatureMeanEvaluator(), source, "test", 8, 1.0)
-    assert results["mpjpe_mm"] == 0.0
+    assert results["mpjpe_mm"] == 0.0 and results["facing_error_deg"] == pytest.approx(0.0, abs=0.1)
     assert results["rotation_error_deg"] == [0.0] * 21
     assert max(results["mean_rotation_error_deg"]) > 1.0
     assert all(row["fid"] == pytest.approx(0.0, abs=1e-3) for row in results["evaluator"].values())
@@ -93,7 +93,7 @@ def test_a_tokenizer_without_rotations_is_found_out_by_its_rotation_channels(tok
     rows = results["evaluator"]
     # it answers the mean rotation everywhere, so its error per joint is the mean rotation's
     np.testing.assert_allclose(results["rotation_error_deg"], results["mean_rotation_error_deg"], atol=0.11)
-    assert results["mpjpe_mm"] == 0.0  # positions untouched
+    assert results["mpjpe_mm"] == 0.0 and results["facing_error_deg"] == pytest.approx(0.0, abs=0.1)  # positions
     assert rows["reconstruction"]["fid"] > 0.01
     for untouched in ("ground truth, position reconstructed", "ground truth, velocity reconstructed",
                       "reconstruction, rotation restored",
@@ -108,3 +108,10 @@ def test_velocities_taken_from_the_reconstructed_positions_undo_a_tokenizer_s_lo
     assert rows["reconstruction"]["fid"] > 1.0
     # the data's velocities are its positions' differences but for each clip's last row, which keeps the lost one
     assert rows["reconstruction, velocities from its positions"]["fid"] < 0.01 * rows["reconstruction"]["fid"]
+
+
+def test_a_tokenizer_that_answers_the_mean_positions_faces_every_body_the_mean_way(tokenizer_bound, source):
+    results = tokenizer_bound.measure(StandInVQ("position"), FeatureMeanEvaluator(), source, "test", 8, 1.0)
+    # the clips' people turn as they move; a body drawn at the mean faces one way only (the lossless and the
+    # rotation-less tokenizers above: 0)
+    assert results["facing_error_deg"] > 5.0 and results["mpjpe_mm"] > 100.0

@@ -8,12 +8,13 @@ reduction.
 
     total = rec + 0.02 commit + 1 expl + 100 vel + 5 bone + 0.01 geo + 500 fc
 
-Three terms of this project's own, off in the published weights, measure positions in metres instead of z-scores:
-``pose`` (joints relative to the root), ``placement`` (the root itself) and ``displacement`` (each joint's
-frame-to-frame movement, which keeps decoded motion as smooth as the data). Z-scored positions weigh a joint's
-error by the spread of *where people stand*, so on data whose placements spread over metres a pose error of
-10 cm is a twentieth of a standard deviation and a small model never learns the pose (see `docs/differences.md`,
-"Training on the synthetic data").
+Terms of this project's own, off in the published weights, measure positions in metres instead of z-scores:
+``pose`` (joints relative to the root), ``placement`` (the root itself), ``displacement`` (each joint's
+frame-to-frame movement, which keeps decoded motion as smooth as the data) and ``facing`` (the direction across
+each body's hips and shoulders, which a small tokenizer otherwise gets wrong by tens of degrees). Z-scored positions
+weigh a joint's error by the spread of *where people stand*, so on data whose placements spread over metres a pose
+error of 10 cm is a twentieth of a standard deviation and a small model never learns the pose (see
+`docs/differences.md`, "Training on the synthetic data").
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
 from ..motion.partner import from_partner_frame
 from ..motion.rotation import geodesic_angle
+from ..motion.skeleton import HIP_JOINTS, SHOULDER_JOINTS
 
 
 def _check_pair(pred: torch.Tensor, target: torch.Tensor, layout: FeatureLayout) -> None:
@@ -128,6 +130,25 @@ def displacement_loss(pred_positions: torch.Tensor, target_positions: torch.Tens
                             target_positions.diff(dim=1) / DISPLACEMENT_UNIT)
 
 
+FACING_UNIT = 0.1  # radians, about 6 degrees: the unit of the facing term
+
+
+def across_body(positions: torch.Tensor) -> torch.Tensor:
+    """The horizontal unit vector from the right to the left side of each body, hips and shoulders together (the
+    body's facing turned a quarter): positions (..., joint, 3) in metres, Y up -> (..., 2) over x and z."""
+    across = sum(positions[..., joints["left"], :] - positions[..., joints["right"], :]
+                 for joints in (HIP_JOINTS, SHOULDER_JOINTS))[..., [0, 2]]
+    return across / across.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+
+
+def facing_loss(pred_positions: torch.Tensor, target_positions: torch.Tensor) -> torch.Tensor:
+    """SmoothL1 between the bodies' horizontal across directions (``across_body``), in units of ``FACING_UNIT``:
+    for small angles the difference of two unit vectors is the angle between them, so a body turned 6 degrees from
+    the target costs as much as a joint 10 cm off in the pose term. Where a body faces is carried by a few joints
+    only (the hips are 12 cm apart), so the pose term, which weighs every joint alike, leaves it loose."""
+    return F.smooth_l1_loss(across_body(pred_positions) / FACING_UNIT, across_body(target_positions) / FACING_UNIT)
+
+
 def capsule_overlaps(positions: torch.Tensor, capsules, points: int = 5) -> torch.Tensor:
     """How far each capsule of the first person overlaps each capsule of the second (m; <= 0: apart).
 
@@ -184,6 +205,7 @@ class VQLossWeights:
     pose: float = 0.0  # this project's metric terms (see the module's docstring); 0 in the published loss
     placement: float = 0.0
     displacement: float = 0.0
+    facing: float = 0.0  # where each body faces, from its hips and shoulders: this project's, 0 in the published loss
     separation: float = 0.0  # two people's bodies overlapping more than in the target: needs pairs of windows
 
 
@@ -200,7 +222,7 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
     ``geometry_in_metres`` measures bone lengths and rotations on de-normalised features instead of z-scores
     (z-scored positions are not a rigid skeleton); off by default to match the published weights.
     The metric ``pose``, ``placement`` and ``displacement`` terms are computed (and returned) only when one of
-    them has a weight.
+    them has a weight, the ``facing`` term only with its own.
     The ``separation`` term reads the batch as pairs: rows 2i and 2i + 1 are the two people of one window, in one
     frame (with ``partner_frame``, the second relative to the first, ``motion.partner``: both are put back in the
     world frame first, the prediction beside its own first person); ``capsules`` maps the bones that collide to
@@ -234,6 +256,8 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
             terms["pose"] = pose_loss(pred_metres, target_metres)
             terms["placement"] = placement_loss(pred_metres, target_metres)
             terms["displacement"] = displacement_loss(pred_metres, target_metres)
+        if weights.facing:
+            terms["facing"] = facing_loss(pred_metres, target_metres)
         if weights.separation:
             if capsules is None or pred.shape[0] % 2:
                 raise ValueError("the separation term needs capsules and a batch of pairs (an even number of rows: "
