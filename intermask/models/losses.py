@@ -144,7 +144,7 @@ def across_body(positions: torch.Tensor) -> torch.Tensor:
 def facing_loss(pred_positions: torch.Tensor, target_positions: torch.Tensor) -> torch.Tensor:
     """SmoothL1 between the bodies' horizontal across directions (``across_body``), in units of ``FACING_UNIT``:
     for small angles the difference of two unit vectors is the angle between them, so a body turned 6 degrees from
-    the target costs as much as a joint 10 cm off in the pose term. Where a body faces is carried by a few joints
+    the target is one unit off, as a joint 10 cm off is in the pose term. Where a body faces is carried by a few joints
     only (the hips are 12 cm apart), so the pose term, which weighs every joint alike, leaves it loose."""
     return F.smooth_l1_loss(across_body(pred_positions) / FACING_UNIT, across_body(target_positions) / FACING_UNIT)
 
