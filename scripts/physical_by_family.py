@@ -35,8 +35,8 @@ from tokenizer_bound import reconstructed_clips  # noqa: E402
 
 from intermask.cli import guarded  # noqa: E402
 from intermask.data.synthetic import family_for_index  # noqa: E402
+from intermask.metrics.adherence import hand_rise  # noqa: E402
 from intermask.metrics.physical import foot_skating, penetration_depth_per_frame  # noqa: E402
-from intermask.motion.skeleton import SHOULDER_JOINTS, WRIST_JOINTS  # noqa: E402
 from intermask.precision import resolve_device  # noqa: E402
 
 MEASURES = ("penetration", "deepest", "skate", "hand_rise")
@@ -51,8 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def measure(joints: np.ndarray, fps: float) -> dict[str, float]:
     """The measures of one clip, joints (2, frame, 22, 3) in metres."""
     depths = penetration_depth_per_frame(joints)
-    rise = max(float((joints[:, :, WRIST_JOINTS[side], 1] - joints[:, :, SHOULDER_JOINTS[side], 1]).max())
-               for side in WRIST_JOINTS)
+    rise = max(max(hand_rise(person).values()) for person in joints)
     return {"penetration": float((depths > 0).mean()), "deepest": float(depths.max()),
             "skate": float(foot_skating(joints, fps)["foot_skate_speed"]), "hand_rise": rise}
 

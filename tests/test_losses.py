@@ -12,7 +12,7 @@ from intermask.models.losses import (
 from intermask.motion import skeleton
 from intermask.motion.joints import joint_positions, joint_rotations
 from intermask.motion.layout import INTERHUMAN as LAYOUT
-from intermask.motion.rotation import axis_angle_to_matrix, matrix_to_rot6d
+from intermask.motion.rotation import axis_angle_to_matrix, matrix_to_rot6d, yaw_matrix
 
 # the clamp at 1 - 1e-7 (1 - 1.2e-7 in float32) and round-off keep the geodesic of identical rotations
 # a few 1e-4 above zero
@@ -292,9 +292,7 @@ def test_displacement_loss_sees_movement_between_frames_in_centimetres_not_where
 
 def turned(positions: torch.Tensor, angle: float) -> torch.Tensor:
     """Positions (..., 3) turned ``angle`` radians about the vertical (Y) axis."""
-    c, s = math.cos(angle), math.sin(angle)
-    rotation = torch.tensor([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-    return positions @ rotation.T
+    return positions @ yaw_matrix(torch.tensor(angle)).T
 
 
 def test_facing_loss_is_the_angle_a_body_is_turned_by_whatever_its_place_or_width():
