@@ -2,10 +2,13 @@
 
 ``device`` = "auto" | "cpu" | "cuda" | "cuda:N": "auto" means CUDA when torch sees a GPU, else the CPU.
 
-``amp`` = "auto" | "bf16" | "off": "auto" means bf16 autocast on a CUDA device that supports it and float32
-elsewhere; "bf16" asks for it on any device (on a CPU it is slower, but runs: the CPU recipe's transformer training
-step took 1,057 ms under it against 839 ms in float32 on two cores with bf16 instructions, its fused attention's
-backward pass three times as long); "off" keeps float32.
+``amp`` = "auto" | "bf16" | "off": "auto" means bf16 autocast on a CUDA device that supports it, and for sampling
+(``inference``) also on a CPU with bf16 matrix units (AMX), float32 elsewhere; "bf16" asks for it on any device;
+"off" keeps float32. On a CPU, training in bf16 is slower (the CPU recipe's transformer training step took 1,057 ms
+under it against 839 ms in float32 on two cores with AMX, its fused attention's backward pass three times as long),
+while sampling is faster: the recipe's transformer generated 96 clips in 13.1 s instead of 17.6 s, from
+distributions 0.0002 nats a token away from float32's (docs/performance.md: on this CPU). The VQ decoder always
+runs in float32 (``InterMask.decode``).
 
 ``compile`` = "auto" | true | false: torch.compile. "auto" means on for CUDA, where fusing the transformer's
 many small elementwise operations made its training step 1.7x and batched sampling 2.2x faster (H200, bf16), and
@@ -40,8 +43,15 @@ def resolve_device(name: str | torch.device) -> torch.device:
     return device
 
 
-def resolve_amp(amp: str | bool | None, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``amp`` on ``device``, or None for float32 (True/False/None are accepted too)."""
+def cpu_has_bf16_units() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (AMX tiles), where bf16 sampling pays off."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(probe()) if probe is not None else False
+
+
+def resolve_amp(amp: str | bool | None, device: torch.device, inference: bool = False) -> torch.dtype | None:
+    """The autocast dtype for ``amp`` on ``device``, or None for float32 (True/False/None are accepted too);
+    ``inference``: for sampling, where "auto" also means bf16 on a CPU with ``cpu_has_bf16_units``."""
     if amp is True:
         amp = "bf16"
     elif amp is False or amp is None:
@@ -49,14 +59,15 @@ def resolve_amp(amp: str | bool | None, device: torch.device) -> torch.dtype | N
     if amp not in AMP_CHOICES:
         raise ValueError(f"amp must be one of {AMP_CHOICES}, got {amp!r}")
     if amp == "auto":
-        use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        use_bf16 = ((device.type == "cuda" and torch.cuda.is_bf16_supported())
+                    or (inference and device.type == "cpu" and cpu_has_bf16_units()))
         return torch.bfloat16 if use_bf16 else None
     return torch.bfloat16 if amp == "bf16" else None
 
 
-def autocast(amp: str | bool | None, device: torch.device):
-    """A context manager running its block under ``amp`` on ``device``."""
-    return autocast_to(resolve_amp(amp, device), device)
+def autocast(amp: str | bool | None, device: torch.device, inference: bool = False):
+    """A context manager running its block under ``amp`` on ``device`` (``inference``: see ``resolve_amp``)."""
+    return autocast_to(resolve_amp(amp, device, inference), device)
 
 
 def autocast_to(dtype: torch.dtype | None, device: torch.device):

@@ -51,7 +51,7 @@ def split_and_model_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument("--amp", default="auto", choices=("auto", "bf16", "off"),
-                        help="generation precision: auto = bf16 autocast on CUDA, float32 elsewhere")
+                        help="generation precision: auto = bf16 autocast on CUDA and on a CPU with AMX, float32 elsewhere")
     return parser
 
 

@@ -197,11 +197,16 @@ class InterMask(nn.Module):
 
         With ``lengths_tokens`` (b,), each clip is decoded from its valid steps only (``MotionVQVAE.decode``) and
         frames past them are zero; without, the whole grid is decoded and pads act as a zero latent.
+
+        The decoder runs in float32 even inside a bf16 autocast (``generate``'s ``amp``): in bf16 (an 8-bit
+        mantissa) it put 3-4 mm of noise on the joints, up to 40 mm, and made their jitter 1.7-1.9x float32's, for
+        a part of sampling that costs a few percent of it (docs/performance.md: on this CPU).
         """
         batch = ids.shape[0]
         people_lengths = None if lengths_tokens is None else lengths_tokens.repeat_interleave(2)
-        features = rearrange(self.vq.decode(rearrange(ids, "b n p t -> (b n) p t"), people_lengths),
-                             "(b n) f c -> b n f c", b=batch)
+        with torch.autocast(ids.device.type, enabled=False):
+            features = rearrange(self.vq.decode(rearrange(ids, "b n p t -> (b n) p t"), people_lengths),
+                                 "(b n) f c -> b n f c", b=batch)
         frames = (torch.full((batch,), features.shape[2], device=features.device) if lengths_tokens is None
                   else lengths_tokens.to(features.device) * self.frames_per_token)
         if self.vq.partner_frame:  # the second person put back beside wherever the first was decoded
@@ -245,9 +250,9 @@ class InterMask(nn.Module):
         given: optional ids (b, part, step) of one person (``given_person``) whose tokens stay fixed: reaction
         generation, the special case of ``fixed_ids`` (b, 2, part, step) with ``keep`` (b, 2, part, step) bool, True
         for each token that stays (editing: ``generation.editing``). amp: "auto" | "bf16" | "off"
-        (``intermask.precision``): bf16 autocast around the transformer and the VQ decoder. compile: "auto" | True |
-        False (``intermask.precision``): run the transformer through torch.compile from this call on (the first
-        call compiles; pays off over many batches). progress: called as progress(steps done, steps) after each
+        (``intermask.precision``, as for sampling): bf16 autocast around the transformer; the VQ decoder runs in
+        float32. compile: "auto" | True | False (``intermask.precision``): run the transformer through torch.compile
+        from this call on (the first call compiles; pays off over many batches). progress: called as progress(steps done, steps) after each
         decoding step. collision_rounds: how many times the frames where the two bodies overlap are decoded again
         (``generation.collisions``); None: the model's own (``collision_rounds``, from its config).
         Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step, feature)); each clip is
@@ -266,7 +271,7 @@ class InterMask(nn.Module):
             if fixed_ids is not None:
                 raise ValueError("generate: give either given (one person's tokens) or fixed_ids with keep")
             fixed_ids, keep = reaction_keep(given.to(device), given_person)
-        with autocast(amp, device):
+        with autocast(amp, device, inference=True):
             token_steps = self.check_lengths(lengths.to(device))
             cond = self.encode_text(texts, cache) if texts is not None else None
             settings = dict(steps=steps, cond_scale=cond_scale, temperature=temperature, topk_ratio=topk_ratio,
