@@ -10,6 +10,8 @@
 # VQ_MIN / EVALUATOR_MIN / TRANSFORMER_MIN: minutes of training per model in this call (empty: to the end).
 # Training resumes from the last checkpoints, so with time limits the benchmark runs in chunks: rerun the same
 # command until the models are trained; the evaluation and samples are redone after each chunk.
+# FIT=1 instead fits each limited training into its minutes (train.fit_to_time_limit): a run that would not finish
+# is shortened, its learning-rate decays moved with it, so every model ends its schedule within one call.
 # TRAIN_ARGS: extra overrides for the three train commands only (e.g. "train.num_workers=8").
 # EVAL_ARGS: extra arguments for `intermask.eval` (e.g. "--quick" or "protocol.replications=5").
 # STAGES: which of "train eval sample adherence" to run (default all, in that order).
@@ -28,7 +30,12 @@ start=$(date +%s)
 step() { printf '\n== %s (%ss elapsed)\n' "$1" $(( $(date +%s) - start )); }
 # shellcheck disable=SC2086  # TRAIN_ARGS and EVAL_ARGS hold several words
 set -- "data.root=$DATA" "runs_root=$RUNS_ROOT" "$@"
-limit() { if [ -n "${1:-}" ]; then echo "train.time_limit_min=$1"; fi; }
+limit() {
+  if [ -n "${1:-}" ]; then
+    echo "train.time_limit_min=$1"
+    if [ "${FIT:-0}" = 1 ]; then echo "train.fit_to_time_limit=true"; fi
+  fi
+}
 
 STAGES=${STAGES:-train eval sample adherence}
 wants() { [[ " $STAGES " == *" $1 "* ]]; }

@@ -55,6 +55,14 @@ def test_quality_chunk_limits_each_training_resumes_the_transformer_on_its_vq_an
     assert "--max-items 7" in adherence and "--ckpt runs/synthetic/transformer_synthetic/last.pt" in adherence
 
 
+def test_quality_fits_each_limited_training_into_its_minutes_when_asked(tmp_path):
+    calls = run_script(tmp_path, "quality.sh", {"VQ_MIN": "3", "EVALUATOR_MIN": "4", "FIT": "1", "STAGES": "train"})
+    vq, evaluator, transformer = calls
+    for limited, minutes in ((vq, 3), (evaluator, 4)):
+        assert f"train.time_limit_min={minutes}" in limited and "train.fit_to_time_limit=true" in limited
+    assert "train.time_limit_min" not in transformer and "fit_to_time_limit" not in transformer
+
+
 def test_quality_stages_pick_what_runs(tmp_path):
     calls = run_script(tmp_path, "quality.sh", {"STAGES": "eval adherence", "EXPERIMENT": "midsize"})
     assert [program(call) for call in calls] == ["intermask.eval", "scripts/adherence.py"]

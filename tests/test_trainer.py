@@ -196,6 +196,70 @@ def test_time_limit_stops_validated_and_checkpointed_and_chunks_resume_to_the_un
         assert torch.equal(expected, got)
 
 
+class SteppedClock:
+    """Stands in for the trainer's clock: the time moves only when a training step is taken."""
+
+    perf_counter = staticmethod(time.perf_counter)
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        return self.now
+
+
+def clocked_trainer(run_dir, clock, seconds_per_step, *args, **options):
+    trainer = tiny.build_trainer(run_dir, *args, **options)
+    step = trainer.task.training_step
+
+    def timed(batch, index):
+        clock.now += seconds_per_step
+        return step(batch, index)
+
+    trainer.task.training_step = timed
+    return trainer
+
+
+def test_fit_to_time_shortens_the_run_to_its_time_limit_and_takes_every_decay_on_the_way(tmp_path, monkeypatch):
+    from intermask.training import trainer as trainer_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(trainer_module, "time", clock)
+    options = dict(time_limit=1.0, fit_to_time=True, milestones=(200, 300), gamma=0.5)
+    # 400 steps of 10 ms do not fit into one second: about 98 do, with the decays at half and three quarters
+    trainer = clocked_trainer(tmp_path, clock, 0.01, 400, **options)
+    trainer.fit()
+    assert not trainer.stopped_early and trainer.step == trainer.max_steps
+    assert 90 <= trainer.max_steps <= 100
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.2 * 0.5 ** 2)
+    assert load_checkpoint(tmp_path / "last.pt", kind="regression")["fitted_steps"] == trainer.step
+
+    # a rerun ends where the fitted schedule did; without fit_to_time the run goes on to its configured length
+    clock.now = 0.0
+    again = clocked_trainer(tmp_path, clock, 0.01, 400, **options)
+    again.fit()
+    assert again.task.seen_steps == [] and again.step == trainer.step
+    onward = tiny.build_trainer(tmp_path, 400, milestones=(200, 300), gamma=0.5)
+    onward.fit()
+    assert onward.task.seen_steps[0] == trainer.step and onward.step == 400
+
+
+def test_fit_to_time_leaves_a_run_that_fits_as_it_is(tmp_path, monkeypatch):
+    from intermask.training import trainer as trainer_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(trainer_module, "time", clock)
+    trainer = clocked_trainer(tmp_path, clock, 0.001, 60, time_limit=1.0, fit_to_time=True)
+    trainer.fit()
+    assert trainer.max_steps == trainer.step == 60
+    assert load_checkpoint(tmp_path / "last.pt", kind="regression")["fitted_steps"] is None
+
+
+def test_fit_to_time_needs_a_time_limit(tmp_path):
+    with pytest.raises(ValueError, match="fit_to_time"):
+        tiny.build_trainer(tmp_path, 4, fit_to_time=True)
+
+
 def test_time_limit_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="time_limit"):
         tiny.build_trainer(tmp_path, 4, time_limit=0)

@@ -532,6 +532,10 @@ def build_trainer(cfg) -> Trainer:
         raise ConfigError(f"kind must be one of {sorted(BUILDERS)}, got {cfg.kind!r}")
     # settings checked before any data is read
     time_limit = _minutes_to_seconds(cfg.train.get("time_limit_min"))
+    fit_to_time = bool(cfg.train.get("fit_to_time_limit", False))
+    if fit_to_time and time_limit is None:
+        raise ConfigError("train.fit_to_time_limit=true fits the run into train.time_limit_min, which is null; "
+                          "set both, or leave fit_to_time_limit false")
     check_settings(cfg.train, "train")
     source = DataSource(cfg.data)
     source.ensure(progress=cfg.progress)
@@ -562,7 +566,7 @@ def build_trainer(cfg) -> Trainer:
         gamma=float(train.gamma), grad_clip=train.grad_clip, log_every=train.log_every, val_every=train.val_every,
         ckpt_every=train.ckpt_every, preview_every=train.preview_every, amp=train.amp, compile=train.compile,
         device=cfg.device, resume=cfg.resume, config=config, seed=int(cfg.seed), progress=bool(cfg.progress),
-        best_metric=best_metric, best_mode=best_mode, time_limit=time_limit)
+        best_metric=best_metric, best_mode=best_mode, time_limit=time_limit, fit_to_time=fit_to_time)
     return Trainer(task, train_loader, val_loader, cfg.run_dir, settings)
 
 

@@ -16,12 +16,15 @@ Steps are counted in optimizer steps. A task's hooks receive `step`, the 0-based
 taken; logging, validation, previews and checkpoints happen after the step with completed count
 `step + 1`, whenever that count is a multiple of their interval (and always after the last step).
 With `time_limit` (seconds) a run stops early, validated and checkpointed, once that much training time has
-passed: rerunning it with resume="auto" continues, so a long run can be trained in chunks.
+passed: rerunning it with resume="auto" continues, so a long run can be trained in chunks. With `fit_to_time` as
+well, the run is shortened instead to the steps that fit into its time limit at the pace this call measures, and
+its LR milestones move with it, so that it ends its schedule (every decay taken) rather than being cut before them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -52,7 +55,7 @@ from intermask.checkpoint import (
     remove_stale_temporaries,
     save_checkpoint,
 )
-from intermask.training.schedule import build_scheduler
+from intermask.training.schedule import build_scheduler, lr_lambda
 
 logger = logging.getLogger(__name__)
 
@@ -377,6 +380,9 @@ class _Window:
 
 
 DISTRIBUTED_TIME_CHECK_EVERY = 10  # steps between the time-limit checks that every rank must join
+FIT_EVERY = 50  # steps between fit_to_time's estimates when nothing is logged
+FIT_MIN_STEPS = 20  # steps of this call's pace measured before fit_to_time shortens a run
+FIT_MARGIN = 0.98  # the share of the time left that fit_to_time plans steps for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -401,6 +407,9 @@ class TrainerSettings:
     find_unused_parameters: forwarded to DDP, for models whose forward skips some trainable parameters.
     time_limit: seconds of training after which `fit` stops at a step boundary, as if that step were the last
         (validation, checkpoint); None trains to `max_steps`. `Trainer.stopped_early` says it happened.
+    fit_to_time: with `time_limit`, shorten the run (never lengthen it) to the steps that fit into the time limit at
+        the pace measured in this call, re-estimated at every log interval, with its milestones scaled to the new
+        length; the checkpoint keeps that length, so a resumed run ends where the shortened schedule does.
     """
 
     max_steps: int
@@ -426,6 +435,7 @@ class TrainerSettings:
     best_mode: str = "min"
     find_unused_parameters: bool = False
     time_limit: float | None = None
+    fit_to_time: bool = False
 
     def __post_init__(self):
         if self.max_steps < 1:
@@ -440,6 +450,8 @@ class TrainerSettings:
                 raise ValueError(f"{name} must be >= 0 or None, got {every}")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be > 0 seconds or None, got {self.time_limit}")
+        if self.fit_to_time and self.time_limit is None:
+            raise ValueError("fit_to_time shortens a run to its time limit, but time_limit is None")
         if self.best_mode not in ("min", "max"):
             raise ValueError(f"best_mode must be 'min' or 'max', got {self.best_mode!r}")
 
@@ -479,6 +491,8 @@ class Trainer:
         self.time_limit = settings.time_limit
         self.stopped_early = False
         self._deadline: float | None = None
+        self.planned_steps = self.max_steps  # the length the milestones were given for; max_steps may shrink
+        self._pace_from: tuple[float, int] | None = None  # (clock, step) where this call's pace is measured from
 
         self.context = distributed_context()
         self.device = _resolve_device(settings.device, self.context)
@@ -490,6 +504,7 @@ class Trainer:
         self.parameters = _trainable_parameters(task)
         self.optimizer = make_adamw(self.parameters, settings.lr, settings.betas, settings.weight_decay, self.device)
         self.scheduler = build_scheduler(self.optimizer, settings.warmup_steps, settings.milestones, settings.gamma)
+        self.base_lrs = list(self.scheduler.base_lrs)
 
         self.step = 0  # optimizer steps completed
         self.epoch = 0
@@ -537,6 +552,7 @@ class Trainer:
         self.model.train()
         self.stopped_early = False
         self._deadline = None if self.time_limit is None else time.monotonic() + self.time_limit
+        self._pace_from = None
         window = _Window()
         bar = tqdm(
             total=self.max_steps, initial=min(self.step, self.max_steps), unit="step", dynamic_ncols=True,
@@ -609,6 +625,8 @@ class Trainer:
         return values
 
     def _after_step(self, window: _Window, bar) -> None:
+        if self.settings.fit_to_time and _due(self.step, self.log_every or FIT_EVERY):
+            self._fit_to_time(bar)
         if self.step < self.max_steps and self._out_of_time():
             self.stopped_early = True
             logger.info("time limit of %.0f s reached at step %d of %d: checkpointing; rerun with resume=auto "
@@ -626,6 +644,45 @@ class Trainer:
             self._preview()
         if checkpoint:
             self._save(LAST_NAME)
+
+    def _fit_to_time(self, bar) -> None:
+        """Shorten the run to the steps its time limit still holds at this call's pace (``fit_to_time``).
+
+        The pace is measured from the first check of this call on (the first steps pay for warming up), over whole
+        log intervals, validations and checkpoints included; rank 0's clock decides under DDP."""
+        now = time.monotonic()
+        if self._pace_from is None:
+            self._pace_from = (now, self.step)
+            return
+        started, first = self._pace_from
+        steps = self.step - first
+        reachable = self.max_steps
+        if self.context.is_main and steps >= FIT_MIN_STEPS:
+            pace = (now - started) / steps
+            reachable = self.step + int(max(self._deadline - now, 0.0) * FIT_MARGIN / pace)
+        reachable = int(self._broadcast(reachable))
+        if reachable < self.max_steps:
+            self._shorten_to(max(reachable, self.step))
+            bar.total = self.max_steps
+            bar.refresh()
+
+    def _shorten_to(self, total: int) -> None:
+        """Run ``total`` steps in all: the milestones scaled from ``planned_steps`` to it, the warm-up kept, and the
+        learning rate of the next step set by the new schedule."""
+        if total >= self.max_steps:
+            return
+        first = self.max_steps == self.planned_steps
+        logger.log(logging.INFO if first else logging.DEBUG,
+                   "fitting the run to its time limit: %d steps instead of %d (milestones moved with it)",
+                   total, self.max_steps)
+        self.max_steps = total
+        milestones = tuple(round(m * total / self.planned_steps) for m in self.settings.milestones)
+        multiplier = functools.partial(lr_lambda, warmup_steps=self.settings.warmup_steps, milestones=milestones,
+                                       gamma=self.settings.gamma)
+        self.scheduler.lr_lambdas = [multiplier] * len(self.optimizer.param_groups)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * multiplier(self.step)
+        self.scheduler._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def _out_of_time(self) -> bool:
         """Whether the time limit has passed; under DDP rank 0's clock decides, checked every few steps."""
@@ -734,6 +791,7 @@ class Trainer:
                 "metrics": dict(self.metrics),
                 "metrics_step": self.metrics_step,
                 "best": self.best,
+                "fitted_steps": self.max_steps if self.max_steps < self.planned_steps else None,
                 "extra": extra_state() if extra_state is not None else None,
             }
             save_checkpoint(self.run_dir / name, payload)
@@ -766,6 +824,9 @@ class Trainer:
         self.metrics = dict(checkpoint.get("metrics") or {})
         self.metrics_step = checkpoint.get("metrics_step")
         self.best = checkpoint.get("best")
+        fitted = checkpoint.get("fitted_steps")
+        if fitted is not None and self.settings.fit_to_time:
+            self._shorten_to(int(fitted))  # a run already fitted to an earlier call's time limit keeps its length
         if checkpoint.get("extra") is not None and hasattr(self.task, "load_extra_state"):
             self.task.load_extra_state(checkpoint["extra"])
         self._pending_rng = self._rng_for_this_rank(checkpoint.get("rng"), path)
