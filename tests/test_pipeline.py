@@ -229,6 +229,9 @@ def test_user_mistakes_get_one_clear_line_and_no_traceback(workspace, tmp_path):
     result = run("intermask.train", "vqvae", "train.time_limit_min=0",
                  *data_args(workspace), cwd=workspace, expect_ok=False)
     assert result.returncode == 2 and "train.time_limit_min" in result.stderr and "Traceback" not in result.stderr
+    result = run("intermask.train", "vqvae", "train.fit_to_time_limit=true",
+                 *data_args(workspace), cwd=workspace, expect_ok=False)
+    assert result.returncode == 2 and "train.fit_to_time_limit" in result.stderr and "Traceback" not in result.stderr
     result = run("intermask.train", "vqvae", "train.compile=sometimes",
                  *data_args(workspace), cwd=workspace, expect_ok=False)
     assert result.returncode == 2 and "train.compile" in result.stderr and "Traceback" not in result.stderr
