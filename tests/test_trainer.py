@@ -244,6 +244,25 @@ def test_fit_to_time_shortens_the_run_to_its_time_limit_and_takes_every_decay_on
     assert onward.task.seen_steps[0] == trainer.step and onward.step == 400
 
 
+def test_fit_to_time_lengthens_a_run_whose_pace_picks_up_before_its_first_decay(tmp_path, monkeypatch):
+    from intermask.training import trainer as trainer_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(trainer_module, "time", clock)
+    trainer = tiny.build_trainer(tmp_path, 400, time_limit=1.0, fit_to_time=True, milestones=(200, 300), gamma=0.5)
+    step, fitted = trainer.task.training_step, []
+
+    def slow_then_fast(batch, index):  # 20 ms a step for the first 15 steps, then 5 ms
+        clock.now += 0.02 if index < 15 else 0.005
+        fitted.append(trainer.max_steps)
+        return step(batch, index)
+
+    trainer.task.training_step = slow_then_fast
+    trainer.fit()
+    assert min(fitted) <= 80 and trainer.max_steps >= 100 and not trainer.stopped_early
+    assert trainer.step == trainer.max_steps and trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
 def test_fit_to_time_leaves_a_run_that_fits_as_it_is(tmp_path, monkeypatch):
     from intermask.training import trainer as trainer_module
 

@@ -407,9 +407,10 @@ class TrainerSettings:
     find_unused_parameters: forwarded to DDP, for models whose forward skips some trainable parameters.
     time_limit: seconds of training after which `fit` stops at a step boundary, as if that step were the last
         (validation, checkpoint); None trains to `max_steps`. `Trainer.stopped_early` says it happened.
-    fit_to_time: with `time_limit`, shorten the run (never lengthen it) to the steps that fit into the time limit at
-        the pace measured in this call, re-estimated at every log interval, with its milestones scaled to the new
-        length; the checkpoint keeps that length, so a resumed run ends where the shortened schedule does.
+    fit_to_time: with `time_limit`, shorten the run to the steps that fit into the time limit at the pace measured in
+        this call, re-estimated at every log interval (a faster pace lengthens it again, up to `max_steps`, until
+        its first decay), with its milestones scaled to the new length; the checkpoint keeps that length, so a
+        resumed run ends where the shortened schedule does.
     """
 
     max_steps: int
@@ -660,23 +661,30 @@ class Trainer:
         if self.context.is_main and steps >= FIT_MIN_STEPS:
             pace = (now - started) / steps
             reachable = self.step + int(max(self._deadline - now, 0.0) * FIT_MARGIN / pace)
-        reachable = int(self._broadcast(reachable))
-        if reachable < self.max_steps:
-            self._shorten_to(max(reachable, self.step))
+        reachable = min(int(self._broadcast(reachable)), self.planned_steps)
+        # a faster pace lengthens the run again, but only before its first decay: a decay taken stays taken
+        before_decay = self.step < next(iter(self._milestones()), self.max_steps)
+        if reachable < self.max_steps or (reachable > self.max_steps and before_decay):
+            self._refit(max(reachable, self.step))
             bar.total = self.max_steps
             bar.refresh()
 
-    def _shorten_to(self, total: int) -> None:
+    def _milestones(self) -> tuple[int, ...]:
+        """The milestones of the run as it is now planned: the settings' scaled from ``planned_steps`` to
+        ``max_steps``."""
+        return tuple(round(m * self.max_steps / self.planned_steps) for m in self.settings.milestones)
+
+    def _refit(self, total: int) -> None:
         """Run ``total`` steps in all: the milestones scaled from ``planned_steps`` to it, the warm-up kept, and the
         learning rate of the next step set by the new schedule."""
-        if total >= self.max_steps:
+        if total == self.max_steps:
             return
         first = self.max_steps == self.planned_steps
         logger.log(logging.INFO if first else logging.DEBUG,
                    "fitting the run to its time limit: %d steps instead of %d (milestones moved with it)",
                    total, self.max_steps)
         self.max_steps = total
-        milestones = tuple(round(m * total / self.planned_steps) for m in self.settings.milestones)
+        milestones = self._milestones()
         multiplier = functools.partial(lr_lambda, warmup_steps=self.settings.warmup_steps, milestones=milestones,
                                        gamma=self.settings.gamma)
         self.scheduler.lr_lambdas = [multiplier] * len(self.optimizer.param_groups)
@@ -826,7 +834,7 @@ class Trainer:
         self.best = checkpoint.get("best")
         fitted = checkpoint.get("fitted_steps")
         if fitted is not None and self.settings.fit_to_time:
-            self._shorten_to(int(fitted))  # a run already fitted to an earlier call's time limit keeps its length
+            self._refit(min(int(fitted), self.max_steps))  # a run already fitted to an earlier call's time limit keeps its length
         if checkpoint.get("extra") is not None and hasattr(self.task, "load_extra_state"):
             self.task.load_extra_state(checkpoint["extra"])
         self._pending_rng = self._rng_for_this_rank(checkpoint.get("rng"), path)
