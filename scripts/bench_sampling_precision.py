@@ -65,7 +65,8 @@ def main() -> None:
     device = resolve_device(args.device)
     model = load_interaction_model(args.ckpt, device)
     texts = [CAPTIONS[i % len(CAPTIONS)] for i in range(args.batch)]
-    lengths = torch.randint(args.frames // 3, args.frames + 1, (args.batch,), generator=torch.Generator().manual_seed(0))
+    lengths = torch.randint(args.frames // 3, args.frames + 1, (args.batch,),
+                            generator=torch.Generator().manual_seed(0))
     lengths = (lengths - lengths % model.frames_per_token).to(device)
     print(f"{args.ckpt}: batch {args.batch}, {args.frames // 3}-{args.frames} frames, {args.steps} decoding steps, "
           f"{device}, {torch.get_num_threads()} threads")

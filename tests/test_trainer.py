@@ -209,11 +209,15 @@ class SteppedClock:
 
 
 def clocked_trainer(run_dir, clock, seconds_per_step, *args, **options):
+    """A tiny trainer whose every step moves ``clock`` by ``seconds_per_step`` (a number, or a function of the
+    step's index); ``trainer.planned`` records the run's length as each step began."""
     trainer = tiny.build_trainer(run_dir, *args, **options)
-    step = trainer.task.training_step
+    step, trainer.planned = trainer.task.training_step, []
+    seconds = seconds_per_step if callable(seconds_per_step) else lambda index: seconds_per_step
 
     def timed(batch, index):
-        clock.now += seconds_per_step
+        clock.now += seconds(index)
+        trainer.planned.append(trainer.max_steps)
         return step(batch, index)
 
     trainer.task.training_step = timed
@@ -249,17 +253,14 @@ def test_fit_to_time_lengthens_a_run_whose_pace_picks_up_before_its_first_decay(
 
     clock = SteppedClock()
     monkeypatch.setattr(trainer_module, "time", clock)
-    trainer = tiny.build_trainer(tmp_path, 400, time_limit=1.0, fit_to_time=True, milestones=(200, 300), gamma=0.5)
-    step, fitted = trainer.task.training_step, []
 
-    def slow_then_fast(batch, index):  # 20 ms a step for the first 15 steps, then 5 ms
-        clock.now += 0.02 if index < 15 else 0.005
-        fitted.append(trainer.max_steps)
-        return step(batch, index)
+    def slow_then_fast(index):  # 20 ms a step for the first 15 steps, then 5 ms
+        return 0.02 if index < 15 else 0.005
 
-    trainer.task.training_step = slow_then_fast
+    trainer = clocked_trainer(tmp_path, clock, slow_then_fast, 400, time_limit=1.0, fit_to_time=True,
+                              milestones=(200, 300), gamma=0.5)
     trainer.fit()
-    assert min(fitted) <= 80 and trainer.max_steps >= 100 and not trainer.stopped_early
+    assert min(trainer.planned) <= 80 and trainer.max_steps >= 100 and not trainer.stopped_early
     assert trainer.step == trainer.max_steps and trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
 
 

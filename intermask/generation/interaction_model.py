@@ -252,8 +252,8 @@ class InterMask(nn.Module):
         for each token that stays (editing: ``generation.editing``). amp: "auto" | "bf16" | "off"
         (``intermask.precision``, as for sampling): bf16 autocast around the transformer; the VQ decoder runs in
         float32. compile: "auto" | True | False (``intermask.precision``): run the transformer through torch.compile
-        from this call on (the first call compiles; pays off over many batches). progress: called as progress(steps done, steps) after each
-        decoding step. collision_rounds: how many times the frames where the two bodies overlap are decoded again
+        from this call on (the first call compiles; pays off over many batches). progress: called as
+        progress(steps done, steps) after each decoding step. collision_rounds: how many times the frames where the two bodies overlap are decoded again
         (``generation.collisions``); None: the model's own (``collision_rounds``, from its config).
         Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step, feature)); each clip is
         decoded from its own tokens only, so it does not depend on the rest of the batch, and frames past

@@ -80,12 +80,16 @@ def check_schedule(warmup_steps: int, milestones: Sequence[int], gamma: float) -
         raise ValueError(f"gamma must be > 0, got {gamma}")
 
 
+def schedule_multiplier(warmup_steps: int, milestones: Sequence[int], gamma: float):
+    """`lr_lambda` with this schedule bound: step -> multiplier of the base learning rate."""
+    check_schedule(warmup_steps, milestones, gamma)
+    return functools.partial(
+        lr_lambda, warmup_steps=warmup_steps, milestones=tuple(int(m) for m in milestones), gamma=gamma
+    )
+
+
 def build_scheduler(
     optimizer: torch.optim.Optimizer, warmup_steps: int, milestones: Sequence[int], gamma: float
 ) -> LambdaLR:
     """LambdaLR over `lr_lambda`; step it once after every optimizer step."""
-    check_schedule(warmup_steps, milestones, gamma)
-    multiplier = functools.partial(
-        lr_lambda, warmup_steps=warmup_steps, milestones=tuple(int(m) for m in milestones), gamma=gamma
-    )
-    return LambdaLR(optimizer, multiplier)
+    return LambdaLR(optimizer, schedule_multiplier(warmup_steps, milestones, gamma))

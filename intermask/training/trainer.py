@@ -24,7 +24,6 @@ its LR milestones move with it, so that it ends its schedule (every decay taken)
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
 import math
@@ -55,7 +54,7 @@ from intermask.checkpoint import (
     remove_stale_temporaries,
     save_checkpoint,
 )
-from intermask.training.schedule import build_scheduler, lr_lambda
+from intermask.training.schedule import build_scheduler, schedule_multiplier
 
 logger = logging.getLogger(__name__)
 
@@ -505,7 +504,6 @@ class Trainer:
         self.parameters = _trainable_parameters(task)
         self.optimizer = make_adamw(self.parameters, settings.lr, settings.betas, settings.weight_decay, self.device)
         self.scheduler = build_scheduler(self.optimizer, settings.warmup_steps, settings.milestones, settings.gamma)
-        self.base_lrs = list(self.scheduler.base_lrs)
 
         self.step = 0  # optimizer steps completed
         self.epoch = 0
@@ -684,11 +682,9 @@ class Trainer:
                    "fitting the run to its time limit: %d steps instead of %d (milestones moved with it)",
                    total, self.max_steps)
         self.max_steps = total
-        milestones = self._milestones()
-        multiplier = functools.partial(lr_lambda, warmup_steps=self.settings.warmup_steps, milestones=milestones,
-                                       gamma=self.settings.gamma)
+        multiplier = schedule_multiplier(self.settings.warmup_steps, self._milestones(), self.settings.gamma)
         self.scheduler.lr_lambdas = [multiplier] * len(self.optimizer.param_groups)
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+        for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
             group["lr"] = base * multiplier(self.step)
         self.scheduler._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
@@ -834,7 +830,8 @@ class Trainer:
         self.best = checkpoint.get("best")
         fitted = checkpoint.get("fitted_steps")
         if fitted is not None and self.settings.fit_to_time:
-            self._refit(min(int(fitted), self.max_steps))  # a run already fitted to an earlier call's time limit keeps its length
+            # a run already fitted to an earlier call's time limit keeps its length
+            self._refit(min(int(fitted), self.max_steps))
         if checkpoint.get("extra") is not None and hasattr(self.task, "load_extra_state"):
             self.task.load_extra_state(checkpoint["extra"])
         self._pending_rng = self._rng_for_this_rank(checkpoint.get("rng"), path)
