@@ -35,7 +35,7 @@ demo: setup
 # each training stage fitted into its minutes (VQ-VAE 16, evaluator 19, transformer 38: FIT=1 shortens a schedule
 # that would not finish, its decays with it), and a rerun resumes an interrupted one (README: the wall time)
 quality-cpu: setup
-	EXPERIMENT=cpu OUT=outputs/quality_cpu VQ_MIN=16 EVALUATOR_MIN=19 TRANSFORMER_MIN=38 FIT=1 PY=$(PY) \
+	EXPERIMENT=cpu OUT=outputs/quality_cpu VQ_MIN=16 EVALUATOR_MIN=15 TRANSFORMER_MIN=42 FIT=1 PY=$(PY) \
 	  EVAL_ARGS="generation.steps=10 protocol.mm_replications=1" ADHERENCE_ARGS="--steps 10" bash scripts/quality.sh data.max_frames=160
 
 bench: setup

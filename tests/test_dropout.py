@@ -3,7 +3,8 @@ import torch
 import torch.nn.functional as F
 
 import intermask.models.attention as attention_module
-from intermask.models.attention import MultiheadAttention
+import intermask.models.dropout as dropout_module
+from intermask.models.attention import EncoderLayer, MultiheadAttention
 from intermask.models.dropout import Dropout, dropout
 
 
@@ -55,3 +56,26 @@ def test_cpu_training_attention_with_dropout_takes_the_plain_products_at_any_len
     dropped = attention.train()(x)
     assert sdpa_calls == [1]  # training with dropout: the plain path and its CPU mask
     assert not torch.allclose(dropped, attention.eval()(x))
+
+
+def test_encoder_layer_is_torchs_layer_with_the_cpu_dropout_masks(monkeypatch):
+    torch.manual_seed(0)
+    ours = EncoderLayer(16, 4, 32, 0.1, activation="gelu", batch_first=True)
+    theirs = torch.nn.TransformerEncoderLayer(16, 4, 32, 0.1, activation="gelu", batch_first=True)
+    assert theirs.load_state_dict(ours.state_dict()) and list(ours.state_dict()) == list(theirs.state_dict())
+    encoder = torch.nn.TransformerEncoder(ours, 2, enable_nested_tensor=False)  # hands its layers float masks
+    reference = torch.nn.TransformerEncoder(theirs, 2, enable_nested_tensor=False)
+    x = torch.randn(3, 7, 16)
+    padding = torch.tensor([[False] * 7, [False] * 5 + [True] * 2, [False] * 2 + [True] * 5])
+    expected = reference.eval()(x, src_key_padding_mask=padding)
+    torch.testing.assert_close(encoder.eval()(x, src_key_padding_mask=padding), expected)
+
+    # training on a CPU: every dropout draws its mask through models.dropout, none through F.dropout's bernoulli
+    drawn = []
+    monkeypatch.setattr(F, "dropout", lambda *a, **k: pytest.fail("F.dropout called"))
+    monkeypatch.setattr(torch, "dropout", lambda *a, **k: pytest.fail("torch.dropout called"))
+    monkeypatch.setattr(attention_module, "dropout", lambda x, p, training=True: drawn.append(p) or x)
+    monkeypatch.setattr(dropout_module, "dropout", lambda x, p, training=True: drawn.append(p) or x)
+    # with every mask keeping everything, training is the same function as inference, padding respected
+    torch.testing.assert_close(encoder.train()(x, src_key_padding_mask=padding), expected)
+    assert drawn == [0.1] * 8  # per layer: the attention weights, its output, the feed-forward's hidden and output

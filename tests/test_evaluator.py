@@ -43,6 +43,18 @@ def test_interclip_embeddings_are_embed_dim_wide_with_norm_latent_scale():
     torch.testing.assert_close(motion_emb.norm(dim=-1), torch.full((3,), 2.5))
 
 
+def test_attention_dropout_sets_only_the_attention_weights_rate_and_leaves_the_state_dict_alone():
+    torch.manual_seed(0)
+    default, apart = small_interclip(), small_interclip(attention_dropout=0.0)
+    assert list(default.state_dict()) == list(apart.state_dict())
+    for model, attention_rate in ((default, 0.1), (apart, 0.0)):
+        layers = [*model.motion_encoder.transformer.layers, *model.textTransEncoder.layers]
+        assert [layer.self_attn.dropout for layer in layers] == [attention_rate] * 4
+        assert all(layer.dropout.p == layer.dropout1.p == layer.dropout2.p == 0.1 for layer in layers)
+    with pytest.raises(ValueError, match="attention_dropout must be in"):
+        small_interclip(attention_dropout=1.0)
+
+
 def test_interclip_motion_embedding_ignores_frames_past_its_length():
     torch.manual_seed(0)
     model = small_interclip()

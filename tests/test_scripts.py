@@ -85,3 +85,14 @@ def test_demo_trains_samples_and_evaluates_the_demo_experiment_on_its_own_datase
     assert all("experiment=demo" in call for call in calls[:3])
     assert all("data.root=data/synthetic_demo" in call for call in calls[3:])
     assert "--quick" in calls[-1] and "evaluator_ckpt=runs/synthetic/evaluator_demo/last.pt" in calls[-1]
+
+
+def test_demo_fits_each_training_into_its_minutes_unless_told_not_to(tmp_path):
+    vq, evaluator, transformer = run_script(tmp_path, "demo.sh", {}, str(tmp_path / "python"))[:3]
+    for call in (vq, evaluator, transformer):
+        assert "train.fit_to_time_limit=true" in call and "train.time_limit_min=" in call
+    (tmp_path / "calls.txt").unlink()
+    vq, evaluator, transformer = run_script(tmp_path, "demo.sh", {"VQ_MIN": "0", "TRANSFORMER_MIN": "7"},
+                                            str(tmp_path / "python"))[:3]
+    assert "time_limit_min" not in vq and "fit_to_time_limit" not in vq
+    assert "train.time_limit_min=7" in transformer and "train.fit_to_time_limit=true" in evaluator

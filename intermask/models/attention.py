@@ -1,4 +1,4 @@
-"""Attention building blocks shared by the Inter-M transformer and the CLIP text tower.
+"""Attention building blocks shared by the Inter-M transformer, the text encoders and the evaluator.
 
 Masks are boolean and say who may be attended to: ``True`` = this key takes part. They are built by the
 caller from an explicit validity grid, never inferred here.
@@ -102,3 +102,51 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+class EncoderLayer(nn.TransformerEncoderLayer):
+    """``nn.TransformerEncoderLayer`` (the same parameters and state dict) whose dropout masks are drawn by
+    ``models.dropout`` while it trains on a CPU.
+
+    There ``F.dropout`` draws its masks with ``bernoulli_``: in the recipe's evaluator (batch 96, 161 frames) that was
+    a quarter of the training step, most of it on the attention weights. Their attention then runs as
+    ``plain_attention`` with the cheaper mask, the same function with other random draws. In eval mode, on other
+    devices, and for masks other than key padding it is torch's layer unchanged.
+
+    attention_dropout: dropout on the attention weights apart from the layer's ``dropout`` (None: the same, as in
+    torch's layer); without it a CPU runs the attention as one fused kernel.
+    """
+
+    def __init__(self, *args, attention_dropout: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if attention_dropout is not None:
+            if not 0 <= attention_dropout < 1:
+                raise ValueError(f"EncoderLayer: attention_dropout must be in [0, 1), got {attention_dropout}")
+            self.self_attn.dropout = float(attention_dropout)
+        # the same rates; dropout modules hold no state, so the state dict is torch's layer's
+        self.dropout, self.dropout1, self.dropout2 = (Dropout(old.p) for old in (self.dropout, self.dropout1,
+                                                                                 self.dropout2))
+
+    def _sa_block(self, x: torch.Tensor, attn_mask: torch.Tensor | None, key_padding_mask: torch.Tensor | None,
+                  is_causal: bool = False) -> torch.Tensor:
+        attention = self.self_attn
+        valid = _key_valid(key_padding_mask)
+        if (not self.training or attention.dropout == 0 or x.device.type != "cpu" or attn_mask is not None
+                or is_causal or not attention.batch_first or valid is False):
+            return super()._sa_block(x, attn_mask, key_padding_mask, is_causal)
+        q, k, v = rearrange(F.linear(x, attention.in_proj_weight, attention.in_proj_bias),
+                            "b l (three h d) -> three b h l d", three=3, h=attention.num_heads)
+        valid = None if valid is None else rearrange(valid, "b k -> b 1 1 k")
+        out = plain_attention(q, k, v, valid, attention.dropout)
+        return self.dropout1(attention.out_proj(rearrange(out, "b h l d -> b l (h d)")))
+
+
+def _key_valid(key_padding_mask: torch.Tensor | None) -> torch.Tensor | None | bool:
+    """torch's key padding mask (True or -inf on padding; ``nn.TransformerEncoder`` hands its layers the float form)
+    as a boolean mask of valid keys; False for an additive mask with other values."""
+    if key_padding_mask is None or key_padding_mask.dtype == torch.bool:
+        return None if key_padding_mask is None else ~key_padding_mask
+    padding = key_padding_mask.isneginf()
+    if not bool((padding | (key_padding_mask == 0)).all()):
+        return False
+    return ~padding

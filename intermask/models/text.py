@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_path
-from .attention import MultiheadAttention
+from .attention import EncoderLayer, MultiheadAttention
 
 CLIP_WEIGHTS_NAME = "ViT-L-14-336px.pt"
 CLIP_CONTEXT_LENGTH = 77
@@ -417,7 +417,7 @@ class TextEncoder(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.text_dim = backbone.feature_dim
-        layer = nn.TransformerEncoderLayer(
+        layer = EncoderLayer(
             self.text_dim, heads, ff_dim, dropout, activation="gelu", batch_first=True, norm_first=False,
         )
         self.transformer = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)

@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from ..motion.layout import INTERHUMAN
+from .attention import EncoderLayer
 from .dropout import Dropout
 
 # the 15 part-of-speech classes of the matching network's one-hot text input, in checkpoint order
@@ -109,8 +110,10 @@ def _check_features(x: torch.Tensor, dim: int, name: str) -> None:
         raise ValueError(f"{name}: contains NaN or infinite values")
 
 
-def _transformer(width: int, heads: int, ff_dim: int, dropout: float, layers: int) -> nn.TransformerEncoder:
-    layer = nn.TransformerEncoderLayer(width, heads, ff_dim, dropout, activation="gelu", batch_first=True)
+def _transformer(width: int, heads: int, ff_dim: int, dropout: float, layers: int,
+                 attention_dropout: float | None = None) -> nn.TransformerEncoder:
+    layer = EncoderLayer(width, heads, ff_dim, dropout, activation="gelu", batch_first=True,
+                         attention_dropout=attention_dropout)
     # nested tensors would return zeros at padded steps only in eval mode; plain masking behaves the same in both
     return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
 
@@ -170,12 +173,12 @@ class InterCLIPMotionEncoder(nn.Module):
     """
 
     def __init__(self, motion_dim: int, latent_dim: int, embed_dim: int, layers: int, heads: int,
-                 ff_dim: int, dropout: float, max_len: int):
+                 ff_dim: int, dropout: float, max_len: int, attention_dropout: float | None = None):
         super().__init__()
         self.query_token = nn.Parameter(torch.randn(1, latent_dim))
         self.embed_motion = nn.Linear(motion_dim, latent_dim)
         self.sequence_pos_encoder = SinusoidalPositions(latent_dim, max_len, dropout)
-        self.transformer = _transformer(latent_dim, heads, ff_dim, dropout, layers)
+        self.transformer = _transformer(latent_dim, heads, ff_dim, dropout, layers, attention_dropout)
         self.out_ln = nn.LayerNorm(latent_dim)
         self.out = nn.Linear(latent_dim, embed_dim)
 
@@ -205,12 +208,16 @@ class InterCLIPEvaluator(nn.Module):
     statistics kept in the state dict (``set_input_statistics``). The raw input mixes positions in metres with
     per-frame velocities a hundred times smaller; z-scored, a small evaluator learns to retrieve captions in a
     third of the steps (docs/synthetic-training.md).
+
+    ``attention_dropout`` (this project's option) sets the dropout on the attention weights apart from ``dropout``
+    (None, the released model's: the same).
     """
 
     def __init__(self, motion_dim: int = 516, latent_dim: int = 1024, text_dim: int = 768, embed_dim: int = 512,
                  motion_layers: int = 8, text_layers: int = 8, heads: int = 8, ff_dim: int = 2048,
                  dropout: float = 0.1, max_len: int = 2000, vocab_size: int | None = None,
-                 context_length: int = CLIP_CONTEXT_LENGTH, text_backbone=None, input_norm: bool = False):
+                 context_length: int = CLIP_CONTEXT_LENGTH, text_backbone=None, input_norm: bool = False,
+                 attention_dropout: float | None = None):
         super().__init__()
         self.motion_dim, self.text_dim, self.embed_dim = motion_dim, text_dim, embed_dim
         self.input_norm = input_norm
@@ -218,12 +225,12 @@ class InterCLIPEvaluator(nn.Module):
             self.register_buffer("input_mean", torch.zeros(motion_dim))
             self.register_buffer("input_std", torch.ones(motion_dim))
         self.motion_encoder = InterCLIPMotionEncoder(motion_dim, latent_dim, embed_dim, motion_layers, heads,
-                                                     ff_dim, dropout, max_len)
+                                                     ff_dim, dropout, max_len, attention_dropout)
         if vocab_size is not None:
             self.token_embedding = nn.Embedding(vocab_size, text_dim).requires_grad_(False)
             self.positional_embedding = nn.Parameter(0.01 * torch.randn(context_length, text_dim),
                                                      requires_grad=False)
-        self.textTransEncoder = _transformer(text_dim, heads, ff_dim, dropout, text_layers)
+        self.textTransEncoder = _transformer(text_dim, heads, ff_dim, dropout, text_layers, attention_dropout)
         self.text_ln = nn.LayerNorm(text_dim)
         self.out = nn.Linear(text_dim, embed_dim)
         self.latent_scale = nn.Parameter(torch.ones(1))
