@@ -32,7 +32,7 @@ demo: setup
 
 # the synthetic benchmark with CPU-sized models (configs/experiment/cpu.yaml): data, the three models, the
 # 20-replication protocol (10 decoding steps, MultiModality from the first replication), prompt adherence and GIFs;
-# each training stage fitted into its minutes (VQ-VAE 16, evaluator 19, transformer 38: FIT=1 shortens a schedule
+# each training stage fitted into its minutes (VQ-VAE 16, evaluator 15, transformer 42: FIT=1 shortens a schedule
 # that would not finish, its decays with it), and a rerun resumes an interrupted one (README: the wall time)
 quality-cpu: setup
 	EXPERIMENT=cpu OUT=outputs/quality_cpu VQ_MIN=16 EVALUATOR_MIN=15 TRANSFORMER_MIN=42 FIT=1 PY=$(PY) \

@@ -11,8 +11,8 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 start=$(date +%s)
 step() { printf '\n== %s (%ss elapsed)\n' "$1" $(( $(date +%s) - start )); }
 # Each model's training is fitted into its minutes (train.fit_to_time_limit): on a machine slower than the one these
-# were measured on, a stage takes fewer steps, its learning-rate decays moved with them, so that the demo stays
-# within about ten minutes; on a normal day the steps of configs/experiment/demo.yaml fit and are all taken.
+# were measured on, a stage takes fewer steps, its learning-rate decays moved with them, so that a slow machine does
+# not stretch the demo far past ten minutes; on a normal day the steps of configs/experiment/demo.yaml all fit.
 # VQ_MIN=... EVALUATOR_MIN=... TRANSFORMER_MIN=... change the minutes; 0 lets a stage take all of its steps.
 fit() {
   if [ "$1" != 0 ]; then echo "train.time_limit_min=$1 train.fit_to_time_limit=true"; fi
