@@ -130,9 +130,11 @@ class EncoderLayer(nn.TransformerEncoderLayer):
     def _sa_block(self, x: torch.Tensor, attn_mask: torch.Tensor | None, key_padding_mask: torch.Tensor | None,
                   is_causal: bool = False) -> torch.Tensor:
         attention = self.self_attn
-        valid = _key_valid(key_padding_mask)
-        if (not self.training or attention.dropout == 0 or x.device.type != "cpu" or attn_mask is not None
-                or is_causal or not attention.batch_first or valid is False):
+        cpu_dropout = (self.training and attention.dropout > 0 and x.device.type == "cpu" and attn_mask is None
+                       and not is_causal and attention.batch_first)
+        # the padding mask is read only where it is used: elsewhere reading it would cost a pass (and on CUDA a sync)
+        valid = _key_valid(key_padding_mask) if cpu_dropout else False
+        if valid is False:
             return super()._sa_block(x, attn_mask, key_padding_mask, is_causal)
         q, k, v = rearrange(F.linear(x, attention.in_proj_weight, attention.in_proj_bias),
                             "b l (three h d) -> three b h l d", three=3, h=attention.num_heads)
