@@ -19,7 +19,7 @@ from .data.datasets import Interactions, collate
 from .data.interx import InterXInteractions
 from .data.source import DataSource, check_exists
 from .errors import ConfigError
-from .generation.decoding import check_cond_scale
+from .generation.decoding import check_cond_scale, check_remask_noise
 from .generation.interaction_model import InterMask
 from .loading import (InterXTextMotionEvaluator, TextMotionEvaluator, load_interaction_model,
                       load_text_motion_evaluator, resolve)
@@ -110,21 +110,18 @@ class EvaluationRun:
 
 
 def generation_settings(generation, model: InterMask | None) -> dict:
-    """The ``generation`` config as ``InterMask.generate``'s settings, with the guidance scale and the collision rounds
-    resolved: null means the model's own (``InterMask.cond_scale``, ``InterMask.collision_rounds``)."""
+    """The ``generation`` config as ``InterMask.generate``'s settings, with the guidance scale, the collision rounds and
+    the remask noise resolved: null means the model's own (``InterMask.cond_scale``, ``collision_rounds``,
+    ``remask_noise``)."""
     settings = dict(generation)
-    if settings.get("collision_rounds") is None:
-        settings["collision_rounds"] = model.collision_rounds if model is not None else None
-    else:
+    checks = (("collision_rounds", InterMask.check_collision_rounds), ("cond_scale", check_cond_scale),
+              ("remask_noise", check_remask_noise))
+    for key, check in checks:
+        if settings.get(key) is None:
+            settings[key] = getattr(model, key) if model is not None else None
+            continue
         try:
-            InterMask.check_collision_rounds(settings["collision_rounds"], "generation.collision_rounds")
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-    if settings.get("cond_scale") is None:
-        settings["cond_scale"] = model.cond_scale if model is not None else None
-    else:
-        try:
-            settings["cond_scale"] = check_cond_scale(settings["cond_scale"], "generation.cond_scale")
+            settings[key] = check(settings[key], f"generation.{key}")
         except ValueError as error:
             raise ConfigError(str(error)) from None
     return settings
@@ -178,7 +175,8 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     what = f"VQ-VAE reconstruction by {model_path}" if cfg.reconstruction else model_path or "(ground truth only)"
     if model is not None and not cfg.reconstruction:
         what = f"{what} ({generation['steps']} decoding steps, guidance scale {generation['cond_scale']:g}"
-        what += f", {generation['collision_rounds']} collision rounds)" if generation["collision_rounds"] else ")"
+        what += f", {generation['collision_rounds']} collision rounds" if generation["collision_rounds"] else ""
+        what += f", remask noise {generation['remask_noise']:g})" if generation["remask_noise"] else ")"
     header = (f"{cfg.data.name} {cfg.split} split, {protocol.replications} replications, batch "
               f"{protocol.batch_size}; evaluator {evaluator_path}; model {what}")
     out = Path(cfg.out) if cfg.out else (model_path.parent if model_path else evaluator_path.parent)

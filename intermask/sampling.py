@@ -22,6 +22,7 @@ from .data.source import JOINT_READERS, format_of
 from .errors import ConfigError, UsageError
 from .generation.editing import (EditError, check_ranges, edit_interaction, extend_interaction, kept_runs,
                                  parse_seconds, part_rows, person_features, steps_within)
+from .generation.decoding import check_remask_noise
 from .generation.interaction_model import InterMask
 from .loading import load_interaction_model, load_motion, resolve
 from .models.text import caption_cuts
@@ -79,6 +80,8 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
     try:
         cond_scale = model.guidance_scale(sample.cond_scale, "sample.cond_scale")
         collision_rounds = model.rounds_of_collisions(sample.get("collision_rounds"), "sample.collision_rounds")
+        remask_noise = (model.remask_noise if sample.get("remask_noise") is None
+                        else check_remask_noise(sample.remask_noise, "sample.remask_noise"))
     except ValueError as error:
         raise UsageError(str(error)) from None
     texts = prompts(sample)
@@ -88,10 +91,11 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
     settings = dict(cond_scale=cond_scale, temperature=float(sample.temperature),
                     topk_ratio=float(sample.topk_ratio), gumbel=bool(sample.gumbel), generator=generator,
                     amp=str(sample.amp), compile=sample.compile, collision_rounds=collision_rounds,
+                    remask_noise=remask_noise,
                     progress=None if progress is None else functools.partial(progress, "decoding"))
     meta = {"seed": int(sample.seed), "checkpoint": str(ckpt),
             "config": {**OmegaConf.to_container(sample, resolve=True), "cond_scale": cond_scale,
-                       "collision_rounds": collision_rounds}}
+                       "collision_rounds": collision_rounds, "remask_noise": remask_noise}}
     outputs = output_options(sample)
     if sample.reaction_to and sample.edit:
         raise UsageError("give either --reaction-to or --edit: a reaction is the edit that keeps one whole person")

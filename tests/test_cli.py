@@ -238,13 +238,15 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
         assert extras == {"caption_aligner": {"weight": 0.3, "detail_weight": 3.0, "width": 32, "hidden": 128,
                                               "embed": 64}, "velocities_from_positions": True, "cond_scale": cond_scale,
                           "collision_rounds": 3}
-        assert not {"caption_aligner", "velocities_from_positions", "cond_scale", "collision_rounds"} & set(network)
+        assert not ({"caption_aligner", "velocities_from_positions", "cond_scale", "collision_rounds", "remask_noise"}
+                    & set(network))
     # the recipe drops no attention weights (a fused attention kernel on a CPU); the demo drops nothing at all
     assert settings("experiment=cpu")[0]["attention_dropout"] == 0.0
     for experiment in ("synthetic", "interhuman", "interx", "paper"):
         network, extras = settings(f"experiment={experiment}")
         assert extras == {"cond_scale": 2.0}  # the paper's guidance, no collision rounds
-        assert not {"caption_aligner", "velocities_from_positions", "cond_scale", "collision_rounds"} & set(network)
+        assert not ({"caption_aligner", "velocities_from_positions", "cond_scale", "collision_rounds", "remask_noise"}
+                    & set(network))
         assert network["attention_dropout"] is None  # the published models: the same rate as the hidden states
     with pytest.raises(ConfigError, match="unknown key"):
         settings("experiment=demo", "+model.transformer.caption_aligner.depth=2")
@@ -268,6 +270,11 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
         settings("experiment=cpu", "model.transformer.collision_rounds=-2")
     with pytest.raises(ConfigError, match="collision_rounds=2: data=interx's features hold no joint positions"):
         settings("experiment=interx", "model.transformer.collision_rounds=2")
+    # the remask noise: saved with the model only where it is on
+    assert "remask_noise" not in settings("experiment=demo")[1]
+    assert settings("experiment=demo", "model.transformer.remask_noise=2")[1]["remask_noise"] == 2.0
+    with pytest.raises(ConfigError, match="model.transformer.remask_noise: remask_noise must be a finite number >= 0"):
+        settings("experiment=demo", "model.transformer.remask_noise=-1")
 
 
 def test_person_views_are_off_by_default_and_need_the_names_of_the_people():

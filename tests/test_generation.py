@@ -250,24 +250,78 @@ def test_generate_rejects_a_guidance_scale_that_is_no_finite_number_from_zero_up
         generate(tiny_model(), torch.zeros(1, TEXT_DIM), torch.tensor([3]), steps=2, cond_scale=cond_scale)
 
 
-def test_a_model_samples_at_its_own_guidance_scale_unless_the_caller_gives_one(monkeypatch):
+def test_remask_noise_changes_which_tokens_are_masked_again_but_not_how_many():
+    model = RecordingModel(tiny_model())
+    cond, lengths = torch.randn(2, TEXT_DIM), torch.tensor([6, 4])
+    masks = {}
+    for noise in (0.0, 4.5):
+        model.inputs.clear()
+        ids = generate(model, cond, lengths, steps=5, generator=seeded(3), remask_noise=noise)
+        masks[noise] = [step_ids[:2] == model.mask_id for step_ids in model.inputs]
+        valid = validity_grid(lengths, 5, 6)
+        assert ((ids[valid] >= 0) & (ids[valid] < NUM_CODES)).all() and (ids[~valid] == model.pad_id).all()
+        again = generate(model, cond, lengths, steps=5, generator=seeded(3), remask_noise=noise)
+        assert torch.equal(ids, again), "the noise comes from the generator: the same seed, the same tokens"
+    # the schedule's counts are the same; the second step's choice of tokens differs
+    for plain, noisy in zip(masks[0.0], masks[4.5]):
+        assert torch.equal(plain.sum(dim=(1, 2, 3)), noisy.sum(dim=(1, 2, 3)))
+    assert not torch.equal(masks[0.0][1], masks[4.5][1])
+
+
+def test_with_noise_the_tokens_masked_again_need_not_be_the_least_confident(monkeypatch):
+    from intermask.generation import decoding
+
+    model = RecordingModel(tiny_model())
+    cond, lengths = torch.randn(1, TEXT_DIM), torch.tensor([6])
+    confidences = []
+    real_sample = decoding.sample_top_k
+
+    def sample(logits, *args, **kwargs):
+        sampled = real_sample(logits, *args, **kwargs)
+        confidences.append(logits.float().softmax(-1).gather(-1, sampled[..., None])[..., 0])
+        return sampled
+
+    monkeypatch.setattr(decoding, "sample_top_k", sample)
+    for noise, least_confident in ((0.0, True), (50.0, False)):
+        model.inputs.clear()
+        confidences.clear()
+        generate(model, cond, lengths, steps=3, generator=seeded(5), remask_noise=noise)
+        again = (model.inputs[1][:1] == model.mask_id).flatten()
+        first = confidences[0].flatten()
+        threshold = first[again].max()
+        # without noise, every token masked again is less confident than every token kept
+        assert bool((first[~again] >= threshold).all()) == least_confident
+
+
+@pytest.mark.parametrize("noise", [-1.0, float("nan"), float("inf"), True, "much"])
+def test_generate_rejects_a_remask_noise_that_is_no_finite_number_from_zero_up(noise):
+    with pytest.raises(ValueError, match="remask_noise must be a finite number >= 0"):
+        generate(tiny_model(), torch.zeros(1, TEXT_DIM), torch.tensor([3]), steps=2, remask_noise=noise)
+
+
+@pytest.mark.parametrize("setting, published, own, asked, bad", [
+    ("cond_scale", 2.0, 1.5, 4.0, float("nan")),  # no setting (the published models): the paper's 2.0
+    ("remask_noise", 0.0, 2.0, 0.0, -1.0),  # no setting: by confidence alone
+])
+def test_a_model_samples_with_its_own_setting_unless_the_caller_gives_one(monkeypatch, setting, published, own, asked,
+                                                                          bad):
     from helpers.stand_in import tiny_model as stand_in_model
     from intermask.generation import interaction_model
 
-    scales = []
+    used = []
 
-    def decode(*args, cond_scale, **kwargs):
-        scales.append(cond_scale)
-        return generate(*args, cond_scale=cond_scale, **kwargs)
+    def decode(*args, **kwargs):
+        used.append(kwargs[setting])
+        return generate(*args, **kwargs)
 
     monkeypatch.setattr(interaction_model, "generate", decode)
     lengths = torch.tensor([24, 16])
-    for config, asked, used in (({}, None, 2.0), ({"cond_scale": 1.5}, None, 1.5), ({"cond_scale": 1.5}, 4.0, 4.0)):
-        model = stand_in_model(config=config)  # no setting (the published models): the paper's 2.0
-        model.generate(["two people hug"] * 2, lengths, steps=2, cond_scale=asked, generator=seeded(4))
-        assert scales.pop() == used
-    with pytest.raises(ValueError, match="config cond_scale"):
-        stand_in_model(config={"cond_scale": float("nan")})
+    for config, given, expected in (({}, None, published), ({setting: own}, None, own), ({setting: own}, asked, asked)):
+        model = stand_in_model(config=config)
+        model.generate(["two people hug"] * 2, lengths, steps=2, generator=seeded(4), **{setting: given})
+        assert used.pop() == expected
+    with pytest.raises(ValueError, match=f"config {setting}"):
+        stand_in_model(config={setting: bad})
 
 
 def test_decoding_a_batch_of_mixed_lengths_in_groups_draws_the_tokens_of_the_padded_batch():

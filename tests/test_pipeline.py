@@ -148,7 +148,7 @@ def test_the_evaluation_samples_at_the_models_own_guidance_scale_unless_one_is_g
 
     model = tiny_model(config={"cond_scale": 1.5})
     asked = {"steps": 10, "cond_scale": None, "temperature": 1.0}
-    assert generation_settings(asked, model) == {**asked, "cond_scale": 1.5, "collision_rounds": 0}
+    assert generation_settings(asked, model) == {**asked, "cond_scale": 1.5, "collision_rounds": 0, "remask_noise": 0.0}
     assert generation_settings({**asked, "cond_scale": 3}, model)["cond_scale"] == 3.0
     with pytest.raises(ConfigError, match="generation.cond_scale: a guidance scale must be a finite number >= 0"):
         generation_settings({**asked, "cond_scale": -1}, None)
@@ -159,6 +159,12 @@ def test_the_evaluation_samples_at_the_models_own_guidance_scale_unless_one_is_g
     assert generation_settings({**asked, "collision_rounds": 0}, model)["collision_rounds"] == 0
     with pytest.raises(ConfigError, match="generation.collision_rounds must be a whole number >= 0"):
         generation_settings({**asked, "collision_rounds": -1}, None)
+    # and the remask noise
+    model = tiny_model(config={"remask_noise": 2.0})
+    assert generation_settings(asked, model)["remask_noise"] == 2.0
+    assert generation_settings({**asked, "remask_noise": 0}, model)["remask_noise"] == 0.0
+    with pytest.raises(ConfigError, match="generation.remask_noise: remask_noise must be a finite number >= 0"):
+        generation_settings({**asked, "remask_noise": -1}, None)
 
 
 def test_eval_of_the_reconstruction_scores_the_tokenizers_bound_in_a_file_of_its_own(trained, workspace):

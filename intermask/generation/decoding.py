@@ -9,6 +9,10 @@ filtered distribution and records each sample's probability as its confidence. T
 step are frozen for good. Kept tokens (a keep mask over (person, part, time): reaction generation keeps one whole
 person, editing keeps chosen steps and parts) and padding never change.
 
+``remask_noise`` > 0 ranks the tokens to mask again by their log-probability plus Gumbel noise of that scale, the
+scale falling linearly to zero at the last step (MaskGIT's randomised choice): early steps then freeze tokens that
+are likely but not only the most likely ones. 0, the default, ranks by confidence alone, as the paper does.
+
 Parity decoding (``parity=True``, the default for a transformer built with ``parity=True``, i.e. a converted one)
 keeps the published sampler's conventions (``models.official_quirks``, 4): unstable ranking of confidence ties,
 temperature without effect on multinomial sampling, and the draw over the whole filtered vocabulary. Otherwise
@@ -143,7 +147,7 @@ def guided_logits(
     return guided_predictor(model, cond, lengths_tokens, ids.shape[-1], cond_scale)(ids)
 
 
-def _check_request(model, cond, lengths_tokens, steps, cond_scale, temperature, num_time) -> None:
+def _check_request(model, cond, lengths_tokens, steps, cond_scale, temperature, remask_noise, num_time) -> None:
     if lengths_tokens.ndim != 1 or lengths_tokens.numel() == 0:
         raise ValueError(
             f"generate: lengths_tokens must be a non-empty (batch,) tensor, got {tuple(lengths_tokens.shape)}"
@@ -163,6 +167,14 @@ def _check_request(model, cond, lengths_tokens, steps, cond_scale, temperature, 
     check_cond_scale(cond_scale, "generate")
     if temperature < 0:
         raise ValueError(f"generate: temperature must be >= 0, got {temperature}")
+    check_remask_noise(remask_noise, "generate")
+
+
+def check_remask_noise(value, where: str) -> float:
+    """``value`` as a float if it is a usable remask noise scale (finite, >= 0); a ValueError naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{where}: remask_noise must be a finite number >= 0, got {value!r}")
+    return float(value)
 
 
 @torch.inference_mode()
@@ -180,6 +192,7 @@ def generate(
     generator: torch.Generator | None = None,
     parity: bool | None = None,
     progress: Callable[[int, int], None] | None = None,
+    remask_noise: float = 0.0,
 ) -> torch.Tensor:
     """Decode token maps for both persons, or the part of them that ``keep`` leaves free.
 
@@ -187,7 +200,8 @@ def generate(
     the null condition only.
     lengths_tokens: (b,) valid token time steps; the maps span t = max(lengths) unless ``fixed_ids`` sets t.
     steps, cond_scale, temperature (applied to the logits; 0 = greedy), topk_ratio (fraction of codes filtered
-    away), gumbel (Gumbel-max instead of multinomial; both draw from softmax(logits / temperature)).
+    away), gumbel (Gumbel-max instead of multinomial; both draw from softmax(logits / temperature)), remask_noise
+    (the scale of the noise on the ranking of tokens to mask again; module docstring).
     fixed_ids: (b, 2, p, t) given tokens, with keep: which of them stay, either (b, 2) bool, True for each person
     kept whole (reaction generation), or (b, 2, p, t) bool, True for each kept token (editing); the rest is
     decoded. generator: seeds every draw.
@@ -199,7 +213,7 @@ def generate(
     device = next(model.parameters()).device
     lengths_tokens = lengths_tokens.to(device)
     num_time = fixed_ids.shape[-1] if fixed_ids is not None else int(lengths_tokens.max())
-    _check_request(model, cond, lengths_tokens, steps, cond_scale, temperature, num_time)
+    _check_request(model, cond, lengths_tokens, steps, cond_scale, temperature, remask_noise, num_time)
     valid = validity_grid(lengths_tokens, model.num_parts, num_time)
 
     to_decode = valid.clone()
@@ -223,7 +237,7 @@ def generate(
     try:
         parity = bool(getattr(model, "parity", False)) if parity is None else parity
         ids = _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temperature, topk_ratio,
-                      gumbel, generator, parity, progress)
+                      gumbel, generator, parity, progress, remask_noise)
     finally:
         model.train(was_training)
     return ids
@@ -243,7 +257,7 @@ def keep_grid(keep: torch.Tensor | None, shape: tuple[int, int, int, int]) -> to
 
 
 def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temperature, topk_ratio, gumbel,
-            generator, parity=False, progress=None) -> torch.Tensor:
+            generator, parity=False, progress=None, remask_noise=0.0) -> torch.Tensor:
     """The decoding loop on (b, 2, p, t) ids; only positions in ``to_decode`` are ever written."""
     num_parts = ids.shape[2]
     flat_decode = rearrange(to_decode, "b n p t -> b (n p t)")
@@ -273,7 +287,11 @@ def _decode(model, ids, to_decode, cond, lengths_tokens, steps, cond_scale, temp
 
         flat_ids = torch.where(is_mask, sampled, flat_ids)
         confidence = logits.float().softmax(dim=-1).gather(-1, rearrange(sampled, "b l -> b l 1"))
-        scores = torch.where(is_mask, rearrange(confidence, "b l 1 -> b l"), FROZEN_SCORE)
+        confidence = rearrange(confidence, "b l 1 -> b l")
+        if remask_noise > 0:  # the next step's ranking: log-probability plus noise that falls to zero by the last step
+            scale = remask_noise * (1.0 - min(step + 1, steps - 1) / max(steps - 1, 1))
+            confidence = confidence.log() + scale * gumbel_noise(tuple(confidence.shape), confidence.device, generator)
+        scores = torch.where(is_mask, confidence, FROZEN_SCORE)
         if progress is not None:
             progress(step + 1, steps)
 

@@ -26,7 +26,7 @@ from ..motion.partner import from_partner_frame, to_partner_frame
 from ..motion.skeleton import NUM_JOINTS
 from ..precision import autocast, resolve_compile
 from .collisions import resolve_collisions
-from .decoding import DEFAULT_COND_SCALE, check_cond_scale, generate, keep_grid, reaction_keep
+from .decoding import DEFAULT_COND_SCALE, check_cond_scale, check_remask_noise, generate, keep_grid, reaction_keep
 
 
 class InterMask(nn.Module):
@@ -37,7 +37,7 @@ class InterMask(nn.Module):
 
     # the keys of ``model.transformer`` that are this class's settings (its config), not the network's
     SETTINGS = ("person_views", "view_contrast", "caption_aligner", "pair_geometry", "velocities_from_positions",
-                "cond_scale", "collision_rounds")
+                "cond_scale", "collision_rounds", "remask_noise")
 
     def __init__(self, vq: MotionVQVAE, transformer: InterMTransformer, text_encoder: TextEncoder,
                  mean: torch.Tensor, std: torch.Tensor, config: dict | None = None):
@@ -90,6 +90,9 @@ class InterMask(nn.Module):
         # each other back to the transformer (``generation.collisions``); absent: 0, as first decoded (the paper)
         self.collision_rounds = self.check_collision_rounds(self.config.get("collision_rounds", 0),
                                                             "config collision_rounds")
+        # config "remask_noise": the noise on the ranking of the tokens ``generate`` masks again (``generation.decoding``);
+        # absent: 0, by confidence alone (the paper's)
+        self.remask_noise = check_remask_noise(self.config.get("remask_noise", 0.0), "config remask_noise")
         # how ``joints`` reads joints from features (``motion.joints``); None: the layout's position channels. A
         # layout without them (Inter-X) is given its data code's reader (``sampling.load_writable_model``)
         self.joint_reader: JointReader | None = None
@@ -243,7 +246,8 @@ class InterMask(nn.Module):
                  given: torch.Tensor | None = None, given_person: int = 0, fixed_ids: torch.Tensor | None = None,
                  keep: torch.Tensor | None = None, amp: str = "off", compile: str | bool = False,
                  progress: Callable[[int, int], None] | None = None,
-                 collision_rounds: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 collision_rounds: int | None = None,
+                 remask_noise: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Interactions for ``texts`` (or the null condition when None) of ``lengths`` frames (b,).
 
         cond_scale: the classifier-free guidance scale; None: the model's own (``cond_scale``, from its config).
@@ -254,7 +258,8 @@ class InterMask(nn.Module):
         float32. compile: "auto" | True | False (``intermask.precision``): run the transformer through torch.compile
         from this call on (the first call compiles; pays off over many batches). progress: called as
         progress(steps done, steps) after each decoding step. collision_rounds: how many times the frames where the two bodies overlap are decoded again
-        (``generation.collisions``); None: the model's own (``collision_rounds``, from its config).
+        (``generation.collisions``); None: the model's own (``collision_rounds``, from its config). remask_noise: the
+        noise on the ranking of the tokens to mask again (``generation.decoding``); None: the model's own.
         Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step, feature)); each clip is
         decoded from its own tokens only, so it does not depend on the rest of the batch, and frames past
         4 * (length // 4) are zero.
@@ -262,6 +267,7 @@ class InterMask(nn.Module):
         device = self.mean.device
         cond_scale = self.guidance_scale(cond_scale, "generate")
         rounds = self.rounds_of_collisions(collision_rounds, "collision_rounds")
+        remask_noise = self.remask_noise if remask_noise is None else check_remask_noise(remask_noise, "remask_noise")
         if rounds and self.joint_reader is None and not self.layout.has_positions:
             raise ValueError("collision_rounds needs the generated joints; this model's layout holds no positions and "
                              "no joint reader is set")
@@ -275,7 +281,7 @@ class InterMask(nn.Module):
             token_steps = self.check_lengths(lengths.to(device))
             cond = self.encode_text(texts, cache) if texts is not None else None
             settings = dict(steps=steps, cond_scale=cond_scale, temperature=temperature, topk_ratio=topk_ratio,
-                            gumbel=gumbel, generator=generator)
+                            gumbel=gumbel, generator=generator, remask_noise=remask_noise)
             ids = generate(self.transformer, cond, token_steps, fixed_ids=fixed_ids, keep=keep, progress=progress,
                            **settings)
             features = self.decode(ids, token_steps)

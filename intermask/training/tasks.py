@@ -19,7 +19,7 @@ from ..data.datasets import collate
 from ..data.source import DataSource
 from ..data.tokens import TokenInteractions, load_or_build_tokens
 from ..errors import CheckpointError, ConfigError
-from ..generation.decoding import DEFAULT_COND_SCALE, check_cond_scale
+from ..generation.decoding import DEFAULT_COND_SCALE, check_cond_scale, check_remask_noise
 from ..generation.interaction_model import InterMask
 from ..loading import load_vq, resolve
 from ..metrics.physical import COLLIDERS
@@ -431,7 +431,8 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
     captions, {} (one condition for both people) or ``person_views`` (the phrases that name the two people,
     ``data.person_names``) and ``view_contrast``; the ``caption_aligner`` of its training, where one is on;
     ``velocities_from_positions``, where it is on; the guidance scale its samples use unless told otherwise
-    (``cond_scale``, the paper's when unset); and the ``collision_rounds`` of its sampling, where there are any."""
+    (``cond_scale``, the paper's when unset); and the ``collision_rounds`` and ``remask_noise`` of its sampling, where
+    there are any."""
     network = dict(cfg.model.transformer)
     extras = {**caption_aligner_settings(network.pop("caption_aligner", None)),
               **pair_geometry_settings(network.pop("pair_geometry", None))}
@@ -453,6 +454,12 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
             raise ConfigError(f"model.transformer.collision_rounds={rounds}: data={cfg.data.name}'s features hold no "
                               "joint positions to find the bodies' collisions in; set it to 0")
         extras["collision_rounds"] = rounds
+    try:
+        remask_noise = check_remask_noise(network.pop("remask_noise", 0.0), "model.transformer.remask_noise")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if remask_noise:
+        extras["remask_noise"] = remask_noise
     if network.pop("velocities_from_positions", False):
         if not source.layout.has_positions:
             raise ConfigError(f"model.transformer.velocities_from_positions=true: data={cfg.data.name}'s features "
