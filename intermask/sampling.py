@@ -20,9 +20,9 @@ from omegaconf import OmegaConf
 
 from .data.source import JOINT_READERS, format_of
 from .errors import ConfigError, UsageError
+from .generation.decoding import check_remask_noise
 from .generation.editing import (EditError, check_ranges, edit_interaction, extend_interaction, kept_runs,
                                  parse_seconds, part_rows, person_features, steps_within)
-from .generation.decoding import check_remask_noise
 from .generation.interaction_model import InterMask
 from .loading import load_interaction_model, load_motion, resolve
 from .models.text import caption_cuts

@@ -90,8 +90,8 @@ class InterMask(nn.Module):
         # each other back to the transformer (``generation.collisions``); absent: 0, as first decoded (the paper)
         self.collision_rounds = self.check_collision_rounds(self.config.get("collision_rounds", 0),
                                                             "config collision_rounds")
-        # config "remask_noise": the noise on the ranking of the tokens ``generate`` masks again (``generation.decoding``);
-        # absent: 0, by confidence alone (the paper's)
+        # config "remask_noise": the noise on the ranking of the tokens ``generate`` masks again
+        # (``generation.decoding``); absent: 0, by confidence alone (the paper's)
         self.remask_noise = check_remask_noise(self.config.get("remask_noise", 0.0), "config remask_noise")
         # how ``joints`` reads joints from features (``motion.joints``); None: the layout's position channels. A
         # layout without them (Inter-X) is given its data code's reader (``sampling.load_writable_model``)
