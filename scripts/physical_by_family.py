@@ -13,7 +13,8 @@ The model generates one motion per clip from the clip's first caption, as long a
 longest motion and cut to whole tokens, as ``scripts/adherence.py`` does, whose helpers it uses). A clip's family
 follows from its index in the synthetic data (``family_for_index``). Per family, the mean over its clips of: the
 fraction of frames whose torsos, heads or thighs overlap (``penetration``, the protocol's capsules), the clip's
-deepest overlap in metres (negative: the bodies never touch), the foot-skating speed in m/s (``skate``), and how
+deepest overlap in metres (negative: the bodies never touch), the foot-skating speed in m/s (``skate``), the
+protocol's jitter, the joints' mean acceleration in m/s² (``jitter``: a decoder that shakes shows here), and how
 far the highest wrist of either person rises above its shoulder in metres (``hand_rise``: a wave or a high five
 lifts it 0.3-0.4 m above, arms hanging keep it 0.3-0.4 m below; a tokenizer that has not learnt to raise an arm
 shows here).
@@ -36,10 +37,11 @@ from tokenizer_bound import reconstructed_clips  # noqa: E402
 from intermask.cli import guarded  # noqa: E402
 from intermask.data.synthetic import family_for_index  # noqa: E402
 from intermask.metrics.adherence import hand_rise  # noqa: E402
-from intermask.metrics.physical import foot_skating, penetration_depth_per_frame  # noqa: E402
+from intermask.metrics.physical import (acceleration_magnitudes, foot_skating,  # noqa: E402
+                                        penetration_depth_per_frame)
 from intermask.precision import resolve_device  # noqa: E402
 
-MEASURES = ("penetration", "deepest", "skate", "hand_rise")
+MEASURES = ("penetration", "deepest", "skate", "jitter", "hand_rise")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -53,7 +55,8 @@ def measure(joints: np.ndarray, fps: float) -> dict[str, float]:
     depths = penetration_depth_per_frame(joints)
     rise = max(max(hand_rise(person).values()) for person in joints)
     return {"penetration": float((depths > 0).mean()), "deepest": float(depths.max()),
-            "skate": float(foot_skating(joints, fps)["foot_skate_speed"]), "hand_rise": rise}
+            "skate": float(foot_skating(joints, fps)["foot_skate_speed"]),
+            "jitter": float(acceleration_magnitudes(joints, fps).mean()), "hand_rise": rise}
 
 
 def by_family(families: list[str], motions: list[np.ndarray], fps: float) -> dict[str, dict[str, float]]:
@@ -104,7 +107,8 @@ def run(args: argparse.Namespace) -> dict:
     return report
 
 
-HEADINGS = {"penetration": "overlap", "deepest": "deepest m", "skate": "skate m/s", "hand_rise": "hand up m"}
+HEADINGS = {"penetration": "overlap", "deepest": "deepest m", "skate": "skate m/s", "jitter": "jitter",
+            "hand_rise": "hand up m"}
 
 
 def format_table(report: dict) -> str:

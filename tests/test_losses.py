@@ -323,6 +323,31 @@ def test_the_facing_term_joins_the_total_only_when_weighted():
     assert total.item() == pytest.approx(sum(getattr(weights, n) * v for n, v in terms.items()).item(), rel=1e-6)
 
 
+def test_acceleration_loss_reads_shaking_not_a_steady_offset_or_a_steady_walk():
+    from intermask.models.losses import ACCELERATION_UNIT, acceleration_loss
+
+    rest = torch.as_tensor(skeleton.rest_pose(), dtype=torch.float32).expand(1, 6, 22, 3)
+    walking = rest + torch.arange(6.0).view(1, 6, 1, 1) * torch.tensor([0.0, 0.0, 0.05])  # 5 cm a frame, steadily
+    assert acceleration_loss(rest + torch.tensor([0.5, 0.0, 0.0]), rest).item() == pytest.approx(0.0, abs=1e-9)
+    assert acceleration_loss(walking, rest).item() == pytest.approx(0.0, abs=1e-6)
+    # every joint shaken 1 mm back and forth on alternate frames: second differences of 4 mm, on the x axis only
+    shaken = rest + (-1.0) ** torch.arange(6.0).view(1, 6, 1, 1) * torch.tensor([0.001, 0.0, 0.0])
+    step = 4 * 0.001 / ACCELERATION_UNIT  # 4 units, past SmoothL1's quadratic part
+    assert acceleration_loss(shaken, rest).item() == pytest.approx((step - 0.5) / 3, rel=1e-4)
+
+
+def test_the_acceleration_term_joins_the_total_only_when_weighted():
+    target = random_features(seed=1)
+    pred = target + 0.3 * random_features(seed=2)
+    mean, std = torch.zeros(LAYOUT.dim), torch.full((LAYOUT.dim,), 2.0)
+    _, unweighted = vq_total_loss(pred, target, torch.tensor(0.0), mean, std, LAYOUT)
+    assert "acceleration" not in unweighted
+    weights = VQLossWeights(acceleration=0.5)
+    total, terms = vq_total_loss(pred, target, torch.tensor(0.0), mean, std, LAYOUT, weights)
+    assert terms["acceleration"] > 0
+    assert total.item() == pytest.approx(sum(getattr(weights, n) * v for n, v in terms.items()).item(), rel=1e-6)
+
+
 def two_people(gap: float, frames: int = 3) -> torch.Tensor:
     """Two rest poses facing the same way, the second ``gap`` metres to the side: (1, 2, frames, 22, 3)."""
     rest = torch.as_tensor(skeleton.rest_pose(), dtype=torch.float32)

@@ -47,12 +47,22 @@ def test_ground_truth_per_family_is_each_clips_own_measure(script, dataset, tmp_
         assert row["clips"] == 1
         expected = {"clips": 1, **script.measure(clip.joints, 30.0)}
         assert row == pytest.approx(expected, rel=1e-4, abs=1e-6)  # the files hold float32
-        assert 0.0 <= row["penetration"] <= 1.0 and row["skate"] >= 0.0
+        assert 0.0 <= row["penetration"] <= 1.0 and row["skate"] >= 0.0 and row["jitter"] > 0.0
     # a wave and a high five lift a hand above the shoulder; a bow and a chase keep both below it
     assert min(report["ground_truth"][family]["hand_rise"] for family in ("wave", "high_five")) > 0.2
     assert max(report["ground_truth"][family]["hand_rise"] for family in ("bow", "chase")) < 0.0
     printed = capsys.readouterr().out
     assert "8 clips" in printed and all(family in printed for family in families)
+
+
+def test_jitter_is_the_joints_mean_acceleration_and_reads_a_shaking_clip(script, dataset):
+    import numpy as np
+
+    clip = dataset[1][0].joints
+    shaken = clip + ((-1.0) ** np.arange(clip.shape[1]))[None, :, None, None] * np.array([0.01, 0.0, 0.0])
+    # alternate frames 1 cm to either side: second differences of 4 cm, 36 m/s² at 30 fps, on top of the clip's own
+    assert script.measure(clip, 30.0)["jitter"] < 5.0
+    assert script.measure(shaken, 30.0)["jitter"] > 30.0
 
 
 def test_generations_are_measured_per_family_at_the_clip_length_cut_to_whole_tokens(

@@ -10,7 +10,8 @@ reduction.
 
 Terms of this project's own, off in the published weights, measure positions in metres instead of z-scores:
 ``pose`` (joints relative to the root), ``placement`` (the root itself), ``displacement`` (each joint's
-frame-to-frame movement, which keeps decoded motion as smooth as the data) and ``facing`` (the direction across
+frame-to-frame movement, which keeps decoded motion as smooth as the data), ``acceleration`` (each joint's second
+frame difference, which the jitter metric reads) and ``facing`` (the direction across
 each body's hips and shoulders, which a small tokenizer otherwise gets wrong by tens of degrees). Z-scored positions
 weigh a joint's error by the spread of *where people stand*, so on data whose placements spread over metres a pose
 error of 10 cm is a twentieth of a standard deviation and a small model never learns the pose (see
@@ -130,6 +131,16 @@ def displacement_loss(pred_positions: torch.Tensor, target_positions: torch.Tens
                             target_positions.diff(dim=1) / DISPLACEMENT_UNIT)
 
 
+ACCELERATION_UNIT = 0.001  # metres per frame per frame: about 0.9 m/s² at 30 fps (the synthetic data's mean: 1.9)
+
+
+def acceleration_loss(pred_positions: torch.Tensor, target_positions: torch.Tensor) -> torch.Tensor:
+    """SmoothL1 between the second frame differences of joint positions (batch, time, joint, 3) in metres, in units
+    of ``ACCELERATION_UNIT``: what the jitter metric reads, so a decoder that shakes where the data does not pays."""
+    return F.smooth_l1_loss(pred_positions.diff(n=2, dim=1) / ACCELERATION_UNIT,
+                            target_positions.diff(n=2, dim=1) / ACCELERATION_UNIT)
+
+
 FACING_UNIT = 0.1  # radians, about 6 degrees: the unit of the facing term
 
 
@@ -206,6 +217,7 @@ class VQLossWeights:
     placement: float = 0.0
     displacement: float = 0.0
     facing: float = 0.0  # where each body faces, from its hips and shoulders: this project's, 0 in the published loss
+    acceleration: float = 0.0  # each joint's second frame difference, in metres: this project's, 0 in the published
     separation: float = 0.0  # two people's bodies overlapping more than in the target: needs pairs of windows
 
 
@@ -222,7 +234,7 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
     ``geometry_in_metres`` measures bone lengths and rotations on de-normalised features instead of z-scores
     (z-scored positions are not a rigid skeleton); off by default to match the published weights.
     The metric ``pose``, ``placement`` and ``displacement`` terms are computed (and returned) only when one of
-    them has a weight, the ``facing`` term only with its own.
+    them has a weight, the ``facing`` and ``acceleration`` terms only with their own.
     The ``separation`` term reads the batch as pairs: rows 2i and 2i + 1 are the two people of one window, in one
     frame (with ``partner_frame``, the second relative to the first, ``motion.partner``: both are put back in the
     world frame first, the prediction beside its own first person); ``capsules`` maps the bones that collide to
@@ -258,6 +270,8 @@ def vq_total_loss(pred: torch.Tensor, target: torch.Tensor, commit_loss: torch.T
             terms["displacement"] = displacement_loss(pred_metres, target_metres)
         if weights.facing:
             terms["facing"] = facing_loss(pred_metres, target_metres)
+        if weights.acceleration:
+            terms["acceleration"] = acceleration_loss(pred_metres, target_metres)
         if weights.separation:
             if capsules is None or pred.shape[0] % 2:
                 raise ValueError("the separation term needs capsules and a batch of pairs (an even number of rows: "
