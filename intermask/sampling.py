@@ -20,7 +20,6 @@ from omegaconf import OmegaConf
 
 from .data.source import JOINT_READERS, format_of
 from .errors import ConfigError, UsageError
-from .generation.decoding import check_remask_noise
 from .generation.editing import (EditError, check_ranges, edit_interaction, extend_interaction, kept_runs,
                                  parse_seconds, part_rows, person_features, steps_within)
 from .generation.interaction_model import InterMask
@@ -80,8 +79,7 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
     try:
         cond_scale = model.guidance_scale(sample.cond_scale, "sample.cond_scale")
         collision_rounds = model.rounds_of_collisions(sample.get("collision_rounds"), "sample.collision_rounds")
-        remask_noise = (model.remask_noise if sample.get("remask_noise") is None
-                        else check_remask_noise(sample.remask_noise, "sample.remask_noise"))
+        remask_noise = model.noise_of_remasking(sample.get("remask_noise"), "sample.remask_noise")
     except ValueError as error:
         raise UsageError(str(error)) from None
     texts = prompts(sample)

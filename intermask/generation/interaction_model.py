@@ -267,7 +267,7 @@ class InterMask(nn.Module):
         device = self.mean.device
         cond_scale = self.guidance_scale(cond_scale, "generate")
         rounds = self.rounds_of_collisions(collision_rounds, "collision_rounds")
-        remask_noise = self.remask_noise if remask_noise is None else check_remask_noise(remask_noise, "remask_noise")
+        remask_noise = self.noise_of_remasking(remask_noise, "remask_noise")
         if rounds and self.joint_reader is None and not self.layout.has_positions:
             raise ValueError("collision_rounds needs the generated joints; this model's layout holds no positions and "
                              "no joint reader is set")
@@ -302,6 +302,11 @@ class InterMask(nn.Module):
         """The collision rounds to sample with: ``asked``, checked (a ValueError naming ``where``), or this model's own
         (``collision_rounds``) when None; ``guidance_scale``'s twin."""
         return self.collision_rounds if asked is None else self.check_collision_rounds(asked, where)
+
+    def noise_of_remasking(self, asked: float | None = None, where: str = "remask_noise") -> float:
+        """The remask noise to sample with: ``asked``, checked (a ValueError naming ``where``), or this model's own
+        (``remask_noise``) when None; ``guidance_scale``'s twin."""
+        return self.remask_noise if asked is None else check_remask_noise(asked, where)
 
     @staticmethod
     def check_collision_rounds(value, where: str) -> int:
