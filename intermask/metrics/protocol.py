@@ -133,7 +133,8 @@ def _run_pass(batches: Iterable[EvalBatch], embed_fn: Callable, cfg: ProtocolCon
     items = sum(len(t) for t in texts)
     kept = items // cfg.batch_size * cfg.batch_size
     if kept == 0:
-        raise ValueError(f"{name}: {items} items, fewer than one evaluation batch of {cfg.batch_size}")
+        hint = f" (protocol.batch_size sets it: at most {items} for this split)" if items else ""
+        raise ValueError(f"{name}: {items} items, fewer than one evaluation batch of {cfg.batch_size}{hint}")
     return _Pass(np.concatenate(texts)[:kept], np.concatenate(motions)[:kept],
                  physical.result() if with_joints and physical_metrics else None)
 
