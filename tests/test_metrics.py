@@ -248,6 +248,12 @@ def test_protocol_refuses_a_pass_shorter_than_one_batch():
         evaluate(SMALL, gt_fn, gen_fn, embed, progress=False)
 
 
+def test_protocol_refuses_fewer_items_than_diversity_pairs_and_names_the_setting():
+    gt_fn, gen_fn, _ = toy_world(items=20)  # one whole batch of 16, fewer than SMALL's 32 pairs
+    with pytest.raises(ValueError, match=r"16 items .*protocol.diversity_pairs .* at most 16"):
+        evaluate(SMALL, gt_fn, gen_fn, embed, progress=False)
+
+
 def test_format_table_and_json_show_every_row():
     gt_fn, gen_fn, mm_fn = toy_world(shift=1.0)
     results = evaluate(SMALL, gt_fn, gen_fn, embed, mm_fn, progress=False)
@@ -270,6 +276,8 @@ def test_format_mean_ci_keeps_a_significant_digit_of_small_intervals():
 def test_protocol_config_rejects_nonsense():
     with pytest.raises(ValueError, match="batch_size"):
         ProtocolConfig(batch_size=0)
+    with pytest.raises(ValueError, match=r"mm_pairs \(9\) exceeds mm_num_samples \(8\)"):
+        ProtocolConfig(mm_num_samples=8, mm_pairs=9)
 
 
 def test_the_reference_pass_feeds_fid_only_not_the_physical_metrics(monkeypatch):

@@ -72,6 +72,9 @@ class ProtocolConfig:
                              f"be None (every replication), got {self.mm_replications}")
         if self.top_k > self.batch_size:
             raise ValueError(f"ProtocolConfig.top_k ({self.top_k}) exceeds batch_size ({self.batch_size})")
+        if self.mm_pairs > self.mm_num_samples:
+            raise ValueError(f"ProtocolConfig.mm_pairs ({self.mm_pairs}) exceeds mm_num_samples "
+                             f"({self.mm_num_samples}): MultiModality draws its pairs without replacement")
         for name in ("emb_scale", "divide_by", "fps"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ProtocolConfig.{name} must be positive, got {getattr(self, name)}")
@@ -135,6 +138,10 @@ def _run_pass(batches: Iterable[EvalBatch], embed_fn: Callable, cfg: ProtocolCon
     if kept == 0:
         hint = f" (protocol.batch_size sets it: at most {items} for this split)" if items else ""
         raise ValueError(f"{name}: {items} items, fewer than one evaluation batch of {cfg.batch_size}{hint}")
+    if kept < cfg.diversity_pairs:
+        raise ValueError(f"{name}: {kept} items in whole evaluation batches, fewer than the {cfg.diversity_pairs} "
+                         f"that Diversity draws without replacement (protocol.diversity_pairs sets it: at most {kept} "
+                         "for this split, or more items)")
     return _Pass(np.concatenate(texts)[:kept], np.concatenate(motions)[:kept],
                  physical.result() if with_joints and physical_metrics else None)
 
