@@ -4,9 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from helpers.fake_data import write_synthetic_split
 from helpers.stand_in import ReplayModel, stand_in_vq_reports
 
-from intermask.data.synthetic import FAMILY_NAMES, generate_clip, write_clip
+from intermask.data.synthetic import FAMILY_NAMES, generate_clip
 from intermask.data.synthetic.body import Performance, animate_together
 from intermask.metrics.adherence import KINDS, Claim, adherence, check, claims
 from intermask.motion.augment import mirror_joints, mirror_text, swap_people, swap_person_names
@@ -254,15 +255,8 @@ def script(load_script):
 def dataset(clips, tmp_path_factory):
     """Eight clips of the fixture in the InterHuman layout, all in the test split."""
     root = tmp_path_factory.mktemp("adherence") / "synthetic"
-    for person in ("person1", "person2"):
-        (root / "motions_processed" / person).mkdir(parents=True)
-    (root / "annots").mkdir()
-    (root / "split").mkdir()
     names = [f"{index:06d}" for index in range(8)]
-    for name, clip in zip(names, clips[4:12]):  # wave .. dance: eight families
-        write_clip(root, name, clip)
-    (root / "split" / "test.txt").write_text("\n".join(names) + "\n")
-    (root / "split" / "train.txt").write_text("\n".join(names) + "\n")  # a tokenizer's normalizer statistics
+    write_synthetic_split(root, list(zip(names, clips[4:12])))  # wave .. dance: eight families
     return root, clips[4:12]
 
 

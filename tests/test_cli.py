@@ -233,13 +233,13 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
         return transformer_settings(cfg, DataSource(cfg.data))
 
     # the recipe's model samples at the guidance scale its evaluation favoured (docs/synthetic-training.md)
-    for experiment, cond_scale in (("demo", 2.0), ("cpu", 1.5)):
+    for experiment, cond_scale, lowpass in (("demo", 2.0, {}), ("cpu", 1.5, {"lowpass_hz": 8.0})):
         network, extras = settings(f"experiment={experiment}")
         assert extras == {"caption_aligner": {"weight": 0.3, "detail_weight": 3.0, "width": 32, "hidden": 128,
                                               "embed": 64}, "velocities_from_positions": True, "cond_scale": cond_scale,
-                          "collision_rounds": 3}
-        assert not ({"caption_aligner", "velocities_from_positions", "cond_scale", "collision_rounds", "remask_noise"}
-                    & set(network))
+                          "collision_rounds": 3, **lowpass}
+        assert not ({"caption_aligner", "velocities_from_positions", "cond_scale", "collision_rounds", "remask_noise",
+                     "lowpass_hz"} & set(network))
     # the recipe drops no attention weights (a fused attention kernel on a CPU); the demo drops nothing at all
     assert settings("experiment=cpu")[0]["attention_dropout"] == 0.0
     for experiment in ("synthetic", "interhuman", "interx", "paper"):
@@ -275,6 +275,11 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
     assert settings("experiment=demo", "model.transformer.remask_noise=2")[1]["remask_noise"] == 2.0
     with pytest.raises(ConfigError, match="model.transformer.remask_noise: remask_noise must be a finite number >= 0"):
         settings("experiment=demo", "model.transformer.remask_noise=-1")
+    # the low-pass on the decoded motion: saved with the model only where it is on, its cutoff checked
+    assert "lowpass_hz" not in settings("experiment=synthetic")[1]
+    assert settings("experiment=demo", "model.transformer.lowpass_hz=8")[1]["lowpass_hz"] == 8.0
+    with pytest.raises(ConfigError, match="model.transformer.lowpass_hz must be null"):
+        settings("experiment=demo", "model.transformer.lowpass_hz=15")
 
 
 def test_person_views_are_off_by_default_and_need_the_names_of_the_people():

@@ -354,7 +354,9 @@ def test_a_generated_clip_is_decoded_from_its_own_tokens_only():
         assert (features[row, :, frames:] == 0).all()
 
 
-def test_with_velocities_from_positions_the_decoded_velocities_are_the_decoded_positions_differences():
+def decoding_models(config: dict):
+    """Two InterMask around one random tokenizer, normalizer and text encoder: one without settings, one with
+    ``config``; (plain, configured)."""
     from intermask.generation.interaction_model import InterMask
     from intermask.models.text import TextEncoder
     from intermask.models.vqvae import MotionVQVAE
@@ -364,10 +366,14 @@ def test_with_velocities_from_positions_the_decoded_velocities_are_the_decoded_p
     vq = MotionVQVAE(width=16, code_dim=24, num_codes=NUM_CODES, depth=1)
     vq.quantizer.set_codebook(torch.randn(NUM_CODES, 24))
     text = TextEncoder(WidthOnlyBackbone(TEXT_DIM), num_layers=1, heads=2, ff_dim=16)
-    layout = vq.layout
-    mean, std = torch.randn(layout.dim), torch.rand(layout.dim) + 0.5
-    plain = InterMask(vq, tiny_model(), text, mean, std).eval()
-    model = InterMask(vq, tiny_model(), text, mean, std, {"velocities_from_positions": True}).eval()
+    mean, std = torch.randn(vq.layout.dim), torch.rand(vq.layout.dim) + 0.5
+    return (InterMask(vq, tiny_model(), text, mean, std).eval(),
+            InterMask(vq, tiny_model(), text, mean, std, config).eval())
+
+
+def test_with_velocities_from_positions_the_decoded_velocities_are_the_decoded_positions_differences():
+    plain, model = decoding_models({"velocities_from_positions": True})
+    layout = model.layout
     ids = torch.randint(0, NUM_CODES, (2, 2, layout.num_parts, 6))
     lengths = torch.tensor([6, 3])  # token steps: 24 and 12 frames
     before, after = plain.decode(ids, lengths), model.decode(ids, lengths)
@@ -382,6 +388,27 @@ def test_with_velocities_from_positions_the_decoded_velocities_are_the_decoded_p
     others = torch.ones(layout.dim, dtype=torch.bool)
     others[layout.velocity] = False
     assert torch.equal(after[..., others], before[..., others])
+
+
+def test_with_a_lowpass_the_decoded_motion_shakes_less_and_the_contacts_and_pads_are_as_decoded():
+    from intermask.generation.interaction_model import InterMask
+
+    plain, model = decoding_models({"lowpass_hz": 6.0, "velocities_from_positions": True})
+    layout = model.layout
+    ids = torch.randint(0, NUM_CODES, (2, 2, layout.num_parts, 6))
+    lengths = torch.tensor([6, 3])  # token steps: 24 and 12 frames
+    before, after = plain.decode(ids, lengths), model.decode(ids, lengths)
+
+    def shaking(features, frames):  # mean absolute second difference of the joint positions
+        positions = model.denormalize(features)[..., :frames, layout.position]
+        return (positions[..., 2:, :] - 2 * positions[..., 1:-1, :] + positions[..., :-2, :]).abs().mean()
+
+    for row, frames in enumerate((24, 12)):
+        assert shaking(after[row], frames) < 0.7 * shaking(before[row], frames)
+        assert (after[row, :, frames:] == 0).all()
+    torch.testing.assert_close(after[..., layout.contact], before[..., layout.contact])
+    with pytest.raises(ValueError, match="config lowpass_hz must be null"):
+        InterMask(model.vq, tiny_model(), model.text_encoder, model.mean, model.std, {"lowpass_hz": 15.0})
 
 
 def person_view_model(person_views, view_contrast=1.0):

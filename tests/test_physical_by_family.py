@@ -5,9 +5,10 @@ import json
 import shutil
 
 import pytest
+from helpers.fake_data import write_synthetic_split
 from helpers.stand_in import ReplayModel, stand_in_vq_reports
 
-from intermask.data.synthetic import FAMILY_NAMES, generate_clip, write_clip
+from intermask.data.synthetic import FAMILY_NAMES, generate_clip
 
 INDICES = range(16, 24)  # one clip of each of eight families: clip i has family i % 16
 
@@ -21,17 +22,8 @@ def script(load_script):
 def dataset(tmp_path_factory):
     """Eight synthetic clips under their own indices, all in the test split."""
     root = tmp_path_factory.mktemp("by_family") / "synthetic"
-    for person in ("person1", "person2"):
-        (root / "motions_processed" / person).mkdir(parents=True)
-    (root / "annots").mkdir()
-    (root / "split").mkdir()
     clips = [generate_clip(index, seed=11) for index in INDICES]
-    names = [f"{index:06d}" for index in INDICES]
-    for name, clip in zip(names, clips):
-        write_clip(root, name, clip)
-    (root / "split" / "test.txt").write_text("\n".join(names) + "\n")
-    (root / "split" / "train.txt").write_text("\n".join(names) + "\n")  # the normalizer's statistics
-    (root / "meta.json").write_text(json.dumps({"generator": "intermask.data.synthetic"}))
+    write_synthetic_split(root, [(f"{index:06d}", clip) for index, clip in zip(INDICES, clips)])
     return root, clips
 
 

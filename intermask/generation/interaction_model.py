@@ -23,6 +23,7 @@ from ..motion.features import velocities_from_positions
 from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
 from ..motion.partner import from_partner_frame, to_partner_frame
+from ..motion.smoothing import check_cutoff, lowpass_frames
 from ..motion.skeleton import NUM_JOINTS
 from ..precision import autocast, resolve_compile
 from .collisions import resolve_collisions
@@ -37,7 +38,7 @@ class InterMask(nn.Module):
 
     # the keys of ``model.transformer`` that are this class's settings (its config), not the network's
     SETTINGS = ("person_views", "view_contrast", "caption_aligner", "pair_geometry", "velocities_from_positions",
-                "cond_scale", "collision_rounds", "remask_noise")
+                "cond_scale", "collision_rounds", "remask_noise", "lowpass_hz")
 
     def __init__(self, vq: MotionVQVAE, transformer: InterMTransformer, text_encoder: TextEncoder,
                  mean: torch.Tensor, std: torch.Tensor, config: dict | None = None):
@@ -84,6 +85,10 @@ class InterMask(nn.Module):
         self.velocities_from_positions = bool(self.config.get("velocities_from_positions", False))
         if self.velocities_from_positions and not vq.layout.has_positions:
             raise ValueError("velocities_from_positions needs features that hold joint positions; this layout has none")
+        # config "lowpass_hz": decoded features, all but the foot contacts, are low-passed over time at this cutoff
+        # (``motion.smoothing``, zero phase): a small tokenizer's decoder shakes the joints with noise above the
+        # motion's own frequencies (docs/synthetic-training.md: a low-pass on the decoded motion). Absent: as decoded
+        self.lowpass_hz = check_cutoff(self.config.get("lowpass_hz"), vq.layout.fps, "config lowpass_hz")
         # config "cond_scale": the guidance scale ``generate`` uses when its caller gives none; absent: the paper's
         self.cond_scale = check_cond_scale(self.config.get("cond_scale", DEFAULT_COND_SCALE), "config cond_scale")
         # config "collision_rounds": how many times ``generate`` gives the frames where the two bodies pass through
@@ -195,8 +200,8 @@ class InterMask(nn.Module):
 
     @torch.no_grad()
     def decode(self, ids: torch.Tensor, lengths_tokens: torch.Tensor | None = None) -> torch.Tensor:
-        """ids (b, 2, part, step) -> normalised features (b, 2, 4 step, feature); with ``velocities_from_positions``
-        their velocities are their positions' frame differences.
+        """ids (b, 2, part, step) -> normalised features (b, 2, 4 step, feature); with ``lowpass_hz`` low-passed over
+        time, and with ``velocities_from_positions`` their velocities are their positions' frame differences.
 
         With ``lengths_tokens`` (b,), each clip is decoded from its valid steps only (``MotionVQVAE.decode``) and
         frames past them are zero; without, the whole grid is decoded and pads act as a zero latent.
@@ -216,6 +221,10 @@ class InterMask(nn.Module):
             world = self.normalize(from_partner_frame(self.denormalize(features), self.layout))
             valid = torch.arange(features.shape[2], device=features.device) < frames[:, None]
             features = torch.where(valid[:, None, :, None], world, features)
+        if self.lowpass_hz is not None:  # on the normalised features: the filter's unit gain commutes with z-scoring
+            smoothed = torch.ones(self.layout.dim, dtype=torch.bool)
+            smoothed[self.layout.contact] = False
+            features = lowpass_frames(features, frames, self.lowpass_hz, self.layout.fps, smoothed)
         if not self.velocities_from_positions:
             return features
         velocity = self.layout.velocity

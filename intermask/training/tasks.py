@@ -24,6 +24,7 @@ from ..generation.interaction_model import InterMask
 from ..loading import load_vq, resolve
 from ..metrics.physical import COLLIDERS
 from ..metrics.text_motion import own_caption_preferred, r_precision
+from ..motion.smoothing import check_cutoff
 from ..models.losses import VQLossWeights, root_relative, vq_total_loss
 from ..models.pair_geometry import PairGeometryTerm
 from ..models.text import TextFeatureCache, build_text_encoder
@@ -431,8 +432,8 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
     captions, {} (one condition for both people) or ``person_views`` (the phrases that name the two people,
     ``data.person_names``) and ``view_contrast``; the ``caption_aligner`` of its training, where one is on;
     ``velocities_from_positions``, where it is on; the guidance scale its samples use unless told otherwise
-    (``cond_scale``, the paper's when unset); and the ``collision_rounds`` and ``remask_noise`` of its sampling, where
-    there are any."""
+    (``cond_scale``, the paper's when unset); and the ``collision_rounds``, ``remask_noise`` and ``lowpass_hz`` of its
+    sampling, where there are any."""
     network = dict(cfg.model.transformer)
     extras = {**caption_aligner_settings(network.pop("caption_aligner", None)),
               **pair_geometry_settings(network.pop("pair_geometry", None))}
@@ -460,6 +461,12 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
         raise ConfigError(str(error)) from None
     if remask_noise:
         extras["remask_noise"] = remask_noise
+    try:
+        lowpass = check_cutoff(network.pop("lowpass_hz", None), source.layout.fps, "model.transformer.lowpass_hz")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if lowpass is not None:
+        extras["lowpass_hz"] = lowpass
     if network.pop("velocities_from_positions", False):
         if not source.layout.has_positions:
             raise ConfigError(f"model.transformer.velocities_from_positions=true: data={cfg.data.name}'s features "

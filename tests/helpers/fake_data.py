@@ -88,3 +88,23 @@ def write_glove(folder: Path, words=("unk", "sos", "eos", "person", "push", "fig
     with open(folder / "hhi_vab_idx.pkl", "wb") as f:
         pickle.dump({w: i for i, w in enumerate(words)}, f)
     return folder
+
+
+def write_synthetic_split(root: Path, named_clips) -> Path:
+    """Synthetic clips ((name, clip) pairs of ``intermask.data.synthetic``) in the InterHuman layout at ``root``, all in
+    the test split and in the train split (where a tokenizer's normalizer reads its statistics)."""
+    import json
+
+    from intermask.data.synthetic import write_clip as write_synthetic_clip
+
+    for person in ("person1", "person2"):
+        (root / "motions_processed" / person).mkdir(parents=True)
+    (root / "annots").mkdir()
+    (root / "split").mkdir()
+    names = [name for name, _ in named_clips]
+    for name, clip in named_clips:
+        write_synthetic_clip(root, name, clip)
+    for split in ("test", "train"):
+        (root / "split" / f"{split}.txt").write_text("\n".join(names) + "\n")
+    (root / "meta.json").write_text(json.dumps({"generator": "intermask.data.synthetic"}))
+    return root
