@@ -233,11 +233,11 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
         return transformer_settings(cfg, DataSource(cfg.data))
 
     # the recipe's model samples at the guidance scale its evaluation favoured (docs/synthetic-training.md)
-    for experiment, cond_scale, lowpass in (("demo", 2.0, {}), ("cpu", 1.5, {"lowpass_hz": 8.0})):
+    for experiment, cond_scale in (("demo", 2.0), ("cpu", 1.5)):
         network, extras = settings(f"experiment={experiment}")
         assert extras == {"caption_aligner": {"weight": 0.3, "detail_weight": 3.0, "width": 32, "hidden": 128,
                                               "embed": 64}, "velocities_from_positions": True, "cond_scale": cond_scale,
-                          "collision_rounds": 3, **lowpass}
+                          "collision_rounds": 3, "lowpass_hz": 8.0}
         assert not ({"caption_aligner", "velocities_from_positions", "cond_scale", "collision_rounds", "remask_noise",
                      "lowpass_hz"} & set(network))
     # the recipe drops no attention weights (a fused attention kernel on a CPU); the demo drops nothing at all
