@@ -23,8 +23,8 @@ from ..motion.features import velocities_from_positions
 from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
 from ..motion.partner import from_partner_frame, to_partner_frame
-from ..motion.smoothing import check_cutoff, lowpass_frames
 from ..motion.skeleton import NUM_JOINTS
+from ..motion.smoothing import check_cutoff, lowpass_frames
 from ..precision import autocast, resolve_compile
 from .collisions import resolve_collisions
 from .decoding import DEFAULT_COND_SCALE, check_cond_scale, check_remask_noise, generate, keep_grid, reaction_keep

@@ -36,8 +36,9 @@ def lowpass_taps(cutoff_hz: float, fps: float) -> torch.Tensor:
 def lowpass_frames(features: torch.Tensor, lengths: torch.Tensor, cutoff_hz: float, fps: float,
                    channels: torch.Tensor | None = None) -> torch.Tensor:
     """``features`` (batch, ..., frames, dim) low-passed over their frames, each clip over its first ``lengths``
-    (batch,) frames only; rows past a clip's length, clips shorter than half the kernel plus one frame, and channels
-    outside the bool mask ``channels`` (dim,) (None: all) come back unchanged. Returns a new tensor."""
+    (batch,) frames only; rows past a clip's length, clips no longer than half the kernel (7 frames at 30 fps: too
+    short to reflect), and channels outside the bool mask ``channels`` (dim,) (None: all) come back unchanged.
+    Returns a new tensor."""
     if features.dim() < 2:
         raise ValueError(f"features: expected (batch, ..., frames, dim), got shape {tuple(features.shape)}")
     lengths = torch.as_tensor(lengths).reshape(-1)

@@ -24,7 +24,6 @@ from ..generation.interaction_model import InterMask
 from ..loading import load_vq, resolve
 from ..metrics.physical import COLLIDERS
 from ..metrics.text_motion import own_caption_preferred, r_precision
-from ..motion.smoothing import check_cutoff
 from ..models.losses import VQLossWeights, root_relative, vq_total_loss
 from ..models.pair_geometry import PairGeometryTerm
 from ..models.text import TextFeatureCache, build_text_encoder
@@ -34,6 +33,7 @@ from ..models.vqvae import MotionVQVAE
 from ..motion.joints import ChannelJoints, JointReader
 from ..motion.normalize import Normalizer
 from ..motion.skeleton import NUM_JOINTS
+from ..motion.smoothing import check_cutoff
 from ..precision import check_settings, resolve_device
 from .schedule import milestones_from_fractions
 from .trainer import Trainer, TrainerSettings, distributed_context, make_loader, seed_everything, unwrap_model
