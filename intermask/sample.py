@@ -10,7 +10,7 @@ log = logging.getLogger("intermask.sample")
 FLAGS = {"--text": "sample.texts", "--texts-file": "sample.texts_file", "--length": "sample.length",
          "--num-samples": "sample.num_samples", "--seed": "sample.seed", "--steps": "sample.steps",
          "--cond-scale": "sample.cond_scale", "--collision-rounds": "sample.collision_rounds",
-         "--remask-noise": "sample.remask_noise",
+         "--remask-noise": "sample.remask_noise", "--lowpass": "sample.lowpass_hz",
          "--temperature": "sample.temperature",
          "--topk-ratio": "sample.topk_ratio", "--out": "sample.out", "--reaction-to": "sample.reaction_to",
          "--reaction-person": "sample.reaction_person", "--edit": "sample.edit", "--keep": "sample.keep",

@@ -407,6 +407,12 @@ def test_with_a_lowpass_the_decoded_motion_shakes_less_and_the_contacts_and_pads
         assert shaking(after[row], frames) < 0.7 * shaking(before[row], frames)
         assert (after[row, :, frames:] == 0).all()
     torch.testing.assert_close(after[..., layout.contact], before[..., layout.contact])
+    # asked per call: 0 turns it off (the velocities are still taken from the positions), None keeps it as it is
+    assert model.use_lowpass(None) == 6.0 and model.use_lowpass(0) is None
+    plain_velocities = InterMask(model.vq, tiny_model(), model.text_encoder, model.mean, model.std,
+                                 {"velocities_from_positions": True}).eval()
+    torch.testing.assert_close(model.decode(ids, lengths), plain_velocities.decode(ids, lengths))
+    assert model.use_lowpass(6) == 6.0 and torch.equal(model.decode(ids, lengths), after)
     with pytest.raises(ValueError, match="config lowpass_hz must be null"):
         InterMask(model.vq, tiny_model(), model.text_encoder, model.mean, model.std, {"lowpass_hz": 15.0})
 

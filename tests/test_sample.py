@@ -40,15 +40,17 @@ def test_prompts_that_share_their_first_words_or_repeat_keep_every_result(tmp_pa
 
 def test_without_a_guidance_scale_or_collision_rounds_the_models_own_are_used_and_written_in_the_sidecar(tmp_path,
                                                                                                         monkeypatch):
-    own = {"cond_scale": 1.5, "collision_rounds": 2, "remask_noise": 1.0}
+    own = {"cond_scale": 1.5, "collision_rounds": 2, "remask_noise": 1.0, "lowpass_hz": 8.0}
     monkeypatch.setattr(interaction, "load_interaction_model",
                         lambda path, device: tiny_model(INTERHUMAN, config=own))
-    for args, used in (((), (1.5, 2, 1.0)),
-                       (("--cond-scale", "3", "--collision-rounds", "0", "--remask-noise", "0"), (3.0, 0, 0.0))):
+    for args, used in (((), (1.5, 2, 1.0, 8.0)),
+                       (("--cond-scale", "3", "--collision-rounds", "0", "--remask-noise", "0", "--lowpass", "0"),
+                        (3.0, 0, 0.0, None)),
+                       (("--lowpass", "6"), (1.5, 2, 1.0, 6.0))):
         cfg = sample_config(tmp_path, "--text", "two people hug", "--length", "1", *args)
         (files,) = interaction.sample_from_config(cfg).values()
         config = load_sidecar(files["npy"])["config"]
-        assert (config["cond_scale"], config["collision_rounds"], config["remask_noise"]) == used
+        assert (config["cond_scale"], config["collision_rounds"], config["remask_noise"], config["lowpass_hz"]) == used
 
 
 def test_a_reaction_names_a_person_of_the_file_and_a_long_input_is_cut_with_a_warning(tmp_path, stand_in, caplog):
@@ -114,6 +116,7 @@ def tiny_motion(frames):
     ((), ("sample.temperature=null",), "sample.temperature=None: a finite number"),
     (("--collision-rounds", "-1"), (), "sample.collision_rounds must be a whole number >= 0"),
     (("--remask-noise", "-1"), (), "sample.remask_noise: remask_noise must be a finite number >= 0"),
+    (("--lowpass", "20"), (), r"sample.lowpass_hz must be 0 \(no filter\), null \(the model's own\) or a cutoff .* between 0 and 15, got 20"),
 ])
 def test_impossible_sample_numbers_stop_with_one_line(tmp_path, stand_in, args, overrides, message):
     with pytest.raises(UsageError, match=message):

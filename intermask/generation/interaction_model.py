@@ -312,6 +312,19 @@ class InterMask(nn.Module):
         (``collision_rounds``) when None; ``guidance_scale``'s twin."""
         return self.collision_rounds if asked is None else self.check_collision_rounds(asked, where)
 
+    def use_lowpass(self, asked: float | None = None, where: str = "lowpass_hz") -> float | None:
+        """Set the low-pass that decoded motion gets from now on: ``asked`` in Hz (checked: a ValueError naming
+        ``where``), 0 for none, or None to keep this model's own; returns the cutoff in use (None: no filter)."""
+        if isinstance(asked, (int, float)) and not isinstance(asked, bool) and asked == 0:
+            self.lowpass_hz = None
+        elif asked is not None:
+            try:
+                self.lowpass_hz = check_cutoff(asked, self.layout.fps, where)
+            except ValueError:
+                raise ValueError(f"{where} must be 0 (no filter), null (the model's own) or a cutoff in Hz strictly "
+                                 f"between 0 and {self.layout.fps / 2:g}, got {asked!r}") from None
+        return self.lowpass_hz
+
     def noise_of_remasking(self, asked: float | None = None, where: str = "remask_noise") -> float:
         """The remask noise to sample with: ``asked``, checked (a ValueError naming ``where``), or this model's own
         (``remask_noise``) when None; ``guidance_scale``'s twin."""
