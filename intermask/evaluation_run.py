@@ -112,8 +112,15 @@ class EvaluationRun:
 def generation_settings(generation, model: InterMask | None) -> dict:
     """The ``generation`` config as ``InterMask.generate``'s settings, with the guidance scale, the collision rounds and
     the remask noise resolved: null means the model's own (``InterMask.cond_scale``, ``collision_rounds``,
-    ``remask_noise``)."""
+    ``remask_noise``). Its ``lowpass_hz``, a setting of the model's decoding rather than of ``generate``, is set on
+    ``model`` (``InterMask.use_lowpass``: null keeps the model's own, 0 none) and left out."""
     settings = dict(generation)
+    lowpass = settings.pop("lowpass_hz", None)
+    if model is not None:
+        try:
+            model.use_lowpass(lowpass, "generation.lowpass_hz")
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     checks = (("collision_rounds", InterMask.check_collision_rounds), ("cond_scale", check_cond_scale),
               ("remask_noise", check_remask_noise))
     for key, check in checks:
@@ -176,7 +183,8 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     if model is not None and not cfg.reconstruction:
         what = f"{what} ({generation['steps']} decoding steps, guidance scale {generation['cond_scale']:g}"
         what += f", {generation['collision_rounds']} collision rounds" if generation["collision_rounds"] else ""
-        what += f", remask noise {generation['remask_noise']:g})" if generation["remask_noise"] else ")"
+        what += f", remask noise {generation['remask_noise']:g}" if generation["remask_noise"] else ""
+        what += f", low-pass {model.lowpass_hz:g} Hz)" if model.lowpass_hz else ")"
     header = (f"{cfg.data.name} {cfg.split} split, {protocol.replications} replications, batch "
               f"{protocol.batch_size}; evaluator {evaluator_path}; model {what}")
     out = Path(cfg.out) if cfg.out else (model_path.parent if model_path else evaluator_path.parent)
@@ -186,5 +194,6 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     write_text_atomic(markdown, f"{header}\n\n{table}\n")
     write_text_atomic(json_path, results_to_json({**results, "evaluator": str(evaluator_path),
                                                   "model": str(model_path) if model_path else None,
-                                                  "generation": generation if model_path else None}))
+                                                  "generation": {**generation, "lowpass_hz": model.lowpass_hz}
+                                                  if model_path else None}))
     return f"{header}\n\n{table}", [markdown, json_path]

@@ -165,6 +165,15 @@ def test_the_evaluation_samples_at_the_models_own_guidance_scale_unless_one_is_g
     assert generation_settings({**asked, "remask_noise": 0}, model)["remask_noise"] == 0.0
     with pytest.raises(ConfigError, match="generation.remask_noise: remask_noise must be a finite number >= 0"):
         generation_settings({**asked, "remask_noise": -1}, None)
+    # the low-pass is set on the model (null: its own, 0: none) and left out of generate's settings
+    model = tiny_model(INTERHUMAN, config={"lowpass_hz": 8.0})
+    assert "lowpass_hz" not in generation_settings({**asked, "lowpass_hz": None}, model) and model.lowpass_hz == 8.0
+    generation_settings({**asked, "lowpass_hz": 0}, model)
+    assert model.lowpass_hz is None
+    generation_settings({**asked, "lowpass_hz": 6}, model)
+    assert model.lowpass_hz == 6.0
+    with pytest.raises(ConfigError, match=r"generation.lowpass_hz must be 0 \(no filter\), null"):
+        generation_settings({**asked, "lowpass_hz": 15}, model)
 
 
 def test_eval_of_the_reconstruction_scores_the_tokenizers_bound_in_a_file_of_its_own(trained, workspace):
