@@ -427,6 +427,15 @@ def pair_geometry_settings(settings) -> dict:
     return {"pair_geometry": {"weight": term.weight, "window": term.window, "reach": term.reach}}
 
 
+def _sampling_setting(network: dict, key: str, check: Callable, default):
+    """``model.transformer.<key>`` taken out of ``network`` (``default`` where unset) and checked by ``check(value,
+    where)``: a bad value is a ConfigError naming the key."""
+    try:
+        return check(network.pop(key, default), f"model.transformer.{key}")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
 def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
     """``model.transformer`` split into the network's settings and what else InterMask's config holds: how it reads
     captions, {} (one condition for both people) or ``person_views`` (the phrases that name the two people,
@@ -440,31 +449,18 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
     if "pair_geometry" in extras and not source.layout.has_positions:
         raise ConfigError(f"model.transformer.pair_geometry: data={cfg.data.name}'s features hold no joint positions "
                           "to measure the two people's distances on; leave the term off")
-    try:
-        extras["cond_scale"] = check_cond_scale(network.pop("cond_scale", DEFAULT_COND_SCALE),
-                                                "model.transformer.cond_scale")
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-    try:
-        rounds = InterMask.check_collision_rounds(network.pop("collision_rounds", 0),
-                                                  "model.transformer.collision_rounds")
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
+    extras["cond_scale"] = _sampling_setting(network, "cond_scale", check_cond_scale, DEFAULT_COND_SCALE)
+    rounds = _sampling_setting(network, "collision_rounds", InterMask.check_collision_rounds, 0)
     if rounds:
         if not source.layout.has_positions:
             raise ConfigError(f"model.transformer.collision_rounds={rounds}: data={cfg.data.name}'s features hold no "
                               "joint positions to find the bodies' collisions in; set it to 0")
         extras["collision_rounds"] = rounds
-    try:
-        remask_noise = check_remask_noise(network.pop("remask_noise", 0.0), "model.transformer.remask_noise")
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
+    remask_noise = _sampling_setting(network, "remask_noise", check_remask_noise, 0.0)
     if remask_noise:
         extras["remask_noise"] = remask_noise
-    try:
-        lowpass = check_cutoff(network.pop("lowpass_hz", None), source.layout.fps, "model.transformer.lowpass_hz")
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
+    lowpass = _sampling_setting(network, "lowpass_hz",
+                                lambda value, where: check_cutoff(value, source.layout.fps, where), None)
     if lowpass is not None:
         extras["lowpass_hz"] = lowpass
     if network.pop("velocities_from_positions", False):
