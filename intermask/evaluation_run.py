@@ -53,7 +53,7 @@ class EvaluationRun:
         self.items = len(dataset) if max_items is None else min(len(dataset), int(max_items))
         self.progress = progress
 
-    def _batches(self, rng: np.random.Generator) -> Iterator[dict]:
+    def batches(self, rng: np.random.Generator) -> Iterator[dict]:
         """One stochastic pass: fresh crops/captions/orders (a new epoch seed) in a shuffled order."""
         self.dataset.set_epoch(int(rng.integers(2**31)))
         order = rng.permutation(len(self.dataset))[: self.items]
@@ -61,13 +61,13 @@ class EvaluationRun:
             yield collate([self.dataset[int(i)] for i in order[start:start + self.batch_size]])
 
     def ground_truth(self, rng: np.random.Generator) -> Iterator[EvalBatch]:
-        for batch in self._batches(rng):
+        for batch in self.batches(rng):
             yield EvalBatch(batch[self.evaluator.text_key], batch["motion"], batch["length"],
                             self.dataset.joints(batch["motion"]))
 
-    def _generate(self, texts: list[str], lengths: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Generated motion in the dataset's item format (raw: not normalised) and its lengths (frames, multiples
-        of 4)."""
+    def generate(self, texts: list[str], lengths: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's motions for ``texts`` in the dataset's item format (raw: not normalised) and their lengths
+        (frames, cut to whole tokens)."""
         generator = torch.Generator(device=self.device).manual_seed(seed)
         frames = lengths - lengths % self.model.frames_per_token
         _, features = self.model.generate(texts, frames, generator=generator, **self.generation)
@@ -82,17 +82,20 @@ class EvaluationRun:
         return self.dataset.from_people(raw)
 
     def generated(self, rng: np.random.Generator) -> Iterator[EvalBatch]:
-        for batch in self._batches(rng):
-            raw, frames = self._generate(batch["text"], batch["length"], int(rng.integers(2**31)))
+        for batch in self.batches(rng):
+            raw, frames = self.generate(batch["text"], batch["length"], int(rng.integers(2**31)))
             yield EvalBatch(batch[self.evaluator.text_key], raw, frames, self.dataset.joints(raw))
+
+    def reconstruct(self, motion: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw items tokenised and decoded by the model's VQ-VAE, and their lengths (frames, cut to whole tokens)."""
+        frames = lengths - lengths % self.model.frames_per_token
+        ids = self.model.tokenize(self.model.normalize(motion.to(self.device)), frames.to(self.device))
+        return self._items(self.model.decode(ids, frames.to(self.device) // self.model.frames_per_token), frames), frames
 
     def reconstructed(self, rng: np.random.Generator) -> Iterator[EvalBatch]:
         """The test clips tokenised and decoded by the model's VQ-VAE: what a perfect token predictor would reach."""
-        for batch in self._batches(rng):
-            frames = batch["length"] - batch["length"] % self.model.frames_per_token
-            motion = self.model.normalize(batch["motion"].to(self.device))
-            ids = self.model.tokenize(motion, frames.to(self.device))
-            raw = self._items(self.model.decode(ids, frames.to(self.device) // self.model.frames_per_token), frames)
+        for batch in self.batches(rng):
+            raw, frames = self.reconstruct(batch["motion"], batch["length"])
             yield EvalBatch(batch[self.evaluator.text_key], raw, frames, self.dataset.joints(raw))
 
     def multimodality(self, rng: np.random.Generator, num_texts: int, num_samples: int) -> np.ndarray:
@@ -101,7 +104,7 @@ class EvaluationRun:
         for index in picks:
             item = self.dataset[int(index)]
             lengths = torch.full((num_samples,), item["length"])
-            raw, frames = self._generate([item["text"]] * num_samples, lengths, int(rng.integers(2**31)))
+            raw, frames = self.generate([item["text"]] * num_samples, lengths, int(rng.integers(2**31)))
             embeddings.append(self.evaluator.embed_motion(raw, frames).cpu().numpy())
         return np.stack(embeddings)
 

@@ -37,3 +37,17 @@ def load_script():
     yield load
     for name in loaded:
         sys.modules.pop(name, None)
+
+
+@pytest.fixture(scope="session")
+def family_clips(tmp_path_factory):
+    """Eight synthetic clips under their own indices (``FAMILY_CLIP_INDICES``), all in the test split, for the
+    per-family scripts' tests: (root, clips). Read only: a test that changes it works on a copy."""
+    from helpers.fake_data import FAMILY_CLIP_INDICES, write_synthetic_split
+
+    from intermask.data.synthetic import generate_clip
+
+    root = tmp_path_factory.mktemp("family_clips") / "synthetic"
+    clips = [generate_clip(index, seed=11) for index in FAMILY_CLIP_INDICES]
+    write_synthetic_split(root, [(f"{index:06d}", clip) for index, clip in zip(FAMILY_CLIP_INDICES, clips)])
+    return root, clips

@@ -5,12 +5,18 @@ import json
 import shutil
 
 import pytest
-from helpers.fake_data import write_synthetic_split
+from helpers.fake_data import FAMILY_CLIP_INDICES
 from helpers.stand_in import ReplayModel, stand_in_vq_reports
 
 from intermask.data.synthetic import FAMILY_NAMES, generate_clip
 
-INDICES = range(16, 24)  # one clip of each of eight families: clip i has family i % 16
+
+
+def assert_rows_match(row, expected, **tolerance):
+    """Two rows of measures alike: the numbers within ``tolerance``, a family's missing measure (None) in both."""
+    assert row.keys() == expected.keys()
+    for key, value in expected.items():
+        assert row[key] == (None if value is None else pytest.approx(value, **tolerance)), key
 
 
 @pytest.fixture(scope="module")
@@ -18,27 +24,19 @@ def script(load_script):
     return load_script("physical_by_family")
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    """Eight synthetic clips under their own indices, all in the test split."""
-    root = tmp_path_factory.mktemp("by_family") / "synthetic"
-    clips = [generate_clip(index, seed=11) for index in INDICES]
-    write_synthetic_split(root, [(f"{index:06d}", clip) for index, clip in zip(INDICES, clips)])
-    return root, clips
-
-
-def test_ground_truth_per_family_is_each_clips_own_measure(script, dataset, tmp_path, capsys):
-    root, clips = dataset
+def test_ground_truth_per_family_is_each_clips_own_measure(script, family_clips, tmp_path, capsys):
+    root, clips = family_clips
     out = tmp_path / "gt.json"
     assert script.main(["--data", str(root), "--json", str(out)]) == 0
     report = json.loads(out.read_text())
-    families = [FAMILY_NAMES[index % 16] for index in INDICES]
+    families = [FAMILY_NAMES[index % 16] for index in FAMILY_CLIP_INDICES]
     assert list(report["ground_truth"]) == sorted(families) and report["model"] is None
     for family, clip in zip(families, clips):
         row = report["ground_truth"][family]
         assert row["clips"] == 1
-        expected = {"clips": 1, **script.measure(clip.joints, 30.0)}
-        assert row == pytest.approx(expected, rel=1e-4, abs=1e-6)  # the files hold float32
+        actor = script.named_actor(clip.captions[0])
+        expected = {"clips": 1, **script.measure(clip.joints, 30.0, actor), "bystanders": int(actor is not None)}
+        assert_rows_match(row, expected, rel=1e-4, abs=1e-6)  # the files hold float32
         assert 0.0 <= row["penetration"] <= 1.0 and row["skate"] >= 0.0 and row["jitter"] > 0.0
     # a wave and a high five lift a hand above the shoulder; a bow and a chase keep both below it
     assert min(report["ground_truth"][family]["hand_rise"] for family in ("wave", "high_five")) > 0.2
@@ -47,10 +45,26 @@ def test_ground_truth_per_family_is_each_clips_own_measure(script, dataset, tmp_
     assert "8 clips" in printed and all(family in printed for family in families)
 
 
-def test_jitter_is_the_joints_mean_acceleration_and_reads_a_shaking_clip(script, dataset):
+def test_the_bystander_is_the_person_a_caption_does_not_name_as_acting(script):
+    assert script.named_actor("Standing in front of the second person, the first person waves five times.") == 0
+    assert script.named_actor("The second person waves four times while the first person looks on.") == 1
+    assert script.named_actor("Both people clap their hands two times at a normal pace.") is None
+    assert script.named_actor("Two people dance.") is None
+    clip = generate_clip(30, seed=11)  # "... the second person waves twice with the right hand slowly."
+    assert FAMILY_NAMES[30 % 16] == "repeated_gesture" and script.named_actor(clip.captions[0]) == 1
+    data = script.measure(clip.joints, 30.0, actor=1)
+    assert data["hand_rise"] > 0.2 and data["bystander_hand_rise"] < 0.0  # the first person's arms stay down
+    # the wave given to both: the first person moved through the second one's motion, at their own place
+    both = clip.joints.copy()
+    both[0] = clip.joints[1] - clip.joints[1, :1, :1] + clip.joints[0, :1, :1]
+    assert script.measure(both, 30.0, actor=1)["bystander_hand_rise"] > 0.2
+    assert script.measure(clip.joints, 30.0)["bystander_hand_rise"] is None
+
+
+def test_jitter_is_the_joints_mean_acceleration_and_reads_a_shaking_clip(script, family_clips):
     import numpy as np
 
-    clip = dataset[1][0].joints
+    clip = family_clips[1][0].joints
     shaken = clip + ((-1.0) ** np.arange(clip.shape[1]))[None, :, None, None] * np.array([0.01, 0.0, 0.0])
     # alternate frames 1 cm to either side: second differences of 4 cm, 36 m/s² at 30 fps, on top of the clip's own
     assert script.measure(clip, 30.0)["jitter"] < 5.0
@@ -58,10 +72,10 @@ def test_jitter_is_the_joints_mean_acceleration_and_reads_a_shaking_clip(script,
 
 
 def test_generations_are_measured_per_family_at_the_clip_length_cut_to_whole_tokens(
-        script, dataset, tmp_path, monkeypatch):
+        script, family_clips, tmp_path, monkeypatch):
     import intermask.loading
 
-    root, clips = dataset
+    root, clips = family_clips
     by_caption = {clip.captions[0]: clip.joints for clip in clips}
     for collapse in (False, True):
         model = ReplayModel(by_caption, collapse=collapse)
@@ -75,14 +89,14 @@ def test_generations_are_measured_per_family_at_the_clip_length_cut_to_whole_tok
         if not collapse:  # replaying the data gives the ground truth's own table
             assert report["model"].keys() == report["ground_truth"].keys()
             for family, row in report["model"].items():
-                assert row == pytest.approx(report["ground_truth"][family])
+                assert_rows_match(row, report["ground_truth"][family])
         else:  # one body drawn on top of the other overlaps in every frame
             assert all(row["penetration"] == 1.0 and row["deepest"] > 0 for row in report["model"].values())
             assert all(row["penetration"] < 1.0 for row in report["ground_truth"].values())
 
 
-def test_an_empty_split_or_a_missing_dataset_is_one_line(script, dataset, tmp_path, capsys):
-    root, _ = dataset
+def test_an_empty_split_or_a_missing_dataset_is_one_line(script, family_clips, tmp_path, capsys):
+    root, _ = family_clips
     for argv, named in ((["--data", str(root), "--split", "val"], "split"),
                         (["--data", str(tmp_path / "nowhere")], "nowhere")):
         with pytest.raises(SystemExit) as exit_:
@@ -90,8 +104,8 @@ def test_an_empty_split_or_a_missing_dataset_is_one_line(script, dataset, tmp_pa
         assert exit_.value.code == 2 and named in capsys.readouterr().err
 
 
-def test_a_dataset_not_written_by_the_synthetic_generator_is_refused(script, dataset, tmp_path, capsys):
-    root, _ = dataset
+def test_a_dataset_not_written_by_the_synthetic_generator_is_refused(script, family_clips, tmp_path, capsys):
+    root, _ = family_clips
     other = tmp_path / "interhuman"
     shutil.copytree(root, other)
     (other / "meta.json").unlink()  # InterHuman has none: its clip ids say nothing of a family
@@ -101,13 +115,13 @@ def test_a_dataset_not_written_by_the_synthetic_generator_is_refused(script, dat
 
 
 def test_a_tokenizers_reconstructions_are_measured_per_family_against_the_same_features(
-        script, dataset, tmp_path, monkeypatch, capsys):
-    root, _ = dataset
+        script, family_clips, tmp_path, monkeypatch, capsys):
+    root, _ = family_clips
     for flatten, (report, printed) in stand_in_vq_reports(script, root, tmp_path, monkeypatch, capsys).items():
         assert "reconstruction by" in printed
         assert report["compared"] == "reconstruction" and report["model"].keys() == report["ground_truth"].keys()
         for family, row in report["model"].items():
             if not flatten:  # a lossless tokenizer reconstructs the data's own measures
-                assert row == pytest.approx(report["ground_truth"][family], abs=1e-5)
+                assert_rows_match(row, report["ground_truth"][family], abs=1e-5)
             else:  # both people drawn at the data's mean place and pose overlap in every frame, arms down
                 assert row["penetration"] == 1.0 and row["hand_rise"] < 0.0

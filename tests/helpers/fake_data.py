@@ -90,6 +90,9 @@ def write_glove(folder: Path, words=("unk", "sos", "eos", "person", "push", "fig
     return folder
 
 
+FAMILY_CLIP_INDICES = range(16, 24)  # one clip of each of the first eight synthetic families: clip i has family i % 16
+
+
 def write_synthetic_split(root: Path, named_clips) -> Path:
     """Synthetic clips ((name, clip) pairs of ``intermask.data.synthetic``) in the InterHuman layout at ``root``, all in
     the test split and in the train split (where a tokenizer's normalizer reads its statistics)."""
