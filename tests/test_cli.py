@@ -233,11 +233,12 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
         return transformer_settings(cfg, DataSource(cfg.data))
 
     # the recipe's model samples at the guidance scale its evaluation favoured (docs/synthetic-training.md)
-    for experiment, cond_scale in (("demo", 2.0), ("cpu", 1.5)):
+    for experiment, cond_scale, rounds in (("demo", 2.0, 3), ("cpu", 1.5, 6)):
         network, extras = settings(f"experiment={experiment}")
         assert extras == {"caption_aligner": {"weight": 0.3, "detail_weight": 3.0, "width": 32, "hidden": 128,
                                               "embed": 64}, "velocities_from_positions": True, "cond_scale": cond_scale,
-                          "collision_rounds": 3, "lowpass_hz": 8.0}
+                          "collision_rounds": rounds, "lowpass_hz": 8.0,
+                          "person_views": ["first person", "second person"], "view_contrast": 1.0}
         assert not ({"caption_aligner", "velocities_from_positions", "cond_scale", "collision_rounds", "remask_noise",
                      "lowpass_hz"} & set(network))
     # the recipe drops no attention weights (a fused attention kernel on a CPU); the demo drops nothing at all
@@ -282,7 +283,7 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
         settings("experiment=demo", "model.transformer.lowpass_hz=15")
 
 
-def test_person_views_are_off_by_default_and_need_the_names_of_the_people():
+def test_person_views_are_on_in_the_demo_and_the_recipe_only_and_need_the_names_of_the_people():
     from intermask.data.source import DataSource
     from intermask.errors import ConfigError
     from intermask.training.tasks import transformer_settings
@@ -292,8 +293,11 @@ def test_person_views_are_off_by_default_and_need_the_names_of_the_people():
             cfg = compose("train", overrides=["kind=transformer", "train=transformer", *overrides])
         return transformer_settings(cfg, DataSource(cfg.data))
 
-    for experiment in ("demo", "cpu", "synthetic", "interhuman", "interx"):  # off by default (docs/differences.md)
+    for experiment in ("synthetic", "interhuman", "interx"):  # off unless asked (docs/differences.md)
         assert "person_views" not in settings(f"experiment={experiment}")[1]
+    for experiment in ("demo", "cpu"):  # the CPU-sized models read the caption per person
+        assert settings(f"experiment={experiment}")[1]["person_views"] == ["first person", "second person"]
+        assert "person_views" not in settings(f"experiment={experiment}", "model.transformer.person_views=false")[1]
     for experiment in ("demo", "cpu", "synthetic"):
         network, reading = settings(f"experiment={experiment}", "model.transformer.person_views=true")
         assert {key: reading[key] for key in ("person_views", "view_contrast")} == {
