@@ -183,11 +183,14 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
                            run.multimodality if model else None, progress=True)
     table = format_table(results)
     what = f"VQ-VAE reconstruction by {model_path}" if cfg.reconstruction else model_path or "(ground truth only)"
+    settings = []
     if model is not None and not cfg.reconstruction:
-        what = f"{what} ({generation['steps']} decoding steps, guidance scale {generation['cond_scale']:g}"
-        what += f", {generation['collision_rounds']} collision rounds" if generation["collision_rounds"] else ""
-        what += f", remask noise {generation['remask_noise']:g}" if generation["remask_noise"] else ""
-        what += f", low-pass {model.lowpass_hz:g} Hz)" if model.lowpass_hz else ")"
+        settings += [f"{generation['steps']} decoding steps", f"guidance scale {generation['cond_scale']:g}"]
+        settings += [f"{generation['collision_rounds']} collision rounds"] if generation["collision_rounds"] else []
+        settings += [f"remask noise {generation['remask_noise']:g}"] if generation["remask_noise"] else []
+    if model is not None and model.lowpass_hz:  # the reconstructions are decoded through it too
+        settings.append(f"low-pass {model.lowpass_hz:g} Hz")
+    what = f"{what} ({', '.join(settings)})" if settings else what
     header = (f"{cfg.data.name} {cfg.split} split, {protocol.replications} replications, batch "
               f"{protocol.batch_size}; evaluator {evaluator_path}; model {what}")
     out = Path(cfg.out) if cfg.out else (model_path.parent if model_path else evaluator_path.parent)

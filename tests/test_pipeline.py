@@ -180,8 +180,9 @@ def test_eval_of_the_reconstruction_scores_the_tokenizers_bound_in_a_file_of_its
     out = workspace / "eval"
     result = run("intermask.eval", "--dataset", "synthetic", "--quick", "--reconstruction", f"out={out}",
                  "protocol.batch_size=4", "protocol.quick.max_items=4", "protocol.quick.replications=2",
-                 "protocol.quick.diversity_pairs=3", *data_args(workspace), cwd=workspace)
-    assert "VQ-VAE reconstruction by" in result.stdout
+                 "protocol.quick.diversity_pairs=3", "generation.lowpass_hz=8", *data_args(workspace), cwd=workspace)
+    # the reconstructions are decoded through the model's low-pass too, and the header says so
+    assert "VQ-VAE reconstruction by" in result.stdout and "(low-pass 8 Hz)" in result.stdout
     rows = json.loads((out / "eval_synthetic_test_reconstruction_quick.json").read_text())["rows"]
     assert set(rows) == {"ground truth", "model"} and np.isfinite(rows["model"]["FID"]["mean"])
     assert rows["model"].get("MModality") is None  # one reconstruction per clip: no multimodality

@@ -27,7 +27,8 @@ from ..motion.skeleton import NUM_JOINTS
 log = logging.getLogger(__name__)
 
 OBTAIN = ("InterHuman is distributed by the InterGen authors (github.com/tr3e/InterGen, 'InterHuman Dataset'); "
-          "unpack it and set data.root to the folder holding annots/, motions_processed/ and split/.")
+          "unpack it and set data.root to the folder holding annots/, motions_processed/ and split/. The synthetic "
+          "data in the same layout is written by `python -m intermask.data.synthetic out=FOLDER`.")
 POSITION_COLUMNS = slice(0, NUM_JOINTS * 3)  # the 22 body joints of the 62 stored
 ROTATION_COLUMNS = slice(186, 186 + (NUM_JOINTS - 1) * 6)  # 6D rotations of joints 1..21
 MIN_COLUMNS = ROTATION_COLUMNS.stop
