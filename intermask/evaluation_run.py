@@ -89,8 +89,9 @@ class EvaluationRun:
     def reconstruct(self, motion: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw items tokenised and decoded by the model's VQ-VAE, and their lengths (frames, cut to whole tokens)."""
         frames = lengths - lengths % self.model.frames_per_token
-        ids = self.model.tokenize(self.model.normalize(motion.to(self.device)), frames.to(self.device))
-        return self._items(self.model.decode(ids, frames.to(self.device) // self.model.frames_per_token), frames), frames
+        device_frames = frames.to(self.device)
+        ids = self.model.tokenize(self.model.normalize(motion.to(self.device)), device_frames)
+        return self._items(self.model.decode(ids, device_frames // self.model.frames_per_token), frames), frames
 
     def reconstructed(self, rng: np.random.Generator) -> Iterator[EvalBatch]:
         """The test clips tokenised and decoded by the model's VQ-VAE: what a perfect token predictor would reach."""

@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     report = run(args)
     what = f"; {report['compared']} by {report['checkpoint']}" if report["compared"] else ""
-    print(f"{report['data']} / {report['split']}: {report['replications']} replications, batch "
+    replications = report["replications"]
+    print(f"{report['data']} / {report['split']}: {replications} replication{'s' * (replications != 1)}, batch "
           f"{report['batch_size']}; evaluator {report['evaluator']}{what}")
     print(format_table(report))
     write_report(args.json, report)
