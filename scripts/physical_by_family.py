@@ -71,12 +71,11 @@ def measure(joints: np.ndarray, fps: float, actor: int | None = None) -> dict[st
             "bystander_hand_rise": None if actor is None else rises[1 - actor]}
 
 
-def by_family(families: list[str], motions: list[np.ndarray], fps: float,
-              actors: list[int | None] | None = None) -> dict[str, dict]:
+def by_family(families: list[str], motions: list[np.ndarray], fps: float, actors: list[int | None]) -> dict[str, dict]:
     """Per family (sorted), the number of clips and the mean of each measure over them (the bystander's over the
     clips that have one, None in a family without; ``bystanders`` counts them)."""
     grouped = defaultdict(list)
-    for family, joints, actor in zip(families, motions, actors or [None] * len(motions)):
+    for family, joints, actor in zip(families, motions, actors):
         grouped[family].append(measure(joints, fps, actor))
     table = {}
     for family, rows in sorted(grouped.items()):

@@ -34,6 +34,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from adherence import write_report  # noqa: E402
 from physical_by_family import check_synthetic  # noqa: E402
+from tokenizer_bound import synthetic_source  # noqa: E402
 
 from intermask.cli import guarded  # noqa: E402
 from intermask.data.source import DataSource, check_exists  # noqa: E402
@@ -41,7 +42,7 @@ from intermask.data.synthetic import family_for_index  # noqa: E402
 from intermask.metrics.text_motion import euclidean_distance_matrix  # noqa: E402
 from intermask.precision import check_settings, resolve_device  # noqa: E402
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "data"
+EVAL_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "eval.yaml"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -105,12 +106,9 @@ def summarise(rows: list[dict], families: list[str]) -> dict:
 
 
 def data_source(root: Path, max_frames: int | None) -> DataSource:
-    """The synthetic data config pointed at ``root`` (nothing generated), its items at most ``max_frames`` long."""
-    cfg = OmegaConf.load(CONFIGS / "synthetic.yaml").data
-    cfg.root, cfg.generate = str(root), None
-    if max_frames is not None:
-        cfg.max_frames = max_frames
-    source = DataSource(cfg)
+    """The synthetic dataset at ``root`` (it must exist and be one the synthetic generator wrote), its items at most
+    ``max_frames`` long."""
+    source = synthetic_source(root, max_frames)
     check_exists(source)
     check_synthetic(root)
     return source
@@ -126,7 +124,7 @@ def run(args: argparse.Namespace) -> dict:
     evaluator = loading.load_text_motion_evaluator(args.evaluator, device, source.cfg)
     model = loading.load_interaction_model(args.ckpt, device) if args.ckpt is not None else None
     # the evaluation's decoding settings (configs/eval.yaml), with the ones asked on the command line
-    defaults = OmegaConf.to_container(OmegaConf.load(CONFIGS.parent / "eval.yaml").generation)
+    defaults = OmegaConf.to_container(OmegaConf.load(EVAL_CONFIG).generation)
     asked = {key: value for key, value in (("steps", args.steps), ("cond_scale", args.cond_scale)) if value is not None}
     generation = {**defaults, **asked}
     check_settings(generation, "generation")

@@ -119,15 +119,23 @@ def measure(vq, evaluator, source: DataSource, split: str, batch_size: int, emb_
     }
 
 
+def synthetic_source(root: Path, max_frames: int | None = None) -> DataSource:
+    """The synthetic data config (``configs/data/synthetic.yaml``) pointed at ``root``, nothing generated; its items
+    at most ``max_frames`` long where given."""
+    cfg = OmegaConf.load(CONFIGS / "synthetic.yaml").data
+    cfg.root, cfg.generate = str(root), None
+    if max_frames is not None:
+        cfg.max_frames = max_frames
+    return DataSource(cfg)
+
+
 def reconstructed_clips(data: Path, clips: list, vq_path: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Each clip (``RawClip`` of a synthetic dataset at ``data``) read from its features and reconstructed by the
     VQ-VAE at ``vq_path``, whole clips cut to whole tokens: (truth, reconstruction) lists of joints
     (2, frame, 22, 3) in metres."""
     from intermask import loading  # looked up at the call: the scripts' tests stand a tokenizer in for it
 
-    cfg = OmegaConf.load(CONFIGS / "synthetic.yaml").data
-    cfg.root, cfg.generate = str(data), None
-    source, vq = DataSource(cfg), loading.load_vq(vq_path)
+    source, vq = synthetic_source(data), loading.load_vq(vq_path)
     normalizer, reader = source.normalizer(), source.joints()
     truths, reconstructions = [], []
     with torch.no_grad():
