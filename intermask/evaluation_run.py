@@ -100,14 +100,20 @@ class EvaluationRun:
             yield EvalBatch(batch[self.evaluator.text_key], raw, frames, self.dataset.joints(raw))
 
     def multimodality(self, rng: np.random.Generator, num_texts: int, num_samples: int) -> np.ndarray:
+        """``num_samples`` generations for each of ``num_texts`` random test captions, embedded: (text, sample, dim).
+        As many captions share one generation call as fit in the protocol's batch (three of 30 samples in 96): fewer,
+        fuller calls, as the protocol's own batches are."""
         picks = rng.choice(len(self.dataset), size=num_texts, replace=num_texts > len(self.dataset))
+        per_call = max(1, self.batch_size // num_samples)
         embeddings = []
-        for index in picks:
-            item = self.dataset[int(index)]
-            lengths = torch.full((num_samples,), item["length"])
-            raw, frames = self.generate([item["text"]] * num_samples, lengths, int(rng.integers(2**31)))
-            embeddings.append(self.evaluator.embed_motion(raw, frames).cpu().numpy())
-        return np.stack(embeddings)
+        for start in range(0, num_texts, per_call):
+            items = [self.dataset[int(index)] for index in picks[start:start + per_call]]
+            texts = [item["text"] for item in items for _ in range(num_samples)]
+            lengths = torch.tensor([item["length"] for item in items]).repeat_interleave(num_samples)
+            raw, frames = self.generate(texts, lengths, int(rng.integers(2**31)))
+            embedded = self.evaluator.embed_motion(raw, frames).cpu().numpy()
+            embeddings.append(embedded.reshape(len(items), num_samples, -1))
+        return np.concatenate(embeddings)
 
     def embed(self, batch: EvalBatch):
         return self.evaluator.embed_text(list(batch.text)), self.evaluator.embed_motion(batch.motion, batch.lengths)

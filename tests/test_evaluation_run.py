@@ -1,0 +1,60 @@
+"""intermask.evaluation_run: the protocol's streams of test batches, here the MultiModality generations."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers.clip_stand_ins import ClipEvaluator, OtherClipModel
+
+from intermask.data.source import DataSource
+from intermask.evaluation_run import EvaluationRun
+
+
+class CountingModel(OtherClipModel):
+    """Draws each caption's own clip and keeps the texts and frames of every generation call."""
+
+    def __init__(self, evaluator, items):
+        super().__init__(evaluator, items, list(range(len(items))))
+        self.calls = []
+
+    def generate(self, texts, frames, generator=None, **options):
+        self.calls.append((list(texts), frames.tolist()))
+        return super().generate(texts, frames, generator, **options)
+
+
+@pytest.fixture()
+def run(family_clips):
+    from omegaconf import OmegaConf
+
+    root, _ = family_clips
+    cfg = OmegaConf.load(Path(__file__).parents[1] / "configs" / "data" / "synthetic.yaml").data
+    cfg.root, cfg.generate = str(root), None
+    dataset = DataSource(cfg).interactions("test", normalized=False, mirror=False)
+    items = [dataset[i] for i in range(len(dataset))]
+    evaluator = ClipEvaluator(items)
+    model = CountingModel(evaluator, items)
+    return EvaluationRun(dataset, evaluator, model, batch_size=7, generation={}, device=torch.device("cpu")), model
+
+
+def test_captions_share_a_generation_call_up_to_the_batch_and_each_keeps_its_own_samples(run):
+    run, model = run
+    embeddings = run.multimodality(np.random.default_rng(0), num_texts=5, num_samples=3)
+    assert embeddings.shape == (5, 3, len(run.evaluator.keys))
+    # two captions of three samples fit a batch of 7: calls of 6, 6 and 3 generations
+    assert [len(texts) for texts, _ in model.calls] == [6, 6, 3]
+    for texts, frames in model.calls:
+        for caption in range(len(texts) // 3):
+            rows = slice(3 * caption, 3 * caption + 3)
+            assert len(set(texts[rows])) == 1 and len(set(frames[rows])) == 1
+    # every sample of a caption is its caption's clip: the rows embed one clip each, the clip of that caption
+    captions = [texts[i] for texts, _ in model.calls for i in range(0, len(texts), 3)]
+    expected = np.stack([run.evaluator.embed_text([caption]).numpy()[0] for caption in captions])
+    assert np.array_equal(embeddings, np.repeat(expected[:, None], 3, axis=1))
+
+
+def test_more_samples_than_the_batch_take_one_call_per_caption(run):
+    run, model = run
+    assert run.multimodality(np.random.default_rng(1), num_texts=2, num_samples=9).shape[:2] == (2, 9)
+    assert [len(texts) for texts, _ in model.calls] == [9, 9]
