@@ -3,6 +3,7 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -224,7 +225,8 @@ def clocked_trainer(run_dir, clock, seconds_per_step, *args, **options):
     return trainer
 
 
-def test_fit_to_time_shortens_the_run_to_its_time_limit_and_takes_every_decay_on_the_way(tmp_path, monkeypatch):
+def test_fit_to_time_shortens_the_run_to_its_time_limit_and_takes_every_decay_on_the_way(
+        tmp_path, monkeypatch, caplog):
     from intermask.training import trainer as trainer_module
 
     clock = SteppedClock()
@@ -232,9 +234,15 @@ def test_fit_to_time_shortens_the_run_to_its_time_limit_and_takes_every_decay_on
     options = dict(time_limit=1.0, fit_to_time=True, milestones=(200, 300), gamma=0.5)
     # 400 steps of 10 ms do not fit into one second: about 98 do, with the decays at half and three quarters
     trainer = clocked_trainer(tmp_path, clock, 0.01, 400, **options)
-    trainer.fit()
+    with caplog.at_level(logging.INFO, logger=trainer_module.__name__):
+        trainer.fit()
     assert not trainer.stopped_early and trainer.step == trainer.max_steps
     assert 90 <= trainer.max_steps <= 100
+    # the user is told, as a warning, how much of the schedule was cut and what the whole of it would take
+    fits = [record for record in caplog.records if "fitting the run" in record.getMessage()]
+    assert len(fits) == 1 and fits[0].levelno == logging.WARNING
+    assert re.search(r"instead of 400 \(2\d% of its schedule; at 0\.01 s a step all 400 would take about 4 s",
+                     fits[0].getMessage())
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.2 * 0.5 ** 2)
     assert load_checkpoint(tmp_path / "last.pt", kind="regression")["fitted_steps"] == trainer.step
 
@@ -262,6 +270,19 @@ def test_fit_to_time_lengthens_a_run_whose_pace_picks_up_before_its_first_decay(
     trainer.fit()
     assert min(trainer.planned) <= 80 and trainer.max_steps >= 100 and not trainer.stopped_early
     assert trainer.step == trainer.max_steps and trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+def test_a_fit_that_keeps_most_of_the_schedule_is_logged_as_information(tmp_path, monkeypatch, caplog):
+    from intermask.training import trainer as trainer_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(trainer_module, "time", clock)
+    trainer = clocked_trainer(tmp_path, clock, 0.003, 400, time_limit=1.0, fit_to_time=True)
+    with caplog.at_level(logging.INFO, logger=trainer_module.__name__):
+        trainer.fit()
+    fits = [record for record in caplog.records if "fitting the run" in record.getMessage()]
+    assert 300 <= trainer.max_steps < 400 and len(fits) == 1 and fits[0].levelno == logging.INFO
+    assert "of its schedule; at 0.003 s a step all 400 would take about 1 s" in fits[0].getMessage()
 
 
 def test_fit_to_time_leaves_a_run_that_fits_as_it_is(tmp_path, monkeypatch):

@@ -382,6 +382,7 @@ DISTRIBUTED_TIME_CHECK_EVERY = 10  # steps between the time-limit checks that ev
 FIT_EVERY = 50  # steps between fit_to_time's estimates when nothing is logged
 FIT_MIN_STEPS = 20  # steps of this call's pace measured before fit_to_time shortens a run
 FIT_MARGIN = 0.98  # the share of the time left that fit_to_time plans steps for
+FIT_WARN_SHARE = 0.5  # a first fit that keeps less of the schedule than this is logged as a warning
 
 
 @dataclasses.dataclass(frozen=True)
@@ -655,7 +656,7 @@ class Trainer:
             return
         started, first = self._pace_from
         steps = self.step - first
-        reachable = self.max_steps
+        reachable, pace = self.max_steps, None
         if self.context.is_main and steps >= FIT_MIN_STEPS:
             pace = (now - started) / steps
             reachable = self.step + int(max(self._deadline - now, 0.0) * FIT_MARGIN / pace)
@@ -663,7 +664,7 @@ class Trainer:
         # a faster pace lengthens the run again, but only before its first decay: a decay taken stays taken
         before_decay = self.step < next(iter(self._milestones()), self.max_steps)
         if reachable < self.max_steps or (reachable > self.max_steps and before_decay):
-            self._refit(max(reachable, self.step))
+            self._refit(max(reachable, self.step), pace)
             bar.total = self.max_steps
             bar.refresh()
 
@@ -672,15 +673,23 @@ class Trainer:
         ``max_steps``."""
         return tuple(round(m * self.max_steps / self.planned_steps) for m in self.settings.milestones)
 
-    def _refit(self, total: int) -> None:
+    def _refit(self, total: int, pace: float | None = None) -> None:
         """Run ``total`` steps in all: the milestones scaled from ``planned_steps`` to it, the warm-up kept, and the
-        learning rate of the next step set by the new schedule."""
+        learning rate of the next step set by the new schedule. ``pace`` (seconds a step, where measured) tells the
+        first fit's message what the whole schedule would take."""
         if total == self.max_steps:
             return
-        first = self.max_steps == self.planned_steps
-        logger.log(logging.INFO if first else logging.DEBUG,
-                   "fitting the run to its time limit: %d steps instead of %d (milestones moved with it)",
-                   total, self.max_steps)
+        if self.max_steps == self.planned_steps:  # the first fit: say what it costs, loudly when most is cut
+            share, whole = total / self.planned_steps, ""
+            if pace:
+                seconds = self.planned_steps * pace
+                took = f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+                whole = f"; at {pace:.3g} s a step all {self.planned_steps} would take about {took}"
+            logger.log(logging.WARNING if share < FIT_WARN_SHARE else logging.INFO,
+                       "fitting the run to its time limit: %d steps instead of %d (%.0f%% of its schedule%s; "
+                       "milestones moved with it)", total, self.max_steps, 100 * share, whole)
+        else:
+            logger.debug("fitting the run to its time limit: %d steps instead of %d", total, self.max_steps)
         self.max_steps = total
         multiplier = schedule_multiplier(self.settings.warmup_steps, self._milestones(), self.settings.gamma)
         self.scheduler.lr_lambdas = [multiplier] * len(self.optimizer.param_groups)
