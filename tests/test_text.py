@@ -63,6 +63,19 @@ def test_text_encoder_splits_into_frozen_features_and_a_trainable_part():
     torch.testing.assert_close(encoder.encode_from_frozen(frozen, eot_index), encoder(texts))
 
 
+def test_a_caption_given_several_times_runs_through_the_backbone_once():
+    encoder = char_encoder().eval()
+    seen = []
+    run = encoder._run_backbone
+    encoder._run_backbone = lambda texts: seen.append(list(texts)) or run(texts)
+    texts = ["wave", "two people hug", "wave", "wave", "two people hug"]
+    frozen, eot_index = encoder.frozen_features(texts)
+    assert seen == [["wave", "two people hug"]]
+    alone, alone_eot = run(texts)
+    torch.testing.assert_close(frozen, alone)
+    assert eot_index.tolist() == alone_eot.tolist()
+
+
 def test_text_feature_is_the_normalised_encoder_output_at_the_end_of_text_token():
     encoder = char_encoder().eval()
     frozen, eot_index = encoder.frozen_features(["hi there", "wave"])

@@ -428,9 +428,15 @@ class TextEncoder(nn.Module):
     def frozen_features(
         self, texts: Sequence[str], cache: TextFeatureCache | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """captions -> (frozen token features (b, l, f), eot_index (b,)) on this module's device."""
+        """captions -> (frozen token features (b, l, f), eot_index (b,)) on this module's device. A caption given
+        several times (a prompt's samples, MultiModality's 30 of each) runs through the backbone once."""
         if cache is None:
-            features, eot_index = self._run_backbone(check_captions(texts))
+            texts = check_captions(texts)
+            unique = {text: row for row, text in enumerate(dict.fromkeys(texts))}
+            features, eot_index = self._run_backbone(list(unique))
+            if len(unique) < len(texts):
+                rows = torch.tensor([unique[text] for text in texts], device=eot_index.device)
+                features, eot_index = features[rows.to(features.device)], eot_index[rows]
         else:
             if cache.backbone_name != self.backbone.name:
                 raise ValueError(
