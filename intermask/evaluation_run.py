@@ -144,6 +144,22 @@ def generation_settings(generation, model: InterMask | None) -> dict:
     return settings
 
 
+def check_split_size(protocol: ProtocolConfig, items: int, split: str, quick: bool) -> None:
+    """A ConfigError, before anything is generated, where ``items`` test items cannot fill one evaluation batch or
+    Diversity's pairs: naming the keys that set them (under --quick, ``protocol.quick``'s diversity pairs)."""
+    pairs_key = f"protocol.{'quick.' if quick else ''}diversity_pairs"
+    kept = items // protocol.batch_size * protocol.batch_size
+    if kept == 0:
+        too_many_pairs = protocol.diversity_pairs > items
+        also = f", and {pairs_key} (now {protocol.diversity_pairs}) at most as many" if too_many_pairs else ""
+        raise ConfigError(f"{split} has {items} items, fewer than one evaluation batch of {protocol.batch_size}: set "
+                          f"protocol.batch_size at most {items}{also}, or evaluate a larger split")
+    if kept < protocol.diversity_pairs:
+        raise ConfigError(f"{split} fills whole evaluation batches of {protocol.batch_size} with {kept} items, fewer "
+                          f"than the {protocol.diversity_pairs} that Diversity draws: set {pairs_key} at most {kept}, "
+                          f"or evaluate a larger split")
+
+
 def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     """Run the protocol as configured; returns the Markdown table and the files written."""
     check_settings(cfg.generation, "generation")
@@ -178,6 +194,8 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     if max_items is not None and max_items < protocol.batch_size:
         raise ConfigError(f"protocol.quick.max_items={max_items} is below one evaluation batch "
                           f"({protocol.batch_size})")
+    check_split_size(protocol, len(dataset) if max_items is None else min(len(dataset), max_items),
+                     f"the {cfg.split} split of {source.root}", bool(cfg.quick))
     generation = generation_settings(cfg.generation, model)
     run = EvaluationRun(dataset, evaluator, model, protocol.batch_size, generation, device, max_items)
     if cfg.reconstruction:

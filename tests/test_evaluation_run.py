@@ -58,3 +58,22 @@ def test_more_samples_than_the_batch_take_one_call_per_caption(run):
     run, model = run
     assert run.multimodality(np.random.default_rng(1), num_texts=2, num_samples=9).shape[:2] == (2, 9)
     assert [len(texts) for texts, _ in model.calls] == [9, 9]
+
+
+@pytest.mark.parametrize("quick, items, asked, named", [
+    (True, 20, dict(batch_size=96, diversity_pairs=48),
+     r"batch_size at most 20, and protocol\.quick\.diversity_pairs"),
+    (True, 20, dict(batch_size=16, diversity_pairs=48),
+     r"16 items, fewer than the 48 .* protocol\.quick\.diversity_pairs"),
+    (False, 150, dict(batch_size=96, diversity_pairs=300),
+     r"96 items, fewer than the 300 .* protocol\.diversity_pairs "),
+])
+def test_a_split_too_small_for_the_protocol_names_the_keys_that_fit_it(quick, items, asked, named):
+    from intermask.errors import ConfigError
+    from intermask.evaluation_run import check_split_size
+    from intermask.metrics.protocol import ProtocolConfig
+
+    with pytest.raises(ConfigError, match=named):
+        check_split_size(ProtocolConfig(**asked), items, "the test split", quick)
+    enough = 4 * asked["batch_size"] + asked["diversity_pairs"]
+    check_split_size(ProtocolConfig(**asked), enough, "the test split", quick)
