@@ -23,7 +23,7 @@ from .generation.decoding import check_cond_scale, check_remask_noise
 from .generation.interaction_model import InterMask
 from .loading import (InterXTextMotionEvaluator, TextMotionEvaluator, load_interaction_model,
                       load_text_motion_evaluator, resolve)
-from .metrics.protocol import EvalBatch, ProtocolConfig, evaluate, format_table, results_to_json
+from .metrics.protocol import EvalBatch, ProtocolConfig, check_items, evaluate, format_table, results_to_json
 from .precision import check_settings, resolve_device
 
 log = logging.getLogger(__name__)
@@ -146,18 +146,12 @@ def generation_settings(generation, model: InterMask | None) -> dict:
 
 def check_split_size(protocol: ProtocolConfig, items: int, split: str, quick: bool) -> None:
     """A ConfigError, before anything is generated, where ``items`` test items cannot fill one evaluation batch or
-    Diversity's pairs: naming the keys that set them (under --quick, ``protocol.quick``'s diversity pairs)."""
-    pairs_key = f"protocol.{'quick.' if quick else ''}diversity_pairs"
-    kept = items // protocol.batch_size * protocol.batch_size
-    if kept == 0:
-        too_many_pairs = protocol.diversity_pairs > items
-        also = f", and {pairs_key} (now {protocol.diversity_pairs}) at most as many" if too_many_pairs else ""
-        raise ConfigError(f"{split} has {items} items, fewer than one evaluation batch of {protocol.batch_size}: set "
-                          f"protocol.batch_size at most {items}{also}, or evaluate a larger split")
-    if kept < protocol.diversity_pairs:
-        raise ConfigError(f"{split} fills whole evaluation batches of {protocol.batch_size} with {kept} items, fewer "
-                          f"than the {protocol.diversity_pairs} that Diversity draws: set {pairs_key} at most {kept}, "
-                          f"or evaluate a larger split")
+    Diversity's pairs (``metrics.protocol.check_items``), naming the keys that set them: under --quick,
+    ``protocol.quick``'s diversity pairs."""
+    try:
+        check_items(protocol, items, split, f"protocol.{'quick.' if quick else ''}diversity_pairs")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def evaluate_from_config(cfg) -> tuple[str, list[Path]]:

@@ -1,4 +1,4 @@
-"""intermask.evaluation_run: the protocol's streams of test batches, here the MultiModality generations."""
+"""intermask.evaluation_run: the protocol's streams of test batches (MultiModality's) and its split-size check."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -62,11 +62,13 @@ def test_more_samples_than_the_batch_take_one_call_per_caption(run):
 
 @pytest.mark.parametrize("quick, items, asked, named", [
     (True, 20, dict(batch_size=96, diversity_pairs=48),
-     r"batch_size at most 20, and protocol\.quick\.diversity_pairs"),
+     r"protocol\.batch_size sets it: at most 20 for this split, "
+     r"and protocol\.quick\.diversity_pairs \(now 48\) at most"),
     (True, 20, dict(batch_size=16, diversity_pairs=48),
-     r"16 items, fewer than the 48 .* protocol\.quick\.diversity_pairs"),
+     r"16 items in whole evaluation batches, fewer than the 48 "
+     r".*\(protocol\.quick\.diversity_pairs sets it: at most 16"),
     (False, 150, dict(batch_size=96, diversity_pairs=300),
-     r"96 items, fewer than the 300 .* protocol\.diversity_pairs "),
+     r"96 items in whole evaluation batches, fewer than the 300 .*\(protocol\.diversity_pairs sets it: at most 96"),
 ])
 def test_a_split_too_small_for_the_protocol_names_the_keys_that_fit_it(quick, items, asked, named):
     from intermask.errors import ConfigError

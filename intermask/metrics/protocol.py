@@ -114,6 +114,21 @@ class _Pass:
     physical: dict | None
 
 
+def check_items(cfg: ProtocolConfig, items: int, name: str, pairs_key: str = "protocol.diversity_pairs") -> int:
+    """The items of a pass of ``items`` that whole evaluation batches keep; a ValueError (naming ``name`` and the keys
+    that fit the split, Diversity's ``pairs_key``) where they fill no batch or fewer than Diversity's pairs."""
+    kept = items // cfg.batch_size * cfg.batch_size
+    if kept == 0:
+        pairs = f", and {pairs_key} (now {cfg.diversity_pairs}) at most as many" if cfg.diversity_pairs > items else ""
+        hint = f" (protocol.batch_size sets it: at most {items} for this split{pairs})" if items else ""
+        raise ValueError(f"{name}: {items} items, fewer than one evaluation batch of {cfg.batch_size}{hint}")
+    if kept < cfg.diversity_pairs:
+        raise ValueError(f"{name}: {kept} items in whole evaluation batches, fewer than the {cfg.diversity_pairs} "
+                         f"that Diversity draws without replacement ({pairs_key} sets it: at most {kept} "
+                         "for this split, or more items)")
+    return kept
+
+
 def _run_pass(batches: Iterable[EvalBatch], embed_fn: Callable, cfg: ProtocolConfig, name: str,
               physical_metrics: bool = True) -> _Pass:
     """Embeddings of a pass, and its physical metrics when its batches carry joints and ``physical_metrics``."""
@@ -133,15 +148,7 @@ def _run_pass(batches: Iterable[EvalBatch], embed_fn: Callable, cfg: ProtocolCon
             raise ValueError(f"{name}: some batches carry joints and others do not")
         if with_joints and physical_metrics:
             physical.add_batch(_to_numpy(batch.joints), _to_numpy(batch.lengths).astype(np.int64))
-    items = sum(len(t) for t in texts)
-    kept = items // cfg.batch_size * cfg.batch_size
-    if kept == 0:
-        hint = f" (protocol.batch_size sets it: at most {items} for this split)" if items else ""
-        raise ValueError(f"{name}: {items} items, fewer than one evaluation batch of {cfg.batch_size}{hint}")
-    if kept < cfg.diversity_pairs:
-        raise ValueError(f"{name}: {kept} items in whole evaluation batches, fewer than the {cfg.diversity_pairs} "
-                         f"that Diversity draws without replacement (protocol.diversity_pairs sets it: at most {kept} "
-                         "for this split, or more items)")
+    kept = check_items(cfg, sum(len(t) for t in texts), name)
     return _Pass(np.concatenate(texts)[:kept], np.concatenate(motions)[:kept],
                  physical.result() if with_joints and physical_metrics else None)
 
