@@ -1,14 +1,11 @@
 """intermask.evaluation_run: the protocol's streams of test batches (MultiModality's) and its split-size check."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 from helpers.clip_stand_ins import ClipEvaluator, OtherClipModel
 
-from intermask.data.source import DataSource
 from intermask.evaluation_run import EvaluationRun
 
 
@@ -25,13 +22,10 @@ class CountingModel(OtherClipModel):
 
 
 @pytest.fixture()
-def run(family_clips):
-    from omegaconf import OmegaConf
-
+def run(family_clips, load_script):
     root, _ = family_clips
-    cfg = OmegaConf.load(Path(__file__).parents[1] / "configs" / "data" / "synthetic.yaml").data
-    cfg.root, cfg.generate = str(root), None
-    dataset = DataSource(cfg).interactions("test", normalized=False, mirror=False)
+    source = load_script("tokenizer_bound").synthetic_source(root)
+    dataset = source.interactions("test", normalized=False, mirror=False)
     items = [dataset[i] for i in range(len(dataset))]
     evaluator = ClipEvaluator(items)
     model = CountingModel(evaluator, items)
