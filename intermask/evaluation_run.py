@@ -121,9 +121,10 @@ class EvaluationRun:
 
 def generation_settings(generation, model: InterMask | None) -> dict:
     """The ``generation`` config as ``InterMask.generate``'s settings, with the guidance scale, the collision rounds and
-    the remask noise resolved: null means the model's own (``InterMask.cond_scale``, ``collision_rounds``,
-    ``remask_noise``). Its ``lowpass_hz``, a setting of the model's decoding rather than of ``generate``, is set on
-    ``model`` (``InterMask.use_lowpass``: null keeps the model's own, 0 none) and left out."""
+    their steps and the remask noise resolved: null means the model's own (``InterMask.cond_scale``,
+    ``collision_rounds``, ``collision_steps`` (None where it has none: the decoding's steps), ``remask_noise``). Its
+    ``lowpass_hz``, a setting of the model's decoding rather than of ``generate``, is set on ``model``
+    (``InterMask.use_lowpass``: null keeps the model's own, 0 none) and left out."""
     settings = dict(generation)
     lowpass = settings.pop("lowpass_hz", None)
     if model is not None:
@@ -131,8 +132,9 @@ def generation_settings(generation, model: InterMask | None) -> dict:
             model.use_lowpass(lowpass, "generation.lowpass_hz")
         except ValueError as error:
             raise ConfigError(str(error)) from None
-    checks = (("collision_rounds", InterMask.check_collision_rounds), ("cond_scale", check_cond_scale),
-              ("remask_noise", check_remask_noise))
+    checks = (("collision_rounds", InterMask.check_collision_rounds),
+              ("collision_steps", InterMask.check_collision_steps),
+              ("cond_scale", check_cond_scale), ("remask_noise", check_remask_noise))
     for key, check in checks:
         if settings.get(key) is None:
             settings[key] = getattr(model, key) if model is not None else None
@@ -205,7 +207,10 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     settings = []
     if model is not None and not cfg.reconstruction:
         settings += [f"{generation['steps']} decoding steps", f"guidance scale {generation['cond_scale']:g}"]
-        settings += [f"{generation['collision_rounds']} collision rounds"] if generation["collision_rounds"] else []
+        rounds, round_steps = generation["collision_rounds"], generation["collision_steps"]
+        if rounds:
+            rounds_said = f"{rounds} collision round{'s' if rounds > 1 else ''}"
+            settings.append(rounds_said + (f" of {round_steps} steps" if round_steps else ""))
         settings += [f"remask noise {generation['remask_noise']:g}"] if generation["remask_noise"] else []
     if model is not None and model.lowpass_hz:  # the reconstructions are decoded through it too
         settings.append(f"low-pass {model.lowpass_hz:g} Hz")

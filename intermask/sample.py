@@ -10,6 +10,7 @@ log = logging.getLogger("intermask.sample")
 FLAGS = {"--text": "sample.texts", "--texts-file": "sample.texts_file", "--length": "sample.length",
          "--num-samples": "sample.num_samples", "--seed": "sample.seed", "--steps": "sample.steps",
          "--cond-scale": "sample.cond_scale", "--collision-rounds": "sample.collision_rounds",
+         "--collision-steps": "sample.collision_steps",
          "--remask-noise": "sample.remask_noise", "--lowpass": "sample.lowpass_hz",
          "--temperature": "sample.temperature",
          "--topk-ratio": "sample.topk_ratio", "--out": "sample.out", "--reaction-to": "sample.reaction_to",

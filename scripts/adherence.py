@@ -47,6 +47,8 @@ def split_and_model_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--cond-scale", type=float, default=None, help="guidance scale (model default if unset)")
     parser.add_argument("--collision-rounds", type=int, default=None,
                         help="rounds of re-decoding where the two bodies overlap (model default if unset)")
+    parser.add_argument("--collision-steps", type=int, default=None,
+                        help="decoding steps of each such round (model default if unset; else as --steps)")
     parser.add_argument("--remask-noise", type=float, default=None,
                         help="noise on the ranking of the tokens masked again (model default if unset)")
     parser.add_argument("--seed", type=int, default=0)
@@ -73,7 +75,7 @@ def parse_counts(parser: argparse.ArgumentParser, argv: list[str] | None) -> arg
 def generation_options(args: argparse.Namespace) -> dict:
     """The decoding settings asked for on the command line (the model's own for the rest)."""
     asked = (("steps", args.steps), ("cond_scale", args.cond_scale), ("collision_rounds", args.collision_rounds),
-             ("remask_noise", args.remask_noise))
+             ("collision_steps", args.collision_steps), ("remask_noise", args.remask_noise))
     options = {key: value for key, value in asked if value is not None}
     options["amp"] = args.amp
     return options

@@ -233,14 +233,15 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
         return transformer_settings(cfg, DataSource(cfg.data))
 
     # the recipe's model samples at the guidance scale its evaluation favoured (docs/synthetic-training.md)
-    for experiment, cond_scale, rounds in (("demo", 2.0, 3), ("cpu", 1.5, 6)):
+    for experiment, cond_scale, rounds in (("demo", 2.0, {"collision_rounds": 6, "collision_steps": 3}),
+                                           ("cpu", 1.5, {"collision_rounds": 6})):
         network, extras = settings(f"experiment={experiment}")
         assert extras == {"caption_aligner": {"weight": 0.3, "detail_weight": 3.0, "width": 32, "hidden": 128,
                                               "embed": 64}, "velocities_from_positions": True, "cond_scale": cond_scale,
-                          "collision_rounds": rounds, "lowpass_hz": 8.0,
+                          **rounds, "lowpass_hz": 8.0,
                           "person_views": ["first person", "second person"], "view_contrast": 1.0}
-        assert not ({"caption_aligner", "velocities_from_positions", "cond_scale", "collision_rounds", "remask_noise",
-                     "lowpass_hz"} & set(network))
+        assert not ({"caption_aligner", "velocities_from_positions", "cond_scale", "collision_rounds",
+                     "collision_steps", "remask_noise", "lowpass_hz"} & set(network))
     # the recipe drops no attention weights (a fused attention kernel on a CPU); the demo drops nothing at all
     assert settings("experiment=cpu")[0]["attention_dropout"] == 0.0
     for experiment in ("synthetic", "interhuman", "interx", "paper"):
@@ -269,6 +270,8 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
         settings("experiment=cpu", "model.transformer.cond_scale=-1")
     with pytest.raises(ConfigError, match="model.transformer.collision_rounds must be a whole number >= 0"):
         settings("experiment=cpu", "model.transformer.collision_rounds=-2")
+    with pytest.raises(ConfigError, match="model.transformer.collision_steps must be a whole number >= 1"):
+        settings("experiment=cpu", "model.transformer.collision_steps=0")
     with pytest.raises(ConfigError, match="collision_rounds=2: data=interx's features hold no joint positions"):
         settings("experiment=interx", "model.transformer.collision_rounds=2")
     # the remask noise: saved with the model only where it is on

@@ -139,11 +139,30 @@ def test_collision_rounds_in_generate_never_add_collisions_and_keep_a_reactions_
     assert torch.equal(reaction_ids[:, 0], given)
 
 
+def test_each_collision_round_decodes_with_its_own_steps_the_models_unless_asked():
+    lengths, texts = torch.tensor([48, 40]), ["one hugs the other", "a handshake"]
+    for config, asked, steps_per_round in (({}, None, 4), ({}, 1, 1), ({"collision_steps": 2}, None, 2),
+                                           ({"collision_steps": 2}, 3, 3)):
+        model = tiny_model(INTERHUMAN, config)
+        calls, network = [], model.transformer.planned_logits
+        model.transformer.planned_logits = lambda ids, *args: calls.append(ids.shape[0]) or network(ids, *args)
+        model.generate(texts, lengths, steps=4, generator=torch.Generator().manual_seed(0), collision_rounds=2,
+                       collision_steps=asked)
+        # the untrained stand-in's bodies overlap everywhere: both rounds redo both clips, conditioned and null
+        assert calls == [4] * (4 + 2 * steps_per_round), (config, asked)
+
+
 def test_collision_rounds_are_checked_and_need_joints():
     with pytest.raises(ValueError, match="config collision_rounds must be a whole number >= 0"):
         tiny_model(INTERHUMAN, {"collision_rounds": -1})
     with pytest.raises(ValueError, match="collision_rounds must be a whole number"):
         tiny_model(INTERHUMAN).generate(["a hug"], torch.tensor([32]), steps=2, collision_rounds=1.5)
     assert tiny_model(INTERHUMAN, {"collision_rounds": 2}).collision_rounds == 2
+    for steps in (0, 2.5, True):
+        with pytest.raises(ValueError, match="config collision_steps must be a whole number >= 1 .* or null"):
+            tiny_model(INTERHUMAN, {"collision_steps": steps})
+    with pytest.raises(ValueError, match="collision_steps must be a whole number >= 1"):
+        tiny_model(INTERHUMAN).generate(["a hug"], torch.tensor([32]), steps=2, collision_rounds=1, collision_steps=0)
+    assert tiny_model(INTERHUMAN).collision_steps is None
     with pytest.raises(ValueError, match="collision_rounds needs the generated joints"):
         tiny_model().generate(["a hug"], torch.tensor([32]), steps=2, collision_rounds=1)

@@ -131,9 +131,10 @@ def test_eval_prints_and_writes_the_table_with_ground_truth_and_model_rows(train
     result = run("intermask.eval", "--dataset", "synthetic", "--quick", f"out={out}", "protocol.batch_size=4",
                  "protocol.quick.max_items=4", "protocol.quick.replications=2", "protocol.quick.mm_num_texts=2",
                  "protocol.quick.mm_num_samples=3", "protocol.quick.mm_pairs=2", "protocol.quick.diversity_pairs=3",
-                 *data_args(workspace), cwd=workspace)
+                 "generation.collision_rounds=1", "generation.collision_steps=2", *data_args(workspace), cwd=workspace)
     assert "| ground truth |" in result.stdout and "| model |" in result.stdout
-    assert "(20 decoding steps, guidance scale 2)" in result.stdout  # the model's own scale: the paper's
+    # the model's own scale (the paper's), and the rounds asked for
+    assert "(20 decoding steps, guidance scale 2, 1 collision round of 2 steps)" in result.stdout
     table = json.loads((out / "eval_synthetic_test_quick.json").read_text())
     assert table["generation"]["cond_scale"] == 2.0 and table["generation"]["steps"] == 20
     for row in ("ground truth", "model"):
@@ -148,7 +149,8 @@ def test_the_evaluation_samples_at_the_models_own_guidance_scale_unless_one_is_g
 
     model = tiny_model(config={"cond_scale": 1.5})
     asked = {"steps": 10, "cond_scale": None, "temperature": 1.0}
-    assert generation_settings(asked, model) == {**asked, "cond_scale": 1.5, "collision_rounds": 0, "remask_noise": 0.0}
+    assert generation_settings(asked, model) == {**asked, "cond_scale": 1.5, "collision_rounds": 0,
+                                                 "collision_steps": None, "remask_noise": 0.0}
     assert generation_settings({**asked, "cond_scale": 3}, model)["cond_scale"] == 3.0
     with pytest.raises(ConfigError, match="generation.cond_scale: a guidance scale must be a finite number >= 0"):
         generation_settings({**asked, "cond_scale": -1}, None)
@@ -159,6 +161,12 @@ def test_the_evaluation_samples_at_the_models_own_guidance_scale_unless_one_is_g
     assert generation_settings({**asked, "collision_rounds": 0}, model)["collision_rounds"] == 0
     with pytest.raises(ConfigError, match="generation.collision_rounds must be a whole number >= 0"):
         generation_settings({**asked, "collision_rounds": -1}, None)
+    # and their steps: the model's own (None: the decoding's) unless asked
+    model = tiny_model(INTERHUMAN, config={"collision_rounds": 3, "collision_steps": 2})
+    assert generation_settings(asked, model)["collision_steps"] == 2
+    assert generation_settings({**asked, "collision_steps": 5}, model)["collision_steps"] == 5
+    with pytest.raises(ConfigError, match="generation.collision_steps must be a whole number >= 1"):
+        generation_settings({**asked, "collision_steps": 0}, None)
     # and the remask noise
     model = tiny_model(config={"remask_noise": 2.0})
     assert generation_settings(asked, model)["remask_noise"] == 2.0

@@ -40,17 +40,24 @@ def test_prompts_that_share_their_first_words_or_repeat_keep_every_result(tmp_pa
 
 def test_without_a_guidance_scale_or_collision_rounds_the_models_own_are_used_and_written_in_the_sidecar(tmp_path,
                                                                                                         monkeypatch):
-    own = {"cond_scale": 1.5, "collision_rounds": 2, "remask_noise": 1.0, "lowpass_hz": 8.0}
+    own = {"cond_scale": 1.5, "collision_rounds": 2, "collision_steps": 1, "remask_noise": 1.0, "lowpass_hz": 8.0}
     monkeypatch.setattr(interaction, "load_interaction_model",
                         lambda path, device: tiny_model(INTERHUMAN, config=own))
-    for args, used in (((), (1.5, 2, 1.0, 8.0)),
-                       (("--cond-scale", "3", "--collision-rounds", "0", "--remask-noise", "0", "--lowpass", "0"),
-                        (3.0, 0, 0.0, None)),
-                       (("--lowpass", "6"), (1.5, 2, 1.0, 6.0))):
+    for args, used in (((), (1.5, 2, 1, 1.0, 8.0)),
+                       (("--cond-scale", "3", "--collision-rounds", "0", "--remask-noise", "0", "--lowpass", "0",
+                         "--collision-steps", "4"), (3.0, 0, 4, 0.0, None)),
+                       (("--lowpass", "6"), (1.5, 2, 1, 1.0, 6.0))):
         cfg = sample_config(tmp_path, "--text", "two people hug", "--length", "1", *args)
         (files,) = interaction.sample_from_config(cfg).values()
         config = load_sidecar(files["npy"])["config"]
-        assert (config["cond_scale"], config["collision_rounds"], config["remask_noise"], config["lowpass_hz"]) == used
+        keys = ("cond_scale", "collision_rounds", "collision_steps", "remask_noise", "lowpass_hz")
+        assert tuple(config[key] for key in keys) == used
+    # a model without collision steps of its own decodes its rounds with the sample's steps, and says so
+    monkeypatch.setattr(interaction, "load_interaction_model",
+                        lambda path, device: tiny_model(INTERHUMAN, config={"collision_rounds": 1}))
+    cfg = sample_config(tmp_path, "--text", "two people hug", "--length", "1")  # sample.steps=2
+    (files,) = interaction.sample_from_config(cfg).values()
+    assert load_sidecar(files["npy"])["config"]["collision_steps"] == 2
 
 
 def test_a_reaction_names_a_person_of_the_file_and_a_long_input_is_cut_with_a_warning(tmp_path, stand_in, caplog):
@@ -115,6 +122,7 @@ def tiny_motion(frames):
     (("--cond-scale", "-1"), (), "sample.cond_scale: a guidance scale must be a finite number >= 0, got -1"),
     ((), ("sample.temperature=null",), "sample.temperature=None: a finite number"),
     (("--collision-rounds", "-1"), (), "sample.collision_rounds must be a whole number >= 0"),
+    (("--collision-steps", "0"), (), "sample.collision_steps must be a whole number >= 1"),
     (("--remask-noise", "-1"), (), "sample.remask_noise: remask_noise must be a finite number >= 0"),
     (("--lowpass", "20"), (), r"sample.lowpass_hz must be 0 \(no filter\), null \(the model's own\) or a cutoff .* between 0 and 15, got 20"),
 ])

@@ -38,7 +38,7 @@ class InterMask(nn.Module):
 
     # the keys of ``model.transformer`` that are this class's settings (its config), not the network's
     SETTINGS = ("person_views", "view_contrast", "caption_aligner", "pair_geometry", "velocities_from_positions",
-                "cond_scale", "collision_rounds", "remask_noise", "lowpass_hz")
+                "cond_scale", "collision_rounds", "collision_steps", "remask_noise", "lowpass_hz")
 
     def __init__(self, vq: MotionVQVAE, transformer: InterMTransformer, text_encoder: TextEncoder,
                  mean: torch.Tensor, std: torch.Tensor, config: dict | None = None):
@@ -95,6 +95,9 @@ class InterMask(nn.Module):
         # each other back to the transformer (``generation.collisions``); absent: 0, as first decoded (the paper)
         self.collision_rounds = self.check_collision_rounds(self.config.get("collision_rounds", 0),
                                                             "config collision_rounds")
+        # config "collision_steps": how many decoding steps each of those rounds takes over the tokens it masks again;
+        # absent: as many as the first decoding's
+        self.collision_steps = self.check_collision_steps(self.config.get("collision_steps"), "config collision_steps")
         # config "remask_noise": the noise on the ranking of the tokens ``generate`` masks again
         # (``generation.decoding``); absent: 0, by confidence alone (the paper's)
         self.remask_noise = check_remask_noise(self.config.get("remask_noise", 0.0), "config remask_noise")
@@ -255,7 +258,7 @@ class InterMask(nn.Module):
                  given: torch.Tensor | None = None, given_person: int = 0, fixed_ids: torch.Tensor | None = None,
                  keep: torch.Tensor | None = None, amp: str = "off", compile: str | bool = False,
                  progress: Callable[[int, int], None] | None = None,
-                 collision_rounds: int | None = None,
+                 collision_rounds: int | None = None, collision_steps: int | None = None,
                  remask_noise: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Interactions for ``texts`` (or the null condition when None) of ``lengths`` frames (b,).
 
@@ -266,9 +269,11 @@ class InterMask(nn.Module):
         (``intermask.precision``, as for sampling): bf16 autocast around the transformer; the VQ decoder runs in
         float32. compile: "auto" | True | False (``intermask.precision``): run the transformer through torch.compile
         from this call on (the first call compiles; pays off over many batches). progress: called as
-        progress(steps done, steps) after each decoding step. collision_rounds: how many times the frames where the two bodies overlap are decoded again
-        (``generation.collisions``); None: the model's own (``collision_rounds``, from its config). remask_noise: the
-        noise on the ranking of the tokens to mask again (``generation.decoding``); None: the model's own.
+        progress(steps done, steps) after each decoding step. collision_rounds: how many times the frames where the
+        two bodies overlap are decoded again (``generation.collisions``); None: the model's own (``collision_rounds``,
+        from its config). collision_steps: the decoding steps of each such round; None: the model's own
+        (``collision_steps``), or ``steps`` where it has none. remask_noise: the noise on the ranking of the tokens to
+        mask again (``generation.decoding``); None: the model's own.
         Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step, feature)); each clip is
         decoded from its own tokens only, so it does not depend on the rest of the batch, and frames past
         4 * (length // 4) are zero.
@@ -276,6 +281,7 @@ class InterMask(nn.Module):
         device = self.mean.device
         cond_scale = self.guidance_scale(cond_scale, "generate")
         rounds = self.rounds_of_collisions(collision_rounds, "collision_rounds")
+        round_steps = self.steps_of_collisions(collision_steps, "collision_steps") or steps
         remask_noise = self.noise_of_remasking(remask_noise, "remask_noise")
         if rounds and self.joint_reader is None and not self.layout.has_positions:
             raise ValueError("collision_rounds needs the generated joints; this model's layout holds no positions and "
@@ -301,7 +307,7 @@ class InterMask(nn.Module):
                 def redecode(rows, row_ids, row_keep):
                     row_cond = None if cond is None else cond[rows]
                     return generate(self.transformer, row_cond, token_steps[rows], fixed_ids=row_ids, keep=row_keep,
-                                    **settings)
+                                    **{**settings, "steps": round_steps})
 
                 ids, features, _ = resolve_collisions(ids, features, token_steps, fixed, rounds, redecode, self.decode,
                                                     self.joints, self.frames_per_token)
@@ -311,6 +317,11 @@ class InterMask(nn.Module):
         """The collision rounds to sample with: ``asked``, checked (a ValueError naming ``where``), or this model's own
         (``collision_rounds``) when None; ``guidance_scale``'s twin."""
         return self.collision_rounds if asked is None else self.check_collision_rounds(asked, where)
+
+    def steps_of_collisions(self, asked: int | None = None, where: str = "collision_steps") -> int | None:
+        """The decoding steps of each collision round: ``asked``, checked (a ValueError naming ``where``), or this
+        model's own (``collision_steps``) when None; None again where the model has none (the first decoding's)."""
+        return self.collision_steps if asked is None else self.check_collision_steps(asked, where)
 
     def use_lowpass(self, asked: float | None = None, where: str = "lowpass_hz") -> float | None:
         """Set the low-pass that decoded motion gets from now on: ``asked`` in Hz (checked: a ValueError naming
@@ -336,6 +347,14 @@ class InterMask(nn.Module):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{where} must be a whole number >= 0 (rounds of decoding the frames where the two "
                              f"bodies overlap again; 0: none), got {value!r}")
+        return value
+
+    @staticmethod
+    def check_collision_steps(value, where: str) -> int | None:
+        """The decoding steps of a collision round, checked: None (the first decoding's) or a whole number >= 1."""
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{where} must be a whole number >= 1 (decoding steps of each round of re-decoding where "
+                             f"the two bodies overlap) or null (as many as the first decoding's), got {value!r}")
         return value
 
     @property

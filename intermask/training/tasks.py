@@ -441,8 +441,8 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
     captions, {} (one condition for both people) or ``person_views`` (the phrases that name the two people,
     ``data.person_names``) and ``view_contrast``; the ``caption_aligner`` of its training, where one is on;
     ``velocities_from_positions``, where it is on; the guidance scale its samples use unless told otherwise
-    (``cond_scale``, the paper's when unset); and the ``collision_rounds``, ``remask_noise`` and ``lowpass_hz`` of its
-    sampling, where there are any."""
+    (``cond_scale``, the paper's when unset); and the ``collision_rounds`` (with their ``collision_steps``),
+    ``remask_noise`` and ``lowpass_hz`` of its sampling, where there are any."""
     network = dict(cfg.model.transformer)
     extras = {**caption_aligner_settings(network.pop("caption_aligner", None)),
               **pair_geometry_settings(network.pop("pair_geometry", None))}
@@ -456,6 +456,9 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
             raise ConfigError(f"model.transformer.collision_rounds={rounds}: data={cfg.data.name}'s features hold no "
                               "joint positions to find the bodies' collisions in; set it to 0")
         extras["collision_rounds"] = rounds
+    round_steps = _sampling_setting(network, "collision_steps", InterMask.check_collision_steps, None)
+    if rounds and round_steps is not None:
+        extras["collision_steps"] = round_steps
     remask_noise = _sampling_setting(network, "remask_noise", check_remask_noise, 0.0)
     if remask_noise:
         extras["remask_noise"] = remask_noise

@@ -41,7 +41,7 @@ class ClipEvaluator:
 class OtherClipModel:
     """Stands in for a model that draws, for the captions of clip i, the clip ``drawn[i]``."""
 
-    frames_per_token, cond_scale, collision_rounds, remask_noise, lowpass_hz = 4, 1.5, 0, 0.0, None
+    frames_per_token, cond_scale, collision_rounds, collision_steps, remask_noise, lowpass_hz = 4, 1.5, 0, None, 0.0, None
 
     def __init__(self, evaluator, items, drawn):
         self.evaluator, self.items, self.drawn = evaluator, items, drawn
