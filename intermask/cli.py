@@ -76,8 +76,77 @@ def run(config_name: str, task: Callable, argv: Sequence[str]) -> None:
     def _job(cfg):
         return guarded(task)(cfg)
 
+    check_override_keys(config_name, argv)
     sys.argv = [sys.argv[0], *flags_first(argv)]
     _job()
+
+
+def check_override_keys(config_name: str, argv: Sequence[str]) -> None:
+    """A UsageError naming each ``key=value`` whose key the composed ``config_name`` lacks, with the keys it has that
+    come closest, before Hydra starts: Hydra's own message for a misspelt key suggests adding it with ``+``, which
+    would be accepted and then read by nothing. Other composition errors (a missing config group option) are left to
+    Hydra's message, which lists the options; a multirun's sweeps are not checked."""
+    tagged = _classify(argv)
+    if any(arg in ("-m", "--multirun") for arg, kind in tagged if kind == "flag"):
+        return
+    overrides = [arg for arg, kind in tagged if kind == "override" and not arg.lstrip("+~").startswith("hydra")]
+    unknown: list[str] = []
+    while overrides:
+        failed = _unknown_override(config_name, overrides)
+        if failed is None:
+            break
+        unknown.append(failed)
+        overrides = [arg for arg in overrides if arg.partition("=")[0] != failed]
+    if unknown:
+        keys = setting_keys(config_name, overrides)
+        raise UsageError("; ".join(_unknown_key_message(key, keys) for key in unknown) +
+                         " (every setting: add --cfg job to the command)")
+
+
+def _unknown_override(config_name: str, overrides: list[str]) -> str | None:
+    """The key of the override that composing ``config_name`` with ``overrides`` cannot set, or None."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import ConfigCompositionException
+
+    try:
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            compose(config_name, overrides=overrides)
+    except ConfigCompositionException as error:
+        found = re.match(r"Could not override '([^']+)'", str(error))
+        if found and "not in struct" in str(error.__cause__ or ""):
+            return found.group(1)
+    return None
+
+
+def setting_keys(config_name: str, overrides: Sequence[str] = ()) -> list[str]:
+    """Every leaf key of the composed ``config_name``, dotted (``sample.length``)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import DictConfig
+
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name, overrides=list(overrides))
+
+    def leaves(node: DictConfig, prefix: str) -> list[str]:
+        found = []
+        for key in node.keys():
+            child = node._get_node(key)
+            path = f"{prefix}{key}"
+            found += leaves(child, f"{path}.") if isinstance(child, DictConfig) else [path]
+        return found
+
+    return leaves(cfg, "")
+
+
+def _unknown_key_message(key: str, keys: Sequence[str]) -> str:
+    """``key`` is no setting; the settings ``keys`` that are spelt like it or end in its last name."""
+    import difflib
+
+    parent, _, leaf = key.rpartition(".")
+    siblings = {other.rpartition(".")[2]: other for other in keys if other.rpartition(".")[0] == parent}
+    near = [siblings[name] for name in difflib.get_close_matches(leaf, list(siblings), n=2, cutoff=0.7)]
+    near += [other for other in keys if other.rpartition(".")[2] == leaf and other not in near]
+    near = near or difflib.get_close_matches(key, keys, n=2, cutoff=0.8)
+    return f"{key} is no setting of this command" + (f" (did you mean {' or '.join(near[:3])}?)" if near else "")
 
 
 def guarded(task: Callable) -> Callable:

@@ -55,6 +55,25 @@ def test_hydra_flags_move_before_overrides_so_multirun_parses():
     assert quote_list(["a'b"]) == "['a\\'b']"
 
 
+def test_a_misspelt_key_stops_before_hydra_with_the_keys_it_may_have_meant():
+    from intermask.cli import check_override_keys
+
+    with pytest.raises(UsageError, match=r"sample.lenght is no setting of this command \(did you mean sample.length\?"):
+        sample.main.__wrapped__(["--text", "a hug", "sample.lenght=3"])  # stops before any model or Hydra run starts
+    with pytest.raises(UsageError, match=r"render.formats is no setting .*did you mean formats\?"):
+        render.main.__wrapped__(["clip.npy", "render.formats=[gif]"])
+    # every unknown key at once, each with its nearest; a key like none of them is named alone
+    with pytest.raises(UsageError, match=r"train.max_step is no setting .*did you mean train.max_steps\?\); "
+                                         r"model.vqvae.widht .*model.vqvae.width\?\); zzz is no setting of this "
+                                         r"command \(every setting: add --cfg job"):
+        check_override_keys("train", ["kind=vqvae", "train=vqvae", "train.max_step=3", "model.vqvae.widht=8",
+                                      "zzz=1", "experiment=demo"])
+    # known keys, appended keys, Hydra's own and a multirun's sweeps pass; a missing group option is Hydra's to report
+    check_override_keys("train", ["kind=vqvae", "train=vqvae", "train.max_steps=3", "+train.extra=1",
+                                  "hydra.run.dir=x", "experiment=nope", "--cfg", "job"])
+    check_override_keys("train", ["-m", "kind=vqvae", "train=vqvae", "train.max_stepz=1,2"])
+
+
 def test_experiment_overrides_every_model_size_and_data_picks_its_text_encoder():
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["kind=transformer", "train=transformer", "experiment=tiny",
