@@ -1,6 +1,7 @@
 """The thin front shared by the entry points: argv translation, Hydra start-up and user-facing errors."""
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
 import os
@@ -44,6 +45,11 @@ def split_flags(argv: Sequence[str], flags: dict[str, str], repeatable: Sequence
         else:
             rest.append(arg)
         i += 1
+    for arg in rest:
+        name = arg.partition("=")[0]
+        if name.startswith("--") and name not in HYDRA_FLAGS:
+            near = difflib.get_close_matches(name, [*flags, *switches], n=2, cutoff=0.7)
+            raise UsageError(f"unknown option {name}" + (f" (did you mean {' or '.join(near)}?)" if near else ""))
     return found, rest
 
 
@@ -139,8 +145,6 @@ def setting_keys(config_name: str, overrides: Sequence[str] = ()) -> list[str]:
 
 def _unknown_key_message(key: str, keys: Sequence[str]) -> str:
     """``key`` is no setting; the settings ``keys`` that are spelt like it or end in its last name."""
-    import difflib
-
     parent, _, leaf = key.rpartition(".")
     siblings = {other.rpartition(".")[2]: other for other in keys if other.rpartition(".")[0] == parent}
     near = [siblings[name] for name in difflib.get_close_matches(leaf, list(siblings), n=2, cutoff=0.7)]
@@ -186,9 +190,11 @@ def front(main: Callable[[list[str]], None]) -> Callable[[], None]:
     return wrapper
 
 
-# Hydra's own flags that take the next argument as their value
+# Hydra's own flags that take the next argument as their value, and all its long ones
 HYDRA_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
                      "--config-dir", "-cd", "--experimental-rerun"}
+HYDRA_FLAGS = {"--help", "--hydra-help", "--version", "--cfg", "--resolve", "--package", "--run", "--multirun",
+               "--shell-completion", "--config-path", "--config-name", "--config-dir", "--experimental-rerun", "--info"}
 
 
 def _classify(argv: Sequence[str]) -> list[tuple[str, str]]:

@@ -55,6 +55,16 @@ def test_hydra_flags_move_before_overrides_so_multirun_parses():
     assert quote_list(["a'b"]) == "['a\\'b']"
 
 
+def test_an_unknown_option_stops_with_the_options_it_may_have_meant_and_hydras_own_pass():
+    with pytest.raises(UsageError, match=r"unknown option --lenght \(did you mean --length\?\)"):
+        sample.translate(["--text", "a hug", "--lenght", "4"])
+    with pytest.raises(UsageError, match=r"unknown option --quik \(did you mean --quick\?\)"):
+        eval_entry.translate(["--dataset", "synthetic", "--quik"])
+    with pytest.raises(UsageError, match=r"unknown option --zzz$"):
+        sample.translate(["--text", "a hug", "--zzz=1"])
+    assert sample.translate(["--text", "a", "--cfg", "job", "--hydra-help", "-m"])[-3:] == ["job", "--hydra-help", "-m"]
+
+
 def test_a_misspelt_key_stops_before_hydra_with_the_keys_it_may_have_meant():
     from intermask.cli import check_override_keys
 
