@@ -65,6 +65,12 @@ def test_an_unknown_option_stops_with_the_options_it_may_have_meant_and_hydras_o
     assert sample.translate(["--text", "a", "--cfg", "job", "--hydra-help", "-m"])[-3:] == ["job", "--hydra-help", "-m"]
 
 
+def test_the_help_names_every_option_of_sample_and_eval():
+    help_text = (CONFIG_DIR / "hydra" / "help" / "intermask.yaml").read_text()
+    for option in [*sample.FLAGS, "--gumbel", "--dataset", "--quick", "--reconstruction"]:
+        assert option in help_text, option
+
+
 def test_a_misspelt_key_stops_before_hydra_with_the_keys_it_may_have_meant():
     from intermask.cli import check_override_keys
 
