@@ -127,20 +127,16 @@ def _unknown_override(config_name: str, overrides: list[str]) -> str | None:
 def setting_keys(config_name: str, overrides: Sequence[str] = ()) -> list[str]:
     """Every leaf key of the composed ``config_name``, dotted (``sample.length``)."""
     from hydra import compose, initialize_config_dir
-    from omegaconf import DictConfig
+    from omegaconf import OmegaConf
 
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name, overrides=list(overrides))
 
-    def leaves(node: DictConfig, prefix: str) -> list[str]:
-        found = []
-        for key in node.keys():
-            child = node._get_node(key)
-            path = f"{prefix}{key}"
-            found += leaves(child, f"{path}.") if isinstance(child, DictConfig) else [path]
-        return found
+    def leaves(node: dict, prefix: str) -> list[str]:
+        return [path for key, value in node.items()
+                for path in (leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}"])]
 
-    return leaves(cfg, "")
+    return leaves(OmegaConf.to_container(cfg, resolve=False), "")
 
 
 def _unknown_key_message(key: str, keys: Sequence[str]) -> str:
