@@ -620,7 +620,8 @@ def test_bad_arguments_are_rejected_with_a_message(tmp_path, capsys):
     with pytest.raises(ValueError, match="seed"):
         generate_clip(0, seed=-1)
     assert cli_main([f"out={tmp_path / 'y'}", "clips=5"]) == 2
-    assert "unknown argument 'clips=5'" in capsys.readouterr().err
+    assert "unknown argument 'clips=5' (did you mean num_clips=...?)" in capsys.readouterr().err
+    assert cli_main(["--help"]) == 0 and "num_clips=4000" in capsys.readouterr().out
     assert cli_main([f"out={tmp_path / 'y'}", "num_clips=many"]) == 2
     assert not (tmp_path / "y").exists()
 

@@ -5,6 +5,7 @@ the train split by the dataset reader on first use.
 """
 from __future__ import annotations
 
+import difflib
 import sys
 
 from .writer import generate_dataset
@@ -19,7 +20,9 @@ def parse_arguments(argv: list[str]) -> dict:
     for argument in argv:
         key, sep, value = argument.partition("=")
         if not sep or key not in DEFAULTS:
-            raise ValueError(f"unknown argument {argument!r}; expected key=value with key in {sorted(DEFAULTS)}")
+            near = difflib.get_close_matches(key, list(DEFAULTS), n=1, cutoff=0.6)
+            raise ValueError(f"unknown argument {argument!r}" + (f" (did you mean {near[0]}=...?)" if near else "") +
+                             f"; expected key=value with key in {sorted(DEFAULTS)}")
         values[key] = value
     parsed = {"out": values["out"]}
     for key in ("num_clips", "seed", "workers"):
@@ -35,8 +38,12 @@ def parse_arguments(argv: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if any(argument in ("-h", "--help") for argument in argv):
+        print(__doc__.strip())
+        return 0
     try:
-        args = parse_arguments(sys.argv[1:] if argv is None else argv)
+        args = parse_arguments(argv)
         root = generate_dataset(args["out"], num_clips=args["num_clips"], seed=args["seed"], progress=True,
                                 workers=args["workers"], overwrite=args["overwrite"])
     except (ValueError, FileExistsError) as error:
