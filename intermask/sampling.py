@@ -79,7 +79,8 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
     try:
         cond_scale = model.guidance_scale(sample.cond_scale, "sample.cond_scale")
         collision_rounds = model.rounds_of_collisions(sample.get("collision_rounds"), "sample.collision_rounds")
-        collision_steps = model.steps_of_collisions(sample.get("collision_steps"), "sample.collision_steps")
+        collision_steps = model.steps_of_collisions(int(sample.steps), sample.get("collision_steps"),
+                                                    "sample.collision_steps")
         remask_noise = model.noise_of_remasking(sample.get("remask_noise"), "sample.remask_noise")
         lowpass_hz = model.use_lowpass(sample.get("lowpass_hz"), "sample.lowpass_hz")
     except ValueError as error:
@@ -95,7 +96,7 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
                     progress=None if progress is None else functools.partial(progress, "decoding"))
     meta = {"seed": int(sample.seed), "checkpoint": str(ckpt),
             "config": {**OmegaConf.to_container(sample, resolve=True), "cond_scale": cond_scale,
-                       "collision_rounds": collision_rounds, "collision_steps": collision_steps or int(sample.steps),
+                       "collision_rounds": collision_rounds, "collision_steps": collision_steps,
                        "remask_noise": remask_noise, "lowpass_hz": lowpass_hz}}
     outputs = output_options(sample)
     if sample.reaction_to and sample.edit:

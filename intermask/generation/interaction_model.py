@@ -281,7 +281,7 @@ class InterMask(nn.Module):
         device = self.mean.device
         cond_scale = self.guidance_scale(cond_scale, "generate")
         rounds = self.rounds_of_collisions(collision_rounds, "collision_rounds")
-        round_steps = self.steps_of_collisions(collision_steps, "collision_steps") or steps
+        round_steps = self.steps_of_collisions(steps, collision_steps, "collision_steps")
         remask_noise = self.noise_of_remasking(remask_noise, "remask_noise")
         if rounds and self.joint_reader is None and not self.layout.has_positions:
             raise ValueError("collision_rounds needs the generated joints; this model's layout holds no positions and "
@@ -318,10 +318,12 @@ class InterMask(nn.Module):
         (``collision_rounds``) when None; ``guidance_scale``'s twin."""
         return self.collision_rounds if asked is None else self.check_collision_rounds(asked, where)
 
-    def steps_of_collisions(self, asked: int | None = None, where: str = "collision_steps") -> int | None:
-        """The decoding steps of each collision round: ``asked``, checked (a ValueError naming ``where``), or this
-        model's own (``collision_steps``) when None; None again where the model has none (the first decoding's)."""
-        return self.collision_steps if asked is None else self.check_collision_steps(asked, where)
+    def steps_of_collisions(self, steps: int, asked: int | None = None, where: str = "collision_steps") -> int:
+        """The decoding steps of each collision round after a first decoding of ``steps``: ``asked``, checked (a
+        ValueError naming ``where``), or this model's own (``collision_steps``) when None, or ``steps`` where the
+        model has none."""
+        own = self.collision_steps if asked is None else self.check_collision_steps(asked, where)
+        return steps if own is None else own
 
     def use_lowpass(self, asked: float | None = None, where: str = "lowpass_hz") -> float | None:
         """Set the low-pass that decoded motion gets from now on: ``asked`` in Hz (checked: a ValueError naming
