@@ -137,6 +137,24 @@ def test_one_seed_builds_one_model(tmp_path):
     assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
 
 
+def test_the_learning_rate_decay_of_the_config_reaches_the_trainer(tmp_path):
+    from intermask import train as train_entry
+    from intermask.errors import ConfigError
+    from intermask.training.tasks import build_trainer
+
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=train_entry.translate(["vqvae"]) + [
+            "experiment=tiny", f"data.root={tmp_path / 'data'}", "data.generate.num_clips=24", "progress=false",
+            f"runs_root={tmp_path / 'runs'}", "train.max_steps=40", "train.decay=linear"])
+    trainer = build_trainer(compose_free(cfg, tmp_path / "run"))
+    assert trainer.settings.decay == "linear"
+    rates = [trainer.scheduler.lr_lambdas[0](step) for step in (trainer.settings.warmup_steps, 20, 39)]
+    assert rates[0] == 1.0 and rates[1] < 1.0 and rates[2] == pytest.approx(1 / (40 - trainer.settings.warmup_steps))
+    cfg.train.decay = "exponential"
+    with pytest.raises(ConfigError, match="train.decay must be one of step, linear, cosine, got 'exponential'"):
+        build_trainer(cfg)
+
+
 def compose_free(cfg, run_dir):
     """The composed config with ``run_dir`` resolved (no Hydra job is running in a test)."""
     from omegaconf import OmegaConf

@@ -91,6 +91,25 @@ def test_scheduler_state_dict_resumes_the_same_learning_rate():
     assert resumed_optimizer.param_groups[0]["lr"] == straight_optimizer.param_groups[0]["lr"] == 0.25
 
 
+def test_smooth_decays_fall_from_the_full_rate_after_warmup_to_zero_at_the_run_s_end():
+    linear = [lr_lambda(step, 2, (), 0.1, decay="linear", total_steps=10) for step in range(10)]
+    cosine = [lr_lambda(step, 2, (), 0.1, decay="cosine", total_steps=10) for step in range(10)]
+    assert linear == pytest.approx([0.5, 1.0, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125])
+    assert cosine[:3] == pytest.approx([0.5, 1.0, 1.0]) and cosine[6] == pytest.approx(0.5)
+    assert cosine[9] == pytest.approx(0.5 * (1 + math.cos(math.pi * 7 / 8)))
+    assert all(a > b > 0 for a, b in zip(cosine[2:], cosine[3:]))
+    # milestones and gamma play no part in a smooth decay
+    assert lr_lambda(5, 2, (3,), 0.1, decay="linear", total_steps=10) == linear[5]
+
+
+def test_build_scheduler_rejects_an_unknown_decay_and_a_smooth_one_without_the_run_s_length():
+    optimizer = torch.optim.AdamW([nn.Parameter(torch.zeros(1))])
+    with pytest.raises(ValueError, match="one of step, linear, cosine, got 'exponential'"):
+        build_scheduler(optimizer, warmup_steps=0, milestones=(), gamma=0.1, decay="exponential")
+    with pytest.raises(ValueError, match="linear decay needs the run's length"):
+        build_scheduler(optimizer, warmup_steps=0, milestones=(), gamma=0.1, decay="linear")
+
+
 def test_build_scheduler_rejects_unsorted_milestones():
     optimizer = torch.optim.AdamW([nn.Parameter(torch.zeros(1))])
     with pytest.raises(ValueError, match="milestones must be increasing"):
@@ -254,6 +273,23 @@ def test_fit_to_time_shortens_the_run_to_its_time_limit_and_takes_every_decay_on
     onward = tiny.build_trainer(tmp_path, 400, milestones=(200, 300), gamma=0.5)
     onward.fit()
     assert onward.task.seen_steps[0] == trainer.step and onward.step == 400
+
+
+def test_fit_to_time_ends_a_linear_decay_at_the_fitted_run_s_last_step(tmp_path, monkeypatch):
+    from intermask.training import trainer as trainer_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(trainer_module, "time", clock)
+    trainer = clocked_trainer(tmp_path, clock, 0.01, 400, time_limit=1.0, fit_to_time=True, decay="linear")
+    seen = []
+    step = trainer.task.training_step
+    trainer.task.training_step = lambda batch, index: (seen.append(trainer.optimizer.param_groups[0]["lr"]),
+                                                       step(batch, index))[1]
+    trainer.fit()
+    assert 90 <= trainer.max_steps <= 100 and trainer.step == trainer.max_steps
+    # the rate reaches its last value on the fitted run's last step, not a quarter of the way down a 400-step line
+    assert seen[-1] == pytest.approx(0.2 / (trainer.max_steps - 3))  # warm-up 3 steps
+    assert all(a >= b for a, b in zip(seen[20:], seen[21:]))
 
 
 def test_fit_to_time_lengthens_a_run_whose_pace_picks_up_before_its_first_decay(tmp_path, monkeypatch):

@@ -35,7 +35,7 @@ from ..motion.normalize import Normalizer
 from ..motion.skeleton import NUM_JOINTS
 from ..motion.smoothing import check_cutoff
 from ..precision import check_settings, resolve_device
-from .schedule import milestones_from_fractions
+from .schedule import DECAYS, milestones_from_fractions
 from .trainer import Trainer, TrainerSettings, distributed_context, make_loader, seed_everything, unwrap_model
 
 log = logging.getLogger(__name__)
@@ -550,6 +550,7 @@ def build_trainer(cfg) -> Trainer:
         raise ConfigError("train.fit_to_time_limit=true fits the run into train.time_limit_min, which is null; "
                           "set both, or leave fit_to_time_limit false")
     check_settings(cfg.train, "train")
+    decay = _decay(cfg.train.get("decay", "step"))
     source = DataSource(cfg.data)
     source.ensure(progress=cfg.progress)
     # the models' initial weights (and the VQ-VAE's preview window) come from the global generators: seed them
@@ -576,11 +577,17 @@ def build_trainer(cfg) -> Trainer:
     settings = TrainerSettings(
         max_steps=max_steps, lr=float(train.lr), betas=tuple(train.betas), weight_decay=float(train.weight_decay),
         warmup_steps=warmup, milestones=milestones_from_fractions(max_steps, list(train.milestones)),
-        gamma=float(train.gamma), grad_clip=train.grad_clip, log_every=train.log_every, val_every=train.val_every,
-        ckpt_every=train.ckpt_every, preview_every=train.preview_every, amp=train.amp, compile=train.compile,
-        device=cfg.device, resume=cfg.resume, config=config, seed=int(cfg.seed), progress=bool(cfg.progress),
+        gamma=float(train.gamma), decay=decay, grad_clip=train.grad_clip, log_every=train.log_every,
+        val_every=train.val_every, ckpt_every=train.ckpt_every, preview_every=train.preview_every, amp=train.amp,
+        compile=train.compile,        device=cfg.device, resume=cfg.resume, config=config, seed=int(cfg.seed), progress=bool(cfg.progress),
         best_metric=best_metric, best_mode=best_mode, time_limit=time_limit, fit_to_time=fit_to_time)
     return Trainer(task, train_loader, val_loader, cfg.run_dir, settings)
+
+
+def _decay(decay) -> str:
+    if decay not in DECAYS:
+        raise ConfigError(f"train.decay must be one of {', '.join(DECAYS)}, got {decay!r}")
+    return str(decay)
 
 
 def _minutes_to_seconds(minutes) -> float | None:

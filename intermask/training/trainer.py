@@ -391,7 +391,8 @@ class TrainerSettings:
 
     max_steps: optimizer steps of the whole run (a resumed run counts from the checkpoint's step).
     lr, betas, weight_decay: AdamW.
-    warmup_steps, milestones, gamma: LR schedule (see `schedule.lr_lambda`).
+    warmup_steps, milestones, gamma, decay: LR schedule (see `schedule.lr_lambda`); a "linear" or "cosine" decay
+        ends at the run's last step.
     grad_clip: maximum global gradient norm, None for no clipping.
     log_every, val_every, ckpt_every, preview_every: intervals in steps; None or 0 disables the periodic action
         (validation and the checkpoint still happen after the last step).
@@ -420,6 +421,7 @@ class TrainerSettings:
     warmup_steps: int = 0
     milestones: Sequence[int] = ()
     gamma: float = 0.1
+    decay: str = "step"
     grad_clip: float | None = None
     log_every: int | None = 50
     val_every: int | None = 1000
@@ -504,7 +506,8 @@ class Trainer:
 
         self.parameters = _trainable_parameters(task)
         self.optimizer = make_adamw(self.parameters, settings.lr, settings.betas, settings.weight_decay, self.device)
-        self.scheduler = build_scheduler(self.optimizer, settings.warmup_steps, settings.milestones, settings.gamma)
+        self.scheduler = build_scheduler(self.optimizer, settings.warmup_steps, settings.milestones, settings.gamma,
+                                         settings.decay, self.max_steps)
 
         self.step = 0  # optimizer steps completed
         self.epoch = 0
@@ -662,11 +665,18 @@ class Trainer:
             reachable = self.step + int(max(self._deadline - now, 0.0) * FIT_MARGIN / pace)
         reachable = min(int(self._broadcast(reachable)), self.planned_steps)
         # a faster pace lengthens the run again, but only before its first decay: a decay taken stays taken
-        before_decay = self.step < next(iter(self._milestones()), self.max_steps)
+        before_decay = self.step < self._first_decay()
         if reachable < self.max_steps or (reachable > self.max_steps and before_decay):
             self._refit(max(reachable, self.step), pace)
             bar.total = self.max_steps
             bar.refresh()
+
+    def _first_decay(self) -> int:
+        """The step where the learning rate first falls: the first milestone, or the warm-up's end for a smooth
+        decay."""
+        if self.settings.decay != "step":
+            return self.settings.warmup_steps
+        return next(iter(self._milestones()), self.max_steps)
 
     def _milestones(self) -> tuple[int, ...]:
         """The milestones of the run as it is now planned: the settings' scaled from ``planned_steps`` to
@@ -687,11 +697,12 @@ class Trainer:
                 whole = f"; at {pace:.3g} s a step all {self.planned_steps} would take about {took}"
             logger.log(logging.WARNING if share < FIT_WARN_SHARE else logging.INFO,
                        "fitting the run to its time limit: %d steps instead of %d (%.0f%% of its schedule%s; "
-                       "milestones moved with it)", total, self.max_steps, 100 * share, whole)
+                       "its learning-rate decay moved with it)", total, self.max_steps, 100 * share, whole)
         else:
             logger.debug("fitting the run to its time limit: %d steps instead of %d", total, self.max_steps)
         self.max_steps = total
-        multiplier = schedule_multiplier(self.settings.warmup_steps, self._milestones(), self.settings.gamma)
+        multiplier = schedule_multiplier(self.settings.warmup_steps, self._milestones(), self.settings.gamma,
+                                         self.settings.decay, self.max_steps)
         self.scheduler.lr_lambdas = [multiplier] * len(self.optimizer.param_groups)
         for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
             group["lr"] = base * multiplier(self.step)
