@@ -4,6 +4,7 @@ learnt projection. An upper bound for a tokenizer that carries the person's size
 motion's tokens.
 
     python docs/bench/avx2_machine/quantizer/train_size_given.py vqvae experiment=demo experiment_name=size_given ...
+    python docs/bench/avx2_machine/quantizer/probe_size_given.py CKPT experiment=demo   # body_size_probe.py on it
 """
 import sys
 
@@ -57,7 +58,8 @@ def keep_normalizer(self, model, normalizer_, *args, **kwargs):
 
 
 tasks.VQTask.__init__ = keep_normalizer
-from intermask import train  # noqa: E402
+if __name__ == "__main__":
+    from intermask import train
 
-sys.argv = ["intermask.train", *sys.argv[1:]]
-train.main()
+    sys.argv = ["intermask.train", *sys.argv[1:]]
+    train.main()
