@@ -111,12 +111,10 @@ def check_override_keys(config_name: str, argv: Sequence[str]) -> None:
 
 def _unknown_override(config_name: str, overrides: list[str]) -> str | None:
     """The key of the override that composing ``config_name`` with ``overrides`` cannot set, or None."""
-    from hydra import compose, initialize_config_dir
     from hydra.errors import ConfigCompositionException
 
     try:
-        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-            compose(config_name, overrides=overrides)
+        _compose(config_name, overrides)
     except ConfigCompositionException as error:
         found = re.match(r"Could not override '([^']+)'", str(error))
         if found and "not in struct" in str(error.__cause__ or ""):
@@ -124,13 +122,19 @@ def _unknown_override(config_name: str, overrides: list[str]) -> str | None:
     return None
 
 
-def setting_keys(config_name: str, overrides: Sequence[str] = ()) -> list[str]:
-    """Every leaf key of the composed ``config_name``, dotted (``sample.length``)."""
+def _compose(config_name: str, overrides: Sequence[str]):
+    """``config_name`` composed with ``overrides``, outside any Hydra job."""
     from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
 
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(config_name, overrides=list(overrides))
+        return compose(config_name, overrides=list(overrides))
+
+
+def setting_keys(config_name: str, overrides: Sequence[str] = ()) -> list[str]:
+    """Every leaf key of the composed ``config_name``, dotted (``sample.length``)."""
+    from omegaconf import OmegaConf
+
+    cfg = _compose(config_name, overrides)
 
     def leaves(node: dict, prefix: str) -> list[str]:
         return [path for key, value in node.items()
@@ -189,8 +193,8 @@ def front(main: Callable[[list[str]], None]) -> Callable[[], None]:
 # Hydra's own flags that take the next argument as their value, and all its long ones
 HYDRA_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
                      "--config-dir", "-cd", "--experimental-rerun"}
-HYDRA_FLAGS = {"--help", "--hydra-help", "--version", "--cfg", "--resolve", "--package", "--run", "--multirun",
-               "--shell-completion", "--config-path", "--config-name", "--config-dir", "--experimental-rerun", "--info"}
+HYDRA_FLAGS = {flag for flag in HYDRA_VALUE_FLAGS if flag.startswith("--")} | {
+    "--help", "--hydra-help", "--version", "--resolve", "--run", "--multirun", "--shell-completion", "--info"}
 
 
 def _classify(argv: Sequence[str]) -> list[tuple[str, str]]:

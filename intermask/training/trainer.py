@@ -39,6 +39,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
@@ -54,7 +55,7 @@ from intermask.checkpoint import (
     remove_stale_temporaries,
     save_checkpoint,
 )
-from intermask.training.schedule import build_scheduler, schedule_multiplier
+from intermask.training.schedule import schedule_multiplier
 
 logger = logging.getLogger(__name__)
 
@@ -506,8 +507,7 @@ class Trainer:
 
         self.parameters = _trainable_parameters(task)
         self.optimizer = make_adamw(self.parameters, settings.lr, settings.betas, settings.weight_decay, self.device)
-        self.scheduler = build_scheduler(self.optimizer, settings.warmup_steps, settings.milestones, settings.gamma,
-                                         settings.decay, self.max_steps)
+        self.scheduler = LambdaLR(self.optimizer, self._multiplier())
 
         self.step = 0  # optimizer steps completed
         self.epoch = 0
@@ -683,6 +683,11 @@ class Trainer:
         ``max_steps``."""
         return tuple(round(m * self.max_steps / self.planned_steps) for m in self.settings.milestones)
 
+    def _multiplier(self):
+        """The learning rate's multiplier by step for the run as it is now planned."""
+        return schedule_multiplier(self.settings.warmup_steps, self._milestones(), self.settings.gamma,
+                                   self.settings.decay, self.max_steps)
+
     def _refit(self, total: int, pace: float | None = None) -> None:
         """Run ``total`` steps in all: the milestones scaled from ``planned_steps`` to it, the warm-up kept, and the
         learning rate of the next step set by the new schedule. ``pace`` (seconds a step, where measured) tells the
@@ -701,8 +706,7 @@ class Trainer:
         else:
             logger.debug("fitting the run to its time limit: %d steps instead of %d", total, self.max_steps)
         self.max_steps = total
-        multiplier = schedule_multiplier(self.settings.warmup_steps, self._milestones(), self.settings.gamma,
-                                         self.settings.decay, self.max_steps)
+        multiplier = self._multiplier()
         self.scheduler.lr_lambdas = [multiplier] * len(self.optimizer.param_groups)
         for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
             group["lr"] = base * multiplier(self.step)
