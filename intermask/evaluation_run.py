@@ -90,8 +90,11 @@ class EvaluationRun:
         """Raw items tokenised and decoded by the model's VQ-VAE, and their lengths (frames, cut to whole tokens)."""
         frames = lengths - lengths % self.model.frames_per_token
         device_frames = frames.to(self.device)
-        ids = self.model.tokenize(self.model.normalize(motion.to(self.device)), device_frames)
-        return self._items(self.model.decode(ids, device_frames // self.model.frames_per_token), frames), frames
+        motion = self.model.normalize(motion.to(self.device))
+        ids = self.model.tokenize(motion, device_frames)
+        features = self.model.decode(ids, device_frames // self.model.frames_per_token,
+                                     self.model.body_scales(motion, device_frames))
+        return self._items(features, frames), frames
 
     def reconstructed(self, rng: np.random.Generator) -> Iterator[EvalBatch]:
         """The test clips tokenised and decoded by the model's VQ-VAE: what a perfect token predictor would reach."""

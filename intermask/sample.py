@@ -16,7 +16,8 @@ FLAGS = {"--text": "sample.texts", "--texts-file": "sample.texts_file", "--lengt
          "--topk-ratio": "sample.topk_ratio", "--out": "sample.out", "--reaction-to": "sample.reaction_to",
          "--reaction-person": "sample.reaction_person", "--edit": "sample.edit", "--keep": "sample.keep",
          "--change": "sample.change", "--edit-person": "sample.edit_person", "--edit-parts": "sample.edit_parts",
-         "--then": "sample.then", "--overlap": "sample.overlap", "--blend-frames": "sample.blend_frames"}
+         "--then": "sample.then", "--overlap": "sample.overlap", "--blend-frames": "sample.blend_frames",
+         "--sizes": "sample.sizes"}
 TEXT_FLAGS = {"sample.texts", "sample.texts_file", "sample.out", "sample.reaction_to", "sample.edit",
               "sample.edit_parts", "sample.edit_person"}
 LIST_FLAGS = {"sample.texts", "sample.keep", "sample.change", "sample.then"}
@@ -34,6 +35,8 @@ def translate(argv: list[str]) -> list[str]:
             overrides.append(f"{key}={quote_list(values)}")
         elif key in TEXT_FLAGS:
             overrides.append(f"{key}={quote(values[0])}")
+        elif key == "sample.sizes":  # --sizes 1.1,0.9
+            overrides.append(f"{key}=[{values[0]}]")
         else:
             overrides.append(f"{key}={values[0]}")
     return [*overrides, *rest]

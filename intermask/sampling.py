@@ -99,6 +99,7 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
                        "collision_rounds": collision_rounds, "collision_steps": collision_steps,
                        "remask_noise": remask_noise, "lowpass_hz": lowpass_hz}}
     outputs = output_options(sample)
+    sizes = body_sizes(model, sample)
     if sample.reaction_to and sample.edit:
         raise UsageError("give either --reaction-to or --edit: a reaction is the edit that keeps one whole person")
     if (sample.reaction_to or sample.edit) and not model.layout.has_positions:
@@ -106,10 +107,30 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
                          f"model's features are body-model joint rotations, which joint positions do not give back; "
                          f"generate from text with it instead")
     if sample.reaction_to:
-        return write_reactions(model, sample, texts, settings, meta, device, outputs, progress, data_cfg)
+        return write_reactions(model, sample, texts, settings, meta, device, outputs, progress, data_cfg, sizes)
     if sample.edit:
+        if sizes is not None:
+            raise UsageError("--sizes sets the sizes of generated people; an edit keeps the people of its input")
         return write_edits(model, sample, texts, settings, meta, data_cfg, outputs)
-    return write_interactions(model, sample, texts, settings, meta, typical_seconds, outputs, progress)
+    return write_interactions(model, sample, texts, settings, meta, typical_seconds, outputs, progress, sizes)
+
+
+def body_sizes(model: InterMask, sample) -> torch.Tensor | None:
+    """``sample.sizes`` checked: the two people's body sizes over the tokenizer's, (2,), or None (its own size)."""
+    sizes = sample.get("sizes")
+    if sizes is None:
+        return None
+    if model.vq.body_size is None:
+        raise UsageError("--sizes: this model's tokenizer codes each person at their own size (model.vqvae.body_size "
+                         "null), so the sizes come with the motion it generates and cannot be set")
+    try:
+        values = [float(size) for size in sizes]
+    except (TypeError, ValueError):
+        values = []
+    if len(values) != 2 or not all(math.isfinite(size) and 0.5 <= size <= 2 for size in values):
+        raise UsageError(f"--sizes {sizes}: two body sizes, the first person's and the second's, each over the "
+                         f"tokenizer's (1: its own; 1.1: a tenth larger) between 0.5 and 2, e.g. --sizes 1.05,0.9")
+    return torch.tensor(values)
 
 
 def output_options(sample) -> dict:
@@ -123,8 +144,9 @@ def output_options(sample) -> dict:
 
 
 def write_interactions(model: InterMask, sample, texts: list[str], settings: dict, meta: dict,
-                       typical_seconds: float, outputs: dict, progress=None) -> dict[str, dict[str, Path]]:
-    """Both people generated for every prompt, ``sample.num_samples`` times each."""
+                       typical_seconds: float, outputs: dict, progress=None,
+                       sizes: torch.Tensor | None = None) -> dict[str, dict[str, Path]]:
+    """Both people generated for every prompt, ``sample.num_samples`` times each, at ``sizes`` (2,) where given."""
     if not texts:
         raise UsageError('no prompt: give --text "..." (repeatable) or --texts-file FILE')
     fps = model.layout.fps
@@ -143,7 +165,7 @@ def write_interactions(model: InterMask, sample, texts: list[str], settings: dic
         for text in batch:
             chained = extend_interaction(model, None, [text, *list(sample.then or [])], frames,
                                          overlap_frames(model, sample), int(sample.blend_frames),
-                                         steps=int(sample.steps), **settings)
+                                         steps=int(sample.steps), sizes=sizes, **settings)
             joints.append(chained.joints)
             metas.append({"windows": [{"frames": [start, end], "text": caption}
                                       for start, end, caption in chained.windows], "seams_frames": chained.seams})
@@ -151,7 +173,9 @@ def write_interactions(model: InterMask, sample, texts: list[str], settings: dic
         if sample.then:
             raise UsageError(f"--then captions the windows after the first, and {seconds:g} s fit in one window "
                              f"({model.max_frames / fps:.1f} s)")
-        _, features = model.generate(batch, torch.full((len(batch),), frames), steps=int(sample.steps), **settings)
+        scales = None if sizes is None else sizes.expand(len(batch), 2)
+        _, features = model.generate(batch, torch.full((len(batch),), frames), steps=int(sample.steps),
+                                     scales=scales, **settings)
         joints, metas = model.joints(features).cpu().numpy(), [{}] * len(batch)
         if not model.floor_at_zero:
             joints = on_the_floor(joints)
@@ -277,16 +301,20 @@ def _spans(flags: np.ndarray, fps: float) -> list[list[float]]:
 
 
 def write_reactions(model: InterMask, sample, texts: list[str], settings: dict, meta: dict,
-                    device: torch.device, outputs: dict, progress=None, data_cfg=None) -> dict[str, dict[str, Path]]:
-    """The other person generated for the person of ``sample.reaction_to``, with at most one prompt."""
+                    device: torch.device, outputs: dict, progress=None, data_cfg=None,
+                    sizes: torch.Tensor | None = None) -> dict[str, dict[str, Path]]:
+    """The other person generated for the person of ``sample.reaction_to``, with at most one prompt; at the second of
+    ``sizes`` where given (the given person keeps their own)."""
     given, rot6d = reaction_source(sample.reaction_to, int(sample.reaction_person), data_cfg, model.layout.fps)
-    actor, length, frame = actor_tokens(model, given, device, rot6d)
+    actor, length, frame, scale = actor_tokens(model, given, device, rot6d)
     text = texts[0] if texts else None
     if len(texts) > 1:
         raise UsageError("a reaction takes at most one --text")
     num = int(sample.num_samples)
     _, features = model.generate([text] * num if text else None, torch.full((num,), length),
-                                 steps=int(sample.reaction_steps), given=actor.repeat(num, 1, 1), **settings)
+                                 steps=int(sample.reaction_steps), given=actor.repeat(num, 1, 1),
+                                 scales=torch.tensor([[scale, 1.0 if sizes is None else float(sizes[1])]]).repeat(num, 1),
+                                 **settings)
     joints = model.joints(features).cpu().numpy()
     results = {}
     for k in range(num):
@@ -352,7 +380,8 @@ def reaction_source(reference: str | Path, person: int, data_cfg=None, fps: floa
 
 def actor_tokens(model: InterMask, joints: np.ndarray, device: torch.device, rot6d: np.ndarray | None = None):
     """Tokens (1, part, step) of a person given by joint positions (and local rotations where known), with the
-    canonical frame they live in."""
+    canonical frame they live in and their body scale (``InterMask.body_scales``; the other person is generated at
+    the tokenizer's size)."""
     if len(joints) < model.frames_per_token:
         raise UsageError(f"the given motion has {len(joints)} frames; at least {model.frames_per_token} needed")
     canonical, frame = canonicalize_person(joints)
@@ -364,5 +393,6 @@ def actor_tokens(model: InterMask, joints: np.ndarray, device: torch.device, rot
     length = len(features) - len(features) % model.frames_per_token
     motion = torch.zeros(1, 2, length, model.layout.dim, device=device)
     motion[0, 0] = features[:length].to(device)
-    ids = model.tokenize(motion, torch.tensor([length], device=device))
-    return ids[:, 0], length, frame
+    lengths = torch.tensor([length], device=device)
+    ids = model.tokenize(motion, lengths)
+    return ids[:, 0], length, frame, float(model.body_scales(motion, lengths)[0, 0])

@@ -55,6 +55,9 @@ class World:
     def decode(self, ids, lengths_tokens):
         return ids.repeat_interleave(4, dim=-1)[:, :, 0, :, None].float()  # (b, 2, frames, 1)
 
+    def decode_rows(self, rows, ids, lengths_tokens):  # the rows of a batch: the same world for every row
+        return self.decode(ids, lengths_tokens)
+
     def joints(self, features):
         offsets = features[:, 1, :, 0].numpy()
         return torch.from_numpy(np.stack([pair_at(row) for row in offsets]))
@@ -72,7 +75,7 @@ def test_resolve_collisions_redoes_the_colliding_steps_of_both_people_and_nothin
 
     fixed = torch.zeros_like(ids, dtype=torch.bool)
     new_ids, features, report = resolve_collisions(ids, world.decode(ids, None), torch.tensor([6, 6]), fixed, 2,
-                                                   redecode, world.decode, world.joints, 4)
+                                                   redecode, world.decode_rows, world.joints, 4)
     assert [rows for rows, _ in asked] == [[0]]  # only the colliding sample, once: the second round finds none
     redone = ~asked[0][1][0, :, 0]
     assert redone.tolist() == [[False, False, True, True, True, False]] * 2  # step 3 and its neighbours, both people
@@ -93,7 +96,7 @@ def test_resolve_collisions_keeps_given_tokens_and_rejects_a_worse_version():
         return torch.where(keep, row_ids, torch.zeros_like(row_ids))  # puts person 2 inside person 1 for longer
 
     new_ids, features, report = resolve_collisions(ids, world.decode(ids, None), torch.tensor([6]), fixed, 3, worse,
-                                                   world.decode, world.joints, 4)
+                                                   world.decode_rows, world.joints, 4)
     assert torch.equal(new_ids, ids) and torch.equal(features, world.decode(ids, None))
     assert report["colliding_frames_after"] == report["colliding_frames_before"] == 4
     asked = []
@@ -103,11 +106,11 @@ def test_resolve_collisions_keeps_given_tokens_and_rejects_a_worse_version():
         return torch.where(keep, row_ids, torch.full_like(row_ids, 7))
 
     new_ids, _, report = resolve_collisions(ids, world.decode(ids, None), torch.tensor([6]), fixed, 1, better,
-                                            world.decode, world.joints, 4)
+                                            world.decode_rows, world.joints, 4)
     assert asked[0][0, 0].all()  # person 1 kept whole
     assert torch.equal(new_ids[0, 0], ids[0, 0]) and new_ids[0, 1, 0].tolist() == [3, 3, 7, 7, 7, 3]
     with pytest.raises(ValueError, match="rounds must be >= 0"):
-        resolve_collisions(ids, world.decode(ids, None), torch.tensor([6]), fixed, -1, better, world.decode,
+        resolve_collisions(ids, world.decode(ids, None), torch.tensor([6]), fixed, -1, better, world.decode_rows,
                            world.joints, 4)
 
 

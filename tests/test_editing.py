@@ -31,7 +31,7 @@ def waving_motion(frames=96):
 
 def reconstruction(model, joints):
     """The tokenizer's own round trip of a clip, in world coordinates: (2, frame, 22, 3)."""
-    ids, frames = tokenize_joints(model, joints)
+    ids, frames, _ = tokenize_joints(model, joints)
     canonical = model.joints(model.decode(ids[None]))[0].numpy().astype(np.float64)
     return np.stack([frame.invert(person) for frame, person in zip(frames, canonical)])
 

@@ -132,6 +132,42 @@ def test_impossible_sample_numbers_stop_with_one_line(tmp_path, stand_in, args, 
                                                      overrides=overrides))
 
 
+def bone_length(joints: np.ndarray) -> np.ndarray:
+    """The sum of the bone lengths per person of joints (2, frame, 22, 3), averaged over the frames: (2,)."""
+    from intermask.motion.skeleton import PARENTS
+
+    return np.linalg.norm(joints[:, :, 1:] - joints[:, :, list(PARENTS[1:])], axis=-1).sum(-1).mean(-1)
+
+
+def test_sizes_set_the_generated_people_s_sizes_where_the_tokenizer_keeps_them_apart(tmp_path, monkeypatch):
+    def with_body_size(path, device):
+        model = tiny_model(INTERHUMAN)
+        model.vq.body_size = 4.26
+        return model
+
+    monkeypatch.setattr(interaction, "load_interaction_model", with_body_size)
+    sizes = {}
+    for arg in ("1,1", "1.2,0.8"):
+        cfg = sample_config(tmp_path, "--text", "two people hug", "--length", "1", "--sizes", arg,
+                            overrides=["sample.collision_rounds=0"])
+        (files,) = interaction.sample_from_config(cfg).values()
+        sizes[arg] = bone_length(np.load(files["npy"]))
+        assert load_sidecar(files["npy"])["config"]["sizes"] == [float(size) for size in arg.split(",")]
+    np.testing.assert_allclose(sizes["1.2,0.8"] / sizes["1,1"], [1.2, 0.8], rtol=1e-4)
+    for bad in ("1.2", "1.2,0", "a,b", "3,1"):
+        with pytest.raises(UsageError, match="--sizes .*: two body sizes"):
+            interaction.sample_from_config(sample_config(tmp_path, "--text", "two people hug", "--sizes", bad))
+    source = tmp_path / "given.npy"
+    np.save(source, tiny_motion(frames=40))
+    with pytest.raises(UsageError, match="an edit keeps the people of its input"):
+        interaction.sample_from_config(sample_config(tmp_path, "--edit", str(source), "--sizes", "1,1"))
+
+
+def test_sizes_are_refused_by_a_model_that_codes_each_person_at_their_own_size(tmp_path, stand_in):
+    with pytest.raises(UsageError, match="codes each person at their own size"):
+        interaction.sample_from_config(sample_config(tmp_path, "--text", "two people hug", "--sizes", "1,1"))
+
+
 def test_a_device_this_machine_lacks_is_one_line_everywhere(tmp_path, monkeypatch):
     import torch
 

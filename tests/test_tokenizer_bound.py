@@ -25,8 +25,9 @@ class StandInVQ:
 
     layout = INTERHUMAN
 
-    def __init__(self, drop: str | None, value: float = 0.0, partner_frame: bool = False):
-        self.drop, self.value, self.partner_frame = drop, value, partner_frame
+    def __init__(self, drop: str | None, value: float = 0.0, partner_frame: bool = False,
+                 body_size: float | None = None):
+        self.drop, self.value, self.partner_frame, self.body_size = drop, value, partner_frame, body_size
 
     def encode(self, features, lengths):
         return features.clone()
@@ -73,8 +74,9 @@ def test_a_partner_frame_tokenizer_codes_the_second_person_beside_the_first_and_
     normalizer = source.normalizer()
     batch = collate([source.interactions("test", normalized=False, mirror=False)[i] for i in range(4)])
     raw, frames = batch["motion"].float(), batch["length"] - batch["length"] % 4
-    for partner_frame in (False, True):  # a lossless codec reads back what it was given, in either frame
-        lossless = StandInVQ(None, partner_frame=partner_frame)
+    for partner_frame, body_size in ((False, None), (True, None), (False, 4.26), (True, 4.26)):
+        # a lossless codec reads back what it was given, in either frame, at the people's own size or at one size
+        lossless = StandInVQ(None, partner_frame=partner_frame, body_size=body_size)
         torch.testing.assert_close(tokenizer_bound.reconstruct(lossless, normalizer, raw, frames), raw,
                                    atol=1e-4, rtol=1e-4)
     # a codec that answers the mean positions: the second person lands at the mean offset from the decoded first

@@ -55,7 +55,7 @@ def resolve_collisions(
     fixed: torch.Tensor,
     rounds: int,
     redecode: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
-    decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    decode: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
     joints: Callable[[torch.Tensor], torch.Tensor],
     frames_per_token: int,
     margin: int = 1,
@@ -64,7 +64,7 @@ def resolve_collisions(
 
     ids (b, 2, p, t) and their decoded features (b, 2, frame, feature); lengths_tokens (b,); fixed (b, 2, p, t)
     bool: tokens the caller gave, never redone. redecode(rows, ids, keep) -> new ids of those rows, keep (r, 2, p,
-    t) True where a token stays; decode(ids, lengths_tokens) -> features; joints(features) -> (.., 2, frame, 22, 3).
+    t) True where a token stays; decode(rows, ids, lengths_tokens) -> features of those rows; joints(features) -> (.., 2, frame, 22, 3).
     Returns (ids, features, report): per sample the version with the fewest colliding frames seen, and
     {"colliding_frames_before", "colliding_frames_after", "redone"} (totals over the batch; redone counts
     re-decoded samples summed over rounds).
@@ -84,7 +84,7 @@ def resolve_collisions(
         if not len(rows):
             break
         new_ids = redecode(rows, ids[rows], ~redo[rows])
-        new_features = decode(new_ids, lengths_tokens[rows])
+        new_features = decode(rows, new_ids, lengths_tokens[rows])
         new_overlap = colliding_frames(joints(new_features), frames[rows.cpu()])
         new_counts = new_overlap.sum(dim=1)
         better = new_counts < counts[rows.cpu()]

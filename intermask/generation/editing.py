@@ -202,14 +202,15 @@ def person_features(model: InterMask, canonical: np.ndarray, rot6d: np.ndarray |
 
 
 def tokenize_joints(model: InterMask, joints: np.ndarray, rot6d: np.ndarray | None = None
-                    ) -> tuple[torch.Tensor, tuple[CanonicalFrame, CanonicalFrame]]:
+                    ) -> tuple[torch.Tensor, tuple[CanonicalFrame, CanonicalFrame], torch.Tensor]:
     """World joints (2, frame, 22, 3), frame a multiple of 4, with their local rotations (2, frame, 21, 6) where
-    known -> ids (2, p, frame / 4) and the canonical frames they live in."""
+    known -> ids (2, p, frame / 4), the canonical frames they live in and the two people's body scales (2,)
+    (``InterMask.body_scales``)."""
     frames = _pair_frames(joints)
     motion = torch.stack([person_features(model, frame.apply(person), None if rot6d is None else rot6d[n])
                           for n, (frame, person) in enumerate(zip(frames, joints))])
-    ids = model.tokenize(motion[None], torch.tensor([joints.shape[1]], device=model.mean.device))[0]
-    return ids, frames
+    lengths = torch.tensor([joints.shape[1]], device=model.mean.device)
+    return model.tokenize(motion[None], lengths)[0], frames, model.body_scales(motion[None], lengths)[0]
 
 
 def check_input(joints, model: InterMask, what: str = "the input") -> np.ndarray:
@@ -373,13 +374,14 @@ def edit_interaction(
     edited = ~steps_within(ranges, num_steps, fpt, fps)
     mask = keep_mask(model.layout.num_parts, num_steps, input_steps, edited, people, rows)
 
-    given_ids, frames = tokenize_joints(model, joints[:, :input_frames],
-                                        None if rot6d is None else rot6d[:, :input_frames])
+    given_ids, frames, scales = tokenize_joints(model, joints[:, :input_frames],
+                                                None if rot6d is None else rot6d[:, :input_frames])
     fixed = torch.zeros(2, mask.shape[1], num_steps, dtype=torch.long, device=given_ids.device)
     fixed[..., :input_steps] = given_ids
     device = model.mean.device
     ids, features = model.generate([text] if text is not None else None, torch.tensor([length], device=device),
-                                   steps=steps, fixed_ids=fixed[None], keep=mask[None].to(device), **settings)
+                                   steps=steps, fixed_ids=fixed[None], keep=mask[None].to(device),
+                                   scales=scales[None], **settings)
     canonical = model.joints(features)[0].cpu().numpy().astype(np.float64)
     decoded = np.stack([frame.invert(person) for frame, person in zip(frames, canonical)])
 
@@ -416,6 +418,7 @@ def extend_interaction(
     blend_frames: int = DEFAULT_BLEND_FRAMES,
     align: bool = True,
     steps: int = 20,
+    sizes: torch.Tensor | None = None,
     **settings,
 ) -> ChainedResult:
     """Continue a clip to ``length`` frames, one window of the model's length at a time.
@@ -423,7 +426,8 @@ def extend_interaction(
     Each window keeps the last ``overlap`` frames (a multiple of 4, less than a window) of the clip so far as its
     prefix and generates the rest under its caption: ``texts[k]`` for the k-th new window, the last caption for
     any windows beyond. Windows are canonicalised on their own first frame, as every training clip is. joints None:
-    the first window is generated from ``texts[0]`` alone.
+    the first window is generated from ``texts[0]`` alone, its people at ``sizes`` (2,) where given
+    (``InterMask.generate``'s scales); later windows keep the sizes of the clip they continue.
     """
     fpt, window = model.frames_per_token, model.max_frames - model.max_frames % model.frames_per_token
     if not texts:
@@ -433,7 +437,7 @@ def extend_interaction(
         first = min(window, length - length % fpt)
         device = model.mean.device
         _, features = model.generate(texts[:1] if texts[0] is not None else None, torch.tensor([first], device=device),
-                                     steps=steps, **settings)
+                                     steps=steps, scales=None if sizes is None else sizes[None], **settings)
         joints = model.joints(features)[0].cpu().numpy().astype(np.float64)
         windows.append((0, first, texts[0]))
     joints = check_input(joints, model, "the clip to extend")

@@ -19,6 +19,7 @@ from ..models.text import TextEncoder, TextFeatureCache, build_text_encoder
 from ..models.transformer import InterMTransformer
 from ..models.vqvae import MotionVQVAE
 from ..motion.augment import swap_person_names
+from ..motion.body_size import body_scale, from_unit_size, to_unit_size
 from ..motion.features import velocities_from_positions
 from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
@@ -185,16 +186,29 @@ class InterMask(nn.Module):
         """Captions -> the transformer's condition, (b, text_dim) or per person (b, 2, text_dim)."""
         return self.condition_from_frozen(*self.text_encoder.frozen_features(self.caption_views(texts), cache))
 
+    def body_scales(self, motion: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Each person's size as this tokenizer keeps it apart from their tokens (``MotionVQVAE.body_size``):
+        normalised motion (b, 2, frame, feature) with valid ``lengths`` (b,) -> scales (b, 2), their skeleton's size
+        over the tokenizer's; ones for a tokenizer that codes each person at their own size."""
+        if self.vq.body_size is None:
+            return torch.ones(motion.shape[:2], device=motion.device)
+        lengths = lengths.to(motion.device)[:, None].expand(motion.shape[:2])
+        return body_scale(self.denormalize(motion), self.layout, self.vq.body_size, lengths)
+
     @torch.no_grad()
     def tokenize(self, motion: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Normalised motion (b, 2, frame, feature) with valid ``lengths`` (b,) -> ids (b, 2, part, frame // 4).
 
         Only valid frames are encoded (no padding leaks into the last tokens); steps beyond a sample's length
-        hold the pad id.
+        hold the pad id. A tokenizer with a ``body_size`` codes each person scaled to it: decode with their
+        ``body_scales`` to get them back at their own size.
         """
         batch = motion.shape[0]
         frames = motion.shape[2] - motion.shape[2] % self.frames_per_token
         motion = motion[:, :, :frames]
+        if self.vq.body_size is not None:  # every person at the tokenizer's size (only valid frames are encoded)
+            motion = self.normalize(to_unit_size(self.denormalize(motion), self.body_scales(motion, lengths),
+                                                 self.layout))
         if self.vq.partner_frame:  # the second person as this tokenizer codes them: beside the first
             motion = self.normalize(to_partner_frame(self.denormalize(motion), self.layout))
         people = rearrange(motion, "b n f c -> (b n) f c")
@@ -202,9 +216,14 @@ class InterMask(nn.Module):
         return rearrange(ids, "(b n) p t -> b n p t", b=batch)
 
     @torch.no_grad()
-    def decode(self, ids: torch.Tensor, lengths_tokens: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(self, ids: torch.Tensor, lengths_tokens: torch.Tensor | None = None,
+               scales: torch.Tensor | None = None) -> torch.Tensor:
         """ids (b, 2, part, step) -> normalised features (b, 2, 4 step, feature); with ``lowpass_hz`` low-passed over
         time, and with ``velocities_from_positions`` their velocities are their positions' frame differences.
+
+        scales (b, 2): with a tokenizer that keeps each person's size apart from their tokens (``body_size``), each
+        person's size over the tokenizer's (``body_scales`` of the motion tokenized); None: everyone at the
+        tokenizer's size. Ignored by a tokenizer without one.
 
         With ``lengths_tokens`` (b,), each clip is decoded from its valid steps only (``MotionVQVAE.decode``) and
         frames past them are zero; without, the whole grid is decoded and pads act as a zero latent.
@@ -220,10 +239,14 @@ class InterMask(nn.Module):
                                  "(b n) f c -> b n f c", b=batch)
         frames = (torch.full((batch,), features.shape[2], device=features.device) if lengths_tokens is None
                   else lengths_tokens.to(features.device) * self.frames_per_token)
-        if self.vq.partner_frame:  # the second person put back beside wherever the first was decoded
-            world = self.normalize(from_partner_frame(self.denormalize(features), self.layout))
+        if self.vq.body_size is not None or self.vq.partner_frame:
+            world = self.denormalize(features)
+            if self.vq.body_size is not None:  # each person back at their own size
+                world = from_unit_size(world, self.check_scales(scales, batch, world.device), self.layout)
+            if self.vq.partner_frame:  # the second person put back beside wherever the first was decoded
+                world = from_partner_frame(world, self.layout)
             valid = torch.arange(features.shape[2], device=features.device) < frames[:, None]
-            features = torch.where(valid[:, None, :, None], world, features)
+            features = torch.where(valid[:, None, :, None], self.normalize(world), features)
         if self.lowpass_hz is not None:  # on the normalised features: the filter's unit gain commutes with z-scoring
             smoothed = torch.ones(self.layout.dim, dtype=torch.bool)
             smoothed[self.layout.contact] = False
@@ -235,6 +258,19 @@ class InterMask(nn.Module):
         features = features.clone()
         features[..., velocity] = consistent[..., velocity]
         return features
+
+    @staticmethod
+    def check_scales(scales: torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor:
+        """Body scales for ``batch`` pairs, checked: (batch, 2), finite and > 0; None: ones (the tokenizer's size)."""
+        if scales is None:
+            return torch.ones(batch, 2, device=device)
+        scales = torch.as_tensor(scales, dtype=torch.float32, device=device)
+        if scales.shape != (batch, 2):
+            raise ValueError(f"scales: expected one a person, shape ({batch}, 2), got {tuple(scales.shape)}")
+        if not bool((torch.isfinite(scales) & (scales > 0)).all()):
+            raise ValueError(f"scales must be finite and > 0 (a person's size over the tokenizer's), got "
+                             f"{scales.tolist()}")
+        return scales
 
     def check_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Frame lengths -> token steps, with an error for a length outside what the model was trained on."""
@@ -259,7 +295,8 @@ class InterMask(nn.Module):
                  keep: torch.Tensor | None = None, amp: str = "off", compile: str | bool = False,
                  progress: Callable[[int, int], None] | None = None,
                  collision_rounds: int | None = None, collision_steps: int | None = None,
-                 remask_noise: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 remask_noise: float | None = None, scales: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Interactions for ``texts`` (or the null condition when None) of ``lengths`` frames (b,).
 
         cond_scale: the classifier-free guidance scale; None: the model's own (``cond_scale``, from its config).
@@ -273,7 +310,8 @@ class InterMask(nn.Module):
         two bodies overlap are decoded again (``generation.collisions``); None: the model's own (``collision_rounds``,
         from its config). collision_steps: the decoding steps of each such round; None: the model's own
         (``collision_steps``), or ``steps`` where it has none. remask_noise: the noise on the ranking of the tokens to
-        mask again (``generation.decoding``); None: the model's own.
+        mask again (``generation.decoding``); None: the model's own. scales: (b, 2) each person's size, for a
+        tokenizer that keeps it apart from the tokens (``decode``); None: the tokenizer's own size for everyone.
         Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step, feature)); each clip is
         decoded from its own tokens only, so it does not depend on the rest of the batch, and frames past
         4 * (length // 4) are zero.
@@ -294,12 +332,13 @@ class InterMask(nn.Module):
             fixed_ids, keep = reaction_keep(given.to(device), given_person)
         with autocast(amp, device, inference=True):
             token_steps = self.check_lengths(lengths.to(device))
+            scales = self.check_scales(scales, len(token_steps), device)
             cond = self.encode_text(texts, cache) if texts is not None else None
             settings = dict(steps=steps, cond_scale=cond_scale, temperature=temperature, topk_ratio=topk_ratio,
                             gumbel=gumbel, generator=generator, remask_noise=remask_noise)
             ids = generate(self.transformer, cond, token_steps, fixed_ids=fixed_ids, keep=keep, progress=progress,
                            **settings)
-            features = self.decode(ids, token_steps)
+            features = self.decode(ids, token_steps, scales)
             if rounds:
                 fixed = (torch.zeros_like(ids, dtype=torch.bool) if fixed_ids is None
                          else keep_grid(keep, tuple(ids.shape)).to(ids.device))
@@ -309,7 +348,10 @@ class InterMask(nn.Module):
                     return generate(self.transformer, row_cond, token_steps[rows], fixed_ids=row_ids, keep=row_keep,
                                     **{**settings, "steps": round_steps})
 
-                ids, features, _ = resolve_collisions(ids, features, token_steps, fixed, rounds, redecode, self.decode,
+                def decode(rows, row_ids, row_steps):
+                    return self.decode(row_ids, row_steps, scales[rows])
+
+                ids, features, _ = resolve_collisions(ids, features, token_steps, fixed, rounds, redecode, decode,
                                                     self.joints, self.frames_per_token)
         return ids, features.float()
 

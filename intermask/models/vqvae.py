@@ -291,24 +291,32 @@ class MotionVQVAE(nn.Module):
         partner_frame: the tokens of a pair's second person were made with that person placed relative to the
             first's root (``motion.partner``). The model codes one person at a time and never reads it; whoever
             pairs people for it (the VQ task, ``InterMask``) does, so the convention travels with the weights.
+        body_size: None: each person coded at their own size (the published). A skeleton size in metres (the sum of
+            the bone lengths): every person was scaled to it before tokenizing, their scale kept apart from the tokens
+            (``motion.body_size``); like ``partner_frame``, read by whoever feeds the model, not by the model.
     """
 
     def __init__(self, layout: FeatureLayout = INTERHUMAN, width: int = 512, code_dim: int = 512,
                  num_codes: int = 1024, depth: int = 2, dilation_growth: int = 3, dropout: float = 0.2,
                  legacy_graph: bool = False, decay: float = 0.99, gumbel_temperature: float = 0.5,
                  stochastic_assignment: bool = True, legacy_reset: bool = False, graph: bool = True,
-                 partner_frame: bool = False):
+                 partner_frame: bool = False, body_size: float | None = None):
         super().__init__()
         check_vq_layout(layout)
         if partner_frame and not layout.has_positions:
             raise ValueError("partner_frame needs features with joint positions; this layout has none")
+        if body_size is not None and (isinstance(body_size, bool) or not float(body_size) > 0):
+            raise ValueError(f"body_size must be null or a skeleton size in metres > 0, got {body_size!r}")
+        if body_size is not None and not layout.has_positions:
+            raise ValueError("body_size needs features with joint positions; this layout has none")
         self.layout = layout
         self.partner_frame = bool(partner_frame)
+        self.body_size = None if body_size is None else float(body_size)
         self.config = dict(layout=layout.to_dict(), width=width, code_dim=code_dim,
                            num_codes=num_codes, depth=depth, dilation_growth=dilation_growth, dropout=dropout,
                            legacy_graph=legacy_graph, decay=decay, gumbel_temperature=gumbel_temperature,
                            stochastic_assignment=stochastic_assignment, legacy_reset=legacy_reset, graph=graph,
-                           partner_frame=self.partner_frame)
+                           partner_frame=self.partner_frame, body_size=self.body_size)
         trunk = dict(width=width, code_dim=code_dim, depth=depth, dilation_growth=dilation_growth,
                      dropout=dropout, legacy_graph=legacy_graph, graph=graph)
         self.encoder = MotionEncoder(layout, **trunk)

@@ -30,6 +30,7 @@ from ..models.text import TextFeatureCache, build_text_encoder
 from ..models.text_motion_evaluators import InterCLIPEvaluator, interclip_motion_input
 from ..models.transformer import InterMTransformer
 from ..models.vqvae import MotionVQVAE
+from ..motion.body_size import body_scale, from_unit_size, to_unit_size
 from ..motion.joints import ChannelJoints, JointReader
 from ..motion.normalize import Normalizer
 from ..motion.skeleton import NUM_JOINTS
@@ -82,8 +83,24 @@ class VQTask:
         self.model.to(device)
         self.mean, self.std = self.mean.to(device), self.std.to(device)
 
+    def unit_size(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Normalised windows (..., frame, feature) as the model codes them: with its ``body_size``, each person
+        scaled to that size (``motion.body_size``), and their scales (...,); as they are, and None, without."""
+        model = unwrap_model(self.model)
+        if model.body_size is None:
+            return batch, None
+        raw = batch * self.std + self.mean
+        scales = body_scale(raw, model.layout, model.body_size)
+        return (to_unit_size(raw, scales, model.layout) - self.mean) / self.std, scales
+
+    def world_size(self, features: torch.Tensor, scales: torch.Tensor | None) -> torch.Tensor:
+        """The model's normalised output -> raw features at each person's own size (``unit_size`` undone)."""
+        raw = features.float() * self.std + self.mean
+        return raw if scales is None else from_unit_size(raw, scales, unwrap_model(self.model).layout)
+
     def training_step(self, batch: torch.Tensor, step: int):
         batch = batch.flatten(0, 1) if batch.ndim == 4 else batch  # pairs: rows 2i, 2i + 1 of one window
+        batch, _ = self.unit_size(batch)
         out = self.model(batch)
         model = unwrap_model(self.model)
         total, terms = vq_total_loss(out["recon"], batch, out["commit_loss"], self.mean, self.std, model.layout,
@@ -104,8 +121,10 @@ class VQTask:
         mean_joints = self.joints.positions(self.mean)
         for batch in loader:
             batch = batch.flatten(0, 1) if batch.ndim == 4 else batch  # pairs: each person scored in its own frame
+            target = batch * self.std + self.mean
+            batch, scales = self.unit_size(batch)
             out = model(batch)
-            pred, target = out["recon"].float() * self.std + self.mean, batch * self.std + self.mean
+            pred = self.world_size(out["recon"], scales)
             pred_joints, target_joints = self.joints.positions(pred), self.joints.positions(target)
             for prefix, joints in (("", pred_joints), ("mean_", mean_joints.expand_as(target_joints))):
                 placement, pose = placement_and_pose_errors(joints, target_joints)
@@ -129,7 +148,8 @@ class VQTask:
 
         model = unwrap_model(self.model)
         window = self.preview_window.to(self.mean.device)[None]
-        features = torch.cat([window, model(window)["recon"].float()]) * self.std + self.mean
+        coded, scales = self.unit_size(window)
+        features = torch.cat([window * self.std + self.mean, self.world_size(model(coded)["recon"], scales)])
         joints = self.joints.positions(features)[..., :NUM_JOINTS, :].cpu().numpy()  # the SMPL-22 body joints
         joints[1, ..., 0] += 1.0
         frames = render_frames(joints, "ground truth | reconstruction", [0, joints.shape[1] // 2])

@@ -71,6 +71,7 @@ class StandInVQ:
         time_downsample = 4
 
     partner_frame = False  # each person in the world frame
+    body_size = None  # each person at their own size
 
     def __init__(self, flatten_positions=False):
         self.flatten_positions = flatten_positions

@@ -39,8 +39,8 @@ frames = 0
 with torch.no_grad():
     for batch in torch.utils.data.DataLoader(val_set, batch_size=64):
         batch = batch.flatten(0, 1) if batch.ndim == 4 else batch
-        recon = task.model(batch)["recon"].float()
-        pred = task.joints.positions(recon * task.std + task.mean)
+        coded, scales = task.unit_size(batch)  # a tokenizer with a body_size codes everyone at it
+        pred = task.joints.positions(task.world_size(task.model(coded)["recon"], scales))
         target = task.joints.positions(batch * task.std + task.mean)
         error = pred[..., 0, :] - target[..., 0, :]
         plane = error[..., [0, 2]]
