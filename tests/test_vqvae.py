@@ -389,7 +389,7 @@ class _Reconstructs(torch.nn.Module):
         super().__init__()
         from types import SimpleNamespace
 
-        self.layout, self.quantizer = LAYOUT, SimpleNamespace(num_codes=4)
+        self.layout, self.quantizer, self.body_size = LAYOUT, SimpleNamespace(num_codes=4), None
         self.offset = torch.zeros(LAYOUT.dim)
         self.offset[LAYOUT.position] = (shift / std[LAYOUT.position].unflatten(-1, (22, 3))).flatten()
 
