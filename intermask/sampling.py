@@ -311,10 +311,10 @@ def write_reactions(model: InterMask, sample, texts: list[str], settings: dict, 
     if len(texts) > 1:
         raise UsageError("a reaction takes at most one --text")
     num = int(sample.num_samples)
+    other = 1.0 if sizes is None else float(sizes[1])
     _, features = model.generate([text] * num if text else None, torch.full((num,), length),
                                  steps=int(sample.reaction_steps), given=actor.repeat(num, 1, 1),
-                                 scales=torch.tensor([[scale, 1.0 if sizes is None else float(sizes[1])]]).repeat(num, 1),
-                                 **settings)
+                                 scales=torch.tensor([[scale, other]]).repeat(num, 1), **settings)
     joints = model.joints(features).cpu().numpy()
     results = {}
     for k in range(num):

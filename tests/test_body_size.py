@@ -72,7 +72,7 @@ def test_body_size_needs_positions_one_scale_a_person_and_a_skeleton():
     world = features(walking_joints())
     with pytest.raises(ValueError, match="needs features with joint positions; this layout has none"):
         skeleton_size(torch.zeros(4, INTERX.dim), INTERX)
-    with pytest.raises(ValueError, match=r"one a person, shape \(\)"):
+    with pytest.raises(ValueError, match=r"one scale a person, shape \(\)"):
         to_unit_size(world, torch.ones(2), LAYOUT)
     with pytest.raises(ValueError, match="no size"):
         body_scale(torch.zeros(4, LAYOUT.dim), LAYOUT, SIZE)
@@ -148,7 +148,7 @@ def test_the_interaction_model_tokenizes_every_size_alike_and_decodes_each_at_it
     at_own_sizes = model.denormalize(model.decode(ids, lengths // 4, scales))
     torch.testing.assert_close(at_own_sizes, from_unit_size(at_one_size, scales, LAYOUT), atol=1e-4, rtol=1e-4)
     assert not torch.allclose(at_own_sizes, at_one_size, atol=1e-3)
-    with pytest.raises(ValueError, match=r"scales: expected one a person, shape \(1, 2\)"):
+    with pytest.raises(ValueError, match=r"scales: expected one scale a person, shape \(1, 2\)"):
         model.decode(ids, lengths // 4, torch.ones(2))
     with pytest.raises(ValueError, match="finite and > 0"):
         model.generate(["two people wave"], torch.tensor([16]), steps=1, scales=torch.tensor([[1.0, 0.0]]))

@@ -64,7 +64,8 @@ def resolve_collisions(
 
     ids (b, 2, p, t) and their decoded features (b, 2, frame, feature); lengths_tokens (b,); fixed (b, 2, p, t)
     bool: tokens the caller gave, never redone. redecode(rows, ids, keep) -> new ids of those rows, keep (r, 2, p,
-    t) True where a token stays; decode(rows, ids, lengths_tokens) -> features of those rows; joints(features) -> (.., 2, frame, 22, 3).
+    t) True where a token stays; decode(rows, ids, lengths_tokens) -> features of those rows; joints(features) -> (..,
+    2, frame, 22, 3).
     Returns (ids, features, report): per sample the version with the fewest colliding frames seen, and
     {"colliding_frames_before", "colliding_frames_after", "redone"} (totals over the batch; redone counts
     re-decoded samples summed over rounds).

@@ -266,7 +266,7 @@ class InterMask(nn.Module):
             return torch.ones(batch, 2, device=device)
         scales = torch.as_tensor(scales, dtype=torch.float32, device=device)
         if scales.shape != (batch, 2):
-            raise ValueError(f"scales: expected one a person, shape ({batch}, 2), got {tuple(scales.shape)}")
+            raise ValueError(f"scales: expected one scale a person, shape ({batch}, 2), got {tuple(scales.shape)}")
         if not bool((torch.isfinite(scales) & (scales > 0)).all()):
             raise ValueError(f"scales must be finite and > 0 (a person's size over the tokenizer's), got "
                              f"{scales.tolist()}")

@@ -18,8 +18,7 @@ from __future__ import annotations
 import torch
 
 from .layout import FeatureLayout
-
-GROUND_AXES = (0, 2)  # x and z; y is up
+from .partner import GROUND_AXES
 
 
 def _check_layout(layout: FeatureLayout) -> None:
@@ -46,8 +45,8 @@ def body_scale(features: torch.Tensor, layout: FeatureLayout, reference: float,
     """Each person's skeleton size over ``reference`` (metres of bones): (..., frame, feature) -> (...,)."""
     scale = skeleton_size(features, layout, lengths) / reference
     if not bool((scale > 0).all()):
-        raise ValueError(f"body_scale: a person's skeleton has no size (all joints at one point: {int((scale <= 0).sum())}"
-                         f" of {scale.numel()})")
+        raise ValueError(f"body_scale: a person's skeleton has no size (all joints at one point: "
+                         f"{int((scale <= 0).sum())} of {scale.numel()})")
     return scale
 
 
@@ -55,7 +54,8 @@ def _rescale(features: torch.Tensor, factor: torch.Tensor, layout: FeatureLayout
     _check_layout(layout)
     factor = torch.as_tensor(factor, dtype=features.dtype, device=features.device)
     if factor.shape != features.shape[:-2]:
-        raise ValueError(f"scales: expected one a person, shape {tuple(features.shape[:-2])}, got {tuple(factor.shape)}")
+        raise ValueError(f"scales: expected one scale a person, shape {tuple(features.shape[:-2])}, got "
+                         f"{tuple(factor.shape)}")
     ground = torch.zeros(3, dtype=features.dtype, device=features.device)
     ground[list(GROUND_AXES)] = 1
     factor = factor[..., None, None, None]  # over frames, joints, axes
