@@ -192,8 +192,11 @@ class InterMask(nn.Module):
         over the tokenizer's; ones for a tokenizer that codes each person at their own size."""
         if self.vq.body_size is None:
             return torch.ones(motion.shape[:2], device=motion.device)
-        lengths = lengths.to(motion.device)[:, None].expand(motion.shape[:2])
-        return body_scale(self.denormalize(motion), self.layout, self.vq.body_size, lengths)
+        return self._raw_scales(self.denormalize(motion), lengths)
+
+    def _raw_scales(self, raw: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``body_scales`` of raw (de-normalised) motion, for a tokenizer with a ``body_size``."""
+        return body_scale(raw, self.layout, self.vq.body_size, lengths.to(raw.device)[:, None].expand(raw.shape[:2]))
 
     @torch.no_grad()
     def tokenize(self, motion: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -206,11 +209,13 @@ class InterMask(nn.Module):
         batch = motion.shape[0]
         frames = motion.shape[2] - motion.shape[2] % self.frames_per_token
         motion = motion[:, :, :frames]
-        if self.vq.body_size is not None:  # every person at the tokenizer's size (only valid frames are encoded)
-            motion = self.normalize(to_unit_size(self.denormalize(motion), self.body_scales(motion, lengths),
-                                                 self.layout))
-        if self.vq.partner_frame:  # the second person as this tokenizer codes them: beside the first
-            motion = self.normalize(to_partner_frame(self.denormalize(motion), self.layout))
+        if self.vq.body_size is not None or self.vq.partner_frame:
+            raw = self.denormalize(motion)
+            if self.vq.body_size is not None:  # every person at the tokenizer's size (only valid frames are encoded)
+                raw = to_unit_size(raw, self._raw_scales(raw, lengths), self.layout)
+            if self.vq.partner_frame:  # the second person as this tokenizer codes them: beside the first
+                raw = to_partner_frame(raw, self.layout)
+            motion = self.normalize(raw)
         people = rearrange(motion, "b n f c -> (b n) f c")
         ids = self.vq.encode(people, lengths=lengths.repeat_interleave(2), pad_id=self.transformer.pad_id)
         return rearrange(ids, "(b n) p t -> b n p t", b=batch)

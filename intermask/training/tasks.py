@@ -600,7 +600,8 @@ def build_trainer(cfg) -> Trainer:
         gamma=float(train.gamma), decay=decay, grad_clip=train.grad_clip, log_every=train.log_every,
         val_every=train.val_every, ckpt_every=train.ckpt_every, preview_every=train.preview_every, amp=train.amp,
         compile=train.compile, device=cfg.device, resume=cfg.resume, config=config, seed=int(cfg.seed),
-        progress=bool(cfg.progress),        best_metric=best_metric, best_mode=best_mode, time_limit=time_limit, fit_to_time=fit_to_time)
+        progress=bool(cfg.progress), best_metric=best_metric, best_mode=best_mode, time_limit=time_limit,
+        fit_to_time=fit_to_time)
     return Trainer(task, train_loader, val_loader, cfg.run_dir, settings)
 
 
