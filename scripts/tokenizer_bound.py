@@ -31,9 +31,8 @@ from intermask.data.source import DataSource
 from intermask.loading import load_text_motion_evaluator, load_vq
 from intermask.metrics.text_motion import activation_statistics, frechet_distance, r_precision
 from intermask.models.losses import across_body
+from intermask.motion.coding import from_coded_pair, to_coded_pair
 from intermask.motion.features import velocities_from_positions
-from intermask.motion.body_size import body_scale, from_unit_size, to_unit_size
-from intermask.motion.partner import from_partner_frame, to_partner_frame
 from intermask.motion.rotation import geodesic_angle
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "data"
@@ -43,17 +42,13 @@ GROUPS = ("position", "velocity", "rotation")
 def reconstruct(vq, normalizer, raw: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     """Raw items (batch, 2, time, feature) tokenised and decoded, each person from its first ``frames`` (a
     partner-frame tokenizer's second person coded beside the first and put back beside the decoded first; a
-    tokenizer with a body size codes each person at it and gives them back their own)."""
-    coded = to_partner_frame(raw, vq.layout) if vq.partner_frame else raw
-    scales = None if vq.body_size is None else body_scale(coded, vq.layout, vq.body_size, frames[:, None])
-    coded = coded if scales is None else to_unit_size(coded, scales, vq.layout)
+    tokenizer with a body size codes each person at it and gives them back their own: ``motion.coding``)."""
+    coded, scales = to_coded_pair(raw, vq.layout, vq.body_size, vq.partner_frame, frames[:, None])
     people = normalizer.normalize(coded).flatten(0, 1).float()
     lengths = frames.repeat_interleave(raw.shape[1])
     codes = vq.encode(people, lengths)
     decoded = normalizer.denormalize(vq.decode(codes, lengths // vq.layout.time_downsample)).view_as(raw)
-    decoded = decoded if scales is None else from_unit_size(decoded, scales, vq.layout)
-    return from_partner_frame(decoded, vq.layout) if vq.partner_frame else decoded
-
+    return from_coded_pair(decoded, vq.layout, scales, vq.partner_frame)
 
 @torch.no_grad()
 def measure(vq, evaluator, source: DataSource, split: str, batch_size: int, emb_scale: float, top_k: int = 3,

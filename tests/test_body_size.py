@@ -11,6 +11,7 @@ from intermask.motion.body_size import body_scale, from_unit_size, skeleton_size
 from intermask.motion.features import joints_to_features
 from intermask.motion.layout import INTERHUMAN, INTERX
 from intermask.motion.normalize import Normalizer
+from intermask.motion.partner import to_partner_frame
 from intermask.motion.skeleton import PARENTS
 from intermask.training.tasks import VQTask
 
@@ -40,17 +41,34 @@ def features(joints: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(joints_to_features(joints, rot6d), dtype=torch.float32)
 
 
-def test_unit_size_scales_each_body_about_its_root_on_the_ground_and_keeps_where_it_walks():
-    joints = walking_joints()
-    world = features(joints)
-    unit = to_unit_size(world, torch.tensor(1.25), LAYOUT)
-    expected = features(about_the_ground_root(joints, 1 / 1.25))
-    moved = slice(LAYOUT.position.start, LAYOUT.rotation.stop)  # positions, velocities, rotations
-    torch.testing.assert_close(unit[:, moved], expected[:, moved], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(unit[:, [0, 2]], world[:, [0, 2]])  # the root's path on the ground
-    torch.testing.assert_close(unit[:, 1], world[:, 1] / 1.25)  # its height
-    assert torch.equal(unit[:, LAYOUT.contact], world[:, LAYOUT.contact])
-    torch.testing.assert_close(from_unit_size(unit, torch.tensor(1.25), LAYOUT), world, atol=1e-5, rtol=1e-5)
+def facing_pair() -> tuple[np.ndarray, np.ndarray]:
+    """Joints (2, frames, 22, 3) of two walkers 1.4 m apart, and the point (frames, 3) on the ground between them."""
+    first = walking_joints(seed=0)
+    second = walking_joints(seed=1) + np.array([0.3, 0.0, 1.4]) - (walking_joints(seed=1)[:1, :1] - first[:1, :1])
+    middle = (first[:, 0] + second[:, 0]) / 2 * np.array([1.0, 0.0, 1.0])
+    return np.stack([first, second]), middle
+
+
+def test_unit_size_scales_each_body_about_the_point_between_the_two_on_the_ground():
+    joints, middle = facing_pair()
+    world = torch.stack([features(person) for person in joints])  # (2, frame, feature)
+    scales = torch.tensor([1.25, 0.8])
+    unit = to_unit_size(world, scales, LAYOUT)
+    for person, scale in enumerate(scales.tolist()):
+        expected = features(middle[:, None] + (joints[person] - middle[:, None]) / scale)
+        moved = slice(LAYOUT.position.start, LAYOUT.rotation.stop)  # positions, velocities, rotations
+        torch.testing.assert_close(unit[person, :, moved], expected[:, moved], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(unit[person, :, 1], world[person, :, 1] / scale)  # the root's height
+        assert torch.equal(unit[person, :, LAYOUT.contact], world[person, :, LAYOUT.contact])
+    torch.testing.assert_close(from_unit_size(unit, scales, LAYOUT), world, atol=1e-5, rtol=1e-5)
+    # hands that meet at the point between the two still meet there; about each person's own root they part
+    hands = joints.copy()
+    hands[0, :, 20] = hands[1, :, 21] = middle + np.array([0.0, 1.2, 0.0])
+    unit = to_unit_size(torch.stack([features(person) for person in hands]), scales, LAYOUT)
+    unit_joints = unit[..., LAYOUT.position].unflatten(-1, (22, 3))
+    torch.testing.assert_close(unit_joints[0, :, 20, [0, 2]], unit_joints[1, :, 21, [0, 2]], atol=1e-5, rtol=1e-5)
+    own_roots = [about_the_ground_root(hands[person], 1 / scale) for person, scale in enumerate(scales.tolist())]
+    assert np.abs(own_roots[0][:, 20] - own_roots[1][:, 21]).max() > 0.1
 
 
 def test_a_person_s_scale_is_their_skeleton_s_size_over_the_reference_read_on_their_valid_frames():
@@ -61,19 +79,21 @@ def test_a_person_s_scale_is_their_skeleton_s_size_over_the_reference_read_on_th
     padded = torch.cat([world, torch.zeros(7, LAYOUT.dim)])[None].repeat(3, 1, 1)  # (3, frame, feature)
     scales = body_scale(padded, LAYOUT, SIZE, torch.tensor([len(world)] * 3))
     torch.testing.assert_close(scales, torch.full((3,), bones / SIZE))
-    grown = features(about_the_ground_root(joints, 1.1))
-    assert float(body_scale(grown, LAYOUT, SIZE)) == pytest.approx(1.1 * bones / SIZE, rel=1e-5)
+    grown = torch.stack([features(about_the_ground_root(joints, 1.1)), world])
+    assert body_scale(grown, LAYOUT, SIZE).tolist() == pytest.approx([1.1 * bones / SIZE, bones / SIZE], rel=1e-5)
     # scaled to unit size, everyone has the reference skeleton
-    assert float(body_scale(to_unit_size(grown, body_scale(grown, LAYOUT, SIZE), LAYOUT), LAYOUT, SIZE)) == \
-        pytest.approx(1.0, rel=1e-5)
+    assert body_scale(to_unit_size(grown, body_scale(grown, LAYOUT, SIZE), LAYOUT), LAYOUT, SIZE).tolist() == \
+        pytest.approx([1.0, 1.0], rel=1e-5)
 
 
-def test_body_size_needs_positions_one_scale_a_person_and_a_skeleton():
+def test_body_size_needs_positions_pairs_one_scale_a_person_and_a_skeleton():
     world = features(walking_joints())
     with pytest.raises(ValueError, match="needs features with joint positions; this layout has none"):
         skeleton_size(torch.zeros(4, INTERX.dim), INTERX)
-    with pytest.raises(ValueError, match=r"one scale a person, shape \(\)"):
-        to_unit_size(world, torch.ones(2), LAYOUT)
+    with pytest.raises(ValueError, match=r"reads pairs \(\.\.\., person=2, frame, feature\), got \(12, 262\)"):
+        to_unit_size(world, torch.ones(()), LAYOUT)
+    with pytest.raises(ValueError, match=r"one scale a person, shape \(2,\), got \(3,\)"):
+        to_unit_size(torch.stack([world, world]), torch.ones(3), LAYOUT)
     with pytest.raises(ValueError, match="no size"):
         body_scale(torch.zeros(4, LAYOUT.dim), LAYOUT, SIZE)
     with pytest.raises(ValueError, match="body_size must be null or a skeleton size"):
@@ -104,10 +124,19 @@ def test_the_vq_task_codes_everyone_at_one_size_and_scores_them_at_their_own():
 
     model.forward = lossless
     task = VQTask(model, normalizer)
-    batch = normalizer.normalize(raw).float()
+    batch = normalizer.normalize(raw).float()[None]  # one pair's window
     metrics = task.validate([batch])
     assert metrics["mpjpe_mm"] == pytest.approx(0.0, abs=1e-3)  # given back at each person's own size
     torch.testing.assert_close(seen[0][0], seen[0][1], atol=1e-4, rtol=1e-4)  # one walk: one coded body
+    with pytest.raises(ValueError, match=r"trained on pairs \(batch, person=2, frame, feature\)"):
+        task.training_step(batch[0], 0)
+    # a partner-frame window is scaled in the world frame and scored back in its own
+    partner = MotionVQVAE(LAYOUT, width=8, code_dim=8, num_codes=8, body_size=SIZE, partner_frame=True)
+    partner.forward = lossless
+    apart = people()
+    apart[1, :, LAYOUT.position] += torch.tensor([0.5, 0.0, 1.0]).repeat(22)  # a second walker beside the first
+    window = normalizer.normalize(to_partner_frame(apart, LAYOUT)).float()[None]
+    assert VQTask(partner, normalizer).validate([window])["mpjpe_mm"] == pytest.approx(0.0, abs=1e-3)
     # a codec that answers the first person's body for both is right about the second at one size, wrong at theirs
     first_for_both = lambda batch: {**lossless(batch), "recon": batch[:1].expand_as(batch).clone()}  # noqa: E731
     model.forward = first_for_both

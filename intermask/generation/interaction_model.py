@@ -19,11 +19,11 @@ from ..models.text import TextEncoder, TextFeatureCache, build_text_encoder
 from ..models.transformer import InterMTransformer
 from ..models.vqvae import MotionVQVAE
 from ..motion.augment import swap_person_names
-from ..motion.body_size import body_scale, from_unit_size, to_unit_size
+from ..motion.body_size import body_scale
+from ..motion.coding import from_coded_pair, to_coded_pair
 from ..motion.features import velocities_from_positions
 from ..motion.joints import ChannelJoints, JointReader
 from ..motion.layout import FeatureLayout
-from ..motion.partner import from_partner_frame, to_partner_frame
 from ..motion.skeleton import NUM_JOINTS
 from ..motion.smoothing import check_cutoff, lowpass_frames
 from ..precision import autocast, resolve_compile
@@ -209,13 +209,11 @@ class InterMask(nn.Module):
         batch = motion.shape[0]
         frames = motion.shape[2] - motion.shape[2] % self.frames_per_token
         motion = motion[:, :, :frames]
-        if self.vq.body_size is not None or self.vq.partner_frame:
+        if self.vq.body_size is not None or self.vq.partner_frame:  # as this tokenizer codes pairs
             raw = self.denormalize(motion)
-            if self.vq.body_size is not None:  # every person at the tokenizer's size (only valid frames are encoded)
-                raw = to_unit_size(raw, self._raw_scales(raw, lengths), self.layout)
-            if self.vq.partner_frame:  # the second person as this tokenizer codes them: beside the first
-                raw = to_partner_frame(raw, self.layout)
-            motion = self.normalize(raw)
+            valid = lengths.to(raw.device)[:, None].expand(raw.shape[:2])  # only valid frames say a person's size
+            motion = self.normalize(to_coded_pair(raw, self.layout, self.vq.body_size, self.vq.partner_frame,
+                                                  valid)[0])
         people = rearrange(motion, "b n f c -> (b n) f c")
         ids = self.vq.encode(people, lengths=lengths.repeat_interleave(2), pad_id=self.transformer.pad_id)
         return rearrange(ids, "(b n) p t -> b n p t", b=batch)
@@ -245,11 +243,8 @@ class InterMask(nn.Module):
         frames = (torch.full((batch,), features.shape[2], device=features.device) if lengths_tokens is None
                   else lengths_tokens.to(features.device) * self.frames_per_token)
         if self.vq.body_size is not None or self.vq.partner_frame:
-            world = self.denormalize(features)
-            if self.vq.body_size is not None:  # each person back at their own size
-                world = from_unit_size(world, self.check_scales(scales, batch, world.device), self.layout)
-            if self.vq.partner_frame:  # the second person put back beside wherever the first was decoded
-                world = from_partner_frame(world, self.layout)
+            scales = None if self.vq.body_size is None else self.check_scales(scales, batch, features.device)
+            world = from_coded_pair(self.denormalize(features), self.layout, scales, self.vq.partner_frame)
             valid = torch.arange(features.shape[2], device=features.device) < frames[:, None]
             features = torch.where(valid[:, None, :, None], self.normalize(world), features)
         if self.lowpass_hz is not None:  # on the normalised features: the filter's unit gain commutes with z-scoring

@@ -292,8 +292,9 @@ class MotionVQVAE(nn.Module):
             first's root (``motion.partner``). The model codes one person at a time and never reads it; whoever
             pairs people for it (the VQ task, ``InterMask``) does, so the convention travels with the weights.
         body_size: None: each person coded at their own size (the published). A skeleton size in metres (the sum of
-            the bone lengths): every person was scaled to it before tokenizing, their scale kept apart from the tokens
-            (``motion.body_size``); like ``partner_frame``, read by whoever feeds the model, not by the model.
+            the bone lengths): both people of a pair were scaled to it about the point between them before
+            tokenizing, their scales kept apart from the tokens (``motion.body_size``); like ``partner_frame``, read
+            by whoever feeds the model (``motion.coding``), not by the model.
     """
 
     def __init__(self, layout: FeatureLayout = INTERHUMAN, width: int = 512, code_dim: int = 512,

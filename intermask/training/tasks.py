@@ -30,9 +30,10 @@ from ..models.text import TextFeatureCache, build_text_encoder
 from ..models.text_motion_evaluators import InterCLIPEvaluator, interclip_motion_input
 from ..models.transformer import InterMTransformer
 from ..models.vqvae import MotionVQVAE
-from ..motion.body_size import body_scale, from_unit_size, to_unit_size
+from ..motion.coding import from_coded_pair, to_coded_pair
 from ..motion.joints import ChannelJoints, JointReader
 from ..motion.normalize import Normalizer
+from ..motion.partner import from_partner_frame, to_partner_frame
 from ..motion.skeleton import NUM_JOINTS
 from ..motion.smoothing import check_cutoff
 from ..precision import check_settings, resolve_device
@@ -84,23 +85,33 @@ class VQTask:
         self.mean, self.std = self.mean.to(device), self.std.to(device)
 
     def unit_size(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Normalised windows (..., frame, feature) as the model codes them: with its ``body_size``, each person
-        scaled to that size (``motion.body_size``), and their scales (...,); as they are, and None, without."""
+        """Normalised windows as the model codes them, one person a row (rows 2i, 2i + 1 of a pair's window), and
+        the scales to give back: with its ``body_size``, each pair (batch, person=2, frame, feature) scaled to that
+        size about the point between them (``motion.body_size``, in the world frame: a partner-frame window is put
+        back in it first), and their scales (batch, 2); without, the windows as they are, and None."""
         model = unwrap_model(self.model)
         if model.body_size is None:
-            return batch, None
+            return (batch.flatten(0, 1) if batch.ndim == 4 else batch), None
+        if batch.ndim != 4:
+            raise ValueError(f"a tokenizer with a body_size is trained on pairs (batch, person=2, frame, feature), "
+                             f"got windows of shape {tuple(batch.shape)}")
         raw = batch * self.std + self.mean
-        scales = body_scale(raw, model.layout, model.body_size)
-        return (to_unit_size(raw, scales, model.layout) - self.mean) / self.std, scales
+        world = from_partner_frame(raw, model.layout) if model.partner_frame else raw
+        coded, scales = to_coded_pair(world, model.layout, model.body_size, model.partner_frame)
+        return ((coded - self.mean) / self.std).flatten(0, 1), scales
 
     def world_size(self, features: torch.Tensor, scales: torch.Tensor | None) -> torch.Tensor:
-        """The model's normalised output -> raw features at each person's own size (``unit_size`` undone)."""
+        """The model's normalised output, one person a row -> raw features with each person at their own size
+        (``unit_size`` undone), in the frame of the windows given."""
         raw = features.float() * self.std + self.mean
-        return raw if scales is None else from_unit_size(raw, scales, unwrap_model(self.model).layout)
+        if scales is None:
+            return raw
+        model = unwrap_model(self.model)
+        world = from_coded_pair(raw.unflatten(0, (-1, 2)), model.layout, scales, model.partner_frame)
+        return (to_partner_frame(world, model.layout) if model.partner_frame else world).flatten(0, 1)
 
     def training_step(self, batch: torch.Tensor, step: int):
-        batch = batch.flatten(0, 1) if batch.ndim == 4 else batch  # pairs: rows 2i, 2i + 1 of one window
-        batch, _ = self.unit_size(batch)
+        batch, _ = self.unit_size(batch)  # pairs: rows 2i, 2i + 1 of one window
         out = self.model(batch)
         model = unwrap_model(self.model)
         total, terms = vq_total_loss(out["recon"], batch, out["commit_loss"], self.mean, self.std, model.layout,
@@ -120,8 +131,8 @@ class VQTask:
         l1_sum, frames, codes = 0.0, 0, []
         mean_joints = self.joints.positions(self.mean)
         for batch in loader:
-            batch = batch.flatten(0, 1) if batch.ndim == 4 else batch  # pairs: each person scored in its own frame
-            target = batch * self.std + self.mean
+            target = batch.flatten(0, 1) if batch.ndim == 4 else batch  # pairs: each person scored in its own frame
+            target = target * self.std + self.mean
             batch, scales = self.unit_size(batch)
             out = model(batch)
             pred = self.world_size(out["recon"], scales)
@@ -147,9 +158,10 @@ class VQTask:
         from ..outputs.video import render_frames
 
         model = unwrap_model(self.model)
-        window = self.preview_window.to(self.mean.device)[None]
+        window = self.preview_window.to(self.mean.device)[None]  # (1, [person=2,] frame, feature): person 1 shown
         coded, scales = self.unit_size(window)
-        features = torch.cat([window * self.std + self.mean, self.world_size(model(coded)["recon"], scales)])
+        truth = (window.flatten(0, 1) if window.ndim == 4 else window)[:1] * self.std + self.mean
+        features = torch.cat([truth, self.world_size(model(coded)["recon"], scales)[:1]])
         joints = self.joints.positions(features)[..., :NUM_JOINTS, :].cpu().numpy()  # the SMPL-22 body joints
         joints[1, ..., 0] += 1.0
         frames = render_frames(joints, "ground truth | reconstruction", [0, joints.shape[1] // 2])
@@ -389,14 +401,15 @@ def build_vq(cfg, source: DataSource):
     source.vq_window(multiple_of=step)  # settings checked before the statistics are fitted over the train split
     normalizer = source.normalizer()
     weights = configured_vq_loss_weights(cfg)
-    # the separation term compares the two people of a window, and the partner frame places one beside the other:
-    # the windows then come in pairs
+    # the separation term compares the two people of a window, the partner frame places one beside the other and a
+    # body size scales both about the point between them: the windows then come in pairs
     partner = model.partner_frame
+    pairs = partner or model.body_size is not None
     train_set = source.vq_windows("train", progress=cfg.progress, multiple_of=step,
-                                  pairs=bool(weights.separation) or partner, partner_frame=partner)
-    val_set = source.vq_windows("val", progress=cfg.progress, multiple_of=step, pairs=partner, partner_frame=partner)
+                                  pairs=bool(weights.separation) or pairs, partner_frame=partner)
+    val_set = source.vq_windows("val", progress=cfg.progress, multiple_of=step, pairs=pairs, partner_frame=partner)
     loss = cfg.train.get("loss", {})
-    task = VQTask(model, normalizer, weights=weights, preview_window=val_set[0][0] if partner else val_set[0],
+    task = VQTask(model, normalizer, weights=weights, preview_window=val_set[0],
                   geometry_in_metres=bool(loss.get("geometry_in_metres", False)), joints=joints)
     return task, train_set, val_set, None, ("mpjpe_mm", "min")
 

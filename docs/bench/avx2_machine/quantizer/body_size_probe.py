@@ -33,15 +33,16 @@ def skeleton_size(joints):  # (window, frame, joint, 3) -> (window,)
     return (joints[..., 1:, :] - joints[..., list(PARENTS[1:]), :]).norm(dim=-1).sum(-1).mean(1)
 
 
-rows = {name: [] for name in ("height", "height_rec", "size", "size_rec")}
+rows = {name: [] for name in ("height", "height_rec", "size", "size_rec", "lowest", "lowest_rec")}
 sums = dict.fromkeys(("mpjpe", "height", "plane", "offset", "within"), 0.0)
 frames = 0
 with torch.no_grad():
     for batch in torch.utils.data.DataLoader(val_set, batch_size=64):
+        coded, scales = task.unit_size(batch)  # a tokenizer with a body_size codes everyone at it, pairs together
         batch = batch.flatten(0, 1) if batch.ndim == 4 else batch
-        coded, scales = task.unit_size(batch)  # a tokenizer with a body_size codes everyone at it
         pred = task.joints.positions(task.world_size(task.model(coded)["recon"], scales))
         target = task.joints.positions(batch * task.std + task.mean)
+        rows["lowest"].append(target[..., 1].amin(-1).flatten()), rows["lowest_rec"].append(pred[..., 1].amin(-1).flatten())
         error = pred[..., 0, :] - target[..., 0, :]
         plane = error[..., [0, 2]]
         offset = plane.mean(1, keepdim=True)
@@ -62,3 +63,7 @@ for name, label in (("height", "root height per window (m)"), ("size", "skeleton
     corr = float(torch.corrcoef(torch.stack([data, rec]))[0, 1])
     print(f"{label}: data mean {data.mean():.3f} std {data.std():.3f}; reconstruction mean {rec.mean():.3f} "
           f"std {rec.std():.3f}; correlation {corr:.3f}")
+data, rec = torch.cat(rows["lowest"]), torch.cat(rows["lowest_rec"])
+print(f"lowest joint per frame (mm): data mean {1000 * data.mean():.1f}, below the floor {float((data < 0).float().mean()):.3f}; "
+      f"reconstruction mean {1000 * rec.mean():.1f}, below the floor {float((rec < 0).float().mean()):.3f}, "
+      f"error {1000 * (rec - data).mean():+.1f} (mean) {1000 * (rec - data).abs().mean():.1f} (mean absolute)")
