@@ -1,7 +1,7 @@
 """Does a trained VQ-VAE keep each person's body size and height? On the validation windows of its config: the
 joint error split into the root's height and its ground-plane error (a constant offset per window and what varies
 within it), and per window the root's mean height and the skeleton's size (the sum of its bone lengths), the data's
-against the reconstruction's: their spreads and correlations.
+against the reconstruction's: their spreads and correlations; and the lowest joint's height per frame (the floor).
 
     python docs/bench/avx2_machine/quantizer/body_size_probe.py CKPT experiment=demo [more overrides]
     THROUGH=1 ...   # decode each encoder output as it is, the quantiser passed through (a model trained without it)
@@ -42,7 +42,8 @@ with torch.no_grad():
         batch = batch.flatten(0, 1) if batch.ndim == 4 else batch
         pred = task.joints.positions(task.world_size(task.model(coded)["recon"], scales))
         target = task.joints.positions(batch * task.std + task.mean)
-        rows["lowest"].append(target[..., 1].amin(-1).flatten()), rows["lowest_rec"].append(pred[..., 1].amin(-1).flatten())
+        rows["lowest"].append(target[..., 1].amin(-1).flatten())  # the lowest joint's height per frame
+        rows["lowest_rec"].append(pred[..., 1].amin(-1).flatten())
         error = pred[..., 0, :] - target[..., 0, :]
         plane = error[..., [0, 2]]
         offset = plane.mean(1, keepdim=True)
@@ -64,6 +65,7 @@ for name, label in (("height", "root height per window (m)"), ("size", "skeleton
     print(f"{label}: data mean {data.mean():.3f} std {data.std():.3f}; reconstruction mean {rec.mean():.3f} "
           f"std {rec.std():.3f}; correlation {corr:.3f}")
 data, rec = torch.cat(rows["lowest"]), torch.cat(rows["lowest_rec"])
-print(f"lowest joint per frame (mm): data mean {1000 * data.mean():.1f}, below the floor {float((data < 0).float().mean()):.3f}; "
+print(f"lowest joint per frame (mm): data mean {1000 * data.mean():.1f}, below the floor "
+      f"{float((data < 0).float().mean()):.3f}; "
       f"reconstruction mean {1000 * rec.mean():.1f}, below the floor {float((rec < 0).float().mean()):.3f}, "
       f"error {1000 * (rec - data).mean():+.1f} (mean) {1000 * (rec - data).abs().mean():.1f} (mean absolute)")
