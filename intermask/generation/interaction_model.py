@@ -192,11 +192,13 @@ class InterMask(nn.Module):
         over the tokenizer's; ones for a tokenizer that codes each person at their own size."""
         if self.vq.body_size is None:
             return torch.ones(motion.shape[:2], device=motion.device)
-        return self._raw_scales(self.denormalize(motion), lengths)
+        return body_scale(self.denormalize(motion), self.layout, self.vq.body_size,
+                          self._person_lengths(motion, lengths))
 
-    def _raw_scales(self, raw: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``body_scales`` of raw (de-normalised) motion, for a tokenizer with a ``body_size``."""
-        return body_scale(raw, self.layout, self.vq.body_size, lengths.to(raw.device)[:, None].expand(raw.shape[:2]))
+    @staticmethod
+    def _person_lengths(motion: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Each clip's valid frames (b,) as each person's (b, 2), on ``motion``'s device: only they say a size."""
+        return lengths.to(motion.device)[:, None].expand(motion.shape[:2])
 
     @torch.no_grad()
     def tokenize(self, motion: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -210,10 +212,9 @@ class InterMask(nn.Module):
         frames = motion.shape[2] - motion.shape[2] % self.frames_per_token
         motion = motion[:, :, :frames]
         if self.vq.body_size is not None or self.vq.partner_frame:  # as this tokenizer codes pairs
-            raw = self.denormalize(motion)
-            valid = lengths.to(raw.device)[:, None].expand(raw.shape[:2])  # only valid frames say a person's size
-            motion = self.normalize(to_coded_pair(raw, self.layout, self.vq.body_size, self.vq.partner_frame,
-                                                  valid)[0])
+            coded, _ = to_coded_pair(self.denormalize(motion), self.layout, self.vq.body_size, self.vq.partner_frame,
+                                     self._person_lengths(motion, lengths))
+            motion = self.normalize(coded)
         people = rearrange(motion, "b n f c -> (b n) f c")
         ids = self.vq.encode(people, lengths=lengths.repeat_interleave(2), pad_id=self.transformer.pad_id)
         return rearrange(ids, "(b n) p t -> b n p t", b=batch)

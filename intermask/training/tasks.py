@@ -58,6 +58,11 @@ def placement_and_pose_errors(pred: torch.Tensor, target: torch.Tensor, root: in
     return placement, pose
 
 
+def one_person_a_row(windows: torch.Tensor) -> torch.Tensor:
+    """VQ windows (batch, frame, feature), or pairs of them (batch, person=2, frame, feature) as rows 2i, 2i + 1."""
+    return windows.flatten(0, 1) if windows.ndim == 4 else windows
+
+
 class VQTask:
     """The 2D motion VQ-VAE on single-person windows (batch, frame, feature), normalised; a loss with a
     ``separation`` weight trains on both people of each window (batch, person=2, frame, feature) and ``capsules``
@@ -91,7 +96,7 @@ class VQTask:
         back in it first), and their scales (batch, 2); without, the windows as they are, and None."""
         model = unwrap_model(self.model)
         if model.body_size is None:
-            return (batch.flatten(0, 1) if batch.ndim == 4 else batch), None
+            return one_person_a_row(batch), None
         if batch.ndim != 4:
             raise ValueError(f"a tokenizer with a body_size is trained on pairs (batch, person=2, frame, feature), "
                              f"got windows of shape {tuple(batch.shape)}")
@@ -131,8 +136,7 @@ class VQTask:
         l1_sum, frames, codes = 0.0, 0, []
         mean_joints = self.joints.positions(self.mean)
         for batch in loader:
-            target = batch.flatten(0, 1) if batch.ndim == 4 else batch  # pairs: each person scored in its own frame
-            target = target * self.std + self.mean
+            target = one_person_a_row(batch) * self.std + self.mean  # pairs: each person scored in its own frame
             batch, scales = self.unit_size(batch)
             out = model(batch)
             pred = self.world_size(out["recon"], scales)
@@ -160,7 +164,7 @@ class VQTask:
         model = unwrap_model(self.model)
         window = self.preview_window.to(self.mean.device)[None]  # (1, [person=2,] frame, feature): person 1 shown
         coded, scales = self.unit_size(window)
-        truth = (window.flatten(0, 1) if window.ndim == 4 else window)[:1] * self.std + self.mean
+        truth = one_person_a_row(window)[:1] * self.std + self.mean
         features = torch.cat([truth, self.world_size(model(coded)["recon"], scales)[:1]])
         joints = self.joints.positions(features)[..., :NUM_JOINTS, :].cpu().numpy()  # the SMPL-22 body joints
         joints[1, ..., 0] += 1.0

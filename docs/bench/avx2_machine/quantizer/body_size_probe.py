@@ -16,7 +16,7 @@ from intermask.checkpoint import load_checkpoint
 from intermask.cli import CONFIG_DIR
 from intermask.data.source import DataSource
 from intermask.motion.skeleton import PARENTS
-from intermask.training.tasks import build_vq
+from intermask.training.tasks import build_vq, one_person_a_row
 
 ckpt, overrides = sys.argv[1], sys.argv[2:]
 with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
@@ -39,7 +39,7 @@ frames = 0
 with torch.no_grad():
     for batch in torch.utils.data.DataLoader(val_set, batch_size=64):
         coded, scales = task.unit_size(batch)  # a tokenizer with a body_size codes everyone at it, pairs together
-        batch = batch.flatten(0, 1) if batch.ndim == 4 else batch
+        batch = one_person_a_row(batch)
         pred = task.joints.positions(task.world_size(task.model(coded)["recon"], scales))
         target = task.joints.positions(batch * task.std + task.mean)
         rows["lowest"].append(target[..., 1].amin(-1).flatten())  # the lowest joint's height per frame
