@@ -126,13 +126,16 @@ def generation_settings(generation, model: InterMask | None) -> dict:
     """The ``generation`` config as ``InterMask.generate``'s settings, with the guidance scale, the collision rounds and
     their steps and the remask noise resolved: null means the model's own (``InterMask.cond_scale``,
     ``collision_rounds``, ``collision_steps`` (None where it has none: the decoding's steps), ``remask_noise``). Its
-    ``lowpass_hz``, a setting of the model's decoding rather than of ``generate``, is set on ``model``
-    (``InterMask.use_lowpass``: null keeps the model's own, 0 none) and left out."""
+    ``lowpass_hz`` and ``separate_bodies``, settings of the model's output rather than of one ``generate``, are set on
+    ``model`` (``InterMask.use_lowpass``: null keeps the model's own, 0 none; ``InterMask.use_separation``: null keeps
+    the model's own) and left out."""
     settings = dict(generation)
     lowpass = settings.pop("lowpass_hz", None)
+    separate = settings.pop("separate_bodies", None)
     if model is not None:
         try:
             model.use_lowpass(lowpass, "generation.lowpass_hz")
+            model.use_separation(separate, "generation.separate_bodies")
         except ValueError as error:
             raise ConfigError(str(error)) from None
     checks = (("collision_rounds", InterMask.check_collision_rounds),
@@ -215,6 +218,7 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
             rounds_said = f"{rounds} collision round{'s' if rounds > 1 else ''}"
             settings.append(rounds_said + (f" of {round_steps} steps" if round_steps else ""))
         settings += [f"remask noise {generation['remask_noise']:g}"] if generation["remask_noise"] else []
+        settings += ["overlapping bodies moved apart"] if model.separate_bodies else []
     if model is not None and model.lowpass_hz:  # the reconstructions are decoded through it too
         settings.append(f"low-pass {model.lowpass_hz:g} Hz")
     what = f"{what} ({', '.join(settings)})" if settings else what
@@ -227,6 +231,7 @@ def evaluate_from_config(cfg) -> tuple[str, list[Path]]:
     write_text_atomic(markdown, f"{header}\n\n{table}\n")
     write_text_atomic(json_path, results_to_json({**results, "evaluator": str(evaluator_path),
                                                   "model": str(model_path) if model_path else None,
-                                                  "generation": {**generation, "lowpass_hz": model.lowpass_hz}
+                                                  "generation": {**generation, "lowpass_hz": model.lowpass_hz,
+                                                                 "separate_bodies": model.separate_bodies}
                                                   if model_path else None}))
     return f"{header}\n\n{table}", [markdown, json_path]

@@ -12,6 +12,7 @@ FLAGS = {"--text": "sample.texts", "--texts-file": "sample.texts_file", "--lengt
          "--cond-scale": "sample.cond_scale", "--collision-rounds": "sample.collision_rounds",
          "--collision-steps": "sample.collision_steps",
          "--remask-noise": "sample.remask_noise", "--lowpass": "sample.lowpass_hz",
+         "--separate-bodies": "sample.separate_bodies",
          "--temperature": "sample.temperature",
          "--topk-ratio": "sample.topk_ratio", "--out": "sample.out", "--reaction-to": "sample.reaction_to",
          "--reaction-person": "sample.reaction_person", "--edit": "sample.edit", "--keep": "sample.keep",

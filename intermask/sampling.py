@@ -83,6 +83,7 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
                                                     "sample.collision_steps")
         remask_noise = model.noise_of_remasking(sample.get("remask_noise"), "sample.remask_noise")
         lowpass_hz = model.use_lowpass(sample.get("lowpass_hz"), "sample.lowpass_hz")
+        separate_bodies = model.use_separation(sample.get("separate_bodies"), "sample.separate_bodies")
     except ValueError as error:
         raise UsageError(str(error)) from None
     texts = prompts(sample)
@@ -97,7 +98,8 @@ def sample_with(model: InterMask, sample, ckpt: Path | str, typical_seconds: flo
     meta = {"seed": int(sample.seed), "checkpoint": str(ckpt),
             "config": {**OmegaConf.to_container(sample, resolve=True), "cond_scale": cond_scale,
                        "collision_rounds": collision_rounds, "collision_steps": collision_steps,
-                       "remask_noise": remask_noise, "lowpass_hz": lowpass_hz}}
+                       "remask_noise": remask_noise, "lowpass_hz": lowpass_hz,
+                       "separate_bodies": separate_bodies}}
     outputs = output_options(sample)
     sizes = body_sizes(model, sample)
     if sample.reaction_to and sample.edit:

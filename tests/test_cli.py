@@ -98,12 +98,15 @@ def test_experiment_overrides_every_model_size_and_data_picks_its_text_encoder()
     assert cfg.train.lr == 2e-4 and cfg.data.name == "interhuman" and cfg.text_encoder.name == "clip"
 
 
-@pytest.mark.parametrize("kind, steps, batch", [("vqvae", 2000, 32), ("evaluator", 400, 32), ("transformer", 800, 16)])
-def test_demo_experiment_trains_each_model_briefly_on_its_own_small_dataset(kind, steps, batch):
+@pytest.mark.parametrize("kind, steps, batch, decay", [("vqvae", 4000, 8, "linear"), ("evaluator", 400, 32, "step"),
+                                                      ("transformer", 800, 16, "step")])
+def test_demo_experiment_trains_each_model_briefly_on_its_own_small_dataset(kind, steps, batch, decay):
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=[f"kind={kind}", f"train={kind}", "experiment=demo"])
     assert cfg.data.root == "data/synthetic_demo" and cfg.data.generate.num_clips == 1000
     assert cfg.train.max_steps == steps and cfg.train.batch_size == batch and cfg.train.time_limit_min is None
+    assert cfg.train.decay == decay
+    assert cfg.model.vqvae.body_size == 4.26  # both people at one size, their sizes kept apart from the tokens
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         full = compose("train", overrides=[f"kind={kind}", f"train={kind}", "experiment=synthetic"])
     assert full.data.root == "data/synthetic" and full.data.generate.num_clips == 4000
@@ -286,7 +289,8 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
         return transformer_settings(cfg, DataSource(cfg.data))
 
     # the recipe's model samples at the guidance scale its evaluation favoured (docs/synthetic-training.md)
-    for experiment, cond_scale, rounds in (("demo", 2.0, {"collision_rounds": 6, "collision_steps": 3}),
+    for experiment, cond_scale, rounds in (("demo", 2.0, {"collision_rounds": 6, "collision_steps": 3,
+                                                          "separate_bodies": True}),
                                            ("cpu", 1.5, {"collision_rounds": 6})):
         network, extras = settings(f"experiment={experiment}")
         assert extras == {"caption_aligner": {"weight": 0.3, "detail_weight": 3.0, "width": 32, "hidden": 128,
@@ -294,7 +298,7 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
                           **rounds, "lowpass_hz": 8.0,
                           "person_views": ["first person", "second person"], "view_contrast": 1.0}
         assert not ({"caption_aligner", "velocities_from_positions", "cond_scale", "collision_rounds",
-                     "collision_steps", "remask_noise", "lowpass_hz"} & set(network))
+                     "collision_steps", "remask_noise", "lowpass_hz", "separate_bodies"} & set(network))
     # the recipe drops no attention weights (a fused attention kernel on a CPU); the demo drops nothing at all
     assert settings("experiment=cpu")[0]["attention_dropout"] == 0.0
     for experiment in ("synthetic", "interhuman", "interx", "paper"):
@@ -337,6 +341,13 @@ def test_the_demo_and_the_recipe_train_the_caption_aligner_and_take_velocities_f
     assert settings("experiment=demo", "model.transformer.lowpass_hz=8")[1]["lowpass_hz"] == 8.0
     with pytest.raises(ConfigError, match="model.transformer.lowpass_hz must be null"):
         settings("experiment=demo", "model.transformer.lowpass_hz=15")
+    # moving overlapping bodies apart: saved with the model only where it is on, and only for joint positions
+    assert "separate_bodies" not in settings("experiment=cpu")[1]
+    assert settings("experiment=cpu", "model.transformer.separate_bodies=true")[1]["separate_bodies"] is True
+    with pytest.raises(ConfigError, match="model.transformer.separate_bodies must be true or false"):
+        settings("experiment=demo", "model.transformer.separate_bodies=2")
+    with pytest.raises(ConfigError, match="separate_bodies=true: data=interx's features hold no joint positions"):
+        settings("experiment=interx", "model.transformer.separate_bodies=true")
 
 
 def test_person_views_are_on_in_the_demo_and_the_recipe_only_and_need_the_names_of_the_people():

@@ -182,6 +182,14 @@ def test_the_evaluation_samples_at_the_models_own_guidance_scale_unless_one_is_g
     assert model.lowpass_hz == 6.0
     with pytest.raises(ConfigError, match=r"generation.lowpass_hz must be 0 \(no filter\), null"):
         generation_settings({**asked, "lowpass_hz": 15}, model)
+    # moving overlapping bodies apart likewise (null: the model's own)
+    model = tiny_model(INTERHUMAN, config={"separate_bodies": True})
+    assert "separate_bodies" not in generation_settings({**asked, "separate_bodies": None}, model)
+    assert model.separate_bodies is True
+    generation_settings({**asked, "separate_bodies": False}, model)
+    assert model.separate_bodies is False
+    with pytest.raises(ConfigError, match="generation.separate_bodies must be true or false"):
+        generation_settings({**asked, "separate_bodies": "no"}, model)
 
 
 def test_eval_of_the_reconstruction_scores_the_tokenizers_bound_in_a_file_of_its_own(trained, workspace):

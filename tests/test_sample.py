@@ -40,17 +40,18 @@ def test_prompts_that_share_their_first_words_or_repeat_keep_every_result(tmp_pa
 
 def test_without_a_guidance_scale_or_collision_rounds_the_models_own_are_used_and_written_in_the_sidecar(tmp_path,
                                                                                                         monkeypatch):
-    own = {"cond_scale": 1.5, "collision_rounds": 2, "collision_steps": 1, "remask_noise": 1.0, "lowpass_hz": 8.0}
+    own = {"cond_scale": 1.5, "collision_rounds": 2, "collision_steps": 1, "remask_noise": 1.0, "lowpass_hz": 8.0,
+           "separate_bodies": True}
     monkeypatch.setattr(interaction, "load_interaction_model",
                         lambda path, device: tiny_model(INTERHUMAN, config=own))
-    for args, used in (((), (1.5, 2, 1, 1.0, 8.0)),
+    for args, used in (((), (1.5, 2, 1, 1.0, 8.0, True)),
                        (("--cond-scale", "3", "--collision-rounds", "0", "--remask-noise", "0", "--lowpass", "0",
-                         "--collision-steps", "4"), (3.0, 0, 4, 0.0, None)),
-                       (("--lowpass", "6"), (1.5, 2, 1, 1.0, 6.0))):
+                         "--collision-steps", "4", "--separate-bodies", "false"), (3.0, 0, 4, 0.0, None, False)),
+                       (("--lowpass", "6"), (1.5, 2, 1, 1.0, 6.0, True))):
         cfg = sample_config(tmp_path, "--text", "two people hug", "--length", "1", *args)
         (files,) = interaction.sample_from_config(cfg).values()
         config = load_sidecar(files["npy"])["config"]
-        keys = ("cond_scale", "collision_rounds", "collision_steps", "remask_noise", "lowpass_hz")
+        keys = ("cond_scale", "collision_rounds", "collision_steps", "remask_noise", "lowpass_hz", "separate_bodies")
         assert tuple(config[key] for key in keys) == used
     # a model without collision steps of its own decodes its rounds with the sample's steps, and says so
     monkeypatch.setattr(interaction, "load_interaction_model",

@@ -29,6 +29,7 @@ from ..motion.smoothing import check_cutoff, lowpass_frames
 from ..precision import autocast, resolve_compile
 from .collisions import resolve_collisions
 from .decoding import DEFAULT_COND_SCALE, check_cond_scale, check_remask_noise, generate, keep_grid, reaction_keep
+from .separation import separation_offsets
 
 
 class InterMask(nn.Module):
@@ -39,7 +40,7 @@ class InterMask(nn.Module):
 
     # the keys of ``model.transformer`` that are this class's settings (its config), not the network's
     SETTINGS = ("person_views", "view_contrast", "caption_aligner", "pair_geometry", "velocities_from_positions",
-                "cond_scale", "collision_rounds", "collision_steps", "remask_noise", "lowpass_hz")
+                "cond_scale", "collision_rounds", "collision_steps", "remask_noise", "lowpass_hz", "separate_bodies")
 
     def __init__(self, vq: MotionVQVAE, transformer: InterMTransformer, text_encoder: TextEncoder,
                  mean: torch.Tensor, std: torch.Tensor, config: dict | None = None):
@@ -102,6 +103,10 @@ class InterMask(nn.Module):
         # config "remask_noise": the noise on the ranking of the tokens ``generate`` masks again
         # (``generation.decoding``); absent: 0, by confidence alone (the paper's)
         self.remask_noise = check_remask_noise(self.config.get("remask_noise", 0.0), "config remask_noise")
+        # config "separate_bodies": after the collision rounds, ``generate`` moves the two people apart where one body
+        # is still inside the other (``generation.separation``); absent: false, as decoded (the paper)
+        self.separate_bodies = self.check_separate_bodies(self.config.get("separate_bodies", False),
+                                                          "config separate_bodies")
         # how ``joints`` reads joints from features (``motion.joints``); None: the layout's position channels. A
         # layout without them (Inter-X) is given its data code's reader (``sampling.load_writable_model``)
         self.joint_reader: JointReader | None = None
@@ -296,7 +301,8 @@ class InterMask(nn.Module):
                  keep: torch.Tensor | None = None, amp: str = "off", compile: str | bool = False,
                  progress: Callable[[int, int], None] | None = None,
                  collision_rounds: int | None = None, collision_steps: int | None = None,
-                 remask_noise: float | None = None, scales: torch.Tensor | None = None
+                 remask_noise: float | None = None, scales: torch.Tensor | None = None,
+                 separate_bodies: bool | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
         """Interactions for ``texts`` (or the null condition when None) of ``lengths`` frames (b,).
 
@@ -311,7 +317,8 @@ class InterMask(nn.Module):
         two bodies overlap are decoded again (``generation.collisions``); None: the model's own (``collision_rounds``,
         from its config). collision_steps: the decoding steps of each such round; None: the model's own
         (``collision_steps``), or ``steps`` where it has none. remask_noise: the noise on the ranking of the tokens to
-        mask again (``generation.decoding``); None: the model's own. scales: (b, 2) each person's size, for a
+        mask again (``generation.decoding``); None: the model's own. separate_bodies: move the two people apart
+        where their bodies still overlap (``separate``); None: the model's own. scales: (b, 2) each person's size, for a
         tokenizer that keeps it apart from the tokens (``decode``); None: the tokenizer's own size for everyone.
         Returns (ids (b, 2, part, step), normalised float32 features (b, 2, 4 step, feature)); each clip is
         decoded from its own tokens only, so it does not depend on the rest of the batch, and frames past
@@ -322,6 +329,10 @@ class InterMask(nn.Module):
         rounds = self.rounds_of_collisions(collision_rounds, "collision_rounds")
         round_steps = self.steps_of_collisions(steps, collision_steps, "collision_steps")
         remask_noise = self.noise_of_remasking(remask_noise, "remask_noise")
+        separate = self.separate_bodies if separate_bodies is None else self.check_separate_bodies(
+            separate_bodies, "separate_bodies")
+        if separate and not self.layout.has_positions:
+            raise ValueError("separate_bodies moves the joint positions of the features; this model's layout holds none")
         if rounds and self.joint_reader is None and not self.layout.has_positions:
             raise ValueError("collision_rounds needs the generated joints; this model's layout holds no positions and "
                              "no joint reader is set")
@@ -354,7 +365,35 @@ class InterMask(nn.Module):
 
                 ids, features, _ = resolve_collisions(ids, features, token_steps, fixed, rounds, redecode, decode,
                                                     self.joints, self.frames_per_token)
+            if separate:  # a person any of whose tokens were given (a reaction's actor, an edit's kept span) stays
+                movable = (torch.ones(ids.shape[:2], dtype=torch.bool) if fixed_ids is None
+                           else ~keep_grid(keep, tuple(ids.shape)).flatten(2).any(dim=2).cpu())
+                features = self.separate(features.float(), token_steps * self.frames_per_token, movable)
         return ids, features.float()
+
+    def separate(self, features: torch.Tensor, frames: torch.Tensor, movable: torch.Tensor | None = None,
+                 ) -> torch.Tensor:
+        """Normalised features (b, 2, frame, feature) with ``frames`` (b,) valid -> the same with the two people of
+        each clip moved apart horizontally where their torsos, heads or thighs overlap (``generation.separation``):
+        positions shifted, velocities by the shift's frame differences, all else as given. movable (b, 2) bool: who
+        may move (default both); a clip whose two people may not is returned as given."""
+        if not self.layout.has_positions:
+            raise ValueError("separate: this model's features hold no joint positions to move")
+        movable = torch.ones(features.shape[:2], dtype=torch.bool) if movable is None else movable.bool().cpu()
+        joints = self.joints(features).detach().float().cpu().numpy()
+        world = self.denormalize(features)
+        moved = world.clone()
+        position, velocity = self.layout.position, self.layout.velocity
+        for row, count in enumerate(frames.tolist()):
+            offsets = torch.as_tensor(separation_offsets(joints[row, :, :count], movable[row].tolist()),
+                                      dtype=world.dtype, device=world.device)[:, :, None]  # (2, count, 1, 3)
+            if count == 0 or not bool(offsets.any()):
+                continue
+            shifted = world[row, :, :count, position].unflatten(-1, (-1, 3)) + offsets
+            moved[row, :, :count, position] = shifted.flatten(-2)
+            step = world[row, :, :count - 1, velocity].unflatten(-1, (-1, 3)) + offsets[:, 1:] - offsets[:, :-1]
+            moved[row, :, :count - 1, velocity] = step.flatten(-2)
+        return self.normalize(moved)
 
     def rounds_of_collisions(self, asked: int | None = None, where: str = "collision_rounds") -> int:
         """The collision rounds to sample with: ``asked``, checked (a ValueError naming ``where``), or this model's own
@@ -393,6 +432,21 @@ class InterMask(nn.Module):
             raise ValueError(f"{where} must be a whole number >= 0 (rounds of decoding the frames where the two "
                              f"bodies overlap again; 0: none), got {value!r}")
         return value
+
+    @staticmethod
+    def check_separate_bodies(value, where: str) -> bool:
+        """Whether to move overlapping bodies apart (``separate``), checked: true or false."""
+        if not isinstance(value, bool):
+            raise ValueError(f"{where} must be true or false (move the two people apart where their bodies still "
+                             f"overlap after sampling), got {value!r}")
+        return value
+
+    def use_separation(self, asked: bool | None = None, where: str = "separate_bodies") -> bool:
+        """Set whether ``generate`` moves overlapping bodies apart from now on: ``asked`` (checked), or None to keep
+        this model's own; returns the setting in use."""
+        if asked is not None:
+            self.separate_bodies = self.check_separate_bodies(asked, where)
+        return self.separate_bodies
 
     @staticmethod
     def check_collision_steps(value, where: str) -> int | None:

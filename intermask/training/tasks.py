@@ -479,7 +479,7 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
     ``data.person_names``) and ``view_contrast``; the ``caption_aligner`` of its training, where one is on;
     ``velocities_from_positions``, where it is on; the guidance scale its samples use unless told otherwise
     (``cond_scale``, the paper's when unset); and the ``collision_rounds`` (with their ``collision_steps``),
-    ``remask_noise`` and ``lowpass_hz`` of its sampling, where there are any."""
+    ``remask_noise``, ``lowpass_hz`` and ``separate_bodies`` of its sampling, where there are any."""
     network = dict(cfg.model.transformer)
     extras = {**caption_aligner_settings(network.pop("caption_aligner", None)),
               **pair_geometry_settings(network.pop("pair_geometry", None))}
@@ -503,6 +503,11 @@ def transformer_settings(cfg, source: DataSource) -> tuple[dict, dict]:
                                 lambda value, where: check_cutoff(value, source.layout.fps, where), None)
     if lowpass is not None:
         extras["lowpass_hz"] = lowpass
+    if _sampling_setting(network, "separate_bodies", InterMask.check_separate_bodies, False):
+        if not source.layout.has_positions:
+            raise ConfigError(f"model.transformer.separate_bodies=true: data={cfg.data.name}'s features hold no joint "
+                              "positions to move the people apart by; set it to false")
+        extras["separate_bodies"] = True
     if network.pop("velocities_from_positions", False):
         if not source.layout.has_positions:
             raise ConfigError(f"model.transformer.velocities_from_positions=true: data={cfg.data.name}'s features "
