@@ -23,6 +23,7 @@ from .errors import ConfigError, UsageError
 from .generation.editing import (EditError, check_ranges, edit_interaction, extend_interaction, kept_runs,
                                  parse_seconds, part_rows, person_features, steps_within)
 from .generation.interaction_model import InterMask
+from .generation.separation import separation_offsets
 from .loading import load_interaction_model, load_motion, resolve
 from .models.text import caption_cuts
 from .motion.body_model import load_body_model
@@ -314,21 +315,34 @@ def write_reactions(model: InterMask, sample, texts: list[str], settings: dict, 
         raise UsageError("a reaction takes at most one --text")
     num = int(sample.num_samples)
     other = 1.0 if sizes is None else float(sizes[1])
+    # bodies moved apart from the given motion as it came in, below, not from its decoded tokens, which only
+    # approximate it
     _, features = model.generate([text] * num if text else None, torch.full((num,), length),
                                  steps=int(sample.reaction_steps), given=actor.repeat(num, 1, 1),
-                                 scales=torch.tensor([[scale, other]]).repeat(num, 1), **settings)
+                                 scales=torch.tensor([[scale, other]]).repeat(num, 1), separate_bodies=False,
+                                 **settings)
     joints = model.joints(features).cpu().numpy()
     results = {}
     for k in range(num):
         if progress is not None:
             progress("writing", k, num)
-        world = frame.invert(joints[k])
-        world[0] = given[:length]  # the given motion exactly as it came in
+        world = reaction_world(frame, joints[k], given, model.separate_bodies)
         name = f"reaction_{slug(text or Path(sample.reaction_to).stem)}_{k}"
         results[name] = write_result(Path(sample.out), name, world, text or "(reaction without text)",
                                      {**meta, "reaction_to": str(sample.reaction_to), "reaction_frames": [0, length]},
                                      fps=model.layout.fps, **outputs)
     return results
+
+
+def reaction_world(frame, joints: np.ndarray, given: np.ndarray, separate: bool) -> np.ndarray:
+    """A reaction's two people (2, frame, 22, 3) in the given motion's world: the generated one from ``joints`` in the
+    given person's canonical ``frame``, the given one exactly as it came in; with ``separate``, the generated one
+    moved off the given one wherever their bodies overlap (``generation.separation``)."""
+    world = frame.invert(joints)
+    world[0] = given[:world.shape[1]]
+    if separate:
+        world = world + separation_offsets(world, movable=(False, True))[:, :, None]
+    return world
 
 
 def slug(text: str, limit: int = 48) -> str:

@@ -76,6 +76,25 @@ def test_a_reaction_names_a_person_of_the_file_and_a_long_input_is_cut_with_a_wa
     np.testing.assert_allclose(np.load(files["npy"])[0], joints[0, :148], atol=1e-6)
 
 
+def test_a_reaction_is_moved_apart_from_the_given_motion_as_it_came_in():
+    from intermask.metrics.physical import penetration_depth_per_frame
+    from intermask.motion.canonical import canonicalize_person
+    from test_collisions import pair_at
+
+    given = pair_at(np.full(40, 2.0))[0] + [0.3, 0.0, 0.5]  # a person standing somewhere in the world
+    _, frame = canonicalize_person(given)
+    # the decoded actor (0) stands 2 m from the generated person (1), but the generated person stands inside the
+    # given motion as it came in
+    inside = frame.apply(np.stack([given, given + [0.12, 0.0, 0.0]]))
+    decoded = inside.copy()
+    decoded[0] += [2.0, 0.0, 0.0]
+    plain = interaction.reaction_world(frame, decoded, given, separate=False)
+    assert (penetration_depth_per_frame(plain) > 0).all()
+    apart = interaction.reaction_world(frame, decoded, given, separate=True)
+    assert np.array_equal(apart[0], given) and (penetration_depth_per_frame(apart) <= 0).all()
+    np.testing.assert_allclose(apart[1, :, :, 1], plain[1, :, :, 1])  # moved across the floor only
+
+
 def test_a_caption_longer_than_the_text_encoder_reads_is_reported_with_how_much_was_kept(tmp_path, stand_in, caplog):
     caption = "the first person walks up to the second person and waves " * 20  # 220 words; the stand-in reads 24
     with caplog.at_level("WARNING"):

@@ -1,13 +1,12 @@
 """Taking two generated bodies apart where one stands inside the other.
 
-The tokenizer codes each person's placement on their own, a few centimetres off, and a hug or a handshake brings
-the two torsos to within a few centimetres of touching: the errors of the two placements add, and the bodies end
-up inside one another (the torso, head and thigh capsules of ``metrics.physical``). The collision rounds
-(``generation.collisions``) decode such frames again; where the transformer keeps drawing the same overlap (a hug it
-draws too close in every version), this moves the people apart instead: along the horizontal line between their
-pelvises, by the overlap plus ``clearance``, each by their share, the push widened over ``ramp`` frames on either side
-and eased in and out so that it adds no sudden step. Only the placement changes: poses, heights and the rest of the
-motion are as generated.
+A hug or a pair circling each other brings two torsos to within a few centimetres of touching, and a small generator
+draws them 10-20 cm too close, or on one spot: one body inside the other (the torso, head and thigh capsules of
+``metrics.physical``). The collision rounds (``generation.collisions``) decode such frames again; where the
+transformer keeps drawing the same overlap in every version, this moves the people apart instead: along the
+horizontal line between their pelvises, by the overlap plus ``clearance``, each by their share, the push widened over
+``ramp`` frames on either side and eased in and out so that it adds no sudden step. Only the placement changes:
+poses, heights and the rest of the motion are as generated.
 
     separation_offsets(joints, movable)   (2, frame, 22, 3) -> (2, frame, 3) horizontal offsets, metres
 """
