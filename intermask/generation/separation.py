@@ -18,6 +18,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
 from ..metrics.physical import penetration_depth_per_frame
+from ..motion.skeleton import NUM_JOINTS
 
 ROOT = 0
 
@@ -31,8 +32,8 @@ def separation_offsets(joints, movable: Sequence[bool] = (True, True), rounds: i
     the whole distance; neither: zeros. ramp: frames on each side over which a push eases in and out (>= 0).
     """
     joints = np.asarray(joints, dtype=np.float64)
-    if joints.ndim != 4 or joints.shape[0] != 2 or joints.shape[2:] != (22, 3):
-        raise ValueError(f"separation_offsets: joints must be (2, frame, 22, 3), got {joints.shape}")
+    if joints.ndim != 4 or joints.shape[0] != 2 or joints.shape[2:] != (NUM_JOINTS, 3):
+        raise ValueError(f"separation_offsets: joints must be (2, frame, {NUM_JOINTS}, 3), got {joints.shape}")
     if len(movable) != 2:
         raise ValueError(f"separation_offsets: movable names the two people, got {movable!r}")
     if ramp < 0 or rounds < 0 or clearance < 0:
