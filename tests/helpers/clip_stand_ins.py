@@ -42,12 +42,16 @@ class OtherClipModel:
     """Stands in for a model that draws, for the captions of clip i, the clip ``drawn[i]``."""
 
     frames_per_token, cond_scale, collision_rounds, collision_steps, remask_noise, lowpass_hz = 4, 1.5, 0, None, 0.0, None
+    separate_bodies = False
 
     def __init__(self, evaluator, items, drawn):
         self.evaluator, self.items, self.drawn = evaluator, items, drawn
 
     def use_lowpass(self, asked, where):
         self.lowpass_hz = asked
+
+    def use_separation(self, asked, where):
+        self.separate_bodies = self.separate_bodies if asked is None else asked
 
     def generate(self, texts, frames, generator=None, **options):
         features = torch.zeros(len(texts), 2, int(frames.max()), INTERHUMAN.dim)
