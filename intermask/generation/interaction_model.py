@@ -351,9 +351,9 @@ class InterMask(nn.Module):
             ids = generate(self.transformer, cond, token_steps, fixed_ids=fixed_ids, keep=keep, progress=progress,
                            **settings)
             features = self.decode(ids, token_steps, scales)
+            fixed = (torch.zeros_like(ids, dtype=torch.bool) if fixed_ids is None
+                     else keep_grid(keep, tuple(ids.shape)).to(ids.device))  # the tokens the caller gave
             if rounds:
-                fixed = (torch.zeros_like(ids, dtype=torch.bool) if fixed_ids is None
-                         else keep_grid(keep, tuple(ids.shape)).to(ids.device))
 
                 def redecode(rows, row_ids, row_keep):
                     row_cond = None if cond is None else cond[rows]
@@ -366,8 +366,7 @@ class InterMask(nn.Module):
                 ids, features, _ = resolve_collisions(ids, features, token_steps, fixed, rounds, redecode, decode,
                                                     self.joints, self.frames_per_token)
             if separate:  # a person any of whose tokens were given (a reaction's actor, an edit's kept span) stays
-                movable = (torch.ones(ids.shape[:2], dtype=torch.bool) if fixed_ids is None
-                           else ~keep_grid(keep, tuple(ids.shape)).flatten(2).any(dim=2).cpu())
+                movable = ~fixed.flatten(2).any(dim=2)
                 features = self.separate(features.float(), token_steps * self.frames_per_token, movable)
         return ids, features.float()
 
@@ -387,7 +386,7 @@ class InterMask(nn.Module):
         for row, count in enumerate(frames.tolist()):
             offsets = torch.as_tensor(separation_offsets(joints[row, :, :count], movable[row].tolist()),
                                       dtype=world.dtype, device=world.device)[:, :, None]  # (2, count, 1, 3)
-            if count == 0 or not bool(offsets.any()):
+            if not bool(offsets.any()):  # nothing overlaps (or nobody may move, or no frames)
                 continue
             shifted = world[row, :, :count, position].unflatten(-1, (-1, 3)) + offsets
             moved[row, :, :count, position] = shifted.flatten(-2)
